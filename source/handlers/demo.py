@@ -1,0 +1,30 @@
+"""A handler that renders nothing: for queue smoke tests and benchmarks.
+
+params: {"sleep": seconds (optional), "marker_file": path (optional; appends one line per execution),
+         "fail": message (optional; raise), "output": text (optional; returned as output_location)}
+"""
+from __future__ import annotations
+
+import time
+
+from .base import Done, InvalidParams, TaskContext
+
+
+def handle_noop(ctx: TaskContext) -> Done:
+    params = ctx.params
+    sleep = params.get("sleep", 0)
+    if not isinstance(sleep, (int, float)) or sleep < 0:
+        raise InvalidParams("sleep must be a non-negative number of seconds")
+    marker = params.get("marker_file")
+    deadline = time.monotonic() + float(sleep)
+    while time.monotonic() < deadline:
+        ctx.check_cancelled()
+        ctx.report_progress(1 - (deadline - time.monotonic()) / max(float(sleep), 1e-9), "sleeping")
+        time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+    if params.get("fail"):
+        raise RuntimeError(str(params["fail"]))
+    if marker:
+        # O_APPEND writes of one short line are atomic: one line per execution, even across processes.
+        with open(marker, "a", encoding="utf-8") as fh:
+            fh.write(f"{ctx.task.id} {ctx.claim.worker_id} {ctx.claim.attempt}\n")
+    return Done(params.get("output"))

@@ -1,0 +1,43 @@
+"""task_type -> handler. The one list of known task types.
+
+Each handler module is imported lazily so that a worker serving only queue tasks does not import torch.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Callable
+
+# task_type -> "module:function" under source.handlers
+_HANDLERS: dict[str, str] = {
+    "noop": "demo:handle_noop",
+    # issue 3 (render bridge)
+    # "wgp": "wgp:handle_wgp",
+    # "standard_wgp_task": "wgp:handle_wgp",
+    # "single_image": "wgp:handle_single_image",
+    # issue 4 (travel)
+    # "travel_orchestrator": "travel:handle_orchestrator",
+    # "travel_segment": "travel:handle_segment",
+    # "travel_stitch": "travel:handle_stitch",
+    # issue 5
+    # "different_perspective_orchestrator": "perspective:handle_orchestrator",
+    # "generate_openpose": "utilities:handle_generate_openpose",
+    # "extract_frame": "utilities:handle_extract_frame",
+    # "rife_interpolate_images": "utilities:handle_rife_interpolate_images",
+    # "upscale": "utilities:handle_upscale",
+}
+
+
+def known_task_types() -> list[str]:
+    return sorted(_HANDLERS)
+
+
+def get_handler(task_type: str) -> Callable:
+    """The handler for a task type; KeyError with the list of known types otherwise."""
+    target = _HANDLERS.get(task_type)
+    if target is None:
+        raise KeyError(
+            f"unknown task_type {task_type!r}; known types: {', '.join(known_task_types())}"
+        )
+    module_name, func_name = target.split(":")
+    module = importlib.import_module(f"source.handlers.{module_name}")
+    return getattr(module, func_name)

@@ -1,0 +1,101 @@
+"""The queue interface every backend implements (sqlite, postgres, supabase).
+
+Domain words only; how each backend does it lives in its module and its SQL.
+
+Fencing: every write a worker makes after a claim takes the `Claim` and applies only while the row is
+still `In Progress` with that `worker_id` and that `attempts` value. Such writes return False (and
+change nothing) when the worker no longer owns the attempt: the lease expired and the row was re-run,
+or the row was cancelled. A worker treats False as "stop working on this".
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Optional, Sequence
+
+from .model import Claim, NewTask, Task
+
+
+class TaskQueue(ABC):
+    # ---- set-up ---------------------------------------------------------------------------------
+    @abstractmethod
+    def migrate(self) -> None:
+        """Create or upgrade the schema (idempotent, versioned)."""
+
+    def close(self) -> None:
+        """Release connections."""
+
+    # ---- clients ----------------------------------------------------------------------------------
+    @abstractmethod
+    def enqueue(self, tasks: Sequence[NewTask]) -> list[str]:
+        """Insert rows in one transaction and return their ids.
+
+        Dependencies must name rows that exist (in the database or earlier in `tasks`), else
+        InvalidTask and nothing is written. A row whose id already exists is left as it is (this makes
+        fan-out idempotent). A row that depends on a Failed/Cancelled row ends the same way at once.
+        """
+
+    @abstractmethod
+    def get(self, task_id: str) -> Optional[Task]:
+        """The row, or None."""
+
+    @abstractmethod
+    def list_run(self, run_id: str) -> list[Task]:
+        """All rows of a workflow run, oldest first."""
+
+    @abstractmethod
+    def cancel(self, task_id: str, reason: str = "cancelled by user") -> int:
+        """Cancel a row that has not ended (Queued or In Progress), the rows it fanned out
+        (parent_task_id), and, transitively, every row depending on any of them. Returns how many rows
+        changed. A running row's worker notices through its next fenced write."""
+
+    # ---- workers ----------------------------------------------------------------------------------
+    @abstractmethod
+    def claim(
+        self,
+        worker_id: str,
+        lease_seconds: float,
+        task_types: Optional[Sequence[str]] = None,
+        prefer_model: Optional[str] = None,
+    ) -> Optional[Claim]:
+        """Atomically take the best eligible row: Queued, not scheduled for later, all dependencies
+        Complete; priority desc then created_at asc (rows whose params.model == prefer_model first
+        among equals is allowed). Sets worker_id, attempts+1, started_at, lease. None if nothing."""
+
+    @abstractmethod
+    def heartbeat(self, claim: Claim, lease_seconds: float) -> bool:
+        """Extend the lease. False: no longer the owner."""
+
+    @abstractmethod
+    def set_progress(self, claim: Claim, progress: float, message: str = "") -> bool:
+        """Record progress 0..1 and a short message (also extends nothing). False: no longer owner."""
+
+    @abstractmethod
+    def complete(self, claim: Claim, output_location: Optional[str]) -> bool:
+        """Status Complete and output_location in one transaction; wake dependants; an orchestrator
+        awaiting this row completes with the same output_location (transitively)."""
+
+    @abstractmethod
+    def fail(self, claim: Claim, error_message: str, retry: bool = False,
+             retry_delay_seconds: float = 0.0) -> bool:
+        """retry=True and attempts < max_attempts: back to Queued, scheduled after the delay.
+        Otherwise Failed with error_message, cascading to dependants and to an awaiting orchestrator."""
+
+    @abstractmethod
+    def release(self, claim: Claim) -> bool:
+        """Give the row back (shutdown): Queued again, the attempt not counted."""
+
+    @abstractmethod
+    def fan_out(self, claim: Claim, children: Sequence[NewTask], awaited_task_id: str) -> bool:
+        """One transaction: insert the children (idempotent by id, parent_task_id = this row), then
+        leave this row In Progress without a lease, awaiting `awaited_task_id`, whose end becomes this
+        row's end. False (and nothing written) if no longer the owner."""
+
+    @abstractmethod
+    def sweep_expired(self) -> int:
+        """Rows In Progress whose lease expired: back to Queued if attempts < max_attempts, else
+        Failed with an error saying the worker was lost. Returns how many rows changed."""
+
+    @abstractmethod
+    def wait_for_change(self, timeout: float) -> None:
+        """Block until the queue may have new eligible work, or the timeout passes. Cheap when idle
+        (Postgres LISTEN/NOTIFY, SQLite PRAGMA data_version polled every few ms)."""

@@ -1,0 +1,148 @@
+"""The queue's vocabulary: status strings, the row, a new row, a claim, and the errors.
+
+Defined once here; every backend, handler and command line imports these names.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Iterable, Optional
+
+
+class Status:
+    QUEUED = "Queued"
+    IN_PROGRESS = "In Progress"
+    COMPLETE = "Complete"
+    FAILED = "Failed"
+    CANCELLED = "Cancelled"
+
+    ALL = (QUEUED, IN_PROGRESS, COMPLETE, FAILED, CANCELLED)
+    TERMINAL = (COMPLETE, FAILED, CANCELLED)
+
+
+DEFAULT_MAX_ATTEMPTS = 3
+DEFAULT_LEASE_SECONDS = 60.0
+
+# The columns of the tasks table, in order (both backends create exactly these).
+COLUMNS = (
+    "id", "task_type", "params", "status", "dependant_on", "run_id", "project_id",
+    "parent_task_id", "awaiting_task_id", "priority", "attempts", "max_attempts",
+    "worker_id", "lease_expires_at", "scheduled_at", "progress", "progress_message",
+    "output_location", "error_message", "created_at", "updated_at", "started_at", "finished_at",
+)
+
+
+class QueueError(Exception):
+    """Something the queue refused, with a message a person understands."""
+
+
+class InvalidTask(QueueError):
+    """A new row that cannot be accepted (bad field, unknown dependency, ...)."""
+
+
+def new_task_id() -> str:
+    return str(uuid.uuid4())
+
+
+def normalise_dependencies(value: Any) -> list[str]:
+    """`dependant_on` as clients write it: None, one id, a list of ids, or a JSON list in a string."""
+    import json
+
+    if value is None or value == "" or value == []:
+        return []
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                value = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise InvalidTask(f"dependant_on is not valid JSON: {exc.msg}") from None
+        else:
+            return [text]
+    if isinstance(value, (list, tuple)):
+        ids = []
+        for item in value:
+            if not isinstance(item, str) or not item.strip():
+                raise InvalidTask(f"dependant_on must hold task ids (strings), got {item!r}")
+            ids.append(item.strip())
+        return list(dict.fromkeys(ids))
+    raise InvalidTask(f"dependant_on must be a task id or a list of ids, got {type(value).__name__}")
+
+
+@dataclass
+class NewTask:
+    """A row to insert. `id` is generated (UUID4) unless given; fan-out children give deterministic ids."""
+
+    task_type: str
+    params: dict
+    id: Optional[str] = None
+    dependant_on: list[str] = field(default_factory=list)
+    run_id: Optional[str] = None
+    project_id: Optional[str] = None
+    parent_task_id: Optional[str] = None
+    priority: int = 0
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.task_type, str) or not self.task_type.strip():
+            raise InvalidTask("task_type must be a non-empty string")
+        if not isinstance(self.params, dict):
+            raise InvalidTask(f"params must be a JSON object, got {type(self.params).__name__}")
+        self.dependant_on = normalise_dependencies(self.dependant_on)
+        if self.id is None:
+            self.id = new_task_id()
+        if not isinstance(self.priority, int) or isinstance(self.priority, bool):
+            raise InvalidTask("priority must be an integer")
+        if not isinstance(self.max_attempts, int) or self.max_attempts < 1:
+            raise InvalidTask("max_attempts must be an integer >= 1")
+
+
+@dataclass
+class Task:
+    """One row of the tasks table as read back from a backend."""
+
+    id: str
+    task_type: str
+    params: dict
+    status: str
+    dependant_on: list[str] = field(default_factory=list)
+    run_id: Optional[str] = None
+    project_id: Optional[str] = None
+    parent_task_id: Optional[str] = None
+    awaiting_task_id: Optional[str] = None
+    priority: int = 0
+    attempts: int = 0
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    worker_id: Optional[str] = None
+    lease_expires_at: Optional[datetime] = None
+    scheduled_at: Optional[datetime] = None
+    progress: Optional[float] = None
+    progress_message: Optional[str] = None
+    output_location: Optional[str] = None
+    error_message: Optional[str] = None
+    created_at: Optional[datetime] = None
+    updated_at: Optional[datetime] = None
+    started_at: Optional[datetime] = None
+    finished_at: Optional[datetime] = None
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in Status.TERMINAL
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The fencing token of one attempt: every later write names (task_id, worker_id, attempt)."""
+
+    task: Task
+    worker_id: str
+    attempt: int
+
+    @property
+    def task_id(self) -> str:
+        return self.task.id
+
+
+def as_list(values: Optional[Iterable[str]]) -> Optional[list[str]]:
+    return None if values is None else [v for v in values]
