@@ -1,0 +1,77 @@
+"""Inputs given as http(s) URLs: downloaded with a timeout and a size limit into a given folder.
+
+A partial download never takes the final name (written to *.partial, renamed when complete).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from urllib.parse import urlparse
+
+import requests
+
+DEFAULT_TIMEOUT_S = 60.0
+DEFAULT_MAX_BYTES = 2 * 1024**3  # 2 GiB
+
+
+class DownloadError(RuntimeError):
+    """A URL that could not be fetched; the message names the URL (never credentials)."""
+
+
+def is_url(value: object) -> bool:
+    return isinstance(value, str) and value.split("://", 1)[0].lower() in ("http", "https")
+
+
+def _display(url: str) -> str:
+    parsed = urlparse(url)
+    return f"{parsed.scheme}://{parsed.hostname or ''}{parsed.path}"  # no user:password, no query tokens
+
+
+def download_url(url: str, dest_dir: Path, *, timeout: float = DEFAULT_TIMEOUT_S,
+                 max_bytes: int = DEFAULT_MAX_BYTES, filename: str | None = None) -> Path:
+    """Fetch `url` into `dest_dir` and return the file's path. Same URL, same name (cached)."""
+    dest_dir = Path(dest_dir)
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    base = os.path.basename(urlparse(url).path) or "download"
+    digest = hashlib.sha256(url.encode()).hexdigest()[:12]
+    from ..handlers.base import safe_name
+
+    target = dest_dir / (filename or f"{digest}_{safe_name(base)}")
+    if target.is_file():
+        return target
+    partial = target.with_name(target.name + ".partial")
+    try:
+        with requests.get(url, stream=True, timeout=timeout) as response:
+            if response.status_code >= 400:
+                raise DownloadError(f"download failed: {_display(url)} answered HTTP {response.status_code}")
+            declared = response.headers.get("Content-Length")
+            if declared and declared.isdigit() and int(declared) > max_bytes:
+                raise DownloadError(f"download refused: {_display(url)} is {int(declared)} bytes, "
+                                    f"over the {max_bytes}-byte limit")
+            written = 0
+            with open(partial, "wb") as fh:
+                for chunk in response.iter_content(chunk_size=1 << 20):
+                    written += len(chunk)
+                    if written > max_bytes:
+                        raise DownloadError(f"download refused: {_display(url)} exceeds the "
+                                            f"{max_bytes}-byte limit")
+                    fh.write(chunk)
+    except requests.RequestException as exc:
+        partial.unlink(missing_ok=True)
+        raise DownloadError(f"download failed: {_display(url)} did not answer ({type(exc).__name__})") from None
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    partial.replace(target)
+    return target
+
+
+def resolve_input(path_or_url: str, dest_dir: Path, **limits) -> Path:
+    """A local path (must exist) or a URL (downloaded into dest_dir) -> a local file path."""
+    if is_url(path_or_url):
+        return download_url(path_or_url, dest_dir, **limits)
+    path = Path(path_or_url).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"input file not found: {path_or_url}")
+    return path

@@ -1,0 +1,23 @@
+"""Where a finished task's artefact ends up, and the output_location written on its row.
+
+Local mode: the file stays where the handler wrote it (under the output folder) and the row gets its
+absolute path. Supabase mode (issue 6): the file is uploaded to the bucket as {task_id}/{file} and the
+row gets the URL.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+from ..config import Settings
+
+
+def publish_output(settings: Settings, task_id: str, location: Optional[str]) -> Optional[str]:
+    if not location or "://" in location:
+        return location
+    path = Path(location)
+    if settings.db_type == "supabase":
+        from .supabase_storage import upload_output  # issue 6
+
+        return upload_output(settings, task_id, path)
+    return str(path.resolve())
