@@ -19,11 +19,11 @@ _HANDLERS: dict[str, str] = {
     # "travel_segment": "travel:handle_segment",
     # "travel_stitch": "travel:handle_stitch",
     # issue 5
-    # "different_perspective_orchestrator": "perspective:handle_orchestrator",
-    # "generate_openpose": "utilities:handle_generate_openpose",
-    # "extract_frame": "utilities:handle_extract_frame",
-    # "rife_interpolate_images": "utilities:handle_rife_interpolate_images",
-    # "upscale": "utilities:handle_upscale",
+    "different_perspective_orchestrator": "perspective:handle_orchestrator",
+    "generate_openpose": "utilities:handle_generate_openpose",
+    "extract_frame": "utilities:handle_extract_frame",
+    "rife_interpolate_images": "utilities:handle_rife_interpolate_images",
+    "upscale": "utilities:handle_upscale",
 }
 
 
