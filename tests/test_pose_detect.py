@@ -74,3 +74,13 @@ def test_no_person_in_a_flat_image_is_a_clear_error():
 def test_pose_json_round_trip(astronaut_pose):
     again = Pose.from_json(astronaut_pose.to_json())
     assert np.allclose(again.keypoints, astronaut_pose.keypoints, atol=1e-5)
+
+
+def test_small_images_are_enlarged_for_detection():
+    from PIL import Image
+
+    # 64x48 (the centre of a 64x64 copy): MediaPipe alone finds nobody in it
+    small = np.asarray(Image.fromarray(astronaut()).resize((64, 64), Image.LANCZOS))[8:56]
+    pose = detect_pose(small)
+    x, y, c = pose.point("nose")
+    assert c > 0.9 and (x, y) == pytest.approx((0.43, (0.25 * 64 - 8) / 48), abs=0.05)
