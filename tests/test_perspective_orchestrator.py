@@ -133,3 +133,14 @@ def test_still_without_a_person_falls_back_to_the_input_pose(astronaut_pose):
     assert all(np.array_equal(frames[1], f) for f in frames[2:])      # a static skeleton
     pose, fell_back = target_pose(astronaut_pose, astronaut())
     assert fell_back is False and np.allclose(pose.keypoints, astronaut_pose.keypoints)
+
+
+def test_validate_params_before_queueing():
+    from source.handlers.registry import validate_params
+
+    validate_params("different_perspective_orchestrator", {"input_image_path": "x.png", "prompt": "a hero"})
+    with pytest.raises(InvalidParams, match="input_image_path must be an image path"):
+        validate_params("different_perspective_orchestrator", {"prompt": "a hero"})
+    with pytest.raises(InvalidParams, match="output_video_frames must be an integer"):
+        validate_params("different_perspective_orchestrator",
+                        {"input_image_path": "x.png", "prompt": "a hero", "output_video_frames": "lots"})

@@ -144,3 +144,26 @@ def test_upscale_needs_a_positive_factor(tmp_path):
     ctx = make_context(tmp_path, "upscale", {"input_video_path": str(video), "upscale_factor": 0})
     with pytest.raises(InvalidParams, match="upscale_factor must be a positive number"):
         handle_upscale(ctx)
+
+
+@pytest.mark.parametrize("task_type, params, message", [
+    ("generate_openpose", {}, "give input_image_path or input_image_task_id"),
+    ("extract_frame", {"input_video_task_id": "x", "frame_index": "last"}, "frame_index must be an integer"),
+    ("rife_interpolate_images", {"input_image_path1": "a.png", "frames": 5, "resolution": "64x64"},
+     "input_image_path2 must be a file path or URL"),
+    ("rife_interpolate_images", {"input_image_path1": "a.png", "input_image_path2": "b.png", "frames": 5,
+                                 "resolution": "64by64"}, "resolution"),
+    ("upscale", {"input_video_task_id": "x"}, "upscale_factor must be a positive number"),
+])
+def test_validate_params_before_queueing(task_type, params, message):
+    from source.handlers.registry import validate_params
+
+    with pytest.raises(InvalidParams, match=message):
+        validate_params(task_type, params)
+
+
+def test_validate_params_accepts_good_rows():
+    from source.handlers.registry import validate_params
+
+    validate_params("extract_frame", {"input_video_task_id": "x", "frame_index": -1})
+    validate_params("upscale", {"input_image_path": "a.png", "upscale_factor": 2})

@@ -128,9 +128,15 @@ def target_pose(input_pose, still_image: np.ndarray):
 
 # ---- parameters -----------------------------------------------------------------------------------------
 
-def _settings(ctx: TaskContext) -> dict:
-    """The orchestrator's params checked and completed (raises InvalidParams naming the field)."""
-    params = {**DEFAULTS, **{k: v for k, v in ctx.params.items() if v is not None}}
+def checked_params(raw: dict) -> dict:
+    """The orchestrator's params checked and completed (raises InvalidParams naming the field).
+
+    Pure: no file is touched, so clients can call it before queueing (see validate_params).
+    """
+    params = {**DEFAULTS, **{k: v for k, v in raw.items() if v is not None}}
+    image = params.get("input_image_path")
+    if not isinstance(image, str) or not image.strip():
+        raise InvalidParams(f"input_image_path must be an image path or URL, got {image!r}")
     prompt = params.get("prompt")
     if not isinstance(prompt, str) or not prompt.strip():
         raise InvalidParams("prompt must be a non-empty string")
@@ -167,6 +173,12 @@ def _settings(ctx: TaskContext) -> dict:
     }
 
 
+def validate_params(task_type: str, params: dict) -> None:
+    """Checks made before a row is written (add_task.py, steerable_motion.py)."""
+    if task_type == ORCHESTRATOR:
+        checked_params(params)
+
+
 def _input_reference(value: str) -> str:
     """What children get for the input image: URLs as given, local paths made absolute."""
     from ..storage.downloads import is_url
@@ -178,7 +190,7 @@ def _input_reference(value: str) -> str:
 
 def handle_orchestrator(ctx: TaskContext) -> FanOut:
     task = ctx.task
-    settings = _settings(ctx)
+    settings = checked_params(ctx.params)
     source = local_input(ctx, ctx.params.get("input_image_path"), "input_image_path")
     image = read_image(source, "input_image_path")
     width, height = snap_resolution(settings["resolution"])

@@ -96,6 +96,33 @@ def resolution_param(params: dict, field: str = "resolution") -> tuple[int, int]
         raise InvalidParams(f"{field}: {exc}") from None
 
 
+# ---- checks before queueing ------------------------------------------------------------------------
+
+def validate_params(task_type: str, params: dict) -> None:
+    """What can be told before a row is written: required fields and their types (files are checked
+    by the worker, which is where they must exist)."""
+    def one_of(*fields: str) -> None:
+        if not any(params.get(f) for f in fields):
+            raise InvalidParams(f"give {' or '.join(fields)}")
+
+    if task_type == "generate_openpose":
+        one_of("input_image_path", "input_image_task_id")
+    elif task_type == "extract_frame":
+        one_of("input_video_path", "input_video_task_id")
+        int_param(params, "frame_index", default=0)
+    elif task_type == "rife_interpolate_images":
+        for name in ("input_image_path1", "input_image_path2"):
+            if not isinstance(params.get(name), str) or not params[name].strip():
+                raise InvalidParams(f"{name} must be a file path or URL, got {params.get(name)!r}")
+        int_param(params, "frames", minimum=2)
+        resolution_param(params)
+    elif task_type == "upscale":
+        one_of("input_image_path", "input_image_task_id", "input_video_path", "input_video_task_id")
+        factor = params.get("upscale_factor")
+        if isinstance(factor, bool) or not isinstance(factor, (int, float)) or factor <= 0:
+            raise InvalidParams(f"upscale_factor must be a positive number, got {factor!r}")
+
+
 # ---- generate_openpose ------------------------------------------------------------------------------
 
 def handle_generate_openpose(ctx: TaskContext) -> Done:
