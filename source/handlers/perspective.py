@@ -330,22 +330,23 @@ def handle_final(ctx: TaskContext) -> Done:
 
 # ---- depth (only with a local model) --------------------------------------------------------------------
 
-_depth_estimator = None
+_depth_estimators: dict = {}  # model folder -> transformers pipeline, loaded once per process
 
 
 def estimate_depth(image: np.ndarray) -> np.ndarray:
     """Relative depth as an RGB uint8 grey image (near = bright), from the model at DEPTH_MODEL_PATH."""
-    global _depth_estimator
     path = depth_model_path()
     if path is None:
         raise InvalidParams("perspective_type 'depth' needs DEPTH_MODEL_PATH (a local depth model folder)")
     from PIL import Image
 
-    if _depth_estimator is None:
+    if str(path) not in _depth_estimators:
         from transformers import pipeline
 
-        _depth_estimator = pipeline("depth-estimation", model=str(path), device="cpu")
-    depth = np.asarray(_depth_estimator(Image.fromarray(image))["predicted_depth"], dtype=np.float32)
+        # any transformers depth-estimation model folder (Depth Anything, DPT, ...); offline, CPU
+        _depth_estimators[str(path)] = pipeline("depth-estimation", model=str(path), device="cpu")
+    result = _depth_estimators[str(path)](Image.fromarray(image))
+    depth = np.asarray(result["predicted_depth"].detach().cpu().numpy(), dtype=np.float32)
     depth = np.squeeze(depth)
     low, high = float(depth.min()), float(depth.max())
     scaled = (depth - low) / (high - low) if high > low else np.zeros_like(depth)

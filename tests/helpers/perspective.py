@@ -54,3 +54,15 @@ def square_image(size: tuple[int, int], left: int, top: int, side: int = 16,
     patch = np.clip(np.array(colour)[None, None, :] + rng.integers(-25, 25, (side, side, 1)), 0, 255)
     image[top:top + side, left:left + side] = patch.astype(np.uint8)
     return image
+
+
+def tiny_depth_model(folder: Path) -> Path:
+    """A random-weight DPT depth-estimation model saved in the transformers format (for DEPTH_MODEL_PATH)."""
+    from transformers import DPTConfig, DPTForDepthEstimation, DPTImageProcessor
+
+    config = DPTConfig(hidden_size=32, num_hidden_layers=4, num_attention_heads=2, intermediate_size=37,
+                       image_size=64, patch_size=16, neck_hidden_sizes=[8, 16, 32, 32], fusion_hidden_size=16,
+                       backbone_out_indices=[0, 1, 2, 3], head_hidden_size=8)
+    DPTForDepthEstimation(config).eval().save_pretrained(folder)
+    DPTImageProcessor(size={"height": 64, "width": 64}, keep_aspect_ratio=False).save_pretrained(folder)
+    return Path(folder)
