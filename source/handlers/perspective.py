@@ -148,6 +148,7 @@ def checked_params(raw: dict) -> dict:
         raise InvalidParams(f"resolution: {exc}") from None
     frames = int_param(params, "output_video_frames", minimum=5)
     seed = int_param(params, "seed")
+    steps = None if params.get("steps") is None else int_param(params, "steps", minimum=1)
     kind = params["perspective_type"]
     if kind not in PERSPECTIVE_TYPES:
         raise InvalidParams(f"perspective_type must be one of {', '.join(PERSPECTIVE_TYPES)}, got {kind!r}")
@@ -166,7 +167,7 @@ def checked_params(raw: dict) -> dict:
         "resolution": f"{width}x{height}",
         "frames": snap_frames(frames),
         "seed": seed,
-        "steps": params.get("steps"),
+        "steps": steps,
         "perspective_type": kind,
         "easing": params["easing"],
         "skip_cleanup": bool(params.get("skip_cleanup", False)),
@@ -247,8 +248,9 @@ def _step_output(ctx: TaskContext, step: str) -> Path:
 
 def _render_kwargs(ctx: TaskContext) -> dict:
     params = ctx.params
+    engine = None if ctx.engine in (None, "", "auto") else ctx.engine  # None: the bridge decides
     kwargs = {"negative_prompt": params.get("negative_prompt", ""), "resolution": params["resolution"],
-              "seed": params["seed"], "engine": ctx.engine, "settings": ctx.settings}
+              "seed": params["seed"], "engine": engine, "settings": ctx.settings}
     if params.get("steps") is not None:
         kwargs["steps"] = params["steps"]
     return kwargs
