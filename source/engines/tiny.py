@@ -136,7 +136,8 @@ def build_tiny_lora(kind: str, path: Path, seed: int, rank: int = 4) -> Path:
         torch.manual_seed(seed)
         pipe.transformer.add_adapter(LoraConfig(r=rank, lora_alpha=rank, init_lora_weights=False,
                                                 target_modules=["to_q", "to_k", "to_v", "to_out.0"]))
-    layers = get_peft_model_state_dict(pipe.transformer)
+    # diffusers loads LoRA files with alpha = rank (scale 1); larger B weights give a visible effect
+    layers = {k: v * 16 if "lora_B" in k else v for k, v in get_peft_model_state_dict(pipe.transformer).items()}
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{path.stem}.", dir=path.parent))
     try:

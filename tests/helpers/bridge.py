@@ -61,8 +61,9 @@ def build_peft_lora(tiny_dir: str, kind: str, path: Path, seed: int = 7) -> Path
                                        target_modules=["to_q", "to_k", "to_v", "to_out.0"]))
     pipeline_cls = getattr(diffusers, PIPELINE_CLASSES[kind])
     path.parent.mkdir(parents=True, exist_ok=True)
-    pipeline_cls.save_lora_weights(path.parent, transformer_lora_layers=get_peft_model_state_dict(transformer),
-                                   weight_name=path.name)
+    # diffusers loads LoRAs with alpha = rank (scale 1); larger B weights make the effect plain to see
+    layers = {k: v * 16 if "lora_B" in k else v for k, v in get_peft_model_state_dict(transformer).items()}
+    pipeline_cls.save_lora_weights(path.parent, transformer_lora_layers=layers, weight_name=path.name)
     return path
 
 
