@@ -43,6 +43,10 @@ class LoraError(RuntimeError):
     """A LoRA that cannot be found, fetched or applied; the message names it."""
 
 
+class LoraFetchError(LoraError):
+    """A LoRA URL that did not answer or refused the download (may pass on a retry)."""
+
+
 def lora_dir(settings: Any = None) -> Path:
     values = settings_dict(settings)
     if values.get("lora_dir"):
@@ -58,7 +62,7 @@ def resolve_lora_file(path_or_url: str, folder: Path) -> Path:
         try:
             return download_url(path_or_url, folder, timeout=LORA_TIMEOUT_S, max_bytes=LORA_MAX_BYTES)
         except DownloadError as exc:
-            raise LoraError(f"LoRA could not be fetched: {exc}") from None
+            raise LoraFetchError(f"LoRA could not be fetched: {exc}") from None
     path = Path(path_or_url).expanduser()
     for candidate in (path, folder / path):
         if candidate.is_file():
@@ -90,7 +94,7 @@ def accelerator_lora_file(flag: str, size: str, settings: Any = None, tiny_kind:
     try:
         return download_url(url, folder, timeout=LORA_TIMEOUT_S, max_bytes=LORA_MAX_BYTES, filename=filename)
     except DownloadError as exc:
-        raise LoraError(f"{flag} LoRA not found at {local} and could not be fetched: {exc}") from None
+        raise LoraFetchError(f"{flag} LoRA not found at {local} and could not be fetched: {exc}") from None
 
 
 class AdapterState:
