@@ -307,6 +307,9 @@ class StorageStandIn:
 
         bucket, key = request.match_info["bucket"], request.match_info["key"]
         self.requests.append(("GET", request.path, None))
+        failure = self._injected_failure(web)
+        if failure is not None:
+            return failure
         if not self.buckets.get(bucket):
             return self._error(web, 400, "Bucket is not public")
         return self._serve(web, bucket, key)
