@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from helpers.supabase import StoredObject, storage_only_stack
+from tests.helpers.supabase import StoredObject, storage_only_stack
 from source.storage.downloads import DownloadError, download_url, resolve_input
 
 

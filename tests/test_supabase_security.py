@@ -12,7 +12,7 @@ import pytest
 from postgrest.exceptions import APIError
 from supabase import create_client
 
-from helpers.supabase import REPO_ROOT, supabase_stack
+from tests.helpers.supabase import REPO_ROOT, supabase_stack
 
 SECURITY_SQL = REPO_ROOT / "source" / "queue" / "sql" / "postgres" / "090_supabase_security.sql"
 
@@ -63,7 +63,7 @@ def test_anon_key_cannot_execute_read_or_write(stack):
 
 
 def test_authenticated_key_is_refused_too(stack):
-    from helpers.supabase import mint_jwt
+    from tests.helpers.supabase import mint_jwt
 
     user = create_client(stack.url, mint_jwt("authenticated", sub="user-1"))
     _denied(lambda: user.rpc("wq_probe_v1", {"p_id": "x"}).execute())

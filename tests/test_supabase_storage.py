@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from helpers.supabase import mint_jwt, storage_only_stack
+from tests.helpers.supabase import mint_jwt, storage_only_stack
 from source.storage.downloads import download_url
 from source.storage.outputs import publish_output
 from source.storage.supabase_storage import (
@@ -101,7 +101,7 @@ def test_anon_key_cannot_upload_and_the_key_is_not_in_the_error(stack, tmp_path)
 
 def test_connection_refused_is_retried_then_reported(tmp_path):
     from source.config import Settings
-    from helpers.supabase import free_port
+    from tests.helpers.supabase import free_port
 
     settings = Settings(db_type="supabase", supabase_url=f"http://127.0.0.1:{free_port()}",
                         supabase_service_key=mint_jwt("service_role"))

@@ -13,7 +13,8 @@
   5xx a number of times, so retry behaviour is observable.
 - JWTs (HS256, like Supabase's anon and service_role keys) minted with the stack's secret.
 
-Missing PostgREST or PostgreSQL: tests skip with the reason, or fail when REQUIRE_SERVICES=1.
+Missing PostgREST or PostgreSQL: tests skip with the reason, or fail when REQUIRE_SERVICES=1
+(tests/helpers/services.py).
 """
 from __future__ import annotations
 
@@ -33,26 +34,15 @@ from typing import Callable, Iterator, Optional
 from urllib.parse import quote
 
 import jwt
-import pytest
+
+from .services import PG_ADMIN_DSN, skip_or_fail, temporary_postgres_database
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-ADMIN_DSN = os.environ.get("TEST_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 JWT_SECRET = "test-only-secret-for-postgrest-at-least-32-characters"
 SUPABASE_ROLES = ("anon", "authenticated", "service_role")
 
 
-# ---- skipping ------------------------------------------------------------------------------------
-
-def services_required() -> bool:
-    return os.environ.get("REQUIRE_SERVICES", "") == "1"
-
-
-def unavailable(reason: str) -> None:
-    """Skip with `reason`, or fail when REQUIRE_SERVICES=1 (CI must not skip silently)."""
-    if services_required():
-        pytest.fail(f"REQUIRE_SERVICES=1 but {reason}")
-    pytest.skip(reason)
-
+# ---- finding things ------------------------------------------------------------------------------
 
 def postgrest_binary() -> Optional[str]:
     candidates = [os.environ.get("POSTGREST_BIN"), str(REPO_ROOT / ".tools" / "bin" / "postgrest"),
@@ -98,22 +88,10 @@ def jwt_role(token: str, secret: str = JWT_SECRET) -> Optional[str]:
 
 # ---- PostgreSQL ----------------------------------------------------------------------------------
 
-def _psycopg():
-    try:
-        import psycopg
-    except ImportError:  # pragma: no cover - psycopg is in requirements.txt
-        unavailable("psycopg is not installed")
-    return psycopg
-
-
-def dsn_for(database: str) -> str:
-    base, _, _ = ADMIN_DSN.rpartition("/")
-    return f"{base}/{database}"
-
-
-def ensure_supabase_roles(admin_dsn: str = ADMIN_DSN) -> None:
+def ensure_supabase_roles(admin_dsn: str = PG_ADMIN_DSN) -> None:
     """The roles of a Supabase project (cluster-wide; other test sessions may create them at once)."""
-    psycopg = _psycopg()
+    import psycopg
+
     statements = [
         "CREATE ROLE anon NOLOGIN NOINHERIT",
         "CREATE ROLE authenticated NOLOGIN NOINHERIT",
@@ -126,24 +104,6 @@ def ensure_supabase_roles(admin_dsn: str = ADMIN_DSN) -> None:
                 conn.execute(statement)
         for role in SUPABASE_ROLES:
             conn.execute(f"GRANT {role} TO authenticator")
-
-
-@contextlib.contextmanager
-def fresh_database(prefix: str = "wq_supabase") -> Iterator[str]:
-    """Create a uniquely named database, yield its DSN, drop it afterwards."""
-    psycopg = _psycopg()
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    try:
-        admin = psycopg.connect(ADMIN_DSN, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        unavailable(f"PostgreSQL is not reachable at 127.0.0.1:5432 ({type(exc).__name__})")
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield dsn_for(name)
-    finally:
-        with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def apply_migrations(dsn: str) -> None:
@@ -478,8 +438,8 @@ def supabase_stack(migrate: Callable[[str], None] = apply_migrations) -> Iterato
     """Fresh database + migrations + PostgREST + gateway with the Storage stand-in."""
     binary = postgrest_binary()
     if binary is None:
-        unavailable("PostgREST binary not found (run scripts/install_test_services.sh, or set POSTGREST_BIN)")
-    with fresh_database() as dsn:
+        skip_or_fail("PostgREST binary not found (run scripts/install_test_services.sh, or set POSTGREST_BIN)")
+    with temporary_postgres_database("wq_supabase") as dsn:
         ensure_supabase_roles()
         migrate(dsn)
         postgrest = PostgrestServer(binary, dsn.rsplit("/", 1)[1]).start()
