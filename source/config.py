@@ -198,3 +198,12 @@ def validate_settings(settings: Settings) -> None:
         raise ValueError("DB_TYPE=supabase needs SUPABASE_URL and SUPABASE_SERVICE_KEY")
     if settings.lease_seconds <= 0 or settings.poll_interval <= 0:
         raise ValueError("lease seconds and poll interval must be positive")
+
+
+def scrub_secrets(text: str, settings: Settings) -> str:
+    """Remove the service key and database password from a message before it is logged or shown."""
+    text = redact_dsn(str(text))
+    for secret in (settings.supabase_service_key, settings.database_url):
+        if secret and len(secret) >= 8:
+            text = text.replace(secret, redact_dsn(secret) if secret == settings.database_url else "***")
+    return text

@@ -11,9 +11,9 @@ from typing import Callable
 _HANDLERS: dict[str, str] = {
     "noop": "demo:handle_noop",
     # issue 3 (render bridge)
-    # "wgp": "wgp:handle_wgp",
-    # "standard_wgp_task": "wgp:handle_wgp",
-    # "single_image": "wgp:handle_single_image",
+    "wgp": "wgp:handle_wgp",
+    "standard_wgp_task": "wgp:handle_wgp",
+    "single_image": "wgp:handle_single_image",
     # issue 4 (travel)
     # "travel_orchestrator": "travel:handle_orchestrator",
     # "travel_segment": "travel:handle_segment",
@@ -41,3 +41,21 @@ def get_handler(task_type: str) -> Callable:
     module_name, func_name = target.split(":")
     module = importlib.import_module(f"source.handlers.{module_name}")
     return getattr(module, func_name)
+
+
+def validate_params(task_type: str, params: dict) -> None:
+    """Checks that can be made before a row is written (add_task.py, clients).
+
+    A handler module may define `validate_params(task_type, params)` raising InvalidParams (or
+    ValueError) with a message naming the field; modules must keep that import cheap (no torch at
+    import time). Unknown task types raise KeyError listing the known ones.
+    """
+    target = _HANDLERS.get(task_type)
+    if target is None:
+        raise KeyError(
+            f"unknown task_type {task_type!r}; known types: {', '.join(known_task_types())}"
+        )
+    module = importlib.import_module(f"source.handlers.{target.split(':')[0]}")
+    validator = getattr(module, "validate_params", None)
+    if validator is not None:
+        validator(task_type, params)

@@ -95,6 +95,11 @@ class TaskQueue(ABC):
         """Rows In Progress whose lease expired: back to Queued if attempts < max_attempts, else
         Failed with an error saying the worker was lost. Returns how many rows changed."""
 
+    def pending_count(self, task_types: Optional[Sequence[str]] = None) -> int:
+        """Rows that may still run: Queued (eligible or not yet) or In Progress under a lease, optionally
+        only of these task types. `--until-idle` exits when this is 0 and nothing is claimable."""
+        raise NotImplementedError
+
     @abstractmethod
     def wait_for_change(self, timeout: float) -> None:
         """Block until the queue may have new eligible work, or the timeout passes. Cheap when idle

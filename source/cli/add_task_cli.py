@@ -1,0 +1,116 @@
+"""`python add_task.py`: queue one row, or show / cancel a row."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+from ..handlers.registry import known_task_types, validate_params
+from ..queue.model import InvalidTask, NewTask
+from .common import CliError, OneLineArgumentParser, add_queue_arguments, die, open_migrated_queue, \
+    settings_from_args
+
+
+def build_parser() -> OneLineArgumentParser:
+    parser = OneLineArgumentParser(
+        prog="add_task.py",
+        description="Queue one task row (prints its id), or show or cancel a row.")
+    action = parser.add_mutually_exclusive_group(required=True)
+    action.add_argument("--type", dest="task_type",
+                        help=f"task type to queue; known: {', '.join(known_task_types())}")
+    action.add_argument("--status", metavar="ID", help="print a row's status, progress and output")
+    action.add_argument("--cancel", metavar="ID",
+                        help="cancel a row (queued: at once; running: at its next step) and its dependants")
+    parser.add_argument("--params", help="the task's params: a JSON object, or @file.json")
+    parser.add_argument("--dependant-on", dest="dependant_on", action="append", default=[], metavar="ID",
+                        help="a row this one waits for (repeat for several); runs when all are Complete")
+    parser.add_argument("--priority", type=int, default=0, help="higher runs first (default 0)")
+    parser.add_argument("--max-attempts", dest="max_attempts", type=int, default=3,
+                        help="how many claims before the row fails for good (default 3)")
+    parser.add_argument("--id", dest="task_id", help="use this id instead of a new UUID4")
+    parser.add_argument("--run-id", dest="run_id", help="group the row into a workflow run")
+    parser.add_argument("--project-id", dest="project_id", help="owner of the row")
+    add_queue_arguments(parser)
+    return parser
+
+
+def read_params(text: Optional[str]) -> dict:
+    if text is None:
+        return {}
+    source = "--params"
+    if text.startswith("@"):
+        path = Path(text[1:]).expanduser()
+        source = str(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise CliError(f"cannot read params file {path}: {exc.strerror or exc}") from None
+    try:
+        params = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CliError(f"{source} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    if not isinstance(params, dict):
+        raise CliError(f"{source} must be a JSON object, got {type(params).__name__}")
+    return params
+
+
+def format_status(task, resolve) -> str:
+    lines = [f"id:       {task.id}", f"type:     {task.task_type}", f"status:   {task.status}"]
+    if task.progress is not None:
+        lines.append(f"progress: {task.progress * 100:.0f}% {task.progress_message or ''}".rstrip())
+    if task.attempts:
+        lines.append(f"attempts: {task.attempts}/{task.max_attempts}")
+    if task.dependant_on:
+        lines.append(f"waits on: {', '.join(task.dependant_on)}")
+    if task.output_location:
+        lines.append(f"output:   {resolve(task.output_location)}")
+    if task.error_message:
+        lines.append(f"error:    {task.error_message}")
+    return "\n".join(lines)
+
+
+def resolve_location(settings, location: str) -> str:
+    """output_location as a person can open it: URLs as they are, paths absolute."""
+    if "://" in location:
+        return location
+    path = Path(location)
+    return str(path if path.is_absolute() else (settings.db_dir / path).resolve())
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = settings_from_args(args)
+        if args.task_type is not None:
+            params = read_params(args.params)
+            validate_params(args.task_type, params)
+            task = NewTask(task_type=args.task_type, params=params, id=args.task_id,
+                           dependant_on=args.dependant_on, priority=args.priority,
+                           max_attempts=args.max_attempts, run_id=args.run_id,
+                           project_id=args.project_id)
+    except (CliError, InvalidTask, ValueError, KeyError) as exc:
+        die(str(exc).strip("'\""))
+    try:
+        queue = open_migrated_queue(settings)
+    except Exception as exc:
+        die(f"cannot open the {settings.db_type} queue: {exc}")
+    try:
+        if args.task_type is not None:
+            try:
+                (task_id,) = queue.enqueue([task])
+            except InvalidTask as exc:
+                die(str(exc))
+            print(task_id)
+            return 0
+        task_id = args.status or args.cancel
+        task = queue.get(task_id)
+        if task is None:
+            die(f"no task with id {task_id}")
+        if args.cancel:
+            changed = queue.cancel(task_id)
+            print(f"cancelled {changed} row(s)" if changed else f"nothing to cancel: {task_id} is {task.status}")
+            return 0
+        print(format_status(task, lambda loc: resolve_location(settings, loc)))
+        return 0
+    finally:
+        queue.close()

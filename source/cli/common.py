@@ -1,0 +1,61 @@
+"""Options shared by every command line, and turning them into Settings (flag > env > .env > default)."""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import NoReturn, Optional
+
+from ..config import DB_TYPES, Settings, resolve_settings
+
+EXIT_BAD_ARGS = 2
+
+
+class CliError(Exception):
+    """A one-line reason for exit code 2."""
+
+
+def add_queue_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("queue (flag > environment > .env > default)")
+    group.add_argument("--db-type", dest="db_type", choices=DB_TYPES,
+                       help="queue backend (env DB_TYPE; default sqlite)")
+    group.add_argument("--db-file", dest="db_file",
+                       help="SQLite database file (env SQLITE_DB_PATH; default tasks.db)")
+    group.add_argument("--database-url", dest="database_url",
+                       help="PostgreSQL connection string (env DATABASE_URL)")
+    group.add_argument("--main-output-dir", dest="main_output_dir",
+                       help="folder for final artefacts (env MAIN_OUTPUT_DIR; default ./outputs)")
+
+
+QUEUE_FLAG_NAMES = ("db_type", "db_file", "database_url", "main_output_dir")
+
+
+def settings_from_args(args: argparse.Namespace, names: tuple[str, ...] = QUEUE_FLAG_NAMES) -> Settings:
+    flags = {name: getattr(args, name, None) for name in names}
+    try:
+        return resolve_settings(flags)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+
+
+def open_migrated_queue(settings: Settings):
+    """The configured queue with its schema created or upgraded."""
+    from ..queue.factory import open_queue
+
+    queue = open_queue(settings)
+    queue.migrate()
+    return queue
+
+
+def die(message: str, code: int = EXIT_BAD_ARGS) -> NoReturn:
+    first_line = str(message).strip().splitlines()[0] if str(message).strip() else "error"
+    print(f"error: {first_line}", file=sys.stderr)
+    sys.exit(code)
+
+
+class OneLineArgumentParser(argparse.ArgumentParser):
+    """argparse that reports bad arguments as one line (plus the usage hint) and exits 2."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"error: {message} (see {self.prog} --help)", file=sys.stderr)
+        sys.exit(EXIT_BAD_ARGS)
+

@@ -1,0 +1,88 @@
+"""`python headless.py`: the long-running worker."""
+from __future__ import annotations
+
+import logging
+import os
+from typing import Optional
+
+from ..config import ENGINES, scrub_secrets
+from ..log import setup_logging
+from .common import (CliError, OneLineArgumentParser, QUEUE_FLAG_NAMES, add_queue_arguments, die,
+                     open_migrated_queue, settings_from_args)
+
+WORKER_FLAG_NAMES = QUEUE_FLAG_NAMES + (
+    "poll_interval", "worker_id", "task_types", "lease_seconds", "engine", "offload", "compile",
+    "attention", "debug", "shutdown_grace_seconds",
+)
+
+
+def build_parser() -> OneLineArgumentParser:
+    parser = OneLineArgumentParser(
+        prog="headless.py",
+        description="Claim rows from the tasks table, render them, and record the results. "
+                    "Runs until stopped (SIGINT/SIGTERM finish or give back the current task).")
+    add_queue_arguments(parser)
+    parser.add_argument("--poll-interval", dest="poll_interval", type=float,
+                        help="seconds between backstop polls while idle (env POLL_INTERVAL; default 10); "
+                             "new rows wake the worker at once")
+    parser.add_argument("--worker-id", dest="worker_id",
+                        help="name prefix for this worker; a unique suffix is added per start (env WORKER_ID)")
+    parser.add_argument("--task-types", dest="task_types",
+                        help="comma-separated task types this worker takes (env TASK_TYPES; default all)")
+    parser.add_argument("--lease-seconds", dest="lease_seconds", type=float,
+                        help="lease length, renewed while a task runs (env LEASE_SECONDS; default 60)")
+    parser.add_argument("--shutdown-grace-seconds", dest="shutdown_grace_seconds", type=float,
+                        help="on SIGTERM, how long the running task may take to finish before it is "
+                             "given back to the queue (env SHUTDOWN_GRACE_SECONDS; default 30)")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--once", action="store_true", help="run one task, then exit")
+    mode.add_argument("--until-idle", action="store_true",
+                      help="exit when no queued or running work remains (batch jobs, demos, tests)")
+    parser.add_argument("--migrate-only", action="store_true",
+                        help="create or upgrade the database schema, then exit")
+    parser.add_argument("--debug", action="store_true", default=None,
+                        help="verbose logs; keep work folders (env DEBUG)")
+    render = parser.add_argument_group("rendering")
+    render.add_argument("--engine", dest="engine", choices=("auto",) + ENGINES,
+                        help="render engine (env ENGINE; default auto: diffusers on a GPU, "
+                             "else the random-weight tiny models)")
+    render.add_argument("--offload", dest="offload", choices=("none", "model", "sequential"),
+                        help="CPU offload for GPUs with little memory (env OFFLOAD; default none)")
+    render.add_argument("--compile", dest="compile", action="store_true", default=None,
+                        help="regional torch.compile of the transformer blocks (env COMPILE)")
+    render.add_argument("--attention", dest="attention",
+                        help="attention backend, e.g. sdpa, flash, sage (env ATTENTION; default auto)")
+    return parser
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = settings_from_args(args, WORKER_FLAG_NAMES)
+    except CliError as exc:
+        die(str(exc))
+    from ..worker import Worker, make_worker_id
+
+    worker_id = make_worker_id(settings.worker_id)
+    setup_logging(settings.debug, worker_id)
+    log = logging.getLogger("headless")
+    log.debug("settings: %s", settings.redacted())
+    try:
+        queue = open_migrated_queue(settings)
+    except Exception as exc:  # bad DSN, unreachable server, unwritable file: one line, exit 2
+        die(scrub_secrets(f"cannot open the {settings.db_type} queue: {exc}", settings))
+    if args.migrate_only:
+        log.info("schema is up to date (%s)", settings.db_type)
+        queue.close()
+        return 0
+    worker = Worker(settings, queue, worker_id=worker_id)
+    worker.install_signal_handlers()
+    try:
+        code = worker.run(once=args.once, until_idle=args.until_idle)
+    finally:
+        queue.close()
+    if worker.abandoned_task:
+        # the row is already back in the queue; don't wait at exit for a thread stuck in a GPU call
+        logging.shutdown()
+        os._exit(code)
+    return code

@@ -1,0 +1,287 @@
+"""The worker loop: claim a row, run its handler in a task thread, keep the lease alive, report.
+
+The main thread never runs handler code. While a task runs it waits on the task thread in short slices,
+renewing the lease between them, so the lease keeps beating during long GPU calls, and it stays free to
+react to signals:
+
+- first SIGTERM/SIGINT: claim nothing more; the running task may finish within the grace period, else it
+  is told to stop (its next progress report raises TaskCancelled) and the row goes back to `Queued`
+  without counting the attempt;
+- second signal: the row goes back at once and the process exits.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import socket
+import threading
+import time
+import traceback
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from typing import Optional
+
+from .config import Settings
+from .handlers.base import (Done, FanOut, InvalidParams, TaskCancelled, TaskContext, TransientError,
+                            safe_name)
+from .handlers.registry import get_handler
+from .log import task_logging
+from .queue.base import TaskQueue
+from .queue.model import Claim
+from .storage.outputs import publish_output
+
+log = logging.getLogger("worker")
+
+PROGRESS_MIN_INTERVAL_S = 0.5      # progress writes are throttled to this
+SWEEP_INTERVAL_S = 5.0             # how often an idle or busy worker reclaims expired leases
+RETRY_BASE_DELAY_S = 5.0           # transient failures back off 5 s, 10 s, 20 s, ... (capped)
+RETRY_MAX_DELAY_S = 300.0
+EXIT_AFTER_LOST_TASK_S = 10.0      # after the row is given back, how long to wait for the thread
+
+
+def make_worker_id(prefix: Optional[str]) -> str:
+    """Unique per process start, so a restarted worker never passes for its former self."""
+    base = prefix or socket.gethostname().split(".")[0] or "worker"
+    return f"{base}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+def describe_error(exc: BaseException) -> str:
+    """One or two lines a person understands: the message, prefixed by the kind when it helps."""
+    text = str(exc).strip() or type(exc).__name__
+    if isinstance(exc, (InvalidParams, TransientError, KeyError)) or type(exc).__name__ in (
+        "FileNotFoundError", "ValueError", "DownloadError", "ModelNotFoundError"
+    ):
+        text = text.strip("'\"") if isinstance(exc, KeyError) else text
+    else:
+        text = f"{type(exc).__name__}: {text}"
+    lines = [line for line in text.splitlines() if line.strip()]
+    return "\n".join(lines[:2])[:1000]
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Errors that may pass on a retry: declared transient, CUDA out of memory, lost connections."""
+    if isinstance(exc, TransientError):
+        return True
+    name = type(exc).__name__
+    return name in ("OutOfMemoryError", "ConnectionError", "TimeoutError") or (
+        isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+    )
+
+
+@dataclass
+class _Outcome:
+    result: object = None
+    error: Optional[BaseException] = None
+    trace: str = ""
+
+
+class Worker:
+    def __init__(self, settings: Settings, queue: TaskQueue, worker_id: Optional[str] = None):
+        self.settings = settings
+        self.queue = queue
+        self.worker_id = worker_id or make_worker_id(settings.worker_id)
+        self.stop_requested = threading.Event()
+        self.stop_now = threading.Event()
+        self._stop_deadline: Optional[float] = None
+        self._last_sweep = 0.0
+        self._last_model: Optional[str] = None
+        self.tasks_run = 0
+        self.abandoned_task = False  # a given-back task whose thread is still running
+        # One long-lived thread runs every handler: models loaded by one task stay usable by the next,
+        # and the queue backends' per-thread connections are opened once, not once per task.
+        self._task_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="task")
+
+    # ---- signals -------------------------------------------------------------------------------
+    def install_signal_handlers(self) -> None:
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+
+    def _on_signal(self, signum, _frame) -> None:
+        if self.stop_requested.is_set():
+            log.warning("second %s: giving the running task back now", signal.Signals(signum).name)
+            self.stop_now.set()
+        else:
+            log.info("%s: no new tasks; the running task may finish within %.0f s",
+                     signal.Signals(signum).name, self.settings.shutdown_grace_seconds)
+            self._stop_deadline = time.monotonic() + self.settings.shutdown_grace_seconds
+            self.stop_requested.set()
+
+    # ---- the loop ------------------------------------------------------------------------------
+    def run(self, once: bool = False, until_idle: bool = False) -> int:
+        """Serve tasks until stopped (or after one task with `once`, or when idle with `until_idle`)."""
+        log.info("worker %s started (db %s, engine %s)", self.worker_id, self.settings.db_type,
+                 self.settings.engine)
+        task_types = self.settings.task_type_list
+        while not self.stop_requested.is_set():
+            self._maybe_sweep()
+            claim = self.queue.claim(self.worker_id, self.settings.lease_seconds, task_types,
+                                     prefer_model=self._last_model)
+            if claim is not None:
+                self.execute(claim)
+                if once:
+                    break
+                continue
+            if (once or until_idle) and self.queue.pending_count(task_types) == 0:
+                log.info("queue idle; exiting")
+                break
+            wait = self.settings.poll_interval
+            if once or until_idle:
+                wait = min(wait, 1.0)  # someone else's leased row may free work at any moment
+            self.queue.wait_for_change(min(wait, SWEEP_INTERVAL_S))
+        log.info("worker %s stopped after %d task(s)", self.worker_id, self.tasks_run)
+        self._task_thread.shutdown(wait=False, cancel_futures=True)
+        return 0
+
+    def _maybe_sweep(self) -> None:
+        now = time.monotonic()
+        if now - self._last_sweep >= SWEEP_INTERVAL_S:
+            self._last_sweep = now
+            swept = self.queue.sweep_expired()
+            if swept:
+                log.warning("reclaimed %d row(s) whose worker was lost", swept)
+
+    # ---- one task ------------------------------------------------------------------------------
+    def execute(self, claim: Claim) -> None:
+        task = claim.task
+        self.tasks_run += 1
+        model = task.params.get("model") or task.params.get("model_name")
+        self._last_model = model if isinstance(model, str) else self._last_model
+        with task_logging(task.id):
+            log.info("claimed %s (attempt %d/%d)", task.task_type, claim.attempt, task.max_attempts)
+            ctx = self._context(claim)
+            outcome = _Outcome()
+            started = time.monotonic()
+            future = self._task_thread.submit(self._run_handler, ctx, outcome)
+            released = self._supervise(claim, ctx, future)
+            if released:
+                return
+            self._finish(claim, ctx, outcome, time.monotonic() - started)
+
+    def _context(self, claim: Claim) -> TaskContext:
+        settings = self.settings
+        ctx = TaskContext(
+            task=claim.task, claim=claim, output_dir=settings.output_path, work_dir=settings.work_path,
+            db_dir=settings.db_dir, engine=settings.engine, debug=settings.debug, queue=self.queue,
+            settings={"offload": settings.offload, "compile": settings.compile,
+                      "attention": settings.attention, "models_dir": settings.models_dir,
+                      "wan2gp_path": settings.wan2gp_path, "engine": settings.engine,
+                      "settings": settings},
+            log=logging.LoggerAdapter(logging.getLogger("task"), {}),
+        )
+        ctx.output_dir.mkdir(parents=True, exist_ok=True)
+        last_write = [0.0]
+
+        def report(progress: float, message: str) -> None:
+            now = time.monotonic()
+            if progress < 1.0 and now - last_write[0] < PROGRESS_MIN_INTERVAL_S:
+                return
+            last_write[0] = now
+            try:
+                owned = self.queue.set_progress(claim, max(0.0, min(1.0, float(progress))), message[:200])
+            except Exception as exc:  # progress is best-effort: a database blip must not fail the task
+                log.warning("progress not recorded: %s", exc)
+                return
+            if not owned:
+                ctx.lost.set()
+                raise TaskCancelled(f"task {claim.task_id} was cancelled or lost its lease")
+
+        ctx._progress = report
+        return ctx
+
+    def _run_handler(self, ctx: TaskContext, outcome: _Outcome) -> None:
+        with task_logging(ctx.task.id):
+            try:
+                handler = get_handler(ctx.task.task_type)
+                outcome.result = handler(ctx)
+            except BaseException as exc:  # the worker must survive any handler error
+                outcome.error = exc
+                outcome.trace = traceback.format_exc()
+
+    def _supervise(self, claim: Claim, ctx: TaskContext, future: Future) -> bool:
+        """Beat the lease until the task ends. True when the row was given back (shutdown)."""
+        beat = max(0.05, min(self.settings.lease_seconds / 3.0, 10.0))
+        next_beat = time.monotonic() + beat
+        while not future.done():
+            try:
+                future.result(timeout=0.05)
+                break
+            except FutureTimeout:
+                pass
+            if self.stop_now.is_set() or (
+                self._stop_deadline is not None and time.monotonic() > self._stop_deadline
+            ):
+                return self._give_back(claim, ctx, future)
+            if time.monotonic() >= next_beat:
+                next_beat = time.monotonic() + beat
+                try:
+                    if not self.queue.heartbeat(claim, self.settings.lease_seconds):
+                        if not ctx.lost.is_set():
+                            log.warning("row is no longer ours (cancelled, or lease taken over); stopping")
+                        ctx.lost.set()
+                except Exception as exc:  # a blip in the database must not kill the task
+                    log.warning("heartbeat failed: %s", exc)
+        return False
+
+    def _give_back(self, claim: Claim, ctx: TaskContext, future: Future) -> bool:
+        ctx.lost.set()
+        if self.queue.release(claim):
+            log.info("shutdown: row given back to the queue (attempt not counted)")
+        try:
+            future.result(timeout=EXIT_AFTER_LOST_TASK_S)
+        except FutureTimeout:
+            log.warning("the task did not stop within %.0f s (a long GPU call?); exiting anyway",
+                        EXIT_AFTER_LOST_TASK_S)
+            self.abandoned_task = True
+        except Exception:
+            pass
+        self.stop_requested.set()
+        return True
+
+    def _finish(self, claim: Claim, ctx: TaskContext, outcome: _Outcome, seconds: float) -> None:
+        task = claim.task
+        error = outcome.error
+        if error is None and isinstance(outcome.result, FanOut):
+            if self.queue.fan_out(claim, list(outcome.result.children), outcome.result.awaited_task_id):
+                log.info("fanned out %d row(s); waiting for %s", len(outcome.result.children),
+                         outcome.result.awaited_task_id)
+            else:
+                log.warning("fan-out discarded: the row is no longer ours")
+            return
+        if error is None:
+            result = outcome.result if isinstance(outcome.result, Done) else Done(None)
+            try:
+                location = publish_output(self.settings, task.id, result.output_location)
+            except Exception as exc:
+                error = exc
+            else:
+                if self.queue.complete(claim, location):
+                    log.info("complete in %.2f s: %s", seconds, location)
+                    self._cleanup_task_dir(ctx)
+                else:
+                    log.warning("result discarded: the row is no longer ours (%s)", location)
+                return
+        if isinstance(error, TaskCancelled) or ctx.lost.is_set():
+            log.info("stopped: the row was cancelled or taken over")
+            return
+        message = describe_error(error)
+        transient = is_transient(error)
+        if self.settings.debug or not isinstance(error, (InvalidParams, KeyError)):
+            log.error("failed: %s\n%s", message, outcome.trace.rstrip())
+        else:
+            log.error("failed: %s", message)
+        delay = min(RETRY_MAX_DELAY_S, RETRY_BASE_DELAY_S * (2 ** max(0, claim.attempt - 1)))
+        if not self.queue.fail(claim, message, retry=transient, retry_delay_seconds=delay):
+            log.warning("failure not recorded: the row is no longer ours")
+
+    def _cleanup_task_dir(self, ctx: TaskContext) -> None:
+        """A finished task's own work folder goes, unless debugging (final artefacts live elsewhere)."""
+        if self.settings.debug:
+            return
+        folder = ctx.work_dir / "tasks"
+        path = folder / safe_name(ctx.task.id)
+        if path.is_dir() and path.resolve().parent == folder.resolve():
+            shutil.rmtree(path, ignore_errors=True)

@@ -1,0 +1,46 @@
+"""External services the tests use: PostgreSQL at 127.0.0.1:5432. Missing -> skip with a reason,
+unless REQUIRE_SERVICES=1 (CI), where missing is a failure."""
+from __future__ import annotations
+
+import os
+import uuid
+from contextlib import contextmanager
+from typing import Iterator
+
+import pytest
+
+PG_ADMIN_DSN = os.environ.get("TEST_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def services_required() -> bool:
+    return os.environ.get("REQUIRE_SERVICES") == "1"
+
+
+def skip_or_fail(reason: str) -> None:
+    if services_required():
+        pytest.fail(f"{reason} (REQUIRE_SERVICES=1: this test may not skip)")
+    pytest.skip(reason)
+
+
+def _dsn_for(database: str) -> str:
+    base, _, _ = PG_ADMIN_DSN.rpartition("/")
+    return f"{base}/{database}"
+
+
+@contextmanager
+def temporary_postgres_database(prefix: str = "wq_test") -> Iterator[str]:
+    """Create a uniquely named database, yield its DSN, drop it afterwards."""
+    try:
+        import psycopg
+
+        admin = psycopg.connect(PG_ADMIN_DSN, autocommit=True, connect_timeout=3)
+    except Exception as exc:  # no server here
+        skip_or_fail(f"PostgreSQL not reachable at {PG_ADMIN_DSN}: {type(exc).__name__}")
+        return
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield _dsn_for(name)
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -1,0 +1,168 @@
+"""The worker as users run it: real headless.py processes on real SQLite files and PostgreSQL."""
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections import Counter
+
+from source.queue.model import NewTask, Status
+
+from .helpers.workers import backend, read_marker, wait_for, wait_for_status, wait_terminal  # noqa: F401
+
+
+def test_four_workers_run_every_row_exactly_once(backend):
+    queue = backend.queue()
+    marker = backend.tmp / "executions.txt"
+    ids = queue.enqueue([NewTask("noop", {"marker_file": str(marker), "output": "done-{worker}"})
+                         for _ in range(200)])
+    workers = [backend.start_worker("--until-idle") for _ in range(4)]
+    for proc in workers:
+        assert proc.wait(timeout=180) == 0, proc.log_path.read_text()[-2000:]
+    runs = Counter(line[0] for line in read_marker(marker))
+    assert set(runs) == set(ids)
+    assert max(runs.values()) == 1, [i for i, n in runs.items() if n > 1]
+    statuses = Counter(queue.get(i).status for i in ids)
+    assert statuses == {Status.COMPLETE: 200}
+    # the work was shared: more than one worker process did some of it
+    assert len({line[1] for line in read_marker(marker)}) > 1
+
+
+def test_sigkilled_worker_row_fails_after_max_attempts_saying_the_worker_was_lost(backend):
+    queue = backend.queue()
+    marker = backend.tmp / "executions.txt"
+    (task_id,) = queue.enqueue([NewTask("noop", {"sleep": 30, "marker_file": str(marker)}, max_attempts=2)])
+    for attempt in (1, 2):
+        victim = backend.start_worker("--lease-seconds", "1")
+        wait_for(lambda: (t := queue.get(task_id)).status == Status.IN_PROGRESS and t.attempts == attempt,
+                 what=f"attempt {attempt} to start")
+        os.kill(victim.pid, signal.SIGKILL)
+        victim.wait(timeout=10)
+        time.sleep(1.2)  # the lease runs out; any live worker's sweep (here: ours) reclaims the row
+        assert queue.sweep_expired() == 1
+    task = queue.get(task_id)
+    assert task.status == Status.FAILED, task
+    assert "lost" in task.error_message and "2" in task.error_message
+    assert read_marker(marker) == []  # no execution ever finished
+
+
+def test_killed_worker_row_completes_on_another_worker(backend):
+    queue = backend.queue()
+    marker = backend.tmp / "executions.txt"
+    (task_id,) = queue.enqueue([NewTask("noop", {"sleep": 1.5, "marker_file": str(marker)})])
+    victim = backend.start_worker("--lease-seconds", "1")
+    wait_for_status(queue, task_id, Status.IN_PROGRESS)
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.wait(timeout=10)
+    rescuer = backend.start_worker("--until-idle", "--lease-seconds", "1")
+    assert rescuer.wait(timeout=60) == 0, rescuer.log_path.read_text()[-2000:]
+    task = queue.get(task_id)
+    assert task.status == Status.COMPLETE and task.attempts == 2
+    assert len(read_marker(marker)) == 1
+
+
+def test_stalled_worker_that_wakes_late_changes_nothing(backend):
+    """SIGSTOP a worker past its lease; another re-runs the row; the late worker's result is discarded."""
+    queue = backend.queue()
+    marker = backend.tmp / "executions.txt"
+    (task_id,) = queue.enqueue([NewTask("noop", {"sleep": 1.0, "marker_file": str(marker),
+                                                  "output": "by-{worker}-attempt-{attempt}"})])
+    sleeper = backend.start_worker("--lease-seconds", "1", "--worker-id", "sleeper")
+    wait_for_status(queue, task_id, Status.IN_PROGRESS)
+    os.kill(sleeper.pid, signal.SIGSTOP)
+    time.sleep(1.5)  # lease expires while the worker is frozen
+    rescuer = backend.start_worker("--until-idle", "--lease-seconds", "1", "--worker-id", "rescuer")
+    assert rescuer.wait(timeout=60) == 0, rescuer.log_path.read_text()[-2000:]
+    done = queue.get(task_id)
+    assert done.status == Status.COMPLETE and done.attempts == 2
+    assert done.output_location.startswith("by-rescuer-") and done.output_location.endswith("attempt-2")
+    os.kill(sleeper.pid, signal.SIGCONT)
+    time.sleep(2.5)  # the late worker wakes, finishes its sleep and tries to write
+    after = queue.get(task_id)
+    assert (after.status, after.output_location, after.attempts, after.worker_id, after.finished_at) == (
+        done.status, done.output_location, done.attempts, done.worker_id, done.finished_at)
+    assert all(line[1].startswith("rescuer") for line in read_marker(marker))
+
+
+def test_sigterm_gives_the_running_row_back_without_counting_the_attempt(backend):
+    queue = backend.queue()
+    (task_id,) = queue.enqueue([NewTask("noop", {"sleep": 30})])
+    proc = backend.start_worker("--shutdown-grace-seconds", "0.5")
+    wait_for_status(queue, task_id, Status.IN_PROGRESS)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 0, proc.log_path.read_text()[-2000:]
+    task = queue.get(task_id)
+    assert task.status == Status.QUEUED and task.attempts == 0 and task.worker_id is None
+
+
+def test_sigterm_lets_a_short_task_finish_within_grace(backend):
+    queue = backend.queue()
+    (task_id,) = queue.enqueue([NewTask("noop", {"sleep": 1.0, "output": "finished"})])
+    proc = backend.start_worker("--shutdown-grace-seconds", "20")
+    wait_for_status(queue, task_id, Status.IN_PROGRESS)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 0
+    task = queue.get(task_id)
+    assert task.status == Status.COMPLETE and task.output_location == "finished" and task.attempts == 1
+
+
+def test_second_signal_gives_back_at_once(backend):
+    queue = backend.queue()
+    (task_id,) = queue.enqueue([NewTask("noop", {"sleep": 60})])
+    proc = backend.start_worker("--shutdown-grace-seconds", "60")
+    wait_for_status(queue, task_id, Status.IN_PROGRESS)
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=20) == 0
+    task = queue.get(task_id)
+    assert task.status == Status.QUEUED and task.attempts == 0
+
+
+def test_handler_errors_and_unknown_types_fail_the_row_and_the_worker_goes_on(backend):
+    queue = backend.queue()
+    bad_type, boom, good = queue.enqueue([
+        NewTask("render_my_dreams", {}, priority=3),
+        NewTask("noop", {"fail": "the GPU caught fire"}, priority=2, max_attempts=1),
+        NewTask("noop", {"output": "still serving"}, priority=1),
+    ])
+    proc = backend.start_worker("--until-idle")
+    assert proc.wait(timeout=60) == 0
+    task = queue.get(bad_type)
+    assert task.status == Status.FAILED
+    assert "unknown task_type 'render_my_dreams'" in task.error_message and "noop" in task.error_message
+    task = queue.get(boom)
+    assert task.status == Status.FAILED and "the GPU caught fire" in task.error_message
+    assert queue.get(good).status == Status.COMPLETE
+    log = proc.log_path.read_text()
+    assert f"[task {bad_type}]" in log and f"[task {good}]" in log  # every task line carries its id
+
+
+def test_dependency_chain_runs_in_order_across_workers(backend):
+    queue = backend.queue()
+    marker = backend.tmp / "order.txt"
+    first = NewTask("noop", {"marker_file": str(marker)})
+    second = NewTask("noop", {"marker_file": str(marker)}, dependant_on=[first.id], priority=9)
+    third = NewTask("noop", {"marker_file": str(marker)}, dependant_on=[first.id, second.id], priority=9)
+    queue.enqueue([first, second, third])
+    workers = [backend.start_worker("--until-idle") for _ in range(2)]
+    for proc in workers:
+        assert proc.wait(timeout=60) == 0
+    assert [line[0] for line in read_marker(marker)] == [first.id, second.id, third.id]
+
+
+def test_cancel_of_a_running_row_stops_it(backend):
+    queue = backend.queue()
+    marker = backend.tmp / "executions.txt"
+    (task_id,) = queue.enqueue([NewTask("noop", {"sleep": 30, "marker_file": str(marker)})])
+    proc = backend.start_worker("--lease-seconds", "1")
+    wait_for_status(queue, task_id, Status.IN_PROGRESS)
+    result = backend.run_cli("add_task.py", "--cancel", task_id)
+    assert result.returncode == 0, result.stderr
+    task = wait_terminal(queue, task_id, timeout=10)
+    assert task.status == Status.CANCELLED
+    time.sleep(1.5)  # the worker notices at its next heartbeat and drops the task
+    assert read_marker(marker) == []
+    assert queue.get(task_id).status == Status.CANCELLED
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=20) == 0
