@@ -11,9 +11,9 @@ from typing import Callable
 _HANDLERS: dict[str, str] = {
     "noop": "demo:handle_noop",
     # issue 3 (render bridge)
-    # "wgp": "wgp:handle_wgp",
-    # "standard_wgp_task": "wgp:handle_wgp",
-    # "single_image": "wgp:handle_single_image",
+    "wgp": "wgp:handle_wgp",
+    "standard_wgp_task": "wgp:handle_wgp",
+    "single_image": "wgp:handle_single_image",
     # issue 4 (travel)
     # "travel_orchestrator": "travel:handle_orchestrator",
     # "travel_segment": "travel:handle_segment",
