@@ -15,9 +15,9 @@ _HANDLERS: dict[str, str] = {
     "standard_wgp_task": "wgp:handle_wgp",
     "single_image": "wgp:handle_single_image",
     # issue 4 (travel)
-    # "travel_orchestrator": "travel:handle_orchestrator",
-    # "travel_segment": "travel:handle_segment",
-    # "travel_stitch": "travel:handle_stitch",
+    "travel_orchestrator": "travel:handle_orchestrator",
+    "travel_segment": "travel:handle_segment",
+    "travel_stitch": "travel:handle_stitch",
     # issue 5
     "different_perspective_orchestrator": "perspective:handle_orchestrator",
     "different_perspective_still": "perspective:handle_still",

@@ -282,7 +282,7 @@ def check_dependencies(tasks: Sequence[NewTask], existing: set[str]) -> None:
             if dep == task.id:
                 raise InvalidTask(f"task {task.id} lists itself in dependant_on")
             if dep not in earlier and dep not in existing:
-                raise InvalidTask(f"task {task.id}: dependant_on names unknown task {dep} "
+                raise InvalidTask(f"task {task.id}: dependant_on names task {dep}, which does not exist "
                                   "(it must exist already or come earlier in the same batch)")
         earlier.add(task.id)
 

@@ -126,8 +126,14 @@ class PostgresDatabases:
                 self.unavailable = f"PostgreSQL not reachable at {self.admin_dsn}: {str(exc).strip()[:160]}"
         return self.unavailable
 
-    def create(self) -> str:
-        """A fresh database with the queue schema; returns its DSN."""
+    def create(self, empty: bool = False) -> str:
+        """A fresh database with the queue schema (or none, `empty=True`); returns its DSN."""
+        if empty:
+            name = f"{self.prefix}_{len(self.created)}"
+            with self._admin() as conn:
+                conn.execute(f'CREATE DATABASE "{name}"')
+            self.created.append(name)
+            return dsn_for(name, self.admin_dsn)
         if self.template is None:
             self.template = f"{self.prefix}_template"
             with self._admin() as conn:
@@ -178,14 +184,15 @@ class QueueFactory:
         self.opened: list[TaskQueue] = []
         self.dsns: list[str] = []
 
-    def target(self) -> QueueTarget:
+    def target(self, empty: bool = False) -> QueueTarget:
+        """A fresh location; migrated unless `empty` (SQLite files always start empty)."""
         if self.backend == "sqlite":
             return QueueTarget("sqlite", str(self.tmp_path / f"tasks-{uuid.uuid4().hex[:8]}.db"))
         if self.backend == "postgres":
             reason = self.databases.check()
             if reason:
                 skip_or_fail(reason)
-            dsn = self.databases.create()
+            dsn = self.databases.create(empty=empty)
             self.dsns.append(dsn)
             return QueueTarget("postgres", dsn)
         raise ValueError(f"unknown test backend {self.backend}")
@@ -213,12 +220,36 @@ def queue_factory(request, tmp_path, postgres_databases):
     factory.close()
 
 
-# ---- a worker for subprocess tests and the benchmark ------------------------------------------------
-def drain_worker(backend: str, location: str, worker_id: str, side_effect_file: str,
-                 idle_seconds: float = 1.0, lease_seconds: float = 30.0) -> None:
-    """Claim and complete rows until nothing came for `idle_seconds`; append each claimed id to
-    `side_effect_file` (one line per execution) before completing it."""
+# ---- functions run in subprocesses -------------------------------------------------------------------
+def open_and_migrate(backend: str, location: str, start_at: float) -> None:
+    """Open (and so migrate) the queue at `start_at` (time.time()), to make several processes collide."""
+    time.sleep(max(0.0, start_at - time.time()))
+    QueueTarget(backend, location).open().close()
+
+
+def complete_in_order(backend: str, location: str, task_ids: list, pause_seconds: float) -> None:
+    """Claim and complete exactly the given rows, one by one, pausing between them."""
     queue = QueueTarget(backend, location).open()
+    types = ["parent"]
+    for _ in task_ids:
+        claim = None
+        while claim is None:
+            claim = queue.claim("completer", 30, task_types=types)
+        queue.complete(claim, None)
+        time.sleep(pause_seconds)
+    queue.close()
+
+def drain_worker(backend: str, location: str, worker_id: str, side_effect_file: str,
+                 idle_seconds: float = 1.0, lease_seconds: float = 30.0, ready=None, go=None,
+                 work_seconds: float = 0.002) -> None:
+    """Claim and complete rows until nothing came for `idle_seconds`; append each claimed id to
+    `side_effect_file` (one line per execution) and "work" `work_seconds` before completing it. With `ready`/`go` events: say
+    when connected, then wait for the start signal."""
+    queue = QueueTarget(backend, location).open()
+    queue.claim(worker_id, lease_seconds, task_types=["(connect only)"])
+    if ready is not None:
+        ready.set()
+        go.wait(60)
     last_work = time.monotonic()
     with open(side_effect_file, "a", encoding="utf-8") as log:
         while time.monotonic() - last_work < idle_seconds:
@@ -228,6 +259,7 @@ def drain_worker(backend: str, location: str, worker_id: str, side_effect_file: 
                 continue
             log.write(json.dumps({"id": claim.task_id, "worker": worker_id}) + "\n")
             log.flush()
+            time.sleep(work_seconds)
             if not queue.complete(claim, f"done-by-{worker_id}"):
                 raise RuntimeError(f"worker {worker_id} lost {claim.task_id}")
             last_work = time.monotonic()
