@@ -1,7 +1,5 @@
 """The render bridge: `generate_single_video` is the only way handlers render.
 
-CONTRACT (implemented by the render-bridge work, issue 3; signature fixed so handlers can rely on it):
-
     generate_single_video(
         *, model: str, prompt: str, output_path: str | Path,
         negative_prompt: str = "", resolution: str | tuple[int, int] = "832x480",
@@ -12,12 +10,166 @@ CONTRACT (implemented by the render-bridge work, issue 3; signature fixed so han
         reference_images: list[PIL.Image | str] | None = None,
         loras: dict[str, float] | None = None,          # {path_or_url: strength}
         use_causvid_lora: bool = False, use_lighti2x_lora: bool = False,
-        engine: str | None = None,                      # diffusers | tiny | wan2gp (default: settings)
+        engine: str | None = None,                      # auto | diffusers | tiny | wan2gp (default: settings)
         progress_callback: Callable[[int, int], None] | None = None,  # (step, total); may raise to cancel
-        settings: dict | None = None,                   # worker settings: offload, compile, attention, dtype
-    ) -> Path
+        settings: dict | Settings | None = None,        # models_dir, lora_dir, tiny_dir, offload, compile,
+    ) -> Path                                           # attention, dtype, vae_tiling, engine
 
-Frames are snapped to 4k+1 and the resolution floored to multiples of 16 by `source.media.frames`
-(one helper). Writes an H.264 mp4 (yuv420p, 16 fps) at `output_path` (or a PNG when the path ends in
-.png and frames == 1) and returns that path; raises with a message a user understands otherwise.
+What it does, in order: pick the engine (source.engines.choice), snap frames to 4k+1 and the resolution
+to multiples of 16 (source.media.frames, once), find the model (registry -> local folder / HF cache /
+download; or the tiny model of the kind the inputs need), apply the LoRA flags' settings, load the
+conditioning inputs at the render size, fetch the LoRA files, get the resident pipeline (loading it,
+after freeing another, only when the model changed), activate the LoRAs with their strengths, render
+with `progress_callback(step, total)` after every denoising step, and write an H.264 mp4 at 16 fps
+(or a PNG when `output_path` ends in .png and frames == 1). Returns that path.
+
+If `progress_callback` raises (e.g. TaskCancelled), the render stops at that step boundary, the
+exception propagates, and nothing is written at `output_path`.
+
+Errors a user understands: ValueError for bad input (unknown model -> UnknownModel listing the known
+ones; bad resolution; images a model cannot take), MissingWeights (the model and every place looked),
+LoraError (a LoRA not found, not fetched, or not applicable), EngineUnavailable (wan2gp).
+
+Defaults: steps / guidance / flow shift come from the model's registry entry unless given; the LoRA
+flags set them (causvid: 9 / 1.0 / 1.0, lighti2x: 5 / 1.0 / 5.0) whatever was given. With the tiny
+engine, steps default to 4.
 """
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from .engines import diffusers_engine
+from .engines.choice import choose_engine
+from .engines.inputs import as_image, as_video, guide_from_images
+from .engines.loras import ACCELERATOR_SETTINGS, accelerator_lora_file, apply_loras, lora_dir, resolve_lora_file
+from .engines.models import MODELS, lookup_model, tiny_kind_for
+from .engines.residency import RESIDENT
+from .engines.runtime import runtime_options, settings_dict
+from .engines.tiny import ensure_tiny_model
+from .engines.weights import locate_weights
+from .media.frames import WAN_FPS, snap_frames, snap_resolution
+from .media.video_io import save_png, write_video
+
+log = logging.getLogger(__name__)
+
+
+def generate_single_video(
+    *, model: str, prompt: str, output_path, negative_prompt: str = "", resolution="832x480",
+    frames: int = 81, seed: int = 0, steps: Optional[int] = None, guidance_scale: Optional[float] = None,
+    flow_shift: Optional[float] = None, start_image=None, end_image=None, guide_video=None, mask_video=None,
+    reference_images=None, loras: Optional[dict] = None, use_causvid_lora: bool = False,
+    use_lighti2x_lora: bool = False, engine: Optional[str] = None,
+    progress_callback: Optional[Callable[[int, int], None]] = None, settings: Any = None,
+) -> Path:
+    values = settings_dict(settings)
+    engine = choose_engine(engine, values)
+    output_path = Path(output_path)
+    try:
+        width, height = snap_resolution(resolution)
+    except ValueError as exc:
+        raise ValueError(f"resolution: {exc}") from None
+    try:
+        frames = snap_frames(frames)
+    except ValueError as exc:
+        raise ValueError(f"frames: {exc}") from None
+    if output_path.suffix.lower() == ".png" and frames != 1:
+        raise ValueError(f"a .png output holds one frame; {frames} frames were asked for")
+    if use_causvid_lora and use_lighti2x_lora:
+        raise ValueError("use_causvid_lora and use_lighti2x_lora cannot both be set")
+
+    # Which model, of which kind, from which folder.
+    spec = lookup_model(model)
+    has_guide = guide_video is not None or mask_video is not None
+    has_start, has_end = start_image is not None, end_image is not None
+    tiny = engine == "tiny" or spec.name == "tiny"
+    if tiny:
+        kind = tiny_kind_for(spec.kind, has_guide=has_guide, has_start=has_start, has_end=has_end)
+        location = ensure_tiny_model(kind, values)
+    else:
+        kind = spec.kind
+        _check_inputs_fit(spec.name, kind, has_guide=has_guide, has_start=has_start, has_end=has_end)
+        location = locate_weights(spec, values.get("models_dir") or "models")
+
+    # Settings: given value > model default; the LoRA flags override both.
+    steps = steps if steps is not None else (MODELS["tiny"].steps if tiny else spec.steps)
+    guidance_scale = spec.guidance_scale if guidance_scale is None else guidance_scale
+    flow_shift = spec.flow_shift if flow_shift is None else flow_shift
+    flag = "causvid" if use_causvid_lora else "lighti2x" if use_lighti2x_lora else None
+    if flag:
+        steps, guidance_scale, flow_shift = (ACCELERATOR_SETTINGS[flag][k]
+                                             for k in ("steps", "guidance_scale", "flow_shift"))
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
+        raise ValueError(f"steps must be a positive integer, got {steps!r}")
+
+    # Inputs at the render size.
+    size = (width, height)
+    call = diffusers_engine.RenderCall(
+        prompt=str(prompt or ""), negative_prompt=str(negative_prompt or ""), width=width, height=height,
+        frames=frames, steps=steps, guidance_scale=float(guidance_scale), flow_shift=float(flow_shift),
+        seed=int(seed),
+        start_image=as_image(start_image, size, "start image") if has_start else None,
+        end_image=as_image(end_image, size, "end image") if has_end else None,
+    )
+    if kind == "vace":
+        _vace_inputs(call, guide_video, mask_video, reference_images, size)
+    elif reference_images:
+        log.warning("reference images are used by VACE models only; ignored for %s", spec.name)
+
+    # LoRA files (fetched before the model is touched, so a dead URL costs no load).
+    folder = lora_dir(values)
+    lora_files = [(resolve_lora_file(str(key), folder), _strength(key, value)) for key, value in (loras or {}).items()]
+    if flag:
+        lora_files.append((accelerator_lora_file(flag, spec.size, values, tiny_kind=kind if tiny else None), 1.0))
+
+    options = runtime_options(values)
+    pipeline_key = (spec.name if not tiny else f"tiny-{kind}", str(location),
+                    diffusers_engine.PIPELINE_CLASSES[kind], options.key)
+    pipe = RESIDENT.get(pipeline_key, lambda: diffusers_engine.load_pipeline(location, kind, options))
+    apply_loras(pipe, RESIDENT.adapters, lora_files)
+
+    video = diffusers_engine.run(pipe, call, kind, progress_callback)
+    if output_path.suffix.lower() == ".png":
+        return save_png(video[0], output_path)
+    return write_video(video, output_path, fps=WAN_FPS)
+
+
+def _check_inputs_fit(name: str, kind: str, *, has_guide: bool, has_start: bool, has_end: bool) -> None:
+    """Real models take only the inputs they were trained for; say which model would take them."""
+    if kind == "t2v" and (has_start or has_end or has_guide):
+        raise ValueError(f"model {name} makes video from text only; for start/end images use i2v, "
+                         f"flf2v_720p or a vace model, for guide/mask videos a vace model")
+    if kind in ("i2v", "flf2v"):
+        if has_guide:
+            raise ValueError(f"model {name} takes images, not guide/mask videos; use vace_14B or vace_1.3B")
+        if not has_start:
+            raise ValueError(f"model {name} needs a start image (image_start_paths)")
+    if kind == "ti2v" and (has_end or has_guide):
+        raise ValueError(f"model {name} takes a text prompt and at most a start image")
+
+
+def _vace_inputs(call, guide_video, mask_video, reference_images, size) -> None:
+    """Guide and mask for VACE: given ones, else built from the start/end images (kept frames black)."""
+    if guide_video is not None:
+        call.guide_video = as_video(guide_video, size, call.frames, "guide video")
+        call.mask_video = as_video(mask_video, size, call.frames, "mask video") if mask_video is not None else None
+        if call.start_image is not None or call.end_image is not None:
+            _, image_mask = guide_from_images(call.start_image, call.end_image, call.frames, size)
+            mask = call.mask_video or image_mask
+            for index, image in ((0, call.start_image), (-1, call.end_image)):
+                if image is not None:
+                    call.guide_video[index], mask[index] = image, image_mask[index]
+            call.mask_video = mask
+    elif mask_video is not None:
+        call.mask_video = as_video(mask_video, size, call.frames, "mask video")
+        call.guide_video, _ = guide_from_images(call.start_image, call.end_image, call.frames, size)
+    else:
+        call.guide_video, call.mask_video = guide_from_images(call.start_image, call.end_image, call.frames, size)
+    call.reference_images = [as_image(image, size, "reference image") for image in (reference_images or [])]
+
+
+def _strength(key, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"LoRA strength for {key} must be a number, got {value!r}")
+    return float(value)

@@ -20,6 +20,8 @@ import threading
 import time
 import traceback
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Optional
 
@@ -88,6 +90,10 @@ class Worker:
         self._last_sweep = 0.0
         self._last_model: Optional[str] = None
         self.tasks_run = 0
+        self.abandoned_task = False  # a given-back task whose thread is still running
+        # One long-lived thread runs every handler: models loaded by one task stay usable by the next,
+        # and the queue backends' per-thread connections are opened once, not once per task.
+        self._task_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="task")
 
     # ---- signals -------------------------------------------------------------------------------
     def install_signal_handlers(self) -> None:
@@ -127,6 +133,7 @@ class Worker:
                 wait = min(wait, 1.0)  # someone else's leased row may free work at any moment
             self.queue.wait_for_change(min(wait, SWEEP_INTERVAL_S))
         log.info("worker %s stopped after %d task(s)", self.worker_id, self.tasks_run)
+        self._task_thread.shutdown(wait=False, cancel_futures=True)
         return 0
 
     def _maybe_sweep(self) -> None:
@@ -147,11 +154,9 @@ class Worker:
             log.info("claimed %s (attempt %d/%d)", task.task_type, claim.attempt, task.max_attempts)
             ctx = self._context(claim)
             outcome = _Outcome()
-            thread = threading.Thread(target=self._run_handler, args=(ctx, outcome),
-                                      name=f"task-{task.id[:8]}", daemon=True)
             started = time.monotonic()
-            thread.start()
-            released = self._supervise(claim, ctx, thread)
+            future = self._task_thread.submit(self._run_handler, ctx, outcome)
+            released = self._supervise(claim, ctx, future)
             if released:
                 return
             self._finish(claim, ctx, outcome, time.monotonic() - started)
@@ -175,7 +180,12 @@ class Worker:
             if progress < 1.0 and now - last_write[0] < PROGRESS_MIN_INTERVAL_S:
                 return
             last_write[0] = now
-            if not self.queue.set_progress(claim, max(0.0, min(1.0, float(progress))), message[:200]):
+            try:
+                owned = self.queue.set_progress(claim, max(0.0, min(1.0, float(progress))), message[:200])
+            except Exception as exc:  # progress is best-effort: a database blip must not fail the task
+                log.warning("progress not recorded: %s", exc)
+                return
+            if not owned:
                 ctx.lost.set()
                 raise TaskCancelled(f"task {claim.task_id} was cancelled or lost its lease")
 
@@ -191,18 +201,20 @@ class Worker:
                 outcome.error = exc
                 outcome.trace = traceback.format_exc()
 
-    def _supervise(self, claim: Claim, ctx: TaskContext, thread: threading.Thread) -> bool:
-        """Beat the lease until the task thread ends. True when the row was given back (shutdown)."""
+    def _supervise(self, claim: Claim, ctx: TaskContext, future: Future) -> bool:
+        """Beat the lease until the task ends. True when the row was given back (shutdown)."""
         beat = max(0.05, min(self.settings.lease_seconds / 3.0, 10.0))
         next_beat = time.monotonic() + beat
-        while thread.is_alive():
-            thread.join(timeout=0.05)
-            if not thread.is_alive():
+        while not future.done():
+            try:
+                future.result(timeout=0.05)
                 break
+            except FutureTimeout:
+                pass
             if self.stop_now.is_set() or (
                 self._stop_deadline is not None and time.monotonic() > self._stop_deadline
             ):
-                return self._give_back(claim, ctx, thread)
+                return self._give_back(claim, ctx, future)
             if time.monotonic() >= next_beat:
                 next_beat = time.monotonic() + beat
                 try:
@@ -214,11 +226,18 @@ class Worker:
                     log.warning("heartbeat failed: %s", exc)
         return False
 
-    def _give_back(self, claim: Claim, ctx: TaskContext, thread: threading.Thread) -> bool:
+    def _give_back(self, claim: Claim, ctx: TaskContext, future: Future) -> bool:
         ctx.lost.set()
         if self.queue.release(claim):
             log.info("shutdown: row given back to the queue (attempt not counted)")
-        thread.join(timeout=EXIT_AFTER_LOST_TASK_S)
+        try:
+            future.result(timeout=EXIT_AFTER_LOST_TASK_S)
+        except FutureTimeout:
+            log.warning("the task did not stop within %.0f s (a long GPU call?); exiting anyway",
+                        EXIT_AFTER_LOST_TASK_S)
+            self.abandoned_task = True
+        except Exception:
+            pass
         self.stop_requested.set()
         return True
 

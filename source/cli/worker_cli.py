@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import Optional
 
 from ..config import ENGINES, scrub_secrets
@@ -77,6 +78,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     worker = Worker(settings, queue, worker_id=worker_id)
     worker.install_signal_handlers()
     try:
-        return worker.run(once=args.once, until_idle=args.until_idle)
+        code = worker.run(once=args.once, until_idle=args.until_idle)
     finally:
         queue.close()
+    if worker.abandoned_task:
+        # the row is already back in the queue; don't wait at exit for a thread stuck in a GPU call
+        logging.shutdown()
+        os._exit(code)
+    return code

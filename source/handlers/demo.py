@@ -29,6 +29,8 @@ def handle_noop(ctx: TaskContext) -> Done:
         time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
     if params.get("fail"):
         raise RuntimeError(str(params["fail"]))
+    # a fenced write before the side effect: a worker that lost the row stops here
+    ctx.report_progress(1.0, "done")
     if marker:
         # O_APPEND writes of one short line are atomic: one line per execution, even across processes.
         with open(marker, "a", encoding="utf-8") as fh:

@@ -1,11 +1,15 @@
 """Inputs given as http(s) URLs: downloaded with a timeout and a size limit into a given folder.
 
 A partial download never takes the final name (written to *.partial, renamed when complete).
+Connection errors, timeouts, 429 and 5xx answers are tried again a few times with back-off (an output
+of an earlier row may sit in a storage bucket behind a busy gateway); other answers fail at once.
 """
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
+import time
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -13,10 +17,18 @@ import requests
 
 DEFAULT_TIMEOUT_S = 60.0
 DEFAULT_MAX_BYTES = 2 * 1024**3  # 2 GiB
+DEFAULT_RETRIES = 2               # tries after the first, for transient failures only
+RETRY_DELAY_S = 1.0               # doubled each time
+
+log = logging.getLogger(__name__)
 
 
 class DownloadError(RuntimeError):
     """A URL that could not be fetched; the message names the URL (never credentials)."""
+
+
+class _Transient(DownloadError):
+    """A failure worth another try (no answer, 429, 5xx)."""
 
 
 def is_url(value: object) -> bool:
@@ -29,7 +41,8 @@ def _display(url: str) -> str:
 
 
 def download_url(url: str, dest_dir: Path, *, timeout: float = DEFAULT_TIMEOUT_S,
-                 max_bytes: int = DEFAULT_MAX_BYTES, filename: str | None = None) -> Path:
+                 max_bytes: int = DEFAULT_MAX_BYTES, filename: str | None = None,
+                 retries: int = DEFAULT_RETRIES, retry_delay: float = RETRY_DELAY_S) -> Path:
     """Fetch `url` into `dest_dir` and return the file's path. Same URL, same name (cached)."""
     dest_dir = Path(dest_dir)
     dest_dir.mkdir(parents=True, exist_ok=True)
@@ -40,9 +53,25 @@ def download_url(url: str, dest_dir: Path, *, timeout: float = DEFAULT_TIMEOUT_S
     target = dest_dir / (filename or f"{digest}_{safe_name(base)}")
     if target.is_file():
         return target
+    for attempt in range(retries + 1):
+        try:
+            _fetch(url, target, timeout=timeout, max_bytes=max_bytes)
+            return target
+        except _Transient as exc:
+            if attempt == retries:
+                raise DownloadError(str(exc)) from None
+            delay = retry_delay * (2 ** attempt)
+            log.warning("%s; retrying in %.1f s", exc, delay)
+            time.sleep(delay)
+    raise AssertionError("unreachable")
+
+
+def _fetch(url: str, target: Path, *, timeout: float, max_bytes: int) -> None:
     partial = target.with_name(target.name + ".partial")
     try:
         with requests.get(url, stream=True, timeout=timeout) as response:
+            if response.status_code == 429 or response.status_code >= 500:
+                raise _Transient(f"download failed: {_display(url)} answered HTTP {response.status_code}")
             if response.status_code >= 400:
                 raise DownloadError(f"download failed: {_display(url)} answered HTTP {response.status_code}")
             declared = response.headers.get("Content-Length")
@@ -59,12 +88,11 @@ def download_url(url: str, dest_dir: Path, *, timeout: float = DEFAULT_TIMEOUT_S
                     fh.write(chunk)
     except requests.RequestException as exc:
         partial.unlink(missing_ok=True)
-        raise DownloadError(f"download failed: {_display(url)} did not answer ({type(exc).__name__})") from None
+        raise _Transient(f"download failed: {_display(url)} did not answer ({type(exc).__name__})") from None
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
     partial.replace(target)
-    return target
 
 
 def resolve_input(path_or_url: str, dest_dir: Path, **limits) -> Path:

@@ -16,6 +16,8 @@ def publish_output(settings: Settings, task_id: str, location: Optional[str]) ->
     if not location or "://" in location:
         return location
     path = Path(location)
+    if not path.exists():  # not a file (a handler's text result): recorded as it is
+        return location
     if settings.db_type == "supabase":
         from .supabase_storage import upload_output  # issue 6
 

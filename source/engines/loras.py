@@ -1,0 +1,130 @@
+"""LoRAs: finding their files (local, LoRA folder, or URL into the LoRA cache) and applying them.
+
+Each LoRA is loaded into the resident pipeline once, as its own peft adapter, and stays there; a task
+then activates the adapters it asks for with their own strengths. Switching LoRAs between tasks never
+reloads the base model.
+
+The LoRA folder: settings["lora_dir"], else $LORA_DIR, else <models_dir>/loras. URL downloads go there
+too (timeout and size limit from source.storage.downloads; partial files never take the final name).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any, Optional
+
+from ..storage.downloads import DownloadError, download_url, is_url
+from .runtime import settings_dict
+
+LORA_TIMEOUT_S = 120.0
+LORA_MAX_BYTES = 4 * 1024**3
+
+_KIJAI = "https://huggingface.co/Kijai/WanVideo_comfy/resolve/main/"
+
+# flag -> what the flag sets (SPEC §4); the flags win over model defaults and over explicit values
+ACCELERATOR_SETTINGS = {
+    "causvid": {"steps": 9, "guidance_scale": 1.0, "flow_shift": 1.0},
+    "lighti2x": {"steps": 5, "guidance_scale": 1.0, "flow_shift": 5.0},
+}
+# (flag, model size) -> (file name looked for in the LoRA folder, URL it is fetched from otherwise)
+ACCELERATOR_FILES = {
+    ("causvid", "14B"): ("Wan21_CausVid_14B_T2V_lora_rank32.safetensors",
+                         _KIJAI + "Wan21_CausVid_14B_T2V_lora_rank32.safetensors"),
+    ("causvid", "1.3B"): ("Wan21_CausVid_bidirect2_T2V_1_3B_lora_rank32.safetensors",
+                          _KIJAI + "Wan21_CausVid_bidirect2_T2V_1_3B_lora_rank32.safetensors"),
+    ("lighti2x", "14B"): ("Wan21_T2V_14B_lightx2v_cfg_step_distill_lora_rank32.safetensors",
+                          _KIJAI + "Wan21_T2V_14B_lightx2v_cfg_step_distill_lora_rank32.safetensors"),
+}
+_SIZE_FAMILY = {"A14B": "14B"}  # Wan 2.2 A14B experts share the Wan 2.1 14B layout
+
+
+class LoraError(RuntimeError):
+    """A LoRA that cannot be found, fetched or applied; the message names it."""
+
+
+class LoraFetchError(LoraError):
+    """A LoRA URL that did not answer or refused the download (may pass on a retry)."""
+
+
+def lora_dir(settings: Any = None) -> Path:
+    values = settings_dict(settings)
+    if values.get("lora_dir"):
+        return Path(values["lora_dir"]).expanduser().resolve()
+    if os.environ.get("LORA_DIR"):
+        return Path(os.environ["LORA_DIR"]).expanduser().resolve()
+    return Path(values.get("models_dir") or "models").expanduser().resolve() / "loras"
+
+
+def resolve_lora_file(path_or_url: str, folder: Path) -> Path:
+    """A LoRA given as a URL (downloaded into `folder`), a path, or a file name inside `folder`."""
+    if is_url(path_or_url):
+        try:
+            return download_url(path_or_url, folder, timeout=LORA_TIMEOUT_S, max_bytes=LORA_MAX_BYTES)
+        except DownloadError as exc:
+            raise LoraFetchError(f"LoRA could not be fetched: {exc}") from None
+    path = Path(path_or_url).expanduser()
+    for candidate in (path, folder / path):
+        if candidate.is_file():
+            return candidate.resolve()
+    raise LoraError(f"LoRA file not found: {path_or_url} (also looked in {folder})")
+
+
+def accelerator_lora_file(flag: str, size: str, settings: Any = None, tiny_kind: Optional[str] = None) -> Path:
+    """The CausVid / lightx2v LoRA for a model size: found in the LoRA folder or fetched.
+
+    With the tiny engine a tiny random LoRA (built once, cached beside the tiny models) stands in.
+    """
+    if tiny_kind is not None:
+        from .tiny import build_tiny_lora, tiny_root
+
+        seed = 101 if flag == "causvid" else 202
+        return build_tiny_lora(tiny_kind, tiny_root(settings_dict(settings)) / "loras" / f"{flag}_{tiny_kind}.safetensors",
+                               seed=seed)
+    family = _SIZE_FAMILY.get(size, size)
+    entry = ACCELERATOR_FILES.get((flag, family))
+    folder = lora_dir(settings)
+    if entry is None:
+        raise LoraError(f"no {flag} LoRA is known for {size} models; known sizes: "
+                        f"{', '.join(sorted(s for f, s in ACCELERATOR_FILES if f == flag))}")
+    filename, url = entry
+    local = folder / filename
+    if local.is_file():
+        return local
+    try:
+        return download_url(url, folder, timeout=LORA_TIMEOUT_S, max_bytes=LORA_MAX_BYTES, filename=filename)
+    except DownloadError as exc:
+        raise LoraFetchError(f"{flag} LoRA not found at {local} and could not be fetched: {exc}") from None
+
+
+class AdapterState:
+    """The adapters loaded into one resident pipeline: file identity -> adapter name."""
+
+    def __init__(self) -> None:
+        self.loaded: dict[str, str] = {}
+
+
+def apply_loras(pipe, state: AdapterState, loras: list[tuple[Path, float]]) -> None:
+    """Activate exactly `loras` ([(file, strength)]) on `pipe`, loading files not loaded before."""
+    names, weights = [], []
+    for path, strength in loras:
+        stat = path.stat()
+        identity = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+        name = state.loaded.get(identity)
+        if name is None:
+            name = "lora_" + hashlib.sha256(identity.encode()).hexdigest()[:12]
+            try:
+                pipe.load_lora_weights(str(path), adapter_name=name)
+            except Exception as exc:
+                raise LoraError(f"LoRA {path.name} could not be applied to this model: {exc}") from None
+            state.loaded[identity] = name
+        if name in names:  # the same file twice: strengths add up
+            weights[names.index(name)] += float(strength)
+            continue
+        names.append(name)
+        weights.append(float(strength))
+    if names:
+        pipe.enable_lora()
+        pipe.set_adapters(names, weights)
+    elif state.loaded:
+        pipe.disable_lora()

@@ -1,0 +1,122 @@
+"""Shared by the backends: reading rows into `Task`s, UTC timestamps, and the named SQL files.
+
+A backend reads a row as a mapping (column -> value) and calls `task_from_row`; extra columns (internal
+counters) are ignored, so every transport (sqlite3, psycopg, PostgREST JSON) maps rows the same way.
+"""
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timedelta, timezone
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+from .model import COLUMNS, InvalidTask, NewTask, Task, normalise_dependencies
+
+SQL_DIR = Path(__file__).resolve().parent / "sql"
+
+_NAME_HEADER = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def to_db_text(moment: Optional[datetime]) -> Optional[str]:
+    """SQLite's timestamp form: UTC 'YYYY-MM-DD HH:MM:SS.ffffff' (sorts as text)."""
+    if moment is None:
+        return None
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def after(moment: datetime, seconds: float) -> datetime:
+    return moment + timedelta(seconds=float(seconds))
+
+
+def parse_timestamp(value: Any) -> Optional[datetime]:
+    """A timestamp from any transport as an aware UTC datetime (naive values are taken as UTC)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        text = str(value).strip().replace("Z", "+00:00")
+        moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
+def parse_params(value: Any) -> dict:
+    """params as a dict; text that is not a JSON object reads as {} (the claim fails such rows)."""
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, (str, bytes)):
+        try:
+            loaded = json.loads(value)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return {}
+        return loaded if isinstance(loaded, dict) else {}
+    return {}
+
+
+def parse_dependencies(value: Any) -> list[str]:
+    try:
+        return normalise_dependencies(value)
+    except InvalidTask:
+        return [str(value)]
+
+
+def task_from_row(row: Mapping[str, Any]) -> Task:
+    """A `Task` from a row mapping of any backend (unknown keys ignored)."""
+    values = {name: row.get(name) for name in COLUMNS}
+    values["params"] = parse_params(values["params"])
+    values["dependant_on"] = parse_dependencies(values["dependant_on"])
+    for name in ("created_at", "updated_at", "started_at", "finished_at", "lease_expires_at",
+                 "scheduled_at"):
+        values[name] = parse_timestamp(values[name])
+    if values["progress"] is not None:
+        values["progress"] = float(values["progress"])
+    for name, default in (("priority", 0), ("attempts", 0), ("max_attempts", 3)):
+        values[name] = default if values[name] is None else int(values[name])
+    return Task(**values)
+
+
+def new_task_to_json(task: NewTask) -> dict:
+    """A `NewTask` as the JSON object the Postgres enqueue/fan-out functions take."""
+    return {
+        "id": task.id,
+        "task_type": task.task_type,
+        "params": task.params,
+        "dependant_on": list(task.dependant_on),
+        "run_id": task.run_id,
+        "project_id": task.project_id,
+        "parent_task_id": task.parent_task_id,
+        "priority": task.priority,
+        "max_attempts": task.max_attempts,
+    }
+
+
+@lru_cache(maxsize=None)
+def named_queries(relative_path: str) -> dict[str, str]:
+    """The statements of a queries file, by the name in their `-- name: x` header."""
+    text = (SQL_DIR / relative_path).read_text(encoding="utf-8")
+    parts = _NAME_HEADER.split(text)
+    queries: dict[str, str] = {}
+    for name, body in zip(parts[1::2], parts[2::2]):
+        lines = [line for line in body.strip().splitlines() if not line.lstrip().startswith("--")]
+        queries[name] = "\n".join(lines).strip().rstrip(";")
+    return queries
+
+
+def migration_files(dialect: str) -> list[tuple[int, str, Path]]:
+    """(version, name, path) of sql/<dialect>/NNN_name.sql, in version order."""
+    found = []
+    for path in sorted((SQL_DIR / dialect).glob("[0-9][0-9][0-9]_*.sql")):
+        version = int(path.name[:3])
+        found.append((version, path.stem, path))
+    versions = [v for v, _, _ in found]
+    if len(versions) != len(set(versions)):
+        raise RuntimeError(f"two migrations share a version number in {SQL_DIR / dialect}")
+    return found

@@ -1,0 +1,293 @@
+"""The SQLite queue: stdlib sqlite3, WAL, one connection per thread, every write in BEGIN IMMEDIATE.
+
+What the database does is in sql/sqlite/: the schema with its triggers (dependency counters, cascades,
+awaiting orchestrators) and queries.sql (every statement, named). This module only sequences them.
+
+Why BEGIN IMMEDIATE: a deferred transaction that reads and then writes fails with SQLITE_BUSY under
+concurrent writers (WAL cannot upgrade a stale read snapshot) even with a busy timeout; an immediate one
+waits for the write lock up front and never fails that way.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import Iterator, Optional, Sequence
+
+from .base import TaskQueue
+from .model import Claim, InvalidTask, NewTask, QueueError, Task, as_list
+from .rows import (after, migration_files, named_queries, parse_timestamp, task_from_row, to_db_text,
+                   utc_now)
+
+QUERIES = named_queries("sqlite/queries.sql")
+BUSY_TIMEOUT_SECONDS = 30.0
+CHANGE_CHECK_SECONDS = 0.005   # PRAGMA data_version poll period while idle
+PREFER_MODEL_WINDOW = 32       # candidates looked at when a worker prefers its loaded model
+
+CREATE_MIGRATIONS_TABLE = """
+CREATE TABLE IF NOT EXISTS queue_migrations (
+    version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"""
+
+
+def split_statements(script: str) -> list[str]:
+    """Complete SQL statements of a script (trigger bodies with inner semicolons stay whole)."""
+    statements, pending = [], ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            if pending.strip():
+                statements.append(pending.strip())
+            pending = ""
+    if pending.strip() and not all(l.strip().startswith("--") or not l.strip()
+                                   for l in pending.splitlines()):
+        raise QueueError(f"incomplete SQL statement at the end of a migration: {pending[:80]!r}")
+    return statements
+
+
+class SqliteQueue(TaskQueue):
+    def __init__(self, path: str | os.PathLike, migrate: bool = True) -> None:
+        self.path = Path(path).expanduser().resolve()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+        self._watch: Optional[sqlite3.Connection] = None
+        self._seen_version: Optional[int] = None
+        if migrate:
+            self.migrate()
+
+    # ---- connections ------------------------------------------------------------------------------
+    def _open(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None,
+                               check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
+        if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+            conn.execute("PRAGMA journal_mode = WAL")
+        # NORMAL in WAL mode: a crash of the process loses nothing; a power cut may lose the last commits.
+        conn.execute("PRAGMA synchronous = NORMAL")
+        with self._lock:
+            self._connections.append(conn)
+        return conn
+
+    def _conn(self) -> sqlite3.Connection:
+        if os.getpid() != self._pid:  # forked: never share a connection with the parent
+            self._local, self._connections, self._watch = threading.local(), [], None
+            self._pid = os.getpid()
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._open()
+        return conn
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            connections, self._connections = self._connections, []
+        for conn in connections:
+            try:
+                conn.close()
+            except sqlite3.Error:
+                pass
+        self._local = threading.local()
+        self._watch = None
+
+    # ---- set-up -----------------------------------------------------------------------------------
+    def migrate(self) -> None:
+        """Apply sql/sqlite/NNN_*.sql not yet recorded in queue_migrations, in one immediate transaction
+        (several processes starting at once apply each version exactly once)."""
+        with self._write() as conn:
+            conn.execute(CREATE_MIGRATIONS_TABLE)
+            applied = {row[0] for row in conn.execute("SELECT version FROM queue_migrations")}
+            for version, name, path in migration_files("sqlite"):
+                if version in applied:
+                    continue
+                for statement in split_statements(path.read_text(encoding="utf-8")):
+                    conn.execute(statement)
+                conn.execute("INSERT INTO queue_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                             (version, name, to_db_text(utc_now())))
+
+    # ---- clients ----------------------------------------------------------------------------------
+    def enqueue(self, tasks: Sequence[NewTask]) -> list[str]:
+        tasks = list(tasks)
+        with self._write() as conn:
+            self._insert(conn, tasks)
+        return [task.id for task in tasks]
+
+    def _insert(self, conn: sqlite3.Connection, tasks: list[NewTask]) -> None:
+        referenced = sorted({dep for task in tasks for dep in task.dependant_on})
+        existing = {row[0] for row in conn.execute(QUERIES["existing_ids"], {"ids": json.dumps(referenced)})}
+        check_dependencies(tasks, existing)
+        now = to_db_text(utc_now())
+        for task in tasks:
+            conn.execute(QUERIES["insert"], {
+                "id": task.id, "task_type": task.task_type, "params": params_json(task),
+                "dependant_on": json.dumps(task.dependant_on) if task.dependant_on else None,
+                "run_id": task.run_id, "project_id": task.project_id,
+                "parent_task_id": task.parent_task_id, "priority": task.priority,
+                "max_attempts": task.max_attempts, "now": now,
+            })
+
+    def get(self, task_id: str) -> Optional[Task]:
+        row = self._conn().execute(QUERIES["get"], {"task_id": task_id}).fetchone()
+        return None if row is None else task_from_row(dict(row))
+
+    def list_run(self, run_id: str) -> list[Task]:
+        rows = self._conn().execute(QUERIES["list_run"], {"run_id": run_id}).fetchall()
+        return [task_from_row(dict(row)) for row in rows]
+
+    def cancel(self, task_id: str, reason: str = "cancelled by user") -> int:
+        with self._write() as conn:
+            before = conn.total_changes  # counts the rows the cascade trigger changes too
+            conn.execute(QUERIES["cancel"], {"task_id": task_id, "reason": reason,
+                                             "now": to_db_text(utc_now())})
+            return conn.total_changes - before
+
+    def pending_count(self, task_types: Optional[Sequence[str]] = None) -> int:
+        types = as_list(task_types)
+        row = self._conn().execute(QUERIES["pending_count"], {
+            "task_types": None if types is None else json.dumps(types)}).fetchone()
+        return int(row[0])
+
+    # ---- workers ----------------------------------------------------------------------------------
+    def claim(self, worker_id: str, lease_seconds: float, task_types: Optional[Sequence[str]] = None,
+              prefer_model: Optional[str] = None) -> Optional[Claim]:
+        self._start_watching()
+        types = as_list(task_types)
+        with self._write() as conn:
+            while True:
+                now = utc_now()
+                row = conn.execute(QUERIES["claim"], {
+                    "worker_id": worker_id, "now": to_db_text(now),
+                    "lease_until": to_db_text(after(now, lease_seconds)),
+                    "task_types": None if types is None else json.dumps(types),
+                    "prefer_model": prefer_model,
+                    "window": 1 if prefer_model is None else PREFER_MODEL_WINDOW,
+                }).fetchone()
+                if row is None:
+                    return None
+                row = dict(row)
+                if row["params_kind"] != "object":
+                    conn.execute(QUERIES["fail_unreadable_params"], {
+                        "task_id": row["id"], "now": to_db_text(now),
+                        "error_message": f"params must be a JSON object, got {row['params_kind']}"})
+                    continue
+                task = task_from_row(row)
+                return Claim(task=task, worker_id=worker_id, attempt=task.attempts)
+
+    def _fenced(self, name: str, claim: Claim, **values) -> bool:
+        values.update(task_id=claim.task_id, worker_id=claim.worker_id, attempt=claim.attempt,
+                      now=to_db_text(utc_now()))
+        with self._write() as conn:
+            return conn.execute(QUERIES[name], values).rowcount == 1
+
+    def heartbeat(self, claim: Claim, lease_seconds: float) -> bool:
+        return self._fenced("heartbeat", claim, lease_until=to_db_text(after(utc_now(), lease_seconds)))
+
+    def set_progress(self, claim: Claim, progress: float, message: str = "") -> bool:
+        return self._fenced("progress", claim, progress=float(progress), message=message)
+
+    def complete(self, claim: Claim, output_location: Optional[str]) -> bool:
+        return self._fenced("complete", claim, output_location=output_location)
+
+    def fail(self, claim: Claim, error_message: str, retry: bool = False,
+             retry_delay_seconds: float = 0.0) -> bool:
+        return self._fenced("fail", claim, error_message=error_message, retry=bool(retry),
+                            delay_until=to_db_text(after(utc_now(), max(0.0, retry_delay_seconds))))
+
+    def release(self, claim: Claim) -> bool:
+        return self._fenced("release", claim)
+
+    def fan_out(self, claim: Claim, children: Sequence[NewTask], awaited_task_id: str) -> bool:
+        fence = {"task_id": claim.task_id, "worker_id": claim.worker_id, "attempt": claim.attempt}
+        with self._write() as conn:
+            if conn.execute(QUERIES["owns"], fence).fetchone() is None:
+                return False
+            parent = claim.task
+            self._insert(conn, [adopt(child, parent) for child in children])
+            if awaited_task_id == claim.task_id:
+                raise InvalidTask(f"task {claim.task_id} cannot await itself")
+            if conn.execute(QUERIES["get"], {"task_id": awaited_task_id}).fetchone() is None:
+                raise InvalidTask(f"awaited task {awaited_task_id} does not exist and is not a child")
+            now = to_db_text(utc_now())
+            conn.execute(QUERIES["await"], dict(fence, awaited_task_id=awaited_task_id, now=now))
+            conn.execute(QUERIES["end_if_awaited_ended"], {"task_id": claim.task_id, "now": now})
+            return True
+
+    def sweep_expired(self) -> int:
+        with self._write() as conn:
+            return conn.execute(QUERIES["sweep_expired"], {"now": to_db_text(utc_now())}).rowcount
+
+    # ---- waking up --------------------------------------------------------------------------------
+    def _start_watching(self) -> sqlite3.Connection:
+        """The change-check connection; its first data_version is read before the first claim, so a
+        change made between a fruitless claim and the next wait is never missed."""
+        if self._watch is None or os.getpid() != self._pid:
+            self._conn()
+            self._watch = self._open()
+            self._seen_version = self._data_version()
+        return self._watch
+
+    def _data_version(self) -> int:
+        return self._watch.execute("PRAGMA data_version").fetchone()[0]
+
+    def wait_for_change(self, timeout: float) -> None:
+        """Return when another connection committed since the last return (or the first claim), when
+        the earliest retry back-off ends, or after `timeout` seconds."""
+        watch = self._start_watching()
+        deadline = time.monotonic() + max(0.0, timeout)
+        now = utc_now()
+        earliest = watch.execute(QUERIES["next_scheduled"], {"now": to_db_text(now)}).fetchone()[0]
+        if earliest is not None:
+            wait = (parse_timestamp(earliest) - now).total_seconds()
+            deadline = min(deadline, time.monotonic() + max(0.0, wait))
+        while True:
+            version = self._data_version()
+            if version != self._seen_version:
+                self._seen_version = version
+                return
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            time.sleep(min(CHANGE_CHECK_SECONDS, left))
+
+
+def params_json(task: NewTask) -> str:
+    try:
+        return json.dumps(task.params, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidTask(f"task {task.id}: params cannot be stored as JSON: {exc}") from None
+
+
+def check_dependencies(tasks: Sequence[NewTask], existing: set[str]) -> None:
+    """Each dependency names a row that exists or comes earlier in the batch (else InvalidTask)."""
+    earlier: set[str] = set()
+    for task in tasks:
+        for dep in task.dependant_on:
+            if dep == task.id:
+                raise InvalidTask(f"task {task.id} lists itself in dependant_on")
+            if dep not in earlier and dep not in existing:
+                raise InvalidTask(f"task {task.id}: dependant_on names task {dep}, which does not exist "
+                                  "(it must exist already or come earlier in the same batch)")
+        earlier.add(task.id)
+
+
+def adopt(child: NewTask, parent: Task) -> NewTask:
+    """A fanned-out child: parent_task_id is the orchestrator; run and project default to its own."""
+    return replace(child, parent_task_id=parent.id, run_id=child.run_id or parent.run_id,
+                   project_id=child.project_id or parent.project_id)

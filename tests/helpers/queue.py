@@ -1,0 +1,266 @@
+"""Queue fixtures: fresh queues on every backend, raw SQL access, and a worker for subprocesses.
+
+`queue_factory` is parametrized over BACKENDS; each call returns a fresh, empty, migrated queue
+(`queue.target` says where it lives, so other processes and raw clients can open the same one).
+SQLite: a file in tmp_path. PostgreSQL: a database created for the call (from a migrated template made
+once per test session) on 127.0.0.1:5432 as user postgres; all are dropped at the end of the session.
+PostgreSQL absent: the postgres cases skip with the reason, or fail when REQUIRE_SERVICES=1.
+
+Adding a backend: one entry in OPENERS (how to open a target) and its name in BACKENDS.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import pytest
+
+from source.config import Settings
+from source.queue.base import TaskQueue
+
+POSTGRES_ADMIN_DSN = os.environ.get("TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@dataclass(frozen=True)
+class QueueTarget:
+    """Where one test queue lives: backend name and location (SQLite file or Postgres DSN)."""
+
+    backend: str
+    location: str
+
+    def settings(self) -> Settings:
+        if self.backend == "sqlite":
+            return Settings(db_type="sqlite", db_file=self.location)
+        return Settings(db_type=self.backend, database_url=self.location)
+
+    def open(self) -> TaskQueue:
+        return OPENERS[self.backend](self)
+
+    def execute(self, sqlite_sql: str, postgres_sql: str, params: tuple = ()) -> list[tuple]:
+        """Raw SQL as a client app would run it (its own connection, committed)."""
+        if self.backend == "sqlite":
+            import sqlite3
+
+            conn = sqlite3.connect(self.location, timeout=30, isolation_level=None)
+            try:
+                return conn.execute(sqlite_sql, params).fetchall()
+            finally:
+                conn.close()
+        import psycopg
+
+        with psycopg.connect(self.location, autocommit=True) as conn:
+            cur = conn.execute(postgres_sql, params)
+            return cur.fetchall() if cur.description else []
+
+    def insert_raw(self, task_type: str, params_text: str, dependant_on: Optional[str] = None) -> str:
+        """INSERT with only task_type, params and dependant_on, as a client app may write rows."""
+        rows = self.execute(
+            "INSERT INTO tasks (task_type, params, dependant_on) VALUES (?, ?, ?) RETURNING id",
+            "INSERT INTO tasks (task_type, params, dependant_on) VALUES (%s, %s, %s) RETURNING id",
+            (task_type, params_text, dependant_on))
+        return rows[0][0]
+
+
+def _open_sqlite(target: QueueTarget) -> TaskQueue:
+    from source.queue.sqlite_backend import SqliteQueue
+
+    return SqliteQueue(target.location)
+
+
+def _open_postgres(target: QueueTarget) -> TaskQueue:
+    from source.queue.postgres_backend import PostgresQueue
+
+    return PostgresQueue(target.location)
+
+
+OPENERS: dict[str, Callable[[QueueTarget], TaskQueue]] = {"sqlite": _open_sqlite, "postgres": _open_postgres}
+BACKENDS = ("sqlite", "postgres")
+
+
+def services_required() -> bool:
+    return os.environ.get("REQUIRE_SERVICES") == "1"
+
+
+def skip_or_fail(reason: str) -> None:
+    if services_required():
+        pytest.fail(f"{reason} (REQUIRE_SERVICES=1)")
+    pytest.skip(reason)
+
+
+def dsn_for(database: str, admin_dsn: str = POSTGRES_ADMIN_DSN) -> str:
+    """The admin DSN pointed at another database."""
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    params = conninfo_to_dict(admin_dsn)
+    params["dbname"] = database
+    return make_conninfo(**params)
+
+
+class PostgresDatabases:
+    """Creates uniquely named databases (from one migrated template) and drops them all at the end."""
+
+    def __init__(self, admin_dsn: str = POSTGRES_ADMIN_DSN) -> None:
+        self.admin_dsn = admin_dsn
+        self.prefix = f"wq_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+        self.created: list[str] = []
+        self.template: Optional[str] = None
+        self.unavailable: Optional[str] = None
+
+    def _admin(self):
+        import psycopg
+
+        return psycopg.connect(self.admin_dsn, autocommit=True, connect_timeout=3)
+
+    def check(self) -> Optional[str]:
+        """None when PostgreSQL answers, else why not."""
+        if self.unavailable is None and self.template is None:
+            try:
+                with self._admin() as conn:
+                    conn.execute("SELECT 1")
+            except Exception as exc:  # any failure to connect means "absent" here
+                self.unavailable = f"PostgreSQL not reachable at {self.admin_dsn}: {str(exc).strip()[:160]}"
+        return self.unavailable
+
+    def create(self, empty: bool = False) -> str:
+        """A fresh database with the queue schema (or none, `empty=True`); returns its DSN."""
+        if empty:
+            name = f"{self.prefix}_{len(self.created)}"
+            with self._admin() as conn:
+                conn.execute(f'CREATE DATABASE "{name}"')
+            self.created.append(name)
+            return dsn_for(name, self.admin_dsn)
+        if self.template is None:
+            self.template = f"{self.prefix}_template"
+            with self._admin() as conn:
+                conn.execute(f'CREATE DATABASE "{self.template}"')
+            self.created.append(self.template)
+            from source.queue.postgres_backend import PostgresQueue
+
+            queue = PostgresQueue(dsn_for(self.template, self.admin_dsn))
+            queue.close()
+        name = f"{self.prefix}_{len(self.created)}"
+        with self._admin() as conn:
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
+        self.created.append(name)
+        return dsn_for(name, self.admin_dsn)
+
+    def drop(self, dsn: str) -> None:
+        from psycopg.conninfo import conninfo_to_dict
+
+        name = conninfo_to_dict(dsn)["dbname"]
+        with self._admin() as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if name in self.created:
+            self.created.remove(name)
+
+    def drop_all(self) -> None:
+        if not self.created:
+            return
+        with self._admin() as conn:
+            for name in reversed(self.created):
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        self.created = []
+
+
+@pytest.fixture(scope="session")
+def postgres_databases():
+    databases = PostgresDatabases()
+    yield databases
+    databases.drop_all()
+
+
+class QueueFactory:
+    """`factory()` -> a fresh empty queue of this backend; `factory.target()` -> a fresh location only."""
+
+    def __init__(self, backend: str, tmp_path: Path, databases: PostgresDatabases) -> None:
+        self.backend = backend
+        self.tmp_path = tmp_path
+        self.databases = databases
+        self.opened: list[TaskQueue] = []
+        self.dsns: list[str] = []
+
+    def target(self, empty: bool = False) -> QueueTarget:
+        """A fresh location; migrated unless `empty` (SQLite files always start empty)."""
+        if self.backend == "sqlite":
+            return QueueTarget("sqlite", str(self.tmp_path / f"tasks-{uuid.uuid4().hex[:8]}.db"))
+        if self.backend == "postgres":
+            reason = self.databases.check()
+            if reason:
+                skip_or_fail(reason)
+            dsn = self.databases.create(empty=empty)
+            self.dsns.append(dsn)
+            return QueueTarget("postgres", dsn)
+        raise ValueError(f"unknown test backend {self.backend}")
+
+    def open(self, target: QueueTarget) -> TaskQueue:
+        queue = target.open()
+        queue.target = target  # type: ignore[attr-defined]
+        self.opened.append(queue)
+        return queue
+
+    def __call__(self) -> TaskQueue:
+        return self.open(self.target())
+
+    def close(self) -> None:
+        for queue in self.opened:
+            queue.close()
+        for dsn in self.dsns:
+            self.databases.drop(dsn)
+
+
+@pytest.fixture(params=BACKENDS)
+def queue_factory(request, tmp_path, postgres_databases):
+    factory = QueueFactory(request.param, tmp_path, postgres_databases)
+    yield factory
+    factory.close()
+
+
+# ---- functions run in subprocesses -------------------------------------------------------------------
+def open_and_migrate(backend: str, location: str, start_at: float) -> None:
+    """Open (and so migrate) the queue at `start_at` (time.time()), to make several processes collide."""
+    time.sleep(max(0.0, start_at - time.time()))
+    QueueTarget(backend, location).open().close()
+
+
+def complete_in_order(backend: str, location: str, task_ids: list, pause_seconds: float) -> None:
+    """Claim and complete exactly the given rows, one by one, pausing between them."""
+    queue = QueueTarget(backend, location).open()
+    types = ["parent"]
+    for _ in task_ids:
+        claim = None
+        while claim is None:
+            claim = queue.claim("completer", 30, task_types=types)
+        queue.complete(claim, None)
+        time.sleep(pause_seconds)
+    queue.close()
+
+def drain_worker(backend: str, location: str, worker_id: str, side_effect_file: str,
+                 idle_seconds: float = 1.0, lease_seconds: float = 30.0, ready=None, go=None,
+                 work_seconds: float = 0.002) -> None:
+    """Claim and complete rows until nothing came for `idle_seconds`; append each claimed id to
+    `side_effect_file` (one line per execution) and "work" `work_seconds` before completing it. With `ready`/`go` events: say
+    when connected, then wait for the start signal."""
+    queue = QueueTarget(backend, location).open()
+    queue.claim(worker_id, lease_seconds, task_types=["(connect only)"])
+    if ready is not None:
+        ready.set()
+        go.wait(60)
+    last_work = time.monotonic()
+    with open(side_effect_file, "a", encoding="utf-8") as log:
+        while time.monotonic() - last_work < idle_seconds:
+            claim = queue.claim(worker_id, lease_seconds)
+            if claim is None:
+                queue.wait_for_change(0.05)
+                continue
+            log.write(json.dumps({"id": claim.task_id, "worker": worker_id}) + "\n")
+            log.flush()
+            time.sleep(work_seconds)
+            if not queue.complete(claim, f"done-by-{worker_id}"):
+                raise RuntimeError(f"worker {worker_id} lost {claim.task_id}")
+            last_work = time.monotonic()
+    queue.close()
