@@ -15,15 +15,19 @@ _HANDLERS: dict[str, str] = {
     "standard_wgp_task": "wgp:handle_wgp",
     "single_image": "wgp:handle_single_image",
     # issue 4 (travel)
-    # "travel_orchestrator": "travel:handle_orchestrator",
-    # "travel_segment": "travel:handle_segment",
-    # "travel_stitch": "travel:handle_stitch",
+    "travel_orchestrator": "travel:handle_orchestrator",
+    "travel_segment": "travel:handle_segment",
+    "travel_stitch": "travel:handle_stitch",
     # issue 5
-    # "different_perspective_orchestrator": "perspective:handle_orchestrator",
-    # "generate_openpose": "utilities:handle_generate_openpose",
-    # "extract_frame": "utilities:handle_extract_frame",
-    # "rife_interpolate_images": "utilities:handle_rife_interpolate_images",
-    # "upscale": "utilities:handle_upscale",
+    "different_perspective_orchestrator": "perspective:handle_orchestrator",
+    "different_perspective_still": "perspective:handle_still",
+    "different_perspective_guide": "perspective:handle_guide",
+    "different_perspective_render": "perspective:handle_render",
+    "different_perspective_final": "perspective:handle_final",
+    "generate_openpose": "utilities:handle_generate_openpose",
+    "extract_frame": "utilities:handle_extract_frame",
+    "rife_interpolate_images": "utilities:handle_rife_interpolate_images",
+    "upscale": "utilities:handle_upscale",
 }
 
 

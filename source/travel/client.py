@@ -1,0 +1,253 @@
+"""`steerable_motion.py travel_between_images`: build orchestrator_details, validate, queue, optionally wait.
+
+Everything is checked before a row is written (exit 2 with a one-line reason, nothing written).
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Optional
+
+from ..cli.common import CliError, add_queue_arguments, die, open_migrated_queue, settings_from_args
+from ..queue.model import NewTask
+from ..storage.downloads import is_url
+from .plan import PlanError, plan_travel
+from .request import check_local_inputs, check_output_dir, parse_details
+
+
+def new_run_id() -> str:
+    """Sortable, unique, and safe in file names."""
+    return time.strftime("%Y%m%d_%H%M%S", time.gmtime()) + "_" + uuid.uuid4().hex[:8]
+
+
+def register_travel(subparsers) -> None:
+    p = subparsers.add_parser(
+        "travel_between_images", help="a video travelling through anchor images (VACE segments + stitch)",
+        description="Queue a travel between images: N images make N-1 segments (N after "
+                    "--continue_from_video), each rendered with VACE from a guide video, then cross-faded "
+                    "into {run_id}_final.mp4. Per-segment lists given one value repeat for every segment.")
+    p.add_argument("--input_images", nargs="+", required=True, metavar="IMAGE",
+                   help="anchor images in order (paths or http(s) URLs)")
+    p.add_argument("--base_prompts", nargs="+", default=[""], metavar="PROMPT",
+                   help="prompt per segment (one value: used for all)")
+    p.add_argument("--negative_prompts", nargs="+", default=[""], metavar="PROMPT",
+                   help="negative prompt per segment (one value: used for all)")
+    p.add_argument("--resolution", default="832x480",
+                   help="WxH, floored to multiples of 16 (default 832x480)")
+    p.add_argument("--segment_frames", nargs="+", type=int, default=[81], metavar="N",
+                   help="frames per segment, snapped to 4k+1 (default 81)")
+    p.add_argument("--frame_overlap", nargs="+", type=int, default=[16], metavar="N",
+                   help="frames shared by consecutive segments, made even and capped by the segments' "
+                        "lengths (default 16; 0 concatenates)")
+    p.add_argument("--model_name", default="vace_14B", help="a VACE model: vace_14B (default), vace_1.3B")
+    p.add_argument("--seed", type=int, default=0, help="segment i renders with seed + i (default 0)")
+    p.add_argument("--continue_from_video", metavar="VIDEO",
+                   help="continue this video: its last frames start segment 0")
+    p.add_argument("--use_causvid_lora", action="store_true",
+                   help="CausVid LoRA (9 steps, guidance 1.0, flow shift 1.0)")
+    p.add_argument("--use_lighti2x_lora", action="store_true",
+                   help="LightX2V LoRA (5 steps, guidance 1.0, flow shift 5.0)")
+    p.add_argument("--loras", nargs="+", default=[], metavar="PATH=STRENGTH",
+                   help="extra LoRAs (paths or URLs), each with its strength")
+    p.add_argument("--upscale_factor", type=float, help="upscale the final video by this factor (Lanczos)")
+    p.add_argument("--independent_segments", action="store_true",
+                   help="anchor each segment only on its own two images so all segments render at once "
+                        "on several workers (no chaining); joined by the stitch")
+    p.add_argument("--output_dir", help="folder for this run's videos (created if missing; default: the "
+                                        "worker's --main-output-dir)")
+    p.add_argument("--steps", type=int, help="denoising steps (default: the model's)")
+    p.add_argument("--guidance_scale", type=float, help="classifier-free guidance (default: the model's)")
+    p.add_argument("--flow_shift", type=float, help="flow shift (default: the model's)")
+    p.add_argument("--colour_match_videos", action="store_true",
+                   help="match each segment's colours to its anchors (LAB mean/std, start to end)")
+    p.add_argument("--after_first_post_generation_saturation", type=float, metavar="S",
+                   help="saturation of segments after the first (1 keeps)")
+    p.add_argument("--after_first_post_generation_brightness", type=float, metavar="B",
+                   help="brightness of segments after the first (0 keeps; -0.1 is 10%% darker)")
+    p.add_argument("--subsequent_starting_strength_adjustment", type=float, metavar="S",
+                   help="carried overlap frames: contrast toward mid-gray (0 keeps, -0.2 weaker)")
+    p.add_argument("--desaturate_subsequent_starting_frames", type=float, metavar="D",
+                   help="carried overlap frames: desaturate 0..1")
+    p.add_argument("--adjust_brightness_subsequent_starting_frames", type=float, metavar="B",
+                   help="carried overlap frames: brightness (0 keeps)")
+    p.add_argument("--fade_in_params", metavar="JSON",
+                   help='end anchor fading in: {"low_point":0,"high_point":1,"curve_type":"ease_in_out",'
+                        '"duration_factor":0.5}')
+    p.add_argument("--fade_out_params", metavar="JSON", help="start anchor fading out (same keys)")
+    p.add_argument("--crossfade_sharp_amt", type=float, default=0.3,
+                   help="sharpening of cross-faded frames (default 0.3; 0 = off)")
+    p.add_argument("--run_id", help="name the run (default: time + random suffix)")
+    p.add_argument("--project_id", help="owner of the rows")
+    p.add_argument("--priority", type=int, default=0, help="higher runs first (default 0)")
+    p.add_argument("--debug", action="store_true", help="keep the run's work folder (guides, masks, raw renders)")
+    p.add_argument("--skip_cleanup", action="store_true", help="keep the run's work folder")
+    p.add_argument("--wait", action="store_true",
+                   help="show a progress bar until the run ends, then print the final video's path "
+                        "(exit 0) or the failure (exit 1)")
+    p.add_argument("--wait_timeout", type=float, help="with --wait: give up waiting after this many seconds")
+    add_queue_arguments(p)
+    p.set_defaults(func=travel_command)
+
+
+def _absolute(path: Optional[str]) -> Optional[str]:
+    """Paths as absolute (the worker may run elsewhere in the tree); URLs unchanged."""
+    if path is None or is_url(path):
+        return path
+    return str(Path(path).expanduser().resolve())
+
+
+def _parse_loras(items: list[str]) -> dict[str, float]:
+    loras = {}
+    for item in items:
+        path, sep, strength = item.rpartition("=")
+        if not sep or not path:
+            raise CliError(f"--loras takes PATH=STRENGTH, got {item!r}")
+        try:
+            loras[_absolute(path)] = float(strength)
+        except ValueError:
+            raise CliError(f"--loras: strength of {path} must be a number, got {strength!r}") from None
+        if not is_url(path) and not Path(path).expanduser().is_file():
+            raise CliError(f"--loras: file not found: {path}")
+    return loras
+
+
+def _json_option(flag: str, text: Optional[str]):
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CliError(f"{flag} is not valid JSON: {exc.msg}") from None
+
+
+def details_from_args(args, run_id: str) -> dict:
+    """orchestrator_details (SPEC §5 names) from the command line."""
+    images = [_absolute(p) for p in args.input_images]
+    details = {
+        "run_id": run_id,
+        "input_image_paths_resolved": images,
+        "base_prompts_expanded": args.base_prompts,
+        "negative_prompts_expanded": args.negative_prompts,
+        "segment_frames_expanded": args.segment_frames,
+        "frame_overlap_expanded": args.frame_overlap,
+        "parsed_resolution_wh": args.resolution,
+        "model_name": args.model_name,
+        "seed_base": args.seed,
+        "fps_helpers": 16,
+        "fade_in_params_json_str": _json_option("--fade_in_params", args.fade_in_params),
+        "fade_out_params_json_str": _json_option("--fade_out_params", args.fade_out_params),
+        "continue_from_video_resolved_path": _absolute(args.continue_from_video),
+        "apply_causvid": args.use_causvid_lora,
+        "apply_lighti2x": args.use_lighti2x_lora,
+        "additional_loras": _parse_loras(args.loras),
+        "colour_match_videos": args.colour_match_videos,
+        "after_first_post_generation_saturation": args.after_first_post_generation_saturation,
+        "after_first_post_generation_brightness": args.after_first_post_generation_brightness,
+        "subsequent_starting_strength_adjustment": args.subsequent_starting_strength_adjustment,
+        "desaturate_subsequent_starting_frames": args.desaturate_subsequent_starting_frames,
+        "adjust_brightness_subsequent_starting_frames": args.adjust_brightness_subsequent_starting_frames,
+        "crossfade_sharp_amt": args.crossfade_sharp_amt,
+        "upscale_factor": args.upscale_factor,
+        "debug_mode_enabled": args.debug,
+        "skip_cleanup_enabled": args.skip_cleanup,
+        "independent_segments": args.independent_segments,
+        "steps": args.steps,
+        "guidance_scale": args.guidance_scale,
+        "flow_shift": args.flow_shift,
+    }
+    return {k: v for k, v in details.items() if v is not None}
+
+
+def _check_model(name: str) -> None:
+    """Unknown model names fail here when the bridge's model table is present."""
+    try:
+        from ..engines.models import known_model_names, lookup_model
+    except ImportError:
+        return
+    try:
+        lookup_model(name)
+    except (KeyError, ValueError):
+        raise CliError(f"--model_name {name!r} is not a known model; known: "
+                       f"{', '.join(known_model_names())}") from None
+
+
+def _prepare_output_dir(path: Optional[str]) -> Optional[str]:
+    """The user's --output_dir as an absolute folder; checked before anything is written."""
+    if path is None:
+        return None
+    folder = Path(path).expanduser().resolve()
+    if folder.exists() and not folder.is_dir():
+        raise CliError(f"--output_dir is not a folder: {path}")
+    existing = folder
+    while not existing.exists():
+        existing = existing.parent
+    import os
+
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise CliError(f"--output_dir is not writable: {path}")
+    return str(folder)
+
+
+# orchestrator_details field -> the flag a command-line user typed
+_FLAG_FOR_FIELD = {
+    "input_image_paths_resolved": "--input_images", "base_prompts_expanded": "--base_prompts",
+    "negative_prompts_expanded": "--negative_prompts", "segment_frames_expanded": "--segment_frames",
+    "frame_overlap_expanded": "--frame_overlap", "parsed_resolution_wh": "--resolution",
+    "continue_from_video_resolved_path": "--continue_from_video", "seed_base": "--seed",
+    "fade_in_params_json_str": "--fade_in_params", "fade_out_params_json_str": "--fade_out_params",
+}
+
+
+def as_flag_message(message: str) -> str:
+    """Validation messages name orchestrator_details fields; on the command line, name the flag."""
+    for field_name, flag in _FLAG_FOR_FIELD.items():
+        if message.startswith(field_name):
+            return flag + message[len(field_name):]
+    return message
+
+
+def travel_command(args) -> int:
+    run_id = args.run_id or new_run_id()
+    try:
+        settings = settings_from_args(args)
+        details = details_from_args(args, run_id)
+        _check_model(args.model_name)
+        output_dir = _prepare_output_dir(args.output_dir)
+        request = parse_details(details)
+        check_local_inputs(request)
+        if not request.continue_video:           # the plan's own checks (overlaps vs lengths)
+            plan = plan_travel(len(request.images), request.segment_frames, request.frame_overlaps,
+                               independent=request.independent)
+        else:
+            plan = None
+    except (CliError, PlanError, ValueError) as exc:
+        die(as_flag_message(str(exc)))
+    try:
+        queue = open_migrated_queue(settings)
+    except Exception as exc:
+        die(f"cannot open the {settings.db_type} queue: {exc}")
+    try:
+        if output_dir is not None:
+            Path(output_dir).mkdir(parents=True, exist_ok=True)
+            check_output_dir(output_dir)
+            details["output_dir"] = output_dir
+        root = NewTask(task_type="travel_orchestrator", params={"orchestrator_details": details},
+                       run_id=run_id, project_id=args.project_id, priority=args.priority)
+        (task_id,) = queue.enqueue([root])
+        summary = f"{request.num_segments} segment(s)"
+        if plan is not None:
+            summary += f", {plan.final_frames} frames"
+        print(f"queued travel run {run_id}: {summary}; orchestrator row {task_id}", file=sys.stderr)
+        print(run_id, flush=True)
+        if not args.wait:
+            return 0
+        from ..cli.add_task_cli import resolve_location
+        from ..cli.runs import wait_for_run
+
+        return wait_for_run(queue, task_id, lambda loc: resolve_location(settings, loc),
+                            timeout=args.wait_timeout)
+    finally:
+        queue.close()

@@ -1,0 +1,56 @@
+"""The `different_perspective` subcommand's arguments (wired into steerable_motion.py by one call)."""
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from source.cli.common import CliError
+from source.perspective_client import add_subcommand, build_params, run
+from tests.helpers.perspective import astronaut_png
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="steerable_motion.py")
+    add_subcommand(parser.add_subparsers(dest="command", required=True))
+    return parser
+
+
+def test_alias_and_defaults(tmp_path):
+    image = astronaut_png(tmp_path)
+    for name in ("different_perspective", "different_pose"):
+        args = _parser().parse_args([name, "--input_image", str(image), "--prompt", "from behind",
+                                     "--resolution", "72x60", "--output_video_frames", "10", "--wait"])
+        assert args.func is run and args.wait is True
+        params = build_params(args)
+        assert params["input_image_path"] == str(image.resolve())
+        assert params["model_name"] == "vace_14B" and params["perspective_type"] == "pose"
+        assert params["output_video_frames"] == 10 and params["resolution"] == "72x60"
+
+
+def test_missing_image_is_a_one_line_error_with_the_path(tmp_path):
+    args = _parser().parse_args(["different_pose", "--input_image", str(tmp_path / "none.png"),
+                                 "--prompt", "x"])
+    with pytest.raises(CliError, match=f"--input_image: file not found: {tmp_path / 'none.png'}"):
+        build_params(args)
+
+
+def test_bad_values_name_the_flag(tmp_path):
+    image = astronaut_png(tmp_path)
+    args = _parser().parse_args(["different_pose", "--input_image", str(image), "--prompt", "x",
+                                 "--resolution", "huge"])
+    with pytest.raises(CliError, match="--resolution"):
+        build_params(args)
+    with pytest.raises(SystemExit) as exit_info:
+        _parser().parse_args(["different_pose", "--input_image", str(image), "--prompt", "x",
+                              "--perspective_type", "sideways"])
+    assert exit_info.value.code == 2
+
+
+def test_help_explains_every_flag(capsys):
+    with pytest.raises(SystemExit):
+        _parser().parse_args(["different_perspective", "--help"])
+    text = capsys.readouterr().out
+    for flag in ("--input_image", "--prompt", "--model_name", "--resolution", "--output_video_frames",
+                 "--seed", "--perspective_type", "--wait", "--db-file"):
+        assert flag in text
