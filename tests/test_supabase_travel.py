@@ -48,6 +48,9 @@ def test_travel_on_two_workers_completes_with_url_outputs(backend, tmp_path):
     for worker in workers:
         assert worker.wait(timeout=240) == 0, worker.log_path.read_text()[-3000:]
     elapsed = time.monotonic() - started
+    for worker in workers:  # the key never reaches a log
+        assert stack.service_key not in worker.log_path.read_text()
+    assert stack.service_key not in queued.stdout + queued.stderr
 
     queue = backend.queue()
     rows = queue.list_run(run_id)
