@@ -36,6 +36,10 @@ class QueueTarget:
     def settings(self) -> Settings:
         if self.backend == "sqlite":
             return Settings(db_type="sqlite", db_file=self.location)
+        if self.backend == "supabase":
+            from tests.helpers.supabase import target_settings
+
+            return target_settings(self.location)
         return Settings(db_type=self.backend, database_url=self.location)
 
     def open(self) -> TaskQueue:
@@ -53,7 +57,8 @@ class QueueTarget:
                 conn.close()
         import psycopg
 
-        with psycopg.connect(self.location, autocommit=True) as conn:
+        dsn = self.settings().database_url  # supabase: the database behind PostgREST
+        with psycopg.connect(dsn, autocommit=True) as conn:
             cur = conn.execute(postgres_sql, params)
             return cur.fetchall() if cur.description else []
 
@@ -78,8 +83,15 @@ def _open_postgres(target: QueueTarget) -> TaskQueue:
     return PostgresQueue(target.location)
 
 
-OPENERS: dict[str, Callable[[QueueTarget], TaskQueue]] = {"sqlite": _open_sqlite, "postgres": _open_postgres}
-BACKENDS = ("sqlite", "postgres")
+def _open_supabase(target: QueueTarget) -> TaskQueue:
+    from source.queue.factory import open_queue
+
+    return open_queue(target.settings())
+
+
+OPENERS: dict[str, Callable[[QueueTarget], TaskQueue]] = {"sqlite": _open_sqlite, "postgres": _open_postgres,
+                                                          "supabase": _open_supabase}
+BACKENDS = ("sqlite", "postgres", "supabase")
 
 
 def services_required() -> bool:
@@ -183,17 +195,23 @@ class QueueFactory:
         self.databases = databases
         self.opened: list[TaskQueue] = []
         self.dsns: list[str] = []
+        self.rest = None  # supabase: PostgREST + gateway per database (tests/helpers/supabase.py)
 
     def target(self, empty: bool = False) -> QueueTarget:
         """A fresh location; migrated unless `empty` (SQLite files always start empty)."""
         if self.backend == "sqlite":
             return QueueTarget("sqlite", str(self.tmp_path / f"tasks-{uuid.uuid4().hex[:8]}.db"))
-        if self.backend == "postgres":
+        if self.backend in ("postgres", "supabase"):
             reason = self.databases.check()
             if reason:
                 skip_or_fail(reason)
             dsn = self.databases.create(empty=empty)
             self.dsns.append(dsn)
+            if self.backend == "supabase":
+                from tests.helpers.supabase import RestEndpoints
+
+                self.rest = self.rest or RestEndpoints()
+                return QueueTarget("supabase", self.rest.location_for(dsn))
             return QueueTarget("postgres", dsn)
         raise ValueError(f"unknown test backend {self.backend}")
 
@@ -209,6 +227,8 @@ class QueueFactory:
     def close(self) -> None:
         for queue in self.opened:
             queue.close()
+        if self.rest is not None:
+            self.rest.stop_all()
         for dsn in self.dsns:
             self.databases.drop(dsn)
 

@@ -452,3 +452,53 @@ def supabase_stack(migrate: Callable[[str], None] = apply_migrations) -> Iterato
         finally:
             gateway.stop()
             postgrest.stop()
+
+
+# ---- the queue test-suite on the supabase backend (tests/helpers/queue.py) -----------------------
+
+def target_location(url: str, key: str, dsn: str) -> str:
+    """A supabase QueueTarget's location: one string, so it can be handed to subprocesses."""
+    import json
+
+    return json.dumps({"url": url, "key": key, "dsn": dsn})
+
+
+def parse_location(location: str) -> dict:
+    import json
+
+    return json.loads(location)
+
+
+def target_settings(location: str):
+    """Settings for a supabase target. DATABASE_URL is set too, so `migrate()` can install the schema
+    in an empty database; every queue operation still goes through PostgREST."""
+    from source.config import Settings
+
+    where = parse_location(location)
+    return Settings(db_type="supabase", supabase_url=where["url"], supabase_service_key=where["key"],
+                    database_url=where["dsn"])
+
+
+class RestEndpoints:
+    """PostgREST + gateway for each database a queue test creates; all stopped by stop_all()."""
+
+    def __init__(self) -> None:
+        self.running: list[tuple[PostgrestServer, Gateway]] = []
+
+    def location_for(self, dsn: str) -> str:
+        binary = postgrest_binary()
+        if binary is None:
+            skip_or_fail("PostgREST binary not found (run scripts/install_test_services.sh, or set POSTGREST_BIN)")
+        ensure_supabase_roles()
+        from psycopg.conninfo import conninfo_to_dict
+
+        postgrest = PostgrestServer(binary, conninfo_to_dict(dsn)["dbname"]).start()
+        gateway = Gateway(postgrest_url=postgrest.url, storage=StorageStandIn()).start()
+        self.running.append((postgrest, gateway))
+        return target_location(gateway.url, mint_jwt("service_role"), dsn)
+
+    def stop_all(self) -> None:
+        running, self.running = self.running, []
+        for postgrest, gateway in running:
+            gateway.stop()
+            postgrest.stop()

@@ -115,13 +115,24 @@ def make_backend(name: str, tmp_path: Path):
                     yield backend
                 finally:
                     backend.stop_all()
+        elif name == "supabase":
+            from .supabase import supabase_stack
+
+            with supabase_stack() as stack:
+                env = {**stack.env(), "MAIN_OUTPUT_DIR": str(output)}
+                backend = Backend(name, env, tmp_path)
+                backend.stack = stack  # the gateway, the Storage stand-in, the database behind
+                try:
+                    yield backend
+                finally:
+                    backend.stop_all()
         else:
             raise ValueError(name)
 
     return _make()
 
 
-WORKER_BACKENDS = ["sqlite", "postgres"]
+WORKER_BACKENDS = ["sqlite", "postgres", "supabase"]
 
 
 @pytest.fixture(params=WORKER_BACKENDS)

@@ -14,7 +14,8 @@
 -- table owner is not subject to RLS (not FORCEd), and SECURITY DEFINER runs as that same owner.
 --
 -- Numbered 090 so it runs after the queue's functions. A later migration that adds a wq_* function
--- ends with `SELECT wq_secure_queue_v1();` to give it the same treatment.
+-- ends with `SELECT wq_secure_queue_v1();` to give it the same treatment. (005_pending_count.sql
+-- and 080_rpc_wakeup.sql come before this file, so it covers them.)
 
 DO $roles$
 DECLARE
@@ -58,7 +59,7 @@ BEGIN
         SELECT c.oid::regclass AS rel
           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
          WHERE n.nspname = target_schema AND c.relkind IN ('r', 'p')
-           AND (c.relname = 'tasks' OR c.relname LIKE 'wq\_%')
+           AND (c.relname IN ('tasks', 'task_dependencies', 'queue_migrations') OR c.relname LIKE 'wq\_%')
     LOOP
         EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', item.rel);
         EXECUTE format('REVOKE ALL ON TABLE %s FROM PUBLIC', item.rel);
@@ -74,13 +75,18 @@ BEGIN
         END IF;
     END LOOP;
 
-    -- Sequences (if any): not for client roles either.
+    -- Sequences: not for client roles either (the wq_* functions use them as their owner).
     FOR item IN
         SELECT c.oid::regclass AS rel
           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
          WHERE n.nspname = target_schema AND c.relkind = 'S' AND c.relname LIKE 'wq\_%'
     LOOP
         EXECUTE format('REVOKE ALL ON SEQUENCE %s FROM PUBLIC', item.rel);
+        FOREACH grantee IN ARRAY ARRAY['anon', 'authenticated'] LOOP
+            SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = grantee) INTO has_role;
+            CONTINUE WHEN NOT has_role;
+            EXECUTE format('REVOKE ALL ON SEQUENCE %s FROM %I', item.rel, grantee);
+        END LOOP;
     END LOOP;
 
     -- Functions: SECURITY DEFINER, fixed search_path, execute for service_role and the migrating role.
@@ -123,3 +129,6 @@ END
 $revoke$;
 
 SELECT wq_secure_queue_v1();
+
+-- PostgREST caches the schema; this makes it see the functions at once (Supabase also reloads on DDL).
+NOTIFY pgrst, 'reload schema';
