@@ -23,7 +23,8 @@ import pytest
 from source.config import Settings
 from source.queue.base import TaskQueue
 
-POSTGRES_ADMIN_DSN = os.environ.get("TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+from .services import PG_ADMIN_DSN as POSTGRES_ADMIN_DSN
+from .services import dsn_for, skip_or_fail
 
 
 @dataclass(frozen=True)
@@ -92,25 +93,6 @@ def _open_supabase(target: QueueTarget) -> TaskQueue:
 OPENERS: dict[str, Callable[[QueueTarget], TaskQueue]] = {"sqlite": _open_sqlite, "postgres": _open_postgres,
                                                           "supabase": _open_supabase}
 BACKENDS = ("sqlite", "postgres", "supabase")
-
-
-def services_required() -> bool:
-    return os.environ.get("REQUIRE_SERVICES") == "1"
-
-
-def skip_or_fail(reason: str) -> None:
-    if services_required():
-        pytest.fail(f"{reason} (REQUIRE_SERVICES=1)")
-    pytest.skip(reason)
-
-
-def dsn_for(database: str, admin_dsn: str = POSTGRES_ADMIN_DSN) -> str:
-    """The admin DSN pointed at another database."""
-    from psycopg.conninfo import conninfo_to_dict, make_conninfo
-
-    params = conninfo_to_dict(admin_dsn)
-    params["dbname"] = database
-    return make_conninfo(**params)
 
 
 class PostgresDatabases:

@@ -9,7 +9,7 @@ from typing import Iterator
 
 import pytest
 
-PG_ADMIN_DSN = os.environ.get("TEST_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_DSN = os.environ.get("TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
 def services_required() -> bool:
@@ -18,13 +18,17 @@ def services_required() -> bool:
 
 def skip_or_fail(reason: str) -> None:
     if services_required():
-        pytest.fail(f"{reason} (REQUIRE_SERVICES=1: this test may not skip)")
+        pytest.fail(f"{reason} (REQUIRE_SERVICES=1)")
     pytest.skip(reason)
 
 
-def _dsn_for(database: str) -> str:
-    base, _, _ = PG_ADMIN_DSN.rpartition("/")
-    return f"{base}/{database}"
+def dsn_for(database: str, admin_dsn: str = PG_ADMIN_DSN) -> str:
+    """The admin DSN pointed at another database."""
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    params = conninfo_to_dict(admin_dsn)
+    params["dbname"] = database
+    return make_conninfo(**params)
 
 
 @contextmanager
@@ -41,6 +45,6 @@ def temporary_postgres_database(prefix: str = "wq_test") -> Iterator[str]:
     with admin:
         admin.execute(f'CREATE DATABASE "{name}"')
         try:
-            yield _dsn_for(name)
+            yield dsn_for(name)
         finally:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
