@@ -15,6 +15,17 @@ from .loras import AdapterState
 log = logging.getLogger(__name__)
 
 
+def quiet_loading_bars() -> None:
+    """No tqdm bars from diffusers/transformers between the worker's log lines (kept with --debug)."""
+    if log.isEnabledFor(logging.DEBUG):
+        return
+    from diffusers.utils import logging as diffusers_logging
+    from transformers.utils import logging as transformers_logging
+
+    diffusers_logging.disable_progress_bar()
+    transformers_logging.disable_progress_bar()
+
+
 class Residency:
     def __init__(self) -> None:
         self.key: Optional[Hashable] = None
@@ -29,6 +40,7 @@ class Residency:
             return self.pipeline
         self.release()
         log.info("loading model %s", key[0] if isinstance(key, tuple) else key)
+        quiet_loading_bars()
         pipeline = load()
         self.key, self.pipeline, self.adapters = key, pipeline, AdapterState()
         self.loads += 1
