@@ -88,8 +88,10 @@ def main(argv: Optional[list[str]] = None) -> int:
                            dependant_on=args.dependant_on, priority=args.priority,
                            max_attempts=args.max_attempts, run_id=args.run_id,
                            project_id=args.project_id)
-    except (CliError, InvalidTask, ValueError, KeyError) as exc:
-        die(str(exc).strip("'\""))
+    except KeyError as exc:  # unknown task type: the message is the key error's argument
+        die(str(exc.args[0]) if exc.args else "unknown task_type")
+    except (CliError, InvalidTask, ValueError) as exc:
+        die(str(exc))
     try:
         queue = open_migrated_queue(settings)
     except Exception as exc:

@@ -16,10 +16,41 @@ from pathlib import Path
 from typing import Any, Optional
 
 from ..engines.loras import LoraError, LoraFetchError
+from ..engines.models import UnknownModel, lookup_model
+from ..media.frames import snap_resolution
 from ..storage.downloads import DownloadError, resolve_input
 from .base import Done, InvalidParams, TaskContext, TransientError, safe_name
 
 _BOOL_FIELDS = ("use_causvid_lora", "use_lighti2x_lora")
+
+
+def validate_params(task_type: str, params: dict) -> None:
+    """Checks that need no files and no model: run at enqueue time and again by the worker."""
+    model = params.get("model") or params.get("model_name")
+    if not isinstance(model, str) or not model.strip():
+        raise InvalidParams("model is required (e.g. \"t2v_1.3B\", \"vace_14B\", \"tiny\")")
+    try:
+        lookup_model(model)
+        snap_resolution(params.get("resolution", "832x480"))
+    except ValueError as exc:
+        raise InvalidParams(f"model: {exc}" if isinstance(exc, UnknownModel) else str(exc)) from None
+    _int(params, ("frames", "video_length"), 81, minimum=1)
+    _int(params, ("seed",), 0, minimum=-1)
+    _int(params, ("steps", "num_inference_steps"), None, minimum=1)
+    _float(params, "guidance_scale")
+    _float(params, "flow_shift")
+    loras = params.get("additional_loras") or {}
+    if not isinstance(loras, dict):
+        raise InvalidParams("additional_loras must be an object {path_or_url: strength}")
+    for key, value in loras.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise InvalidParams(f"additional_loras: strength for {key} must be a number, got {value!r}")
+    for name in _BOOL_FIELDS:
+        if name in params and not isinstance(params[name], bool):
+            raise InvalidParams(f"{name} must be true or false, got {params[name]!r}")
+    for name in ("prompt", "negative_prompt"):
+        if params.get(name) is not None and not isinstance(params[name], str):
+            raise InvalidParams(f"{name} must be a string")
 
 
 def handle_wgp(ctx: TaskContext) -> Done:
@@ -34,26 +65,14 @@ def _render(ctx: TaskContext, single_frame: bool) -> Path:
     from ..wgp_utils import generate_single_video
 
     params = ctx.params
+    validate_params(ctx.task.task_type, params)
     model = params.get("model") or params.get("model_name")
-    if not isinstance(model, str) or not model.strip():
-        raise InvalidParams("model is required (e.g. \"t2v_1.3B\", \"vace_14B\", \"tiny\")")
     frames = 1 if single_frame else _int(params, ("frames", "video_length"), 81, minimum=1)
     seed = _int(params, ("seed",), 0, minimum=-1)
     if seed == -1:
         seed = random.randint(0, 2**31 - 1)
         ctx.log.info("seed -1: using random seed %d", seed)
     loras = params.get("additional_loras") or {}
-    if not isinstance(loras, dict):
-        raise InvalidParams("additional_loras must be an object {path_or_url: strength}")
-    for key, value in loras.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise InvalidParams(f"additional_loras: strength for {key} must be a number, got {value!r}")
-    for name in _BOOL_FIELDS:
-        if name in params and not isinstance(params[name], bool):
-            raise InvalidParams(f"{name} must be true or false, got {params[name]!r}")
-    for name in ("prompt", "negative_prompt"):
-        if params.get(name) is not None and not isinstance(params[name], str):
-            raise InvalidParams(f"{name} must be a string")
 
     start = _first_input(ctx, "image_start_paths")
     end = _first_input(ctx, "image_end_paths")

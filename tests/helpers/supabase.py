@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+
+from psycopg.conninfo import conninfo_to_dict
 import os
 import shutil
 import socket
@@ -442,7 +444,7 @@ def supabase_stack(migrate: Callable[[str], None] = apply_migrations) -> Iterato
     with temporary_postgres_database("wq_supabase") as dsn:
         ensure_supabase_roles()
         migrate(dsn)
-        postgrest = PostgrestServer(binary, dsn.rsplit("/", 1)[1]).start()
+        postgrest = PostgrestServer(binary, conninfo_to_dict(dsn)["dbname"]).start()
         storage = StorageStandIn()
         gateway = Gateway(postgrest_url=postgrest.url, storage=storage).start()
         try:
