@@ -87,7 +87,7 @@ def test_every_queue_function_is_definer_fixed_path_and_service_role_only(stack)
             assert (anon, authenticated, service) == (False, False, False)
             continue
         assert definer, name
-        assert config and config[0].startswith("search_path=public, pg_catalog, pg_temp"), (name, config)
+        assert config and config[0].startswith("search_path=pg_catalog, public, pg_temp"), (name, config)
         assert (anon, authenticated, service) == (False, False, True), name
     assert sorted(tables) == [("queue_migrations", True, False, False), ("task_dependencies", True, False, False),
                               ("tasks", True, False, False)]
