@@ -1,9 +1,7 @@
 """`steerable_motion.py different_perspective` (alias `different_pose`): queue one different-perspective run.
 
-steerable_motion.py wires it in with one call on its subparsers:
-
-    from source.perspective_client import add_subcommand
-    add_subcommand(subparsers)          # registers different_perspective / different_pose, func=run
+steerable_motion.py wires it in through its subcommand table (source/cli/steerable_motion_cli.py):
+`"source.perspective_client:register"`, which adds different_perspective / different_pose with func=run.
 
 `run(args)` returns the exit code: 0 when queued (or, with --wait, when the run ends Complete), 1 when a
 waited-for run fails or is cancelled, 2 on bad arguments.
@@ -58,6 +56,9 @@ def add_subcommand(subparsers, with_queue_arguments: bool = True) -> argparse.Ar
         add_queue_arguments(parser)
     parser.set_defaults(func=run)
     return parser
+
+
+register = add_subcommand  # the name steerable_motion_cli's table uses
 
 
 def build_params(args: argparse.Namespace) -> dict:

@@ -54,3 +54,21 @@ def test_help_explains_every_flag(capsys):
     for flag in ("--input_image", "--prompt", "--model_name", "--resolution", "--output_video_frames",
                  "--seed", "--perspective_type", "--wait", "--db-file"):
         assert flag in text
+
+
+def test_steerable_motion_has_the_subcommand(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    shown = subprocess.run([sys.executable, "steerable_motion.py", "different_pose", "--help"], cwd=root,
+                           capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 0 and "--input_image" in shown.stdout and "--perspective_type" in shown.stdout
+    missing = tmp_path / "no.png"
+    bad = subprocess.run([sys.executable, "steerable_motion.py", "different_perspective", "--input_image",
+                          str(missing), "--prompt", "x", "--db-file", str(tmp_path / "t.db")], cwd=root,
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2
+    assert bad.stderr.strip() == f"error: --input_image: file not found: {missing}"
+    assert not (tmp_path / "t.db").exists()   # nothing was queued

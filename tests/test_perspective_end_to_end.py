@@ -120,3 +120,23 @@ def test_different_perspective_with_the_tiny_model_ends_complete_with_a_png(sqli
     if notes["target_pose_fallback"]:
         assert "no person found in the generated still" in log
     assert video_io.count_frames(rows[2].output_location) == 9
+
+
+@needs_queue
+@needs_bridge
+def test_command_line_wait_prints_the_final_png(sqlite_backend, tmp_path, capsys, monkeypatch):
+    import argparse
+
+    from source.perspective_client import add_subcommand
+
+    for key, value in sqlite_backend.env.items():
+        monkeypatch.setenv(key, value)
+    worker = sqlite_backend.start_worker("--engine", "tiny")   # serves until the fixture stops it
+    parser = argparse.ArgumentParser(prog="steerable_motion.py")
+    add_subcommand(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["different_pose", "--input_image", str(astronaut_png(tmp_path)),
+                              "--prompt", "a side view", "--model_name", "vace_1.3B", "--resolution", "64x64",
+                              "--output_video_frames", "5", "--steps", "2", "--wait"])
+    assert args.func(args) == 0, worker.log_path.read_text()[-3000:]
+    task_id, final = capsys.readouterr().out.split()
+    assert final.endswith(f"{task_id}_final.png") and Image.open(final).size == (64, 64)

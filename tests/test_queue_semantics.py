@@ -421,3 +421,17 @@ def test_migrate_is_idempotent(queue_factory):
     again = queue_factory.open(queue.target)
     again.migrate()
     assert again.claim("w", LEASE) is not None
+
+
+def test_pending_count_sees_queued_and_leased_rows_only(queue_factory):
+    queue = queue_factory()
+    orch, other = NewTask("orchestrator", {}), NewTask("render", {})
+    queue.enqueue([orch, other])
+    assert queue.pending_count() == 2 and queue.pending_count(["render"]) == 1
+    claim = queue.claim("w", LEASE, task_types=["orchestrator"])
+    child = NewTask("render", {}, id=f"{orch.id}-child")
+    queue.fan_out(claim, [child], child.id)
+    assert queue.pending_count() == 2  # the child and `other`; the awaiting orchestrator holds no lease
+    run_one(queue)
+    run_one(queue)
+    assert queue.pending_count() == 0 and queue.get(orch.id).status == Status.COMPLETE

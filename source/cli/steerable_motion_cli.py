@@ -13,7 +13,7 @@ from .common import CliError, OneLineArgumentParser, die
 
 SUBCOMMANDS: list[str] = [
     "source.travel.client:register_travel",          # travel_between_images
-    # issue 5: "source.perspective.client:register",  # different_perspective (alias different_pose)
+    "source.perspective_client:register",            # different_perspective (alias different_pose)
     "source.cli.runs:register_status",               # status RUN_ID
     "source.cli.runs:register_cancel",               # cancel RUN_ID
 ]

@@ -36,7 +36,8 @@ def expand_list(field_name: str, values: Any, count: int) -> list:
     if len(values) == 1:
         return values * count
     if len(values) != count:
-        raise PlanError(f"{field_name} has {len(values)} values; give 1 or {count} (one per segment)")
+        wanted = "1 value (one segment)" if count == 1 else f"1 or {count} (one per segment)"
+        raise PlanError(f"{field_name} has {len(values)} values; give {wanted}")
     return values
 
 
