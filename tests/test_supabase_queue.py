@@ -87,7 +87,7 @@ def test_every_queue_function_is_definer_fixed_path_and_service_role_only(stack)
             assert (anon, authenticated, service) == (False, False, False)
             continue
         assert definer, name
-        assert config and config[0].startswith("search_path=public, pg_catalog, pg_temp"), (name, config)
+        assert config and config[0].startswith("search_path=pg_catalog, public, pg_temp"), (name, config)
         assert (anon, authenticated, service) == (False, False, True), name
     assert sorted(tables) == [("queue_migrations", True, False, False), ("task_dependencies", True, False, False),
                               ("tasks", True, False, False)]
@@ -170,3 +170,32 @@ def test_wait_for_change_wakes_on_status_change_and_on_retry_backoff(stack, queu
     assert 0.3 <= waited < 1.5  # woken when the back-off ends, not after 10 s
     assert queue.claim("w", 60, task_types=["later"]) is not None
     other.close()
+
+
+def test_migrate_only_commands_as_documented(tmp_path):
+    """docs/SUPABASE.md: `--migrate-only` with DB_TYPE=supabase checks; with DB_TYPE=postgres installs."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.helpers.supabase import REPO_ROOT
+
+    def nothing(dsn: str) -> None:
+        pass
+
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("DB_", "SUPABASE_", "DATABASE_"))}
+
+    def headless(env: dict) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "headless.py", "--migrate-only"], cwd=REPO_ROOT,
+                              env={**base, **env}, capture_output=True, text=True, timeout=120)
+
+    with supabase_stack(migrate=nothing) as bare:
+        missing = headless(bare.env())
+        assert missing.returncode != 0
+        assert "queue schema is not installed in this Supabase project" in missing.stderr
+        assert bare.service_key not in missing.stdout + missing.stderr
+        installed = headless({"DB_TYPE": "postgres", "DATABASE_URL": bare.database_url})
+        assert installed.returncode == 0, installed.stderr
+        checked = headless(bare.env())
+        assert checked.returncode == 0, checked.stderr
+        assert bare.service_key not in checked.stdout + checked.stderr

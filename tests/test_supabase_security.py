@@ -80,7 +80,7 @@ def test_catalog_shows_definer_fixed_search_path_and_rls(stack):
         definer, config = conn.execute(
             "SELECT prosecdef, proconfig FROM pg_proc WHERE proname = 'wq_probe_v1'").fetchone()
         assert definer is True
-        assert config == ["search_path=public, pg_catalog, pg_temp"]
+        assert config == ["search_path=pg_catalog, public, pg_temp"]
         assert conn.execute("SELECT relrowsecurity FROM pg_class WHERE relname = 'tasks'").fetchone()[0]
         roles = conn.execute("SELECT rolbypassrls FROM pg_roles WHERE rolname = 'service_role'").fetchone()
         assert roles == (True,)

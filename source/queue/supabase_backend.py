@@ -125,7 +125,8 @@ class SupabaseQueue(TaskQueue):
         dsn = self.settings.database_url
         if dsn:
             self._migrate_over_postgres(dsn)
-        self._check_schema(wait=SCHEMA_RELOAD_WAIT_S if dsn else 0.0)
+        # without DATABASE_URL, a short grace: the schema may have been installed just now
+        self._check_schema(wait=SCHEMA_RELOAD_WAIT_S if dsn else 3.0)
 
     def _migrate_over_postgres(self, dsn: str) -> None:
         import psycopg
@@ -153,7 +154,8 @@ class SupabaseQueue(TaskQueue):
                 break
             except SchemaNotInstalled:
                 if time.monotonic() >= deadline:
-                    raise
+                    raise SchemaNotInstalled("the queue schema is not installed in this Supabase project "
+                                             f"(or PostgREST has not reloaded it): {HOW_TO_INSTALL}") from None
                 time.sleep(0.1)  # PostgREST is (re)loading its schema cache
         needed = latest_schema_version()
         if version is None or int(version) < needed:

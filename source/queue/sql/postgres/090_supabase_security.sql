@@ -49,7 +49,8 @@ CREATE OR REPLACE FUNCTION wq_secure_queue_v1(target_schema text DEFAULT current
 LANGUAGE plpgsql
 AS $fn$
 DECLARE
-    fixed_path text := format('%I, pg_catalog, pg_temp', target_schema);
+    -- pg_catalog first: nothing created in the schema can shadow a built-in (now(), count(), ...)
+    fixed_path text := format('pg_catalog, %I, pg_temp', target_schema);
     item record;
     grantee text;
     has_role boolean;
