@@ -291,6 +291,7 @@ def main(argv=None):
     parser.add_argument("--backends", default="sqlite,postgres", help="comma-separated: sqlite,postgres")
     parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
     parser.add_argument("--date", default=time.strftime("%Y-%m-%d"), help="date recorded with the numbers")
+    parser.add_argument("--note", default="", help="a sentence added under the table (e.g. machine load)")
     parser.add_argument("--machine", default=f"{os.cpu_count()} cores", help="machine recorded with the numbers")
     args = parser.parse_args(argv)
     ctx = multiprocessing.get_context("spawn")
@@ -307,6 +308,7 @@ def main(argv=None):
             f"SQLite WAL with synchronous=NORMAL, PostgreSQL 15 on localhost. Latencies are wall-clock "
             f"between processes; the idle worker wakes on NOTIFY (Postgres) or on a PRAGMA data_version change checked every 5 ms (SQLite); the CPU figure is a worker idling with the default {POLL_INTERVAL:.0f} s backstop poll.\n\n"
             f"{body}\n\nTargets:\n{verdicts(results)}\n\n"
+            + (f"{args.note}\n\n" if args.note else "") +
             f"Run took {time.monotonic() - began:.0f} s: `python benchmarks/queue_bench.py`.")
     print(text)
     if not args.no_write:
