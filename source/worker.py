@@ -196,7 +196,13 @@ class Worker:
         with task_logging(ctx.task.id):
             try:
                 handler = get_handler(ctx.task.task_type)
-                outcome.result = handler(ctx)
+                result = handler(ctx)
+                if isinstance(result, Done):
+                    # publishing (an upload in Supabase mode) happens here, on the task thread, so the
+                    # main thread keeps the lease alive however long it takes
+                    ctx.check_cancelled()
+                    result = Done(publish_output(self.settings, ctx.task.id, result.output_location))
+                outcome.result = result
             except BaseException as exc:  # the worker must survive any handler error
                 outcome.error = exc
                 outcome.trace = traceback.format_exc()
@@ -252,18 +258,13 @@ class Worker:
                 log.warning("fan-out discarded: the row is no longer ours")
             return
         if error is None:
-            result = outcome.result if isinstance(outcome.result, Done) else Done(None)
-            try:
-                location = publish_output(self.settings, task.id, result.output_location)
-            except Exception as exc:
-                error = exc
+            location = outcome.result.output_location if isinstance(outcome.result, Done) else None
+            if self.queue.complete(claim, location):
+                log.info("complete in %.2f s: %s", seconds, location)
+                self._cleanup_task_dir(ctx)
             else:
-                if self.queue.complete(claim, location):
-                    log.info("complete in %.2f s: %s", seconds, location)
-                    self._cleanup_task_dir(ctx)
-                else:
-                    log.warning("result discarded: the row is no longer ours (%s)", location)
-                return
+                log.warning("result discarded: the row is no longer ours (%s)", location)
+            return
         if isinstance(error, TaskCancelled) or ctx.lost.is_set():
             log.info("stopped: the row was cancelled or taken over")
             return
