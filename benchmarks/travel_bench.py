@@ -86,7 +86,7 @@ def best_of(runs: int, fn) -> Clock:
 
 # ---- 1. a real run with the tiny model ---------------------------------------------------------------
 
-def tiny_run(tmp: Path) -> dict:
+def tiny_run(tmp: Path, resolution: str) -> dict:
     try:
         import source.wgp_utils as bridge
         from source.config import resolve_settings
@@ -120,7 +120,7 @@ def tiny_run(tmp: Path) -> dict:
     details = {
         "run_id": run_id, "input_image_paths_resolved": [str(ROOT / f"samples/anchor_{i}.png") for i in range(3)],
         "base_prompts_expanded": ["a day passing over green hills"], "segment_frames_expanded": [FRAMES],
-        "frame_overlap_expanded": [OVERLAP], "parsed_resolution_wh": f"{W}x{H}", "model_name": "vace_14B",
+        "frame_overlap_expanded": [OVERLAP], "parsed_resolution_wh": resolution, "model_name": "vace_14B",
         "seed_base": 123,
     }
     (root_id,) = queue.enqueue([NewTask("travel_orchestrator", {"orchestrator_details": details}, run_id=run_id)])
@@ -131,7 +131,7 @@ def tiny_run(tmp: Path) -> dict:
     gray = [Image.new("RGB", (64, 64), (128, 128, 128))] * 17
     original(model="vace_14B", prompt="warm up", output_path=warm / "w.mp4", resolution="64x64", frames=17,
              guide_video=gray, mask_video=[Image.new("RGB", (64, 64), (255, 255, 255))] * 17, engine="tiny",
-             settings={"engine": "tiny", "models_dir": str(tmp / "models")})
+             settings={"engine": "tiny"})
     with Clock() as total:
         Worker(settings, queue).run(until_idle=True)
     bridge.generate_single_video = original
@@ -144,7 +144,8 @@ def tiny_run(tmp: Path) -> dict:
     floor = best_of(2, lambda: floor_decode_encode(segments, frames, tmp / "floor_real.mp4"))
     other_wall, other_cpu = total.wall - render["wall"], total.cpu - render["cpu"]
     return {
-        "final_frames": frames, "expected_frames": 146, "total_wall_s": round(total.wall, 2),
+        "resolution": resolution, "final_frames": frames, "expected_frames": 146,
+        "total_wall_s": round(total.wall, 2),
         "render_wall_s": round(render["wall"], 2), "render_calls": render["calls"],
         "non_render_wall_s": round(other_wall, 2), "non_render_cpu_s": round(other_cpu, 2),
         "floor_wall_s": round(floor.wall, 2), "floor_cpu_s": round(floor.cpu, 2),
@@ -205,6 +206,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="memory curve at 3 and 6 images only")
     parser.add_argument("--skip-run", action="store_true", help="skip the tiny-model run")
+    parser.add_argument("--resolution", default=f"{W}x{H}", help="resolution of the tiny-model run")
     parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--preset", default="veryfast", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
@@ -220,8 +222,8 @@ def main() -> int:
         started = time.perf_counter()
         clips = [synthetic_clip(tmp / f"clip{k}.mp4", k) for k in range(3)]
         if not args.skip_run:
-            results["tiny_run_832x480"] = tiny_run(tmp)
-            print(json.dumps({"tiny_run_832x480": results["tiny_run_832x480"]}), flush=True)
+            results["tiny_run"] = tiny_run(tmp, args.resolution)
+            print(json.dumps({"tiny_run": results["tiny_run"]}), flush=True)
         results["stitch_vs_floor"] = stitch_vs_floor(tmp, clips)
         print(json.dumps({"stitch_vs_floor": results["stitch_vs_floor"]}), flush=True)
         sizes = [3, 6] if args.quick else [3, 6, 9, 12]

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Optional
 
 from ..media.frames import WAN_FPS
-from ..media.video_io import VideoWriter, count_frames, iter_frames, last_frames
+from ..media.video_io import VideoWriter, count_frames, iter_frames, last_frames, video_info
 from ..queue.model import NewTask, Status
 from ..travel.plan import FadeParams, PlanError, SegmentPlan, TravelPlan, plan_travel
 from ..travel.request import TravelRequest, check_local_inputs, check_output_dir, parse_details
@@ -237,7 +237,8 @@ def render_segment(ctx: TaskContext, request: TravelRequest, plan: TravelPlan, i
                       request.colour_match, saturation if adjust else 1.0, brightness if adjust else 0.0)
     else:
         shutil.move(str(raw), str(final))
-    produced = count_frames(final)
+    # The mp4 header's count (exact for files our writer made) saves a full decode; 0 means unknown.
+    produced = video_info(final)["frames"] or count_frames(final)
     if produced != seg.length:
         raise RuntimeError(f"rendered {produced} frames, the plan says {seg.length}")
     return final
