@@ -38,6 +38,12 @@ def test_t2v_snaps_frames_and_resolution(tiny_settings, tmp_path):
     assert steps_seen == [(1, 3), (2, 3), (3, 3)]  # every step reported, the last one equals the total
 
 
+def test_tiny_models_render_full_wan_resolutions(tiny_settings, tmp_path):
+    """832x480 needs 52 rotary positions across: the tiny transformer must allow them, like real Wan."""
+    path = render(tiny_settings, tmp_path / "wide.mp4", frames=1, resolution="832x480", steps=1)
+    assert_video(path, frames=1, width=832, height=480)
+
+
 def test_vace_with_guide_and_mask_lists(tiny_settings, tmp_path):
     guide = gradient_frames(17)
     mask = [solid((0, 0, 0))] * 4 + [solid((255, 255, 255))] * 13

@@ -18,14 +18,14 @@ from pathlib import Path
 from typing import Mapping, Optional
 
 TINY_KINDS = ("t2v", "i2v", "flf2v", "vace")
-TINY_FORMAT_VERSION = "v1"  # bump when the tiny configs change, so stale caches are not reused
+TINY_FORMAT_VERSION = "v2"  # bump when the tiny configs change, so stale caches are not reused
 TINY_SEED = 20241120
 
 # Sizes from FACTS.md (checked on diffusers 0.42.1): small enough for a CPU, real enough for every code path.
 _TRANSFORMER = dict(
     patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=12, in_channels=16, out_channels=16,
     text_dim=32, freq_dim=256, ffn_dim=32, num_layers=2, cross_attn_norm=True,
-    qk_norm="rms_norm_across_heads", rope_max_seq_len=32,
+    qk_norm="rms_norm_across_heads", rope_max_seq_len=1024,  # as real Wan: any resolution
 )
 _VOCAB_WORDS = (
     "a an the of and in on with at to from under over by man woman person cat dog bird horse car boat "
