@@ -62,26 +62,31 @@ def test_killed_worker_row_completes_on_another_worker(backend):
 
 
 def test_stalled_worker_that_wakes_late_changes_nothing(backend):
-    """SIGSTOP a worker past its lease; another re-runs the row; the late worker's result is discarded."""
+    """SIGSTOP a worker past its lease; another worker re-claims the row; the stalled one wakes while
+    the row is In Progress again under the new attempt. Only the fencing token (worker_id + attempt)
+    tells the two apart: the late worker's writes must change nothing."""
     queue = backend.queue()
     marker = backend.tmp / "executions.txt"
-    (task_id,) = queue.enqueue([NewTask("noop", {"sleep": 1.0, "marker_file": str(marker),
+    (task_id,) = queue.enqueue([NewTask("noop", {"sleep": 2.0, "marker_file": str(marker),
                                                   "output": "by-{worker}-attempt-{attempt}"})])
     sleeper = backend.start_worker("--lease-seconds", "1", "--worker-id", "sleeper")
     wait_for_status(queue, task_id, Status.IN_PROGRESS)
     os.kill(sleeper.pid, signal.SIGSTOP)
-    time.sleep(1.5)  # lease expires while the worker is frozen
+    time.sleep(1.5)  # the lease expires while the worker is frozen
     rescuer = backend.start_worker("--until-idle", "--lease-seconds", "1", "--worker-id", "rescuer")
+    wait_for(lambda: (t := queue.get(task_id)).status == Status.IN_PROGRESS and t.attempts == 2,
+             what="the rescuer to claim attempt 2")
+    os.kill(sleeper.pid, signal.SIGCONT)  # wakes past its own deadline: it tries to finish at once
     assert rescuer.wait(timeout=60) == 0, rescuer.log_path.read_text()[-2000:]
     done = queue.get(task_id)
     assert done.status == Status.COMPLETE and done.attempts == 2
     assert done.output_location.startswith("by-rescuer-") and done.output_location.endswith("attempt-2")
-    os.kill(sleeper.pid, signal.SIGCONT)
-    time.sleep(2.5)  # the late worker wakes, finishes its sleep and tries to write
+    time.sleep(1.0)  # give the late worker every chance to write
     after = queue.get(task_id)
     assert (after.status, after.output_location, after.attempts, after.worker_id, after.finished_at) == (
         done.status, done.output_location, done.attempts, done.worker_id, done.finished_at)
-    assert all(line[1].startswith("rescuer") for line in read_marker(marker))
+    assert [line[1].split("-")[0] for line in read_marker(marker)] == ["rescuer"]
+    assert "taken over" in sleeper.log_path.read_text()  # the late worker noticed and stopped
 
 
 def test_sigterm_gives_the_running_row_back_without_counting_the_attempt(backend):
