@@ -8,7 +8,8 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from contextlib import ExitStack, contextmanager
+from typing import Callable, Iterator
 
 import pytest
 
@@ -92,44 +93,27 @@ def wait_terminal(queue, task_id: str, timeout: float = 60.0):
                     timeout=timeout, what=f"{task_id} to end")
 
 
-def make_backend(name: str, tmp_path: Path):
-    """Context manager yielding a Backend of the given kind."""
-    from contextlib import contextmanager
-
-    @contextmanager
-    def _make():
-        output = tmp_path / "outputs"
+@contextmanager
+def make_backend(name: str, tmp_path: Path) -> Iterator[Backend]:
+    """A Backend of the given kind on a fresh database; worker processes are killed at the end."""
+    with ExitStack() as cleanup:
+        stack = None
         if name == "sqlite":
-            env = {"DB_TYPE": "sqlite", "SQLITE_DB_PATH": str(tmp_path / "tasks.db"),
-                   "MAIN_OUTPUT_DIR": str(output)}
-            backend = Backend(name, env, tmp_path)
-            try:
-                yield backend
-            finally:
-                backend.stop_all()
+            env = {"DB_TYPE": "sqlite", "SQLITE_DB_PATH": str(tmp_path / "tasks.db")}
         elif name == "postgres":
-            with temporary_postgres_database("wq_worker") as dsn:
-                env = {"DB_TYPE": "postgres", "DATABASE_URL": dsn, "MAIN_OUTPUT_DIR": str(output)}
-                backend = Backend(name, env, tmp_path)
-                try:
-                    yield backend
-                finally:
-                    backend.stop_all()
+            env = {"DB_TYPE": "postgres",
+                   "DATABASE_URL": cleanup.enter_context(temporary_postgres_database("wq_worker"))}
         elif name == "supabase":
             from .supabase import supabase_stack
 
-            with supabase_stack() as stack:
-                env = {**stack.env(), "MAIN_OUTPUT_DIR": str(output)}
-                backend = Backend(name, env, tmp_path)
-                backend.stack = stack  # the gateway, the Storage stand-in, the database behind
-                try:
-                    yield backend
-                finally:
-                    backend.stop_all()
+            stack = cleanup.enter_context(supabase_stack())
+            env = stack.env()
         else:
             raise ValueError(name)
-
-    return _make()
+        backend = Backend(name, {**env, "MAIN_OUTPUT_DIR": str(tmp_path / "outputs")}, tmp_path)
+        backend.stack = stack  # supabase: the gateway, the Storage stand-in, the database behind
+        cleanup.callback(backend.stop_all)
+        yield backend
 
 
 WORKER_BACKENDS = ["sqlite", "postgres", "supabase"]
