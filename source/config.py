@@ -41,6 +41,11 @@ OPTIONS: dict[str, Option] = {
     "engine": Option("ENGINE", "auto", str, "render engine: auto | diffusers | tiny | wan2gp"),
     "models_dir": Option("MODELS_DIR", "models", str, "local folder of diffusers-format model folders"),
     "wan2gp_path": Option("WAN2GP_PATH", None, str, "a Wan2GP checkout for the wan2gp engine"),
+    "tiny_models_dir": Option("TINY_MODELS_DIR", None, str,
+                              "cache of the random-weight tiny models (default ~/.cache/headless-wan/tiny)"),
+    "lora_dir": Option("LORA_DIR", None, str, "LoRA files and downloads (default <MODELS_DIR>/loras)"),
+    "depth_model_path": Option("DEPTH_MODEL_PATH", None, str,
+                               "a local transformers depth model for perspective_type depth"),
     "offload": Option("OFFLOAD", "none", str, "none | model | sequential (CPU offload for small GPUs)"),
     "compile": Option("COMPILE", False, bool, "regional torch.compile of transformer blocks"),
     "attention": Option("ATTENTION", "auto", str, "attention backend: auto | sdpa | flash | sage | ..."),
@@ -109,6 +114,9 @@ class Settings:
     engine: str = "auto"
     models_dir: str = "models"
     wan2gp_path: Optional[str] = None
+    tiny_models_dir: Optional[str] = None
+    lora_dir: Optional[str] = None
+    depth_model_path: Optional[str] = None
     offload: str = "none"
     compile: bool = False
     attention: str = "auto"

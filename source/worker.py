@@ -169,6 +169,8 @@ class Worker:
             settings={"offload": settings.offload, "compile": settings.compile,
                       "attention": settings.attention, "models_dir": settings.models_dir,
                       "wan2gp_path": settings.wan2gp_path, "engine": settings.engine,
+                      "tiny_dir": settings.tiny_models_dir, "lora_dir": settings.lora_dir,
+                      "depth_model_path": settings.depth_model_path,
                       "settings": settings},
             log=logging.LoggerAdapter(logging.getLogger("task"), {}),
         )

@@ -48,3 +48,12 @@ def test_secrets_never_appear_in_redacted_forms(tmp_path):
     message = f"connect failed for {env['DATABASE_URL']} with key {env['SUPABASE_SERVICE_KEY']}"
     scrubbed = scrub_secrets(message, settings)
     assert "hunter2secret" not in scrubbed and "secretpayload" not in scrubbed
+
+
+def test_model_folders_are_settings_like_any_other(tmp_path):
+    """TINY_MODELS_DIR, LORA_DIR and DEPTH_MODEL_PATH follow the same precedence (a .env file works)."""
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("TINY_MODELS_DIR=/cache/tiny\nLORA_DIR=/loras\nDEPTH_MODEL_PATH=/depth\n")
+    settings = resolve_settings({}, env={"LORA_DIR": "/env-loras"}, dotenv_path=dotenv)
+    assert (settings.tiny_models_dir, settings.lora_dir, settings.depth_model_path) == (
+        "/cache/tiny", "/env-loras", "/depth")

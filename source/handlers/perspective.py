@@ -75,9 +75,10 @@ def still_model_for(model_name: str) -> str:
     return "t2v_1.3B" if "1.3b" in name else "t2v"
 
 
-def depth_model_path() -> Optional[Path]:
-    """A local depth-estimation model folder named by DEPTH_MODEL_PATH, or None."""
-    value = os.environ.get("DEPTH_MODEL_PATH")
+def depth_model_path(settings: Optional[dict] = None) -> Optional[Path]:
+    """A local depth-estimation model folder (the worker's resolved DEPTH_MODEL_PATH setting, else the
+    environment variable), or None."""
+    value = (settings or {}).get("depth_model_path") or os.environ.get("DEPTH_MODEL_PATH")
     if value and Path(value).expanduser().is_dir():
         return Path(value).expanduser()
     return None
@@ -128,7 +129,7 @@ def target_pose(input_pose, still_image: np.ndarray):
 
 # ---- parameters -----------------------------------------------------------------------------------------
 
-def checked_params(raw: dict) -> dict:
+def checked_params(raw: dict, worker_settings: Optional[dict] = None) -> dict:
     """The orchestrator's params checked and completed (raises InvalidParams naming the field).
 
     Pure: no file is touched, so clients can call it before queueing (see validate_params).
@@ -152,7 +153,7 @@ def checked_params(raw: dict) -> dict:
     kind = params["perspective_type"]
     if kind not in PERSPECTIVE_TYPES:
         raise InvalidParams(f"perspective_type must be one of {', '.join(PERSPECTIVE_TYPES)}, got {kind!r}")
-    if kind == "depth" and depth_model_path() is None:
+    if kind == "depth" and depth_model_path(worker_settings) is None:
         raise InvalidParams("perspective_type 'depth' needs a local depth-estimation model: set "
                             "DEPTH_MODEL_PATH to its folder (none is available here); use 'pose' instead")
     from ..media.pose import EASINGS
@@ -191,7 +192,7 @@ def _input_reference(value: str) -> str:
 
 def handle_orchestrator(ctx: TaskContext) -> FanOut:
     task = ctx.task
-    settings = checked_params(ctx.params)
+    settings = checked_params(ctx.params, ctx.settings)
     source = local_input(ctx, ctx.params.get("input_image_path"), "input_image_path")
     image = read_image(source, "input_image_path")
     width, height = snap_resolution(settings["resolution"])
@@ -276,7 +277,7 @@ def handle_guide(ctx: TaskContext) -> Done:
     image = _input_image(ctx)
     still = read_image(_step_output(ctx, STEP_STILL), "still", (width, height))
     if params["perspective_type"] == "depth":
-        frames = depth_guide_frames(image, still, params["frames"])
+        frames = depth_guide_frames(image, still, params["frames"], ctx.settings)
         note = {"perspective_type": "depth"}
     else:
         from ..media.pose import NoPersonFound, detect_pose, render_skeleton
@@ -335,9 +336,9 @@ def handle_final(ctx: TaskContext) -> Done:
 _depth_estimators: dict = {}  # model folder -> transformers pipeline, loaded once per process
 
 
-def estimate_depth(image: np.ndarray) -> np.ndarray:
+def estimate_depth(image: np.ndarray, settings: Optional[dict] = None) -> np.ndarray:
     """Relative depth as an RGB uint8 grey image (near = bright), from the model at DEPTH_MODEL_PATH."""
-    path = depth_model_path()
+    path = depth_model_path(settings)
     if path is None:
         raise InvalidParams("perspective_type 'depth' needs DEPTH_MODEL_PATH (a local depth model folder)")
     from PIL import Image
@@ -356,9 +357,11 @@ def estimate_depth(image: np.ndarray) -> np.ndarray:
     return np.repeat(np.asarray(grey)[..., None], 3, axis=2)
 
 
-def depth_guide_frames(input_image: np.ndarray, still: np.ndarray, frames: int) -> list[np.ndarray]:
+def depth_guide_frames(input_image: np.ndarray, still: np.ndarray, frames: int,
+                       settings: Optional[dict] = None) -> list[np.ndarray]:
     """Frame 0 the input image, then the input's depth map cross-fading into the still's."""
-    start, end = estimate_depth(input_image).astype(np.float32), estimate_depth(still).astype(np.float32)
+    start = estimate_depth(input_image, settings).astype(np.float32)
+    end = estimate_depth(still, settings).astype(np.float32)
     out = [input_image]
     for k in range(1, frames):
         t = k / (frames - 1)
