@@ -28,7 +28,7 @@ from typing import Optional
 from .config import Settings
 from .handlers.base import (Done, FanOut, InvalidParams, TaskCancelled, TaskContext, TransientError,
                             safe_name)
-from .handlers.registry import get_handler
+from .handlers.registry import UnknownTaskType, get_handler
 from .log import task_logging
 from .queue.base import TaskQueue
 from .queue.model import Claim
@@ -52,11 +52,10 @@ def make_worker_id(prefix: Optional[str]) -> str:
 def describe_error(exc: BaseException) -> str:
     """One or two lines a person understands: the message, prefixed by the kind when it helps."""
     text = str(exc).strip() or type(exc).__name__
-    if isinstance(exc, (InvalidParams, TransientError, KeyError)) or type(exc).__name__ in (
-        "FileNotFoundError", "ValueError", "DownloadError", "ModelNotFoundError"
+    # errors whose message is written for a user stand alone; anything else is prefixed with its kind
+    if not isinstance(exc, (InvalidParams, TransientError, UnknownTaskType)) and type(exc).__name__ not in (
+        "FileNotFoundError", "ValueError", "DownloadError"
     ):
-        text = text.strip("'\"") if isinstance(exc, KeyError) else text
-    else:
         text = f"{type(exc).__name__}: {text}"
     lines = [line for line in text.splitlines() if line.strip()]
     return "\n".join(lines[:2])[:1000]
@@ -272,7 +271,7 @@ class Worker:
             return
         message = describe_error(error)
         transient = is_transient(error)
-        if self.settings.debug or not isinstance(error, (InvalidParams, KeyError)):
+        if self.settings.debug or not isinstance(error, (InvalidParams, UnknownTaskType)):
             log.error("failed: %s\n%s", message, outcome.trace.rstrip())
         else:
             log.error("failed: %s", message)

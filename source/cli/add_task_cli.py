@@ -88,9 +88,7 @@ def main(argv: Optional[list[str]] = None) -> int:
                            dependant_on=args.dependant_on, priority=args.priority,
                            max_attempts=args.max_attempts, run_id=args.run_id,
                            project_id=args.project_id)
-    except KeyError as exc:  # unknown task type: the message is the key error's argument
-        die(str(exc.args[0]) if exc.args else "unknown task_type")
-    except (CliError, InvalidTask, ValueError) as exc:
+    except (CliError, InvalidTask, ValueError) as exc:  # UnknownTaskType and InvalidParams are ValueErrors
         die(str(exc))
     try:
         queue = open_migrated_queue(settings)

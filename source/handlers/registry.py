@@ -35,14 +35,24 @@ def known_task_types() -> list[str]:
     return sorted(_HANDLERS)
 
 
-def get_handler(task_type: str) -> Callable:
-    """The handler for a task type; KeyError with the list of known types otherwise."""
+class UnknownTaskType(ValueError):
+    """A task_type no handler serves; the message lists the known ones."""
+
+
+def _target(task_type: str) -> tuple[str, str]:
+    """(module, function) serving a task type; UnknownTaskType otherwise."""
     target = _HANDLERS.get(task_type)
     if target is None:
-        raise KeyError(
+        raise UnknownTaskType(
             f"unknown task_type {task_type!r}; known types: {', '.join(known_task_types())}"
         )
     module_name, func_name = target.split(":")
+    return module_name, func_name
+
+
+def get_handler(task_type: str) -> Callable:
+    """The handler for a task type; UnknownTaskType with the list of known types otherwise."""
+    module_name, func_name = _target(task_type)
     module = importlib.import_module(f"source.handlers.{module_name}")
     return getattr(module, func_name)
 
@@ -52,14 +62,9 @@ def validate_params(task_type: str, params: dict) -> None:
 
     A handler module may define `validate_params(task_type, params)` raising InvalidParams (or
     ValueError) with a message naming the field; modules must keep that import cheap (no torch at
-    import time). Unknown task types raise KeyError listing the known ones.
+    import time). Unknown task types raise UnknownTaskType listing the known ones.
     """
-    target = _HANDLERS.get(task_type)
-    if target is None:
-        raise KeyError(
-            f"unknown task_type {task_type!r}; known types: {', '.join(known_task_types())}"
-        )
-    module = importlib.import_module(f"source.handlers.{target.split(':')[0]}")
+    module = importlib.import_module(f"source.handlers.{_target(task_type)[0]}")
     validator = getattr(module, "validate_params", None)
     if validator is not None:
         validator(task_type, params)

@@ -162,16 +162,13 @@ def details_from_args(args, run_id: str) -> dict:
 
 
 def _check_model(name: str) -> None:
-    """Unknown model names fail here when the bridge's model table is present."""
-    try:
-        from ..engines.models import known_model_names, lookup_model
-    except ImportError:
-        return
+    """Unknown model names fail before anything is written."""
+    from ..engines.models import UnknownModel, lookup_model
+
     try:
         lookup_model(name)
-    except (KeyError, ValueError):
-        raise CliError(f"--model_name {name!r} is not a known model; known: "
-                       f"{', '.join(known_model_names())}") from None
+    except UnknownModel as exc:  # its message names the model and lists the known ones
+        raise CliError(f"--model_name: {exc}") from None
 
 
 def _prepare_output_dir(path: Optional[str]) -> Optional[str]:
