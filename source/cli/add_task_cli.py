@@ -7,6 +7,7 @@ from typing import Optional
 
 from ..handlers.registry import known_task_types, validate_params
 from ..queue.model import InvalidTask, NewTask
+from ..storage.outputs import absolute_location
 from .common import CliError, OneLineArgumentParser, add_queue_arguments, die, open_migrated_queue, \
     settings_from_args
 
@@ -71,10 +72,7 @@ def format_status(task, resolve) -> str:
 
 def resolve_location(settings, location: str) -> str:
     """output_location as a person can open it: URLs as they are, paths absolute."""
-    if "://" in location:
-        return location
-    path = Path(location)
-    return str(path if path.is_absolute() else (settings.db_dir / path).resolve())
+    return absolute_location(location, settings.db_dir)
 
 
 def main(argv: Optional[list[str]] = None) -> int:

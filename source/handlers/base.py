@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional, Sequence, Union
 
 from ..queue.model import Claim, NewTask, Task
+from ..storage.outputs import absolute_location
 
 
 class InvalidParams(ValueError):
@@ -107,9 +108,4 @@ class TaskContext:
 
     def resolve_output(self, location: Optional[str]) -> Optional[str]:
         """An earlier row's output_location as an absolute path (URLs are returned unchanged)."""
-        if not location:
-            return location
-        if "://" in location:
-            return location
-        path = Path(location)
-        return str(path if path.is_absolute() else (self.db_dir / path))
+        return absolute_location(location, self.db_dir)

@@ -23,3 +23,12 @@ def publish_output(settings: Settings, task_id: str, location: Optional[str]) ->
 
         return upload_output(settings, task_id, path)
     return str(path.resolve())
+
+
+def absolute_location(location: Optional[str], base_dir: Path) -> Optional[str]:
+    """A row's output_location as something to open: URLs unchanged, paths absolute (a relative one
+    is relative to `base_dir`, the database file's folder)."""
+    if not location or "://" in location:
+        return location
+    path = Path(location)
+    return str(path if path.is_absolute() else (Path(base_dir) / path).resolve())
