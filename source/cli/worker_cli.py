@@ -1,6 +1,7 @@
 """`python headless.py`: the long-running worker."""
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 from typing import Optional
@@ -12,7 +13,7 @@ from .common import (CliError, OneLineArgumentParser, QUEUE_FLAG_NAMES, add_queu
 
 WORKER_FLAG_NAMES = QUEUE_FLAG_NAMES + (
     "poll_interval", "worker_id", "task_types", "lease_seconds", "engine", "offload", "compile",
-    "attention", "debug", "shutdown_grace_seconds",
+    "attention", "dtype", "vae_tiling", "debug", "shutdown_grace_seconds",
 )
 
 
@@ -52,6 +53,11 @@ def build_parser() -> OneLineArgumentParser:
                         help="regional torch.compile of the transformer blocks (env COMPILE)")
     render.add_argument("--attention", dest="attention",
                         help="attention backend, e.g. sdpa, flash, sage (env ATTENTION; default auto)")
+    render.add_argument("--dtype", dest="dtype", choices=("auto", "bf16", "fp16", "fp32"),
+                        help="weights precision (env DTYPE; default auto: bf16 on CUDA, fp32 on the CPU)")
+    render.add_argument("--vae-tiling", dest="vae_tiling", action=argparse.BooleanOptionalAction, default=None,
+                        help="decode the VAE in tiles to save GPU memory (env VAE_TILING; default: on when "
+                             "offloading)")
     return parser
 
 
