@@ -5,36 +5,28 @@ than rendering with something else.
 """
 from __future__ import annotations
 
-import os
+from typing import Optional
 from pathlib import Path
-from typing import Any
 
-from .runtime import settings_dict
-
-_PROJECT_ROOT = Path(__file__).resolve().parents[2]
+from ..config import Settings
+from ..errors import UserError
 
 
-class EngineUnavailable(RuntimeError):
+class EngineUnavailable(UserError):
     """The chosen engine cannot run here; the message says why and what to do."""
 
 
-def wan2gp_candidates(settings: Any = None) -> list[Path]:
-    values = settings_dict(settings)
-    paths = [values.get("wan2gp_path"), os.environ.get("WAN2GP_PATH"), _PROJECT_ROOT / "Wan2GP"]
-    return [Path(p).expanduser().resolve() for p in paths if p]
-
-
-def find_wan2gp_checkout(settings: Any = None):
-    for path in wan2gp_candidates(settings):
+def find_wan2gp_checkout(settings: Settings) -> Optional[Path]:
+    for path in settings.wan2gp_candidates:
         if (path / "wgp.py").is_file():
             return path
     return None
 
 
-def check_wan2gp(settings: Any = None) -> None:
+def check_wan2gp(settings: Settings) -> None:
     checkout = find_wan2gp_checkout(settings)
     if checkout is None:
-        looked = ", ".join(str(p) for p in wan2gp_candidates(settings))
+        looked = ", ".join(str(p) for p in settings.wan2gp_candidates)
         raise EngineUnavailable(f"engine wan2gp needs a Wan2GP checkout (a folder with wgp.py): set WAN2GP_PATH "
                                 f"or place it in Wan2GP/ (looked in: {looked}); or use --engine diffusers")
     raise EngineUnavailable(f"engine wan2gp: found a checkout at {checkout}, but this version does not drive "
