@@ -1,7 +1,8 @@
-"""The named calls of sql/postgres/queries.sql.
+"""The named calls of sql/postgres/queries.sql, and the two connectors that run them.
 
 No database here: the calls are checked against the functions the migrations create (read from the
-SQL files).
+SQL files), and each connector talks to a recording stand-in for its driver, so what psycopg would run
+and what PostgREST would be sent can be compared for every queue operation.
 """
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ import re
 
 import pytest
 
+from source.config import Settings
+from source.queue.model import Claim, NewTask, Task
+from source.queue.postgres_backend import PostgresQueue
 from source.queue.sqlfiles import FunctionCall, NamedQuery, migration_files, postgres_calls
 
 # Functions of the migrations that no call names: triggers' helpers and the migration's own tool.
@@ -80,3 +84,117 @@ def test_a_declaration_that_the_transports_could_read_differently_is_refused(sql
 def test_a_call_with_other_arguments_than_declared_is_refused():
     with pytest.raises(TypeError, match="takes"):
         postgres_calls()["cancel"].bind({"task_id": "t"})
+
+
+# ---- both connectors, each over a recording stand-in for its driver -----------------------------------
+ROW = {"id": "t1", "task_type": "render", "params": {"model": "m"}, "status": "In Progress",
+       "attempts": 2, "max_attempts": 3, "worker_id": "w", "created_at": "2026-01-02T03:04:05.123456+00:00"}
+ANSWERS = {
+    "wq_enqueue_v1": ["t1", "t2"], "wq_get_v1": [ROW], "wq_list_run_v1": [ROW, ROW], "wq_cancel_v1": 3,
+    "wq_pending_count_v1": 5, "wq_claim_v1": [ROW], "wq_heartbeat_v1": True, "wq_progress_v1": True,
+    "wq_complete_v1": False, "wq_fail_v1": True, "wq_release_v1": True, "wq_fan_out_v1": True,
+    "wq_sweep_expired_v1": 4, "wq_poll_v1": [{"change_counter": 7, "next_wakeup": None}],
+}
+FUNCTION = re.compile(r"\bwq_\w+_v\d+\b")
+
+
+class FakePsycopgConnection:
+    """Answers `SELECT * FROM f(...)` with rows and `SELECT f(...)` with one row of one column."""
+
+    closed = False
+
+    def __init__(self, sent: list) -> None:
+        self.sent = sent
+
+    def execute(self, sql, params=None):
+        self.sent.append((sql, params))
+        function = FUNCTION.search(sql)
+        if function is None:  # LISTEN
+            return None
+        answer = ANSWERS[function.group(0)]
+        rows = answer if "SELECT * FROM" in sql else [{function.group(0): answer}]
+
+        class Cursor:
+            def fetchall(self):
+                return rows
+        return Cursor()
+
+    def close(self):
+        self.closed = True
+
+
+class FakeSupabaseClient:
+    def __init__(self, sent: list) -> None:
+        self.sent = sent
+
+    def rpc(self, function, args):
+        self.sent.append((function, args))
+
+        class Request:
+            def execute(self):
+                return type("Response", (), {"data": ANSWERS[function]})()
+        return Request()
+
+
+def psycopg_queue(monkeypatch, sent):
+    from source.queue import psycopg_connector
+
+    monkeypatch.setattr(psycopg_connector, "connect", lambda dsn, purpose="", **kw: FakePsycopgConnection(sent))
+    return PostgresQueue(psycopg_connector.PsycopgConnector("postgresql://nobody@nowhere/none"))
+
+
+def postgrest_queue(monkeypatch, sent):
+    from source.queue.postgrest_connector import PostgrestConnector
+
+    monkeypatch.setattr(PostgrestConnector, "_make_client",
+                        staticmethod(lambda settings: FakeSupabaseClient(sent)))
+    settings = Settings(db_type="supabase", supabase_url="http://supabase.invalid", supabase_service_key="k" * 40)
+    return PostgresQueue(PostgrestConnector(settings))
+
+
+def every_operation(queue) -> list:
+    """Each queue operation once (waiting aside: the two transports wait differently)."""
+    claim = Claim(task=Task(id="t1", task_type="render", params={}, status="In Progress", attempts=2),
+                  worker_id="w", attempt=2)
+    return [
+        queue.enqueue([NewTask("render", {"model": "m", "n": [1, 2]}, id="t1", run_id="r", priority=2),
+                       NewTask("stitch", {}, id="t2", dependant_on=["t1"], max_attempts=1)]),
+        queue.get("t1"), queue.list_run("r"), queue.cancel("t1", "changed my mind"),
+        queue.pending_count(), queue.pending_count(("render", "stitch")),
+        queue.claim("w", 30, task_types=("render",), prefer_model="m"), queue.claim("w", 45),
+        queue.heartbeat(claim, 30), queue.set_progress(claim, 0.5, "step 5/10"),
+        queue.complete(claim, "/out.mp4"), queue.fail(claim, "CUDA out of memory", retry=True,
+                                                      retry_delay_seconds=5),
+        queue.release(claim), queue.fan_out(claim, [NewTask("seg", {}, id="c1")], "c1"),
+        queue.sweep_expired(),
+    ]
+
+
+def as_rpc(sql: str, params: dict) -> tuple[str, dict]:
+    """What a psycopg statement calls, written as a PostgREST RPC: the function and its `p_` arguments."""
+    function = FUNCTION.search(sql).group(0)
+    arguments = {}
+    for name, placeholder in re.findall(r"(p_\w+)\s*=>\s*%\((\w+)\)s", sql):
+        value = params[placeholder]
+        arguments[name] = getattr(value, "obj", value)  # psycopg's Jsonb wrapper holds the JSON value
+    return function, arguments
+
+
+def test_both_connectors_call_the_same_functions_with_the_same_arguments_and_read_the_same_answers(
+        monkeypatch):
+    over_psycopg, over_postgrest = [], []
+    psycopg_results = every_operation(psycopg_queue(monkeypatch, over_psycopg))
+    postgrest_results = every_operation(postgrest_queue(monkeypatch, over_postgrest))
+
+    statements = [(sql, params) for sql, params in over_psycopg if FUNCTION.search(sql)]
+    assert [sql for sql, _ in over_psycopg if not FUNCTION.search(sql)] == ["LISTEN wq_tasks"]
+    rpcs = [(function, args) for function, args in over_postgrest if function != "wq_poll_v1"]
+    assert [function for function, _ in over_postgrest if function == "wq_poll_v1"] == ["wq_poll_v1"]
+
+    assert [as_rpc(sql, params) for sql, params in statements] == rpcs
+    assert len(rpcs) == 15
+    assert rpcs[6] == ("wq_claim_v1", {"p_worker_id": "w", "p_lease_seconds": 30.0, "p_task_types": ["render"],
+                                       "p_prefer_model": "m"})
+    assert psycopg_results == postgrest_results
+    assert psycopg_results[0] == ["t1", "t2"] and psycopg_results[1].params == {"model": "m"}
+    assert psycopg_results[3:6] == [3, 5, 5] and psycopg_results[-1] == 4

@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Iterable, Optional
+from typing import Any, Optional
 
 
 class Status:
@@ -142,7 +142,3 @@ class Claim:
     @property
     def task_id(self) -> str:
         return self.task.id
-
-
-def as_list(values: Optional[Iterable[str]]) -> Optional[list[str]]:
-    return None if values is None else [v for v in values]
