@@ -22,7 +22,6 @@ class Status:
 
 
 DEFAULT_MAX_ATTEMPTS = 3
-DEFAULT_LEASE_SECONDS = 60.0
 
 # The columns of the tasks table, in order (both backends create exactly these).
 COLUMNS = (
