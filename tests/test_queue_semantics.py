@@ -1,4 +1,4 @@
-"""Queue semantics, the same tests on every backend (tests/helpers/queue.py BACKENDS)."""
+"""Queue semantics, the same tests on every backend (`queue_factory`, tests/helpers/queue.py)."""
 from __future__ import annotations
 
 import json
@@ -10,7 +10,6 @@ import pytest
 from source.queue.factory import open_queue
 from source.queue.model import InvalidTask, NewTask, Status
 from source.queue.rows import utc_now
-from tests.helpers.queue import postgres_databases, queue_factory  # noqa: F401 (fixtures)
 
 LEASE = 30.0
 

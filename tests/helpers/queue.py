@@ -1,4 +1,5 @@
-"""Queue fixtures: fresh queues on every backend, raw SQL access, and workers for subprocesses.
+"""Queue fixtures (registered as a plugin in tests/conftest.py): fresh queues on every backend, raw
+SQL access, and workers for subprocesses.
 
 `queue_factory` is parametrized over BACKENDS; each call returns a fresh, empty, migrated queue
 (`queue.target` says where it lives, so other processes and raw clients can open the same one).
