@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from source.handlers.perspective import (STEP_FINAL, STEP_GUIDE, STEP_RENDER, STEP_STILL, handle_final,
-                                         handle_guide, handle_orchestrator)
+from source.errors import InvalidParams
 from source.media import video_io
 from source.media.pose import detect_pose, render_skeleton
 from source.queue.model import NewTask
+from source.workflows.perspective import STEP_FINAL, STEP_GUIDE, STEP_RENDER, STEP_STILL
+from source.workflows.perspective.steps import handle_final, handle_guide, handle_orchestrator
 from tests.helpers.perspective import astronaut, astronaut_png, make_context
 
 SIZE = (128, 128)
@@ -100,7 +101,5 @@ def test_a_step_whose_earlier_row_is_not_complete_fails_clearly(tmp_path, queue)
     (pending,) = queue.enqueue([NewTask("noop", {})])
     params["step_task_ids"][STEP_RENDER] = pending
     ctx = make_context(tmp_path, STEP_FINAL, params, task_id="final", queue=queue)
-    from source.handlers.base import InvalidParams
-
     with pytest.raises(InvalidParams, match=f"task {pending} is Queued, not Complete"):
         handle_final(ctx)
