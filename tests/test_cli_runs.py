@@ -10,21 +10,11 @@ import io
 import pytest
 
 from source.cli.runs import step_order, wait_for_run
-from source.queue.model import NewTask
+from source.queue.model import NewTask, Status, Task
 from source.tasks.ids import child_task_id
 from source.workflows.perspective import STEPS
 from source.workflows.perspective.steps import handle_orchestrator
 from tests.helpers.perspective import astronaut_png, make_context
-
-
-@pytest.fixture
-def queue(tmp_path):
-    from source.queue.sqlite_backend import SqliteQueue
-
-    q = SqliteQueue(tmp_path / "tasks.db")
-    q.migrate()
-    yield q
-    q.close()
 
 
 def _claim(queue, task_type: str):
@@ -40,32 +30,32 @@ def _shown(queue, root_id: str) -> str:
     return stream.getvalue()
 
 
-def test_a_perspective_run_shows_its_step_and_the_steps_progress(queue, tmp_path, capsys):
+def test_a_perspective_run_shows_its_step_and_the_steps_progress(sqlite_queue, tmp_path, capsys):
     image = astronaut_png(tmp_path)
-    (root_id,) = queue.enqueue([NewTask("different_perspective_orchestrator", {
+    (root_id,) = sqlite_queue.enqueue([NewTask("different_perspective_orchestrator", {
         "input_image_path": str(image), "prompt": "x", "resolution": "64x64", "output_video_frames": 5,
         "run_id": "p-run"},
         run_id="p-run")])
-    assert "waiting for a worker" in _shown(queue, root_id)
+    assert "waiting for a worker" in _shown(sqlite_queue, root_id)
 
-    claim = _claim(queue, "different_perspective_orchestrator")
+    claim = _claim(sqlite_queue, "different_perspective_orchestrator")
     fan_out = handle_orchestrator(make_context(tmp_path, claim.task.task_type, claim.task.params,
                                                task_id=root_id))
-    assert queue.fan_out(claim, fan_out.children, fan_out.awaited_task_id)
-    assert queue.complete(_claim(queue, STEPS[0]), str(tmp_path / "still.png"))
-    guide = _claim(queue, STEPS[1])
-    assert queue.set_progress(guide, 0.5, "guide frames ready")
+    assert sqlite_queue.fan_out(claim, fan_out.children, fan_out.awaited_task_id)
+    assert sqlite_queue.complete(_claim(sqlite_queue, STEPS[0]), str(tmp_path / "still.png"))
+    guide = _claim(sqlite_queue, STEPS[1])
+    assert sqlite_queue.set_progress(guide, 0.5, "guide frames ready")
 
-    shown = _shown(queue, root_id)
+    shown = _shown(sqlite_queue, root_id)
     assert "step 2/4 guide  50%: guide frames ready" in shown
     assert "%" in shown.split("step")[0]                     # and the run's bar before it
 
-    assert queue.complete(guide, str(tmp_path / "guide.mp4"))
-    assert "step 2/4 guide (Complete)" in _shown(queue, root_id)   # between steps: the last one that ran
-    assert queue.complete(_claim(queue, STEPS[2]), str(tmp_path / "render.mp4"))
+    assert sqlite_queue.complete(guide, str(tmp_path / "guide.mp4"))
+    assert "step 2/4 guide (Complete)" in _shown(sqlite_queue, root_id)   # between steps: the last that ran
+    assert sqlite_queue.complete(_claim(sqlite_queue, STEPS[2]), str(tmp_path / "render.mp4"))
     final = tmp_path / "p-run_final.png"
-    assert queue.complete(_claim(queue, STEPS[3]), str(final))
-    assert wait_for_run(queue, root_id, str, timeout=5, stream=io.StringIO()) == 0
+    assert sqlite_queue.complete(_claim(sqlite_queue, STEPS[3]), str(final))
+    assert wait_for_run(sqlite_queue, root_id, str, timeout=5, stream=io.StringIO()) == 0
     assert capsys.readouterr().out.strip().splitlines()[-1] == str(final)
 
     # `steerable_motion.py status RUN_ID`: every row of the run, and the outputs
@@ -77,26 +67,25 @@ def test_a_perspective_run_shows_its_step_and_the_steps_progress(queue, tmp_path
     assert all(step in shown for step in STEPS)
 
 
-def test_a_travel_run_shows_its_segment_and_the_segments_progress(queue, tmp_path):
-    (root_id,) = queue.enqueue([NewTask("travel_orchestrator", {}, run_id="t-run")])
+def test_a_travel_run_shows_its_segment_and_the_segments_progress(sqlite_queue, tmp_path):
+    (root_id,) = sqlite_queue.enqueue([NewTask("travel_orchestrator", {}, run_id="t-run")])
     segments = [child_task_id(root_id, "t-run", "segment", i) for i in range(2)]
     stitch = child_task_id(root_id, "t-run", "stitch")
     children = [NewTask("travel_segment", {"segment_index": i}, id=segments[i], run_id="t-run",
                         dependant_on=[segments[i - 1]] if i else []) for i in range(2)]
     children.append(NewTask("travel_stitch", {}, id=stitch, dependant_on=segments, run_id="t-run"))
-    assert queue.fan_out(_claim(queue, "travel_orchestrator"), children, stitch)
-    assert queue.complete(_claim(queue, "travel_segment"), str(tmp_path / "seg00.mp4"))
-    segment = _claim(queue, "travel_segment")
-    assert queue.set_progress(segment, 0.25, "segment 1: step 1/4")
+    assert sqlite_queue.fan_out(_claim(sqlite_queue, "travel_orchestrator"), children, stitch)
+    assert sqlite_queue.complete(_claim(sqlite_queue, "travel_segment"), str(tmp_path / "seg00.mp4"))
+    segment = _claim(sqlite_queue, "travel_segment")
+    assert sqlite_queue.set_progress(segment, 0.25, "segment 1: step 1/4")
 
-    assert [t.id for t in step_order(queue.get(root_id), queue.list_run("t-run"))] == segments + [stitch]
-    assert "step 2/3 segment[1]  25%: segment 1: step 1/4" in _shown(queue, root_id)
+    rows = sqlite_queue.list_run("t-run")
+    assert [t.id for t in step_order(sqlite_queue.get(root_id), rows)] == segments + [stitch]
+    assert "step 2/3 segment[1]  25%: segment 1: step 1/4" in _shown(sqlite_queue, root_id)
 
 
 def test_steps_are_ordered_by_dependencies_then_segment_index():
     """Independent segments (rendered at once by several workers) and their stitch, listed in any order."""
-    from source.queue.model import Status, Task
-
     root = Task(id="root", task_type="travel_orchestrator", params={}, status=Status.IN_PROGRESS)
     rows = [Task(id="stitch", task_type="travel_stitch", params={}, status=Status.QUEUED, parent_task_id="root",
                  dependant_on=["s1", "s0"]),

@@ -30,9 +30,15 @@ def root_rows(rows: list[Task]) -> list[Task]:
     return [t for t in rows if not t.parent_task_id or t.parent_task_id not in ids]
 
 
-def row_label(task: Task) -> str:
+def segment_index(task: Task) -> Optional[int]:
+    """The index a row of a segmented workflow carries (travel_segment), else None."""
     index = task.params.get("segment_index") if isinstance(task.params, dict) else None
-    return f"{task.task_type}[{index}]" if isinstance(index, int) else task.task_type
+    return index if isinstance(index, int) else None
+
+
+def row_label(task: Task) -> str:
+    index = segment_index(task)
+    return task.task_type if index is None else f"{task.task_type}[{index}]"
 
 
 def run_progress(rows: list[Task]) -> float:
@@ -57,17 +63,14 @@ def step_order(root: Task, rows: list[Task]) -> list[Task]:
             depth[task.id] = 1 + max((depth_of(by_id[d]) for d in task.dependant_on if d in by_id), default=-1)
         return depth[task.id]
 
-    def index_of(task: Task) -> int:
-        index = task.params.get("segment_index") if isinstance(task.params, dict) else None
-        return index if isinstance(index, int) else 0
-
-    return sorted(children, key=lambda t: (depth_of(t), index_of(t)))  # sorted() is stable
+    return sorted(children, key=lambda t: (depth_of(t), segment_index(t) or 0))  # sorted() is stable
 
 
 def step_line(root: Task, rows: list[Task]) -> str:
-    """Where a run is: 'step 2/4 guide  50%: guide frames ready' from the row of the step that runs
-    now (or the last one that started); a run of one row shows that row's own progress message. A step is named by its task type without the workflow's
-    prefix (the root's type up to its last '_': different_perspective_guide -> guide)."""
+    """Where a run is: 'step 2/4 guide  50%: guide frames ready', from the row of the step that runs
+    now (or else the last one that started); a run of one row shows that row's own progress message.
+    A step is named by its task type without the workflow's prefix (the root's type up to its last
+    '_': different_perspective_guide -> guide)."""
     steps = step_order(root, rows)
     started = [k for k, t in enumerate(steps) if t.status != Status.QUEUED]
     if not started:
