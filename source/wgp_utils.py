@@ -26,7 +26,7 @@ with `progress_callback(step, total)` after every denoising step, and write an H
 If `progress_callback` raises (e.g. TaskCancelled), the render stops at that step boundary, the
 exception propagates, and nothing is written at `output_path`.
 
-Errors a user understands: ValueError for bad input (unknown model -> UnknownModel listing the known
+Errors a user understands: UserError for bad input (unknown model -> UnknownModel listing the known
 ones; bad resolution; images a model cannot take), MissingWeights (the model and every place looked),
 LoraError (a LoRA not found or not applicable; LoraFetchError when its URL did not answer, which is
 transient), EngineUnavailable (wan2gp). Each belongs to the error family of source/errors.py.
@@ -51,6 +51,7 @@ from .engines.residency import RESIDENT
 from .engines.runtime import runtime_options
 from .engines.tiny import ensure_tiny_model
 from .engines.weights import locate_weights
+from .errors import UserError
 from .media.frames import WAN_FPS, snap_frames, snap_resolution
 from .media.video_io import save_png, write_video
 
@@ -71,15 +72,15 @@ def generate_single_video(
     try:
         width, height = snap_resolution(resolution)
     except ValueError as exc:
-        raise ValueError(f"resolution: {exc}") from None
+        raise UserError(f"resolution: {exc}") from None
     try:
         frames = snap_frames(frames)
     except ValueError as exc:
-        raise ValueError(f"frames: {exc}") from None
+        raise UserError(f"frames: {exc}") from None
     if output_path.suffix.lower() == ".png" and frames != 1:
-        raise ValueError(f"a .png output holds one frame; {frames} frames were asked for")
+        raise UserError(f"a .png output holds one frame; {frames} frames were asked for")
     if use_causvid_lora and use_lighti2x_lora:
-        raise ValueError("use_causvid_lora and use_lighti2x_lora cannot both be set")
+        raise UserError("use_causvid_lora and use_lighti2x_lora cannot both be set")
 
     # Which model, of which kind, from which folder.
     spec = lookup_model(model)
@@ -103,7 +104,7 @@ def generate_single_video(
         steps, guidance_scale, flow_shift = (ACCELERATOR_SETTINGS[flag][k]
                                              for k in ("steps", "guidance_scale", "flow_shift"))
     if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
-        raise ValueError(f"steps must be a positive integer, got {steps!r}")
+        raise UserError(f"steps must be a positive integer, got {steps!r}")
 
     # Inputs at the render size.
     size = (width, height)
@@ -140,15 +141,15 @@ def generate_single_video(
 def _check_inputs_fit(name: str, kind: str, *, has_guide: bool, has_start: bool, has_end: bool) -> None:
     """Real models take only the inputs they were trained for; say which model would take them."""
     if kind == "t2v" and (has_start or has_end or has_guide):
-        raise ValueError(f"model {name} makes video from text only; for start/end images use i2v, "
+        raise UserError(f"model {name} makes video from text only; for start/end images use i2v, "
                          f"flf2v_720p or a vace model, for guide/mask videos a vace model")
     if kind in ("i2v", "flf2v"):
         if has_guide:
-            raise ValueError(f"model {name} takes images, not guide/mask videos; use vace_14B or vace_1.3B")
+            raise UserError(f"model {name} takes images, not guide/mask videos; use vace_14B or vace_1.3B")
         if not has_start:
-            raise ValueError(f"model {name} needs a start image (image_start_paths)")
+            raise UserError(f"model {name} needs a start image (image_start_paths)")
     if kind == "ti2v" and (has_end or has_guide):
-        raise ValueError(f"model {name} takes a text prompt and at most a start image")
+        raise UserError(f"model {name} takes a text prompt and at most a start image")
 
 
 def _vace_inputs(call, guide_video, mask_video, reference_images, size) -> None:
@@ -173,5 +174,5 @@ def _vace_inputs(call, guide_video, mask_video, reference_images, size) -> None:
 
 def _strength(key, value) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"LoRA strength for {key} must be a number, got {value!r}")
+        raise UserError(f"LoRA strength for {key} must be a number, got {value!r}")
     return float(value)

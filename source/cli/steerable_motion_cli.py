@@ -6,15 +6,11 @@ function adds one subcommand and sets `func` (args -> exit code).
 """
 from __future__ import annotations
 
-import importlib
 from typing import Optional
 
 from ..workflows.registry import client_registrars
 from .common import CliError, OneLineArgumentParser, die
 from .runs import register_cancel, register_status
-
-# TEMPORARY: clients not yet moved into their workflow packages.
-_LEGACY_CLIENTS = ["source.perspective_client:register"]
 
 
 def build_parser() -> OneLineArgumentParser:
@@ -23,11 +19,7 @@ def build_parser() -> OneLineArgumentParser:
         description="Queue high-level video workflows as rows for headless.py workers, and follow them.")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineArgumentParser)
     subparsers.required = True
-    registrars = list(client_registrars())
-    for target in _LEGACY_CLIENTS:
-        module_name, func_name = target.split(":")
-        registrars.append(getattr(importlib.import_module(module_name), func_name))
-    for register in registrars + [register_status, register_cancel]:
+    for register in client_registrars() + [register_status, register_cancel]:
         register(subparsers)
     return parser
 

@@ -11,8 +11,9 @@ steerable_motion.py) and once in the worker, which hands the validated object to
 - `Model.describe()` lists the fields (name, type, default, range, meaning, aliases) for the generated
   parameter reference.
 
-The field types below (`Int`, `Number`, `Flag`, `Text`, `choice(...)`) accept what JSON writers send
-and refuse the rest with messages in one style: `<field> must be an integer, got 'x'`.
+The field types below (`Int`, `Number`, `Flag`, `Text`, `choice(...)`, `location(...)`, `Resolution`,
+`RenderResolution`, `ModelName`) accept what JSON writers send and refuse the rest with messages in one
+style: `<field> must be an integer, got 'x'`.
 """
 from __future__ import annotations
 
@@ -21,10 +22,13 @@ from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal, Optional, get_args, get_origin
 
 import annotated_types
-from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, ValidationError
+from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, ValidationError, ValidationInfo, \
+    model_validator
 from pydantic.fields import FieldInfo
 
+from ..engines.models import lookup_model
 from ..errors import InvalidParams, UserError
+from ..media.frames import parse_resolution, snap_resolution
 
 # ---- field types -------------------------------------------------------------------------------------------
 
@@ -82,6 +86,51 @@ def choice(*values: str) -> Any:
 def aliases(name: str, *others: str) -> AliasChoices:
     """`validation_alias` for a field also accepted under other names (the first is the field's own)."""
     return AliasChoices(name, *others)
+
+
+def location(kind: str = "a file", *, optional: bool = False) -> Any:
+    """An input given as a path or http(s) URL: a non-empty string (`<field> must be <kind> path or
+    URL, got None`). Whether the file exists is the worker's question (`TaskContext.local_file`).
+    optional=True: null and "" mean "not given" (None)."""
+
+    def check(value: Any) -> Optional[str]:
+        if optional and (value is None or value == ""):
+            return None
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError(f"must be {kind} path or URL, got {value!r}")
+        return value.strip()
+
+    return Annotated[Optional[str] if optional else str, BeforeValidator(check)]
+
+
+def _resolution(value: Any, info: ValidationInfo, snapped: bool) -> str:
+    try:
+        width, height = parse_resolution(value)
+        if snapped:
+            snap_resolution((width, height))
+    except ValueError as exc:
+        raise InvalidParams(f"{info.field_name}: {exc}", field=info.field_name) from None
+    return f"{width}x{height}"
+
+
+# "WxH" or [W, H], kept as given (written back as "WxH"). `RenderResolution` must also stay at least
+# 16x16 once floored to multiples of 16, as the render bridge floors it (source/media/frames.py).
+Resolution = Annotated[str, BeforeValidator(lambda value, info: _resolution(value, info, snapped=False))]
+RenderResolution = Annotated[str, BeforeValidator(lambda value, info: _resolution(value, info, snapped=True))]
+
+
+def _model_name(value: Any, info: ValidationInfo) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError('is required (e.g. "t2v_1.3B", "vace_14B", "tiny")')
+    try:
+        lookup_model(value)
+    except UserError as exc:  # UnknownModel: names the model and lists the known ones
+        raise InvalidParams(f"{info.field_name}: {exc}", field=info.field_name) from None
+    return value.strip()
+
+
+# A model name the render bridge knows (source/engines/models.py), kept as the user spelt it.
+ModelName = Annotated[str, BeforeValidator(_model_name)]
 
 
 # ---- errors ------------------------------------------------------------------------------------------------
@@ -171,6 +220,28 @@ class TaskParams(Params):
     """A task type's params. Unknown keys are kept aside (`ignored_keys`) and reported, not used."""
 
     model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
+
+    # A key given as null counts as not given, so its default applies (rows of some task types have
+    # always been written with nulls for "unset").
+    null_is_unset: ClassVar[bool] = False
+    # A required field that is not given is checked as null by its own type, so the message says what
+    # is expected ("input_image_path2 must be a file path or URL, got None") rather than "is required".
+    missing_as_null: ClassVar[bool] = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unset_and_missing(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        if cls.null_is_unset:
+            data = {key: value for key, value in data.items() if value is not None}
+        if cls.missing_as_null:
+            for name, info in cls.model_fields.items():
+                alias = info.validation_alias
+                names = [c for c in alias.choices if isinstance(c, str)] if isinstance(alias, AliasChoices) else []
+                if info.is_required() and not any(key in data for key in [name, *names]):
+                    data = {**data, name: None}
+        return data
 
     @property
     def ignored_keys(self) -> list[str]:
