@@ -5,16 +5,14 @@ import argparse
 
 import pytest
 
-from source.cli.common import CliError
-from source.errors import InvalidParams
-from source.workflows.perspective.client import build_params, register, run
+from source.cli.steerable_motion_cli import build_parser
+from source.errors import InvalidParams, UserError as CliError
+from source.workflows.perspective.client import build_params, build_submission
 from tests.helpers.perspective import astronaut_png, make_context
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="steerable_motion.py")
-    register(parser.add_subparsers(dest="command", required=True))
-    return parser
+    return build_parser()
 
 
 def test_alias_and_defaults(tmp_path):
@@ -22,7 +20,7 @@ def test_alias_and_defaults(tmp_path):
     for name in ("different_perspective", "different_pose"):
         args = _parser().parse_args([name, "--input_image", str(image), "--prompt", "from behind",
                                      "--resolution", "72x60", "--output_video_frames", "10", "--wait"])
-        assert args.func is run and args.wait is True
+        assert args.build is build_submission and args.wait is True
         params = build_params(args)
         assert params["input_image_path"] == str(image.resolve())
         assert params["model_name"] == "vace_14B" and params["perspective_type"] == "pose"

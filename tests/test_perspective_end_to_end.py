@@ -107,16 +107,12 @@ def test_different_perspective_with_the_tiny_model_ends_complete_with_a_png(sqli
 
 
 def test_command_line_wait_prints_the_final_png(sqlite_backend, tmp_path, capsys, monkeypatch):
-    import argparse
-
-    from source.workflows.perspective.client import register
+    from source.cli.steerable_motion_cli import build_parser
 
     for key, value in sqlite_backend.env.items():
         monkeypatch.setenv(key, value)
     worker = sqlite_backend.start_worker("--engine", "tiny")   # serves until the fixture stops it
-    parser = argparse.ArgumentParser(prog="steerable_motion.py")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["different_pose", "--input_image", str(astronaut_png(tmp_path)),
+    args = build_parser().parse_args(["different_pose", "--input_image", str(astronaut_png(tmp_path)),
                               "--prompt", "a side view", "--model_name", "vace_1.3B", "--resolution", "64x64",
                               "--output_video_frames", "5", "--steps", "2", "--wait"])
     assert args.func(args) == 0, worker.log_path.read_text()[-3000:]

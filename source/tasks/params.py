@@ -215,6 +215,43 @@ class Params(BaseModel):
     def describe(cls) -> list["ParamDoc"]:
         return [ParamDoc.of(name, info) for name, info in cls.model_fields.items()]
 
+    # ---- command-line flags -------------------------------------------------------------------------
+    @classmethod
+    def flag_of(cls, field: str) -> Optional[str]:
+        """The steerable_motion.py flag a field path is given with ('frame_overlap_expanded[0]' ->
+        '--frame_overlap[0]'), from the field's `flag(...)` metadata; nested models are followed.
+        None when the field has no flag."""
+        name = field.split(".")[0].split("[")[0]
+        info = cls.model_fields.get(name)
+        if info is None:
+            return None
+        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+        if extra.get("flag"):
+            return extra["flag"] + field[len(name):]
+        nested = info.annotation
+        rest = field[len(name):].lstrip(".")
+        if rest and isinstance(nested, type) and issubclass(nested, Params):
+            return nested.flag_of(rest)
+        return None
+
+    @classmethod
+    def for_command_line(cls, exc: UserError) -> UserError:
+        """The same error as a command-line user reads it: the field it names becomes the flag."""
+        message = str(exc)
+        flag = cls.flag_of(exc.field) if exc.field else None
+        if flag is None:
+            return exc
+        if message.startswith(exc.field):
+            message = flag + message[len(exc.field):]
+        else:
+            message = f"{flag}: {message}"
+        return type(exc)(message, field=flag)
+
+
+def flag(name: str) -> dict:
+    """Field metadata naming the command-line flag a field is given with: Field(..., json_schema_extra=flag("--seed"))."""
+    return {"flag": name}
+
 
 class TaskParams(Params):
     """A task type's params. Unknown keys are kept aside (`ignored_keys`) and reported, not used."""

@@ -1,31 +1,26 @@
-"""`steerable_motion.py different_perspective` (alias `different_pose`): queue one different-perspective run.
+"""`steerable_motion.py different_perspective` (alias `different_pose`): one different-perspective run.
 
 The flags are the orchestrator's params (`--input_image` is `input_image_path`), checked by the same
-model the worker uses (params.py), so a bad value is refused here with the worker's words.
-`run(args)` returns the exit code: 0 when queued (or, with --wait, when the run ends Complete), 1 when a
-waited-for run fails or is cancelled, 2 on bad arguments.
+model the worker uses (params.py), so a bad value is refused here with the worker's words, the field
+written as its flag. steerable_motion.py queues the row and, with --wait, follows the run.
 """
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Optional
 
-from ...cli.common import CliError, add_queue_arguments, die, open_migrated_queue, settings_from_args
-from ...cli.runs import wait_for_run
 from ...config import Settings
-from ...errors import InvalidParams
+from ...errors import UserError
 from ...queue.model import NewTask
 from ...storage.downloads import is_url
-from ...storage.outputs import absolute_location
 from ...tasks.ids import new_run_id
+from ...tasks.submission import Submission
 from . import ORCHESTRATOR
 from .params import PERSPECTIVE_TYPES, PerspectiveParams
 
 COMMAND = "different_perspective"
 ALIASES = ["different_pose"]
-FLAG_FOR_FIELD = {"input_image_path": "--input_image"}   # where a flag's name differs from its param's
 
 
 def _default(name: str):
@@ -55,19 +50,8 @@ def register(subparsers) -> argparse.ArgumentParser:
                         help="pose (MediaPipe skeletons; default) or depth (needs DEPTH_MODEL_PATH)")
     parser.add_argument("--run_id", default=None, help="name of the run (default: a new id)")
     parser.add_argument("--skip_cleanup", action="store_true", help="keep the run's work folder")
-    parser.add_argument("--wait", action="store_true",
-                        help="show progress until the run ends, then print the final PNG's path")
-    add_queue_arguments(parser)
-    parser.set_defaults(func=run)
+    parser.set_defaults(build=build_submission)
     return parser
-
-
-def as_flag_message(exc: InvalidParams) -> str:
-    """The params model's message with the field written as the flag a command-line user typed."""
-    message, field = str(exc), exc.field
-    if field and message.startswith(field):
-        return FLAG_FOR_FIELD.get(field, f"--{field}") + message[len(field):]
-    return message
 
 
 def build_params(args: argparse.Namespace, settings: Optional[Settings] = None) -> dict:
@@ -76,7 +60,7 @@ def build_params(args: argparse.Namespace, settings: Optional[Settings] = None) 
     if not is_url(image):
         path = Path(image).expanduser()
         if not path.is_file():
-            raise CliError(f"--input_image: file not found: {image}")
+            raise UserError(f"--input_image: file not found: {image}", field="--input_image")
         image = str(path.resolve())
     params = {
         "input_image_path": image, "prompt": args.prompt, "negative_prompt": args.negative_prompt,
@@ -88,29 +72,14 @@ def build_params(args: argparse.Namespace, settings: Optional[Settings] = None) 
         params["steps"] = args.steps
     try:
         PerspectiveParams.parse(params, settings)
-    except InvalidParams as exc:
-        raise CliError(as_flag_message(exc)) from None
+    except UserError as exc:
+        raise PerspectiveParams.for_command_line(exc) from None
     return params
 
 
-def run(args: argparse.Namespace) -> int:
-    try:
-        settings = settings_from_args(args)
-        params = build_params(args, settings)
-    except CliError as exc:
-        die(str(exc))
+def build_submission(args: argparse.Namespace, settings: Settings) -> Submission:
+    params = build_params(args, settings)
     run_id = args.run_id or new_run_id()
     params["run_id"] = run_id
-    try:
-        queue = open_migrated_queue(settings)
-    except Exception as exc:
-        die(f"cannot open the {settings.db_type} queue: {exc}")
-    try:
-        (task_id,) = queue.enqueue([NewTask(task_type=ORCHESTRATOR, params=params, run_id=run_id)])
-        print(f"queued different perspective run {run_id}; orchestrator row {task_id}", file=sys.stderr)
-        print(run_id, flush=True)
-        if not args.wait:
-            return 0
-        return wait_for_run(queue, task_id, lambda location: absolute_location(location, settings.db_dir))
-    finally:
-        queue.close()
+    root = NewTask(task_type=ORCHESTRATOR, params=params, run_id=run_id)
+    return Submission(rows=[root], run_id=run_id, summary=f"different perspective run {run_id}")

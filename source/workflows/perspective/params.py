@@ -16,7 +16,7 @@ from ...engines.models import lookup_model
 from ...errors import InvalidParams
 from ...media.easing import EASINGS
 from ...media.frames import snap_frames, snap_resolution
-from ...tasks.params import (Flag, Int, ModelName, RenderResolution, TaskParams, Text, choice, location,
+from ...tasks.params import (Flag, Int, ModelName, RenderResolution, TaskParams, Text, choice, flag, location,
                              settings_of)
 
 PERSPECTIVE_TYPES = ("pose", "depth")
@@ -52,16 +52,21 @@ class _Common(TaskParams):
     null_is_unset = True
     missing_as_null = True
 
-    input_image_path: location("an image") = Field(..., description="the character's image: a path or http(s) URL")
-    prompt: Text = Field(..., description="what the new view or pose should show")
-    negative_prompt: Text = Field("", description="what to avoid")
-    model_name: ModelName = Field("vace_14B", description="the VACE model of the render")
-    seed: Int = Field(0, description="random seed of both renders")
-    steps: Optional[Int] = Field(None, ge=1, description="denoising steps (default: the model's)")
+    input_image_path: location("an image") = Field(..., json_schema_extra=flag("--input_image"),
+                                                   description="the character's image: a path or http(s) URL")
+    prompt: Text = Field(..., json_schema_extra=flag("--prompt"),
+                         description="what the new view or pose should show")
+    negative_prompt: Text = Field("", json_schema_extra=flag("--negative_prompt"), description="what to avoid")
+    model_name: ModelName = Field("vace_14B", json_schema_extra=flag("--model_name"),
+                                  description="the VACE model of the render")
+    seed: Int = Field(0, json_schema_extra=flag("--seed"), description="random seed of both renders")
+    steps: Optional[Int] = Field(None, ge=1, json_schema_extra=flag("--steps"),
+                                 description="denoising steps (default: the model's)")
     perspective_type: choice(*PERSPECTIVE_TYPES) = Field(
-        "pose", description="pose (MediaPipe skeletons) or depth (needs DEPTH_MODEL_PATH)")
+        "pose", json_schema_extra=flag("--perspective_type"), description="pose (MediaPipe skeletons) or depth (needs DEPTH_MODEL_PATH)")
     easing: choice(*EASINGS) = Field("ease_in_out", description="timing of the pose's move over the clip")
-    skip_cleanup: Flag = Field(False, description="keep the run's work folder")
+    skip_cleanup: Flag = Field(False, json_schema_extra=flag("--skip_cleanup"),
+                               description="keep the run's work folder")
 
     _prompt = field_validator("prompt", mode="before")(_non_empty)
 
@@ -71,10 +76,13 @@ class PerspectiveParams(_Common):
 
     still_model_name: Optional[ModelName] = Field(
         None, description="the text-to-video model of the still (default: the one of the render model's size)")
-    resolution: RenderResolution = Field("832x480", description='"WxH", floored to multiples of 16')
-    output_video_frames: Int = Field(81, ge=5, description="length of the guided clip, snapped to 4k+1; "
-                                                           "more frames give the pose more room to move")
-    run_id: Optional[Text] = Field(None, description="name of the run (default: the row's run_id, else its id)")
+    resolution: RenderResolution = Field("832x480", json_schema_extra=flag("--resolution"),
+                                         description='"WxH", floored to multiples of 16')
+    output_video_frames: Int = Field(81, ge=5, json_schema_extra=flag("--output_video_frames"),
+                                     description="length of the guided clip, snapped to 4k+1; "
+                                                 "more frames give the pose more room to move")
+    run_id: Optional[Text] = Field(None, json_schema_extra=flag("--run_id"),
+                                   description="name of the run (default: the row's run_id, else its id)")
 
     @model_validator(mode="after")
     def _depth_model(self, info: ValidationInfo):

@@ -1,5 +1,5 @@
 """`steerable_motion.py travel_between_images`: the run's settings from the flags, validated, its plan
-computed, queued as one travel_orchestrator row; optionally waits for the run.
+computed, as one travel_orchestrator row (steerable_motion.py queues it and, with --wait, follows it).
 
 Everything is checked before a row is written (exit 2 with a one-line reason naming the flag, nothing
 written). The plan is computed here, once, and persisted on the row, where the orchestrator checks and
@@ -8,24 +8,23 @@ the orchestrator.
 """
 from __future__ import annotations
 
+import argparse
 import os
-import sys
 from pathlib import Path
 from typing import Optional
 
-from ...cli.common import CliError, add_queue_arguments, die, open_migrated_queue, settings_from_args
-from ...cli.runs import wait_for_run
+from ...config import Settings
 from ...errors import UserError
 from ...queue.model import NewTask
 from ...storage.downloads import is_url
-from ...storage.outputs import absolute_location
 from ...tasks.ids import new_run_id
+from ...tasks.submission import Submission
 from . import ORCHESTRATOR
-from .params import TravelOrchestratorParams, check_input_files, check_output_dir, flag_of
+from .params import OrchestratorDetails, TravelOrchestratorParams, check_input_files, check_output_dir
 from .plan import build_plan
 
 
-def register(subparsers) -> None:
+def register(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "travel_between_images", help="a video travelling through anchor images (VACE segments + stitch)",
         description="Queue a travel between images: N images make N-1 segments (N after "
@@ -86,12 +85,8 @@ def register(subparsers) -> None:
     p.add_argument("--priority", type=int, default=0, help="higher runs first (default 0)")
     p.add_argument("--debug", action="store_true", help="keep the run's work folder (guides, masks, raw renders)")
     p.add_argument("--skip_cleanup", action="store_true", help="keep the run's work folder")
-    p.add_argument("--wait", action="store_true",
-                   help="show a progress bar until the run ends, then print the final video's path "
-                        "(exit 0) or the failure (exit 1)")
-    p.add_argument("--wait_timeout", type=float, help="with --wait: give up waiting after this many seconds")
-    add_queue_arguments(p)
-    p.set_defaults(func=travel_command)
+    p.set_defaults(build=build_submission)
+    return p
 
 
 def _absolute(path: Optional[str]) -> Optional[str]:
@@ -106,13 +101,13 @@ def _parse_loras(items: list[str]) -> dict[str, float]:
     for item in items:
         path, sep, strength = item.rpartition("=")
         if not sep or not path:
-            raise CliError(f"--loras takes PATH=STRENGTH, got {item!r}")
+            raise UserError(f"--loras takes PATH=STRENGTH, got {item!r}", field="--loras")
         try:
             loras[_absolute(path)] = float(strength)
         except ValueError:
-            raise CliError(f"--loras: strength of {path} must be a number, got {strength!r}") from None
+            raise UserError(f"--loras: strength of {path} must be a number, got {strength!r}", field="--loras") from None
         if not is_url(path) and not Path(path).expanduser().is_file():
-            raise CliError(f"--loras: file not found: {path}")
+            raise UserError(f"--loras: file not found: {path}", field="--loras")
     return loras
 
 
@@ -154,37 +149,29 @@ def details_from_args(args, run_id: str) -> dict:
 
 
 def _prepare_output_dir(path: Optional[str]) -> Optional[str]:
-    """The user's --output_dir as an absolute folder; checked before anything is written."""
+    """The user's --output_dir as an absolute folder, created if missing; checked before anything is
+    written."""
     if path is None:
         return None
     folder = Path(path).expanduser().resolve()
     if folder.exists() and not folder.is_dir():
-        raise CliError(f"--output_dir is not a folder: {path}")
+        raise UserError(f"--output_dir is not a folder: {path}", field="--output_dir")
     existing = folder
     while not existing.exists():
         existing = existing.parent
     if not os.access(existing, os.W_OK | os.X_OK):
-        raise CliError(f"--output_dir is not writable: {path}")
+        raise UserError(f"--output_dir is not writable: {path}", field="--output_dir")
+    folder.mkdir(parents=True, exist_ok=True)
+    check_output_dir(str(folder))
     return str(folder)
 
 
-def flag_message(exc: UserError) -> str:
-    """A validation message as a command-line user reads it: the field it names becomes the flag."""
-    message = str(exc)
-    flag = flag_of(exc.field) if exc.field else None
-    if flag is None:
-        return message
-    if message.startswith(exc.field):
-        return flag + message[len(exc.field):]
-    return f"{flag}: {message}"
-
-
-def travel_command(args) -> int:
+def build_submission(args: argparse.Namespace, settings: Settings) -> Submission:
+    """The run's orchestrator row from the arguments, checked as the worker will check it, with its plan."""
     run_id = args.run_id or new_run_id()
     try:
-        settings = settings_from_args(args)
-        output_dir = _prepare_output_dir(args.output_dir)
         raw = details_from_args(args, run_id)
+        output_dir = _prepare_output_dir(args.output_dir)
         if output_dir is not None:
             raw["output_dir"] = output_dir
         # The same model the worker validates the row with: the one check of the flags' values here.
@@ -194,32 +181,14 @@ def travel_command(args) -> int:
         if details.continue_from_video_resolved_path is None or video_frames is not None:
             plan = build_plan(len(details.input_image_paths_resolved), details.segment_frames_expanded,
                               details.frame_overlap_expanded, video_frames, details.independent_segments)
-    except CliError as exc:
-        die(str(exc))
     except UserError as exc:
-        die(flag_message(exc))
-    try:
-        queue = open_migrated_queue(settings)
-    except Exception as exc:
-        die(f"cannot open the {settings.db_type} queue: {exc}")
-    try:
-        if output_dir is not None:
-            Path(output_dir).mkdir(parents=True, exist_ok=True)
-            check_output_dir(output_dir)
-        params = {"orchestrator_details": details.to_json()}
-        if plan is not None:
-            params["plan"] = plan.to_json()
-        root = NewTask(task_type=ORCHESTRATOR, params=params, run_id=run_id, project_id=args.project_id,
-                       priority=args.priority)
-        (task_id,) = queue.enqueue([root])
-        summary = f"{details.num_segments} segment(s)"
-        if plan is not None:
-            summary += f", {plan.final_frames} frames"
-        print(f"queued travel run {run_id}: {summary}; orchestrator row {task_id}", file=sys.stderr)
-        print(run_id, flush=True)
-        if not args.wait:
-            return 0
-        return wait_for_run(queue, task_id, lambda location: absolute_location(location, settings.db_dir),
-                            timeout=args.wait_timeout)
-    finally:
-        queue.close()
+        raise OrchestratorDetails.for_command_line(exc) from None
+    params = {"orchestrator_details": details.to_json()}
+    if plan is not None:
+        params["plan"] = plan.to_json()
+    root = NewTask(task_type=ORCHESTRATOR, params=params, run_id=run_id, project_id=args.project_id,
+                   priority=args.priority)
+    summary = f"travel run {run_id}: {details.num_segments} segment(s)"
+    if plan is not None:
+        summary += f", {plan.final_frames} frames"
+    return Submission(rows=[root], run_id=run_id, summary=summary)

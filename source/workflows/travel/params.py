@@ -23,13 +23,11 @@ from ...engines.models import lookup_model
 from ...errors import InvalidParams
 from ...media.easing import EASINGS, fade_weights
 from ...media.frames import WAN_FPS, snap_resolution
-from ...tasks.params import Flag, Int, Number, Params, TaskParams, Text, choice, settings_of
+from ...tasks.params import Flag, Int, Number, Params, TaskParams, Text, choice, flag, settings_of
 from .plan import PlanError, TravelPlan, check_plan, expand_list, frame_overlap_list, segment_count, \
     segment_frames_list
 
 
-def _flag(name: str) -> dict:
-    return {"flag": name}
 
 
 def _json_text(value: Any) -> Any:
@@ -75,70 +73,70 @@ class TravelSettings(Params):
 
     error_class: ClassVar[type[InvalidParams]] = PlanError
 
-    run_id: Optional[Text] = Field(None, json_schema_extra=_flag("--run_id"),
+    run_id: Optional[Text] = Field(None, json_schema_extra=flag("--run_id"),
                                    description="the run's name (default: the orchestrator row's run_id or id)")
-    input_image_paths_resolved: list[Text] = Field(json_schema_extra=_flag("--input_images"),
+    input_image_paths_resolved: list[Text] = Field(json_schema_extra=flag("--input_images"),
                                                    description="anchor images in order (paths or http(s) URLs)")
     continue_from_video_resolved_path: Optional[Text] = Field(
-        None, json_schema_extra=_flag("--continue_from_video"),
+        None, json_schema_extra=flag("--continue_from_video"),
         description="a video to continue (path or URL): its last frames start segment 0")
-    base_prompts_expanded: list[Text] = Field(json_schema_extra=_flag("--base_prompts"),
+    base_prompts_expanded: list[Text] = Field(json_schema_extra=flag("--base_prompts"),
                                               description="prompt per segment (one value: used for all)")
     negative_prompts_expanded: list[Text] = Field(
-        [""], validate_default=True, json_schema_extra=_flag("--negative_prompts"),
+        [""], validate_default=True, json_schema_extra=flag("--negative_prompts"),
         description="negative prompt per segment (one value: used for all)")
     parsed_resolution_wh: tuple[int, int] = Field(
-        json_schema_extra=_flag("--resolution"),
+        json_schema_extra=flag("--resolution"),
         description="'WxH' or [W, H], floored to multiples of 16 (at least 16x16)")
-    model_name: Text = Field(json_schema_extra=_flag("--model_name"),
+    model_name: Text = Field(json_schema_extra=flag("--model_name"),
                              description="a VACE model (vace_14B, vace_1.3B)")
-    seed_base: Int = Field(0, json_schema_extra=_flag("--seed"), description="segment i renders with seed_base + i")
+    seed_base: Int = Field(0, json_schema_extra=flag("--seed"), description="segment i renders with seed_base + i")
     fps_helpers: Int = Field(WAN_FPS, description=f"frame rate of guides, masks and outputs: {WAN_FPS}, the "
                                                   f"model's (nothing is resampled)")
-    fade_in_params_json_str: Fade = Field(default_factory=FadeParams, json_schema_extra=_flag("--fade_in_params"),
+    fade_in_params_json_str: Fade = Field(default_factory=FadeParams, json_schema_extra=flag("--fade_in_params"),
                                           description="the end anchor fading in over the generated frames")
     fade_out_params_json_str: Fade = Field(default_factory=FadeParams,
-                                           json_schema_extra=_flag("--fade_out_params"),
+                                           json_schema_extra=flag("--fade_out_params"),
                                            description="the start anchor fading out over the generated frames")
-    apply_causvid: Flag = Field(False, json_schema_extra=_flag("--use_causvid_lora"),
+    apply_causvid: Flag = Field(False, json_schema_extra=flag("--use_causvid_lora"),
                                 description="CausVid LoRA (9 steps, guidance 1.0, flow shift 1.0)")
-    apply_lighti2x: Flag = Field(False, json_schema_extra=_flag("--use_lighti2x_lora"),
+    apply_lighti2x: Flag = Field(False, json_schema_extra=flag("--use_lighti2x_lora"),
                                  description="LightX2V LoRA (5 steps, guidance 1.0, flow shift 5.0)")
-    additional_loras: dict[Text, Number] = Field(default_factory=dict, json_schema_extra=_flag("--loras"),
+    additional_loras: dict[Text, Number] = Field(default_factory=dict, json_schema_extra=flag("--loras"),
                                                  description="extra LoRAs {path_or_url: strength}")
-    colour_match_videos: Flag = Field(False, json_schema_extra=_flag("--colour_match_videos"),
+    colour_match_videos: Flag = Field(False, json_schema_extra=flag("--colour_match_videos"),
                                       description="match each segment's colours to its anchors (LAB mean/std)")
     after_first_post_generation_saturation: Optional[Number] = Field(
-        None, ge=0, json_schema_extra=_flag("--after_first_post_generation_saturation"),
+        None, ge=0, json_schema_extra=flag("--after_first_post_generation_saturation"),
         description="saturation of segments after the first (1 keeps)")
     after_first_post_generation_brightness: Optional[Number] = Field(
-        None, ge=-1, json_schema_extra=_flag("--after_first_post_generation_brightness"),
+        None, ge=-1, json_schema_extra=flag("--after_first_post_generation_brightness"),
         description="brightness of segments after the first (0 keeps; -0.1 is 10% darker)")
     subsequent_starting_strength_adjustment: Number = Field(
-        0.0, ge=-1, json_schema_extra=_flag("--subsequent_starting_strength_adjustment"),
+        0.0, ge=-1, json_schema_extra=flag("--subsequent_starting_strength_adjustment"),
         description="carried overlap frames: contrast about mid-grey (0 keeps, -0.2 weaker)")
     desaturate_subsequent_starting_frames: Number = Field(
-        0.0, ge=0, le=1, json_schema_extra=_flag("--desaturate_subsequent_starting_frames"),
+        0.0, ge=0, le=1, json_schema_extra=flag("--desaturate_subsequent_starting_frames"),
         description="carried overlap frames: desaturation (0 keeps, 1 greyscale)")
     adjust_brightness_subsequent_starting_frames: Number = Field(
-        0.0, ge=-1, json_schema_extra=_flag("--adjust_brightness_subsequent_starting_frames"),
+        0.0, ge=-1, json_schema_extra=flag("--adjust_brightness_subsequent_starting_frames"),
         description="carried overlap frames: brightness (0 keeps)")
-    crossfade_sharp_amt: Number = Field(0.3, ge=0, le=5, json_schema_extra=_flag("--crossfade_sharp_amt"),
+    crossfade_sharp_amt: Number = Field(0.3, ge=0, le=5, json_schema_extra=flag("--crossfade_sharp_amt"),
                                         description="sharpening of cross-faded frames (0: off)")
-    upscale_factor: Optional[Number] = Field(None, gt=0, le=8, json_schema_extra=_flag("--upscale_factor"),
+    upscale_factor: Optional[Number] = Field(None, gt=0, le=8, json_schema_extra=flag("--upscale_factor"),
                                              description="upscale the final video by this factor (Lanczos)")
-    debug_mode_enabled: Flag = Field(False, json_schema_extra=_flag("--debug"),
+    debug_mode_enabled: Flag = Field(False, json_schema_extra=flag("--debug"),
                                      description="keep the run's work folder (guides, masks, raw renders)")
-    skip_cleanup_enabled: Flag = Field(False, json_schema_extra=_flag("--skip_cleanup"),
+    skip_cleanup_enabled: Flag = Field(False, json_schema_extra=flag("--skip_cleanup"),
                                        description="keep the run's work folder")
-    output_dir: Optional[Text] = Field(None, json_schema_extra=_flag("--output_dir"),
+    output_dir: Optional[Text] = Field(None, json_schema_extra=flag("--output_dir"),
                                        description="absolute folder for the run's videos (default: the "
                                                    "worker's output folder)")
-    steps: Optional[Int] = Field(None, ge=1, json_schema_extra=_flag("--steps"),
+    steps: Optional[Int] = Field(None, ge=1, json_schema_extra=flag("--steps"),
                                  description="denoising steps (default: the model's)")
-    guidance_scale: Optional[Number] = Field(None, ge=0, json_schema_extra=_flag("--guidance_scale"),
+    guidance_scale: Optional[Number] = Field(None, ge=0, json_schema_extra=flag("--guidance_scale"),
                                              description="classifier-free guidance (default: the model's)")
-    flow_shift: Optional[Number] = Field(None, ge=0, json_schema_extra=_flag("--flow_shift"),
+    flow_shift: Optional[Number] = Field(None, ge=0, json_schema_extra=flag("--flow_shift"),
                                          description="flow shift (default: the model's)")
 
     @model_validator(mode="before")
@@ -230,14 +228,14 @@ class OrchestratorDetails(TravelSettings):
 
     num_new_segments_to_generate: Optional[Int] = Field(
         None, description="the segment count, when the writer states it (checked against the images)")
-    segment_frames_expanded: list[Int] = Field(json_schema_extra=_flag("--segment_frames"),
+    segment_frames_expanded: list[Int] = Field(json_schema_extra=flag("--segment_frames"),
                                                description="frames per segment, each >= 1, snapped to 4k+1 "
                                                            "(one value: used for all)")
     frame_overlap_expanded: list[Int] = Field(
-        [0], validate_default=True, json_schema_extra=_flag("--frame_overlap"),
+        [0], validate_default=True, json_schema_extra=flag("--frame_overlap"),
         description="frames shared by consecutive segments, each >= 0, made even and capped by the "
                     "segments' lengths (one value: used for all; 0 concatenates)")
-    independent_segments: Flag = Field(False, json_schema_extra=_flag("--independent_segments"),
+    independent_segments: Flag = Field(False, json_schema_extra=flag("--independent_segments"),
                                        description="anchor each segment only on its own two images so all "
                                                    "render at once (no chain)")
 
@@ -273,13 +271,7 @@ class OrchestratorDetails(TravelSettings):
         return TravelSettings.model_construct(**{name: getattr(self, name) for name in TravelSettings.model_fields})
 
 
-def flag_of(field: str) -> Optional[str]:
-    """The steerable_motion.py flag of a field path ('frame_overlap_expanded[0]' -> '--frame_overlap[0]',
-    'fade_in_params_json_str.curve_type' -> '--fade_in_params.curve_type'), or None."""
-    name = field.split(".")[0].split("[")[0]
-    info = OrchestratorDetails.model_fields.get(name)
-    flag = (info.json_schema_extra or {}).get("flag") if info is not None else None
-    return flag + field[len(name):] if flag else None
+flag_of = OrchestratorDetails.flag_of
 
 
 # ---- the rows ------------------------------------------------------------------------------------------
