@@ -52,6 +52,24 @@ OPTIONS: dict[str, Option] = {
     "shutdown_grace_seconds": Option("SHUTDOWN_GRACE_SECONDS", 30.0, float,
                                      "on SIGTERM, how long the running task may take to finish"),
     "debug": Option("DEBUG", False, bool, "verbose logs; keep work folders"),
+    # ---- wan2gp engine (issue 10); the --wgp-* names are the original tool's (docs/ENGINES.md) ----
+    "wan2gp_python": Option("WAN2GP_PYTHON", None, str,
+                            "Wan2GP's own interpreter (default: <WAN2GP_PATH>/venv/bin/python)"),
+    "wan2gp_timeout": Option("WAN2GP_HELPER_TIMEOUT", 900.0, float,
+                             "seconds the Wan2GP helper may stay silent before it is killed (task retried)"),
+    "wgp_attention_mode": Option("WGP_ATTENTION_MODE", None, str, "auto | sdpa | sage | sage2 | flash | xformers"),
+    "wgp_compile": Option("WGP_COMPILE", None, str, "transformer | none"),
+    "wgp_profile": Option("WGP_PROFILE", None, str, "Wan2GP memory profile number (1-5)"),
+    "wgp_vae_config": Option("WGP_VAE_CONFIG", None, str, "Wan2GP VAE tiling config (0 = auto)"),
+    "wgp_boost": Option("WGP_BOOST", None, str, "Wan2GP boost (1 = on, 0 = off)"),
+    "wgp_transformer_quantization": Option("WGP_TRANSFORMER_QUANTIZATION", None, str, "int8 | fp8 | bf16"),
+    "wgp_transformer_dtype_policy": Option("WGP_TRANSFORMER_DTYPE_POLICY", None, str, "auto | fp16 | bf16"),
+    "wgp_text_encoder_quantization": Option("WGP_TEXT_ENCODER_QUANTIZATION", None, str, "int8 | bf16"),
+    "wgp_vae_precision": Option("WGP_VAE_PRECISION", None, str, "16 | 32"),
+    "wgp_mixed_precision": Option("WGP_MIXED_PRECISION", None, str, "0 | 1"),
+    "wgp_preload_policy": Option("WGP_PRELOAD_POLICY", None, str, "letters P,S,U (preload / switch / unload)"),
+    "wgp_preload": Option("WGP_PRELOAD", None, str, "megabytes of the model to preload in VRAM"),
+    "wgp_extra_args": Option("WGP_EXTRA_ARGS", None, str, "more Wan2GP command-line arguments (shell-quoted)"),
 }
 
 
@@ -122,6 +140,22 @@ class Settings:
     attention: str = "auto"
     shutdown_grace_seconds: float = 30.0
     debug: bool = False
+    # wan2gp engine (issue 10)
+    wan2gp_python: Optional[str] = None
+    wan2gp_timeout: float = 900.0
+    wgp_attention_mode: Optional[str] = None
+    wgp_compile: Optional[str] = None
+    wgp_profile: Optional[str] = None
+    wgp_vae_config: Optional[str] = None
+    wgp_boost: Optional[str] = None
+    wgp_transformer_quantization: Optional[str] = None
+    wgp_transformer_dtype_policy: Optional[str] = None
+    wgp_text_encoder_quantization: Optional[str] = None
+    wgp_vae_precision: Optional[str] = None
+    wgp_mixed_precision: Optional[str] = None
+    wgp_preload_policy: Optional[str] = None
+    wgp_preload: Optional[str] = None
+    wgp_extra_args: Optional[str] = None
     extra: dict = field(default_factory=dict)
 
     # ---- derived ----------------------------------------------------------------------------------
@@ -206,6 +240,8 @@ def validate_settings(settings: Settings) -> None:
         raise ValueError("DB_TYPE=supabase needs SUPABASE_URL and SUPABASE_SERVICE_KEY")
     if settings.lease_seconds <= 0 or settings.poll_interval <= 0:
         raise ValueError("lease seconds and poll interval must be positive")
+    if settings.wan2gp_timeout is not None and settings.wan2gp_timeout <= 0:
+        raise ValueError("WAN2GP_HELPER_TIMEOUT must be positive")
 
 
 def scrub_secrets(text: str, settings: Settings) -> str:

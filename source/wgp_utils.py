@@ -11,6 +11,7 @@
         loras: dict[str, float] | None = None,          # {path_or_url: strength}
         use_causvid_lora: bool = False, use_lighti2x_lora: bool = False,
         engine: str | None = None,                      # auto | diffusers | tiny | wan2gp (default: settings)
+        wgp_settings: dict | None = None,               # Wan2GP-only settings (engine wan2gp; else ignored)
         progress_callback: Callable[[int, int], None] | None = None,  # (step, total); may raise to cancel
         settings: dict | Settings | None = None,        # models_dir, lora_dir, tiny_dir, offload, compile,
     ) -> Path                                           # attention, dtype, vae_tiling, engine
@@ -33,6 +34,9 @@ LoraError (a LoRA not found, not fetched, or not applicable), EngineUnavailable 
 Defaults: steps / guidance / flow shift come from the model's registry entry unless given; the LoRA
 flags set them (causvid: 9 / 1.0 / 1.0, lighti2x: 5 / 1.0 / 5.0) whatever was given. With the tiny
 engine, steps default to 4.
+
+Engine wan2gp (source/engines/wan2gp/): after the engine choice and the snapping above, the call goes
+to a Wan2GP helper process; Wan2GP supplies its own model defaults, and `wgp_settings` reach it.
 """
 from __future__ import annotations
 
@@ -60,7 +64,7 @@ def generate_single_video(
     frames: int = 81, seed: int = 0, steps: Optional[int] = None, guidance_scale: Optional[float] = None,
     flow_shift: Optional[float] = None, start_image=None, end_image=None, guide_video=None, mask_video=None,
     reference_images=None, loras: Optional[dict] = None, use_causvid_lora: bool = False,
-    use_lighti2x_lora: bool = False, engine: Optional[str] = None,
+    use_lighti2x_lora: bool = False, engine: Optional[str] = None, wgp_settings: Optional[dict] = None,
     progress_callback: Optional[Callable[[int, int], None]] = None, settings: Any = None,
 ) -> Path:
     values = settings_dict(settings)
@@ -79,8 +83,26 @@ def generate_single_video(
     if use_causvid_lora and use_lighti2x_lora:
         raise ValueError("use_causvid_lora and use_lighti2x_lora cannot both be set")
 
+    # ---- wan2gp engine (issue 10): Wan2GP resolves models, defaults and inputs in its own process ----
+    if engine == "wan2gp":
+        from .engines import wan2gp
+
+        return wan2gp.render(
+            model=model, prompt=prompt, output_path=output_path, negative_prompt=negative_prompt, width=width,
+            height=height, frames=frames, seed=seed, steps=steps, guidance_scale=guidance_scale,
+            flow_shift=flow_shift, start_image=start_image, end_image=end_image, guide_video=guide_video,
+            mask_video=mask_video, reference_images=reference_images, loras=loras,
+            accelerator="causvid" if use_causvid_lora else "lighti2x" if use_lighti2x_lora else None,
+            wgp_settings=wgp_settings, progress_callback=progress_callback, settings=settings)
+    if wgp_settings:
+        log.warning("wgp_settings (%s) apply to engine wan2gp only; ignored by engine %s",
+                    ", ".join(sorted(wgp_settings)), engine)
+
     # Which model, of which kind, from which folder.
     spec = lookup_model(model)
+    if spec.kind == "wan2gp":
+        raise ValueError(f"model {model!r} is a Wan2GP model type; it renders with --engine wan2gp only "
+                         f"(this worker renders with engine {engine})")
     has_guide = guide_video is not None or mask_video is not None
     has_start, has_end = start_image is not None, end_image is not None
     tiny = engine == "tiny" or spec.name == "tiny"

@@ -133,6 +133,7 @@ class Worker:
             self.queue.wait_for_change(min(wait, SWEEP_INTERVAL_S))
         log.info("worker %s stopped after %d task(s)", self.worker_id, self.tasks_run)
         self._task_thread.shutdown(wait=False, cancel_futures=True)
+        _stop_engine_processes()
         return 0
 
     def _maybe_sweep(self) -> None:
@@ -173,6 +174,9 @@ class Worker:
                       "settings": settings},
             log=logging.LoggerAdapter(logging.getLogger("task"), {}),
         )
+        # wan2gp engine (issue 10): a render in another process polls this to cancel its job when the
+        # row is cancelled, its lease is lost, or the worker shuts down (ctx.lost is set in all three)
+        ctx.settings["task_stop_event"] = ctx.lost
         ctx.output_dir.mkdir(parents=True, exist_ok=True)
         last_write = [0.0]
 
@@ -287,3 +291,13 @@ class Worker:
         path = folder / safe_name(ctx.task.id)
         if path.is_dir() and path.resolve().parent == folder.resolve():
             shutil.rmtree(path, ignore_errors=True)
+
+
+def _stop_engine_processes() -> None:
+    """wan2gp engine (issue 10): its helper process lives as long as the worker, not longer."""
+    import sys
+
+    if "source.engines.wan2gp" in sys.modules:  # only if a render could have started one
+        from .engines.wan2gp import stop_helper
+
+        stop_helper()

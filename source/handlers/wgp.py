@@ -6,6 +6,12 @@ image_start_paths, image_end_paths (a path/URL or a list; the first is used), im
 video_guide_path, video_mask_path, additional_loras {path_or_url: strength}, use_causvid_lora,
 use_lighti2x_lora. Paths may be local files or http(s) URLs (fetched into the task's folder).
 
+Engine wan2gp (issue 10): `wgp_settings` {name: value} passes Wan2GP-only settings through (sliding
+windows, skip-step caches, SLG, CFG-zero*, NAG, RIFLEx, sampler, upsampling, ...); Wan2GP-native keys such
+as `video_prompt_type` or `sliding_window_size` may also sit at the top level of params (as with the
+original tool) and join them. The engine checks the names against the model; other engines ignore them
+with a warning. `model` may be `wan2gp:<any Wan2GP model type>`.
+
 The artefact goes to the output folder as `<task id>_<model>.mp4` (or .png): the task id keeps names
 unique. Errors name the field; a cancel stops the render at the next denoising step.
 """
@@ -17,6 +23,7 @@ from typing import Any, Optional
 
 from ..engines.loras import LoraError, LoraFetchError
 from ..engines.models import UnknownModel, lookup_model
+from ..engines.wan2gp.keys import NATIVE_KEYS
 from ..media.frames import snap_resolution
 from ..storage.downloads import DownloadError, resolve_input
 from .base import Done, InvalidParams, TaskContext, TransientError, safe_name
@@ -51,6 +58,17 @@ def validate_params(task_type: str, params: dict) -> None:
     for name in ("prompt", "negative_prompt"):
         if params.get(name) is not None and not isinstance(params[name], str):
             raise InvalidParams(f"{name} must be a string")
+    _wgp_settings(params)
+
+
+def _wgp_settings(params: dict) -> Optional[dict]:
+    """wan2gp engine (issue 10): params["wgp_settings"] plus Wan2GP-native top-level keys (it wins)."""
+    given = params.get("wgp_settings")
+    if given is not None and not (isinstance(given, dict) and all(isinstance(k, str) for k in given)):
+        raise InvalidParams("wgp_settings must be an object {Wan2GP setting: value}")
+    merged = {key: params[key] for key in sorted(NATIVE_KEYS) if key in params}
+    merged.update(given or {})
+    return merged or None
 
 
 def handle_wgp(ctx: TaskContext) -> Done:
@@ -95,7 +113,7 @@ def _render(ctx: TaskContext, single_frame: bool) -> Path:
             guidance_scale=_float(params, "guidance_scale"), flow_shift=_float(params, "flow_shift"),
             start_image=start, end_image=end, guide_video=guide, mask_video=mask, reference_images=refs or None,
             loras=loras, use_causvid_lora=bool(params.get("use_causvid_lora", False)),
-            use_lighti2x_lora=bool(params.get("use_lighti2x_lora", False)),
+            use_lighti2x_lora=bool(params.get("use_lighti2x_lora", False)), wgp_settings=_wgp_settings(params),
             engine=ctx.engine, progress_callback=on_step, settings=ctx.settings,
         )
     except LoraFetchError as exc:
