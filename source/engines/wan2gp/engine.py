@@ -136,7 +136,8 @@ def _run_job(helper: Wan2GPHelper, wan_settings: dict, progress_callback, stop_e
         if kind == "progress":
             step, total = message.get("step"), message.get("total")
             phase = str(message.get("phase") or "")
-            if step and total and "inference" in phase and (step, total) != last[0]:
+            # denoising steps arrive in the inference phase(s); the last one often with "decoding"
+            if step and total and ("inference" in phase or phase == "decoding") and (step, total) != last[0]:
                 last[0] = (step, total)
                 if progress_callback is not None:
                     progress_callback(int(step), int(total))  # may raise: the row is cancelled or lost

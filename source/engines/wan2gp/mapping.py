@@ -60,7 +60,9 @@ def unknown_model_message(model_type: str, requested: str, known: list[str]) -> 
         listed.append(name)
         shown += len(name) + 2
     more = f", ... ({len(known) - len(listed)} more)" if len(listed) < len(known) else ""
-    via = f" (from model {requested!r})" if requested != model_type else ""
+    from ..models import WAN2GP_PREFIX
+
+    via = f" (from model {requested!r})" if requested not in (model_type, WAN2GP_PREFIX + model_type) else ""
     return (f"unknown Wan2GP model type {model_type!r}{via} in this checkout{hint} known types: "
             f"{', '.join(listed)}{more}")
 

@@ -271,6 +271,10 @@ class WanGPSession:
         if "[fail]" in prompt:
             raise RuntimeError("stand-in failure requested by the prompt")
         crash_at = _marker(prompt, "crash")
+        once = self._output_dir / "standin_crashed_once"
+        if _marker(prompt, "crash-once") and not once.exists():
+            crash_at = _marker(prompt, "crash-once")
+            once.write_text("the next attempt renders")
         hang_at = _marker(prompt, "hang")
         for step in range(1, steps + 1):
             if job.cancel_requested:
