@@ -221,7 +221,7 @@ def test_a_helper_killed_from_outside_is_noticed(settings, tmp_path):
 
 def test_a_silent_helper_is_killed_after_the_timeout(settings, tmp_path):
     started = time.monotonic()
-    with pytest.raises(TransientError, match=r"silent for 2 s while render; helper killed \(WAN2GP_HELPER_TIMEOUT\)"):
+    with pytest.raises(TransientError, match=r"Wan2GP helper was silent for 2 s while rendering; killed \(WAN2GP_HELPER_TIMEOUT\)"):
         render({**settings, "wan2gp_timeout": 2}, tmp_path, prompt="[hang@1] x", steps=3)
     assert time.monotonic() - started < 15
     assert count_frames(render(settings, tmp_path, name="again.mp4", steps=1)) == 9
@@ -274,3 +274,16 @@ def test_stop_helper_ends_the_process(settings, tmp_path):
     proc = HELPERS.current().proc
     stop_helper()
     assert proc.poll() == 0 and HELPERS.current() is None
+
+
+def test_a_helper_that_dies_while_starting_is_transient(tmp_path):
+    checkout = tmp_path / "Wan2GP"
+    (checkout / "shared").mkdir(parents=True)
+    (checkout / "wgp.py").write_text("")
+    (checkout / "shared" / "__init__.py").write_text("")
+    (checkout / "shared" / "api.py").write_text("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n")
+    dying = {"engine": "wan2gp", "wan2gp_path": str(checkout), "wan2gp_python": sys.executable,
+             "work_dir": str(tmp_path / "work")}
+    with pytest.raises(TransientError, match="Wan2GP helper was killed by SIGKILL .* while starting"):
+        render(dying, tmp_path)
+    assert HELPERS.current() is None

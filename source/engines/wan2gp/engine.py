@@ -104,7 +104,7 @@ def _helper(options: Wan2GPOptions) -> Wan2GPHelper:
 def _ask(helper: Wan2GPHelper, op: str, **fields) -> dict:
     """A request whose failure to come back (helper died / hung) is a transient error."""
     try:
-        return helper.request(op, **fields)
+        return helper.request(op, **fields).message
     except HelperGone as exc:
         HELPERS.discard(helper)
         raise errors.helper_failed(f"{exc}; the next attempt starts a fresh helper") from None
@@ -151,21 +151,25 @@ def _run_job(helper: Wan2GPHelper, wan_settings: dict, progress_callback, stop_e
 
     helper.task_id = _current_task_id()
     try:
-        reply = helper.request("render", on_event=on_event,
-                               should_cancel=(stop_event.is_set if stop_event is not None else None),
-                               settings=wan_settings)
+        answer = helper.request("render", on_event=on_event,
+                                should_cancel=(stop_event.is_set if stop_event is not None else None),
+                                settings=wan_settings)
     except HelperGone as exc:
         HELPERS.discard(helper)
         raise errors.helper_failed(f"{exc}; the next attempt starts a fresh helper") from None
     finally:
         helper.task_id = None
+    reply = answer.message
+    data = reply.get("data") or {}
+    stopped = answer.interrupted is not None or (stop_event is not None and stop_event.is_set())
+    if data.get("cancelled") or stopped:
+        for name in data.get("files") or []:  # a job that finished before the cancel landed
+            Path(name).unlink(missing_ok=True)
+        if answer.interrupted is not None:
+            raise answer.interrupted
+        raise errors.cancelled("the Wan2GP job was cancelled (the row was cancelled or lost its lease)")
     if not reply.get("ok"):
         raise errors.render_failed(reply.get("error") or "the helper could not run the job")
-    data = reply["data"]
-    if data.get("cancelled") or (stop_event is not None and stop_event.is_set()):
-        for name in data.get("files") or []:
-            Path(name).unlink(missing_ok=True)
-        raise errors.cancelled("the Wan2GP job was cancelled (the row was cancelled or lost its lease)")
     if not data.get("success"):
         problems = data.get("errors") or [{"message": "Wan2GP reported failure without a reason"}]
         first = problems[0]

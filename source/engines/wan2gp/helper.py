@@ -29,6 +29,7 @@ import socket
 import subprocess
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -42,10 +43,20 @@ HELPER_PROGRAM = Path(__file__).with_name("helper_main.py")
 STOP_GRACE_S = 20.0          # a shutdown request may take this long (releasing a big model) before SIGTERM
 CANCEL_GRACE_S = 60.0        # after a cancel, the job must end within this long or the helper is killed
 _EOF = object()
+_DOING = {"render": "rendering", "describe": "reading the model list", "ping": "answering a ping"}
 
 
 class HelperGone(Exception):
     """Internal: the helper died or went silent; the message is the one-line reason."""
+
+
+@dataclass
+class Answer:
+    """A request's reply, and the exception that interrupted the wait for it, if any (the progress
+    callback raised: the job was cancelled and this is the cancelled, or already finished, reply)."""
+
+    message: dict
+    interrupted: Optional[BaseException] = None
 
 
 class Wan2GPHelper:
@@ -96,10 +107,10 @@ class Wan2GPHelper:
         log.info("starting the Wan2GP helper (pid %d, %s, %s)", self.proc.pid, self.spec.python, self.spec.root)
         try:
             message = self._next(lambda m: m.get("type") in ("ready", "fatal"), what="starting")
-        except HelperGone as exc:
+        except HelperGone as exc:  # died or hung without a word: may pass (OOM, a busy machine)
             self.kill()
-            raise EngineUnavailable(f"engine wan2gp: {exc}") from None
-        if message["type"] == "fatal":
+            raise helper_failed(f"{exc}; the next attempt starts a fresh helper") from None
+        if message["type"] == "fatal":  # Wan2GP raised while starting: this interpreter cannot run it
             self.kill()
             raise EngineUnavailable(f"engine wan2gp: Wan2GP could not start under {self.spec.python}: "
                                     f"{one_line(message.get('error'))}")
@@ -151,13 +162,13 @@ class Wan2GPHelper:
 
     # ---- requests ----------------------------------------------------------------------------------
     def request(self, op: str, on_event: Optional[Callable[[dict], None]] = None,
-                should_cancel: Optional[Callable[[], bool]] = None, **fields) -> dict:
+                should_cancel: Optional[Callable[[], bool]] = None, **fields) -> Answer:
         """Send one request and wait for its reply, passing its events to `on_event`.
 
         `should_cancel()` is polled while waiting; once true (or once `on_event` raises), a cancel goes
-        to the helper and the wait continues for the cancelled reply, which is returned (an exception
-        from `on_event` is re-raised after it). Raises HelperGone when the helper dies, or stays silent
-        longer than the timeout (it is then killed).
+        to the helper and the wait continues for the reply, which is returned with the exception from
+        `on_event` (if any) for the caller to raise once it has dealt with the reply. Raises HelperGone
+        when the helper dies, or stays silent longer than the timeout (it is then killed).
         """
         request_id = next(self._ids)
         self._send({"op": op, "id": request_id, **fields})
@@ -193,10 +204,8 @@ class Wan2GPHelper:
                 raise HelperGone(f"the Wan2GP job did not stop within {CANCEL_GRACE_S:.0f} s of a cancel; "
                                  f"helper killed")
 
-        reply = self._next(wanted, what=op, poll=poll)
-        if raised is not None:
-            raise raised
-        return reply
+        reply = self._next(wanted, what=_DOING.get(op, op), poll=poll)
+        return Answer(reply, raised)
 
     def _send(self, message: dict) -> None:
         data = (json.dumps(message) + "\n").encode("utf-8")
@@ -218,7 +227,7 @@ class Wan2GPHelper:
                     poll()
                 if time.monotonic() - last_heard > self.timeout_s:
                     self.kill()
-                    self._dead_reason = f"silent for {self.timeout_s:.0f} s while {what}; helper killed"
+                    self._dead_reason = f"was silent for {self.timeout_s:.0f} s while {what}; killed"
                     raise HelperGone(f"Wan2GP helper {self._dead_reason} (WAN2GP_HELPER_TIMEOUT)")
                 continue
             if message is _EOF:
@@ -309,25 +318,26 @@ class HelperRegistry:
                                 if helper.proc and helper.proc.poll() is not None
                                 else "the previous Wan2GP helper is unusable")
                     helper.kill()
-                self._helper = None
-            helper = Wan2GPHelper(spec, timeout_s)
+            # published before it starts, so that stop() (worker shutdown) can end a slow start
+            helper = self._helper = Wan2GPHelper(spec, timeout_s)
+        try:
             helper.start()
-            self._helper = helper
-            return helper
+        except BaseException:
+            self.discard(helper)
+            raise
+        return helper
 
     def current(self) -> Optional[Wan2GPHelper]:
         return self._helper
 
     def discard(self, helper: Wan2GPHelper) -> None:
         """Forget a helper that failed mid-request (it is killed if still running)."""
-        with self._lock:
-            helper.kill()
-            if self._helper is helper:
-                self._helper = None
+        helper.kill()
+        if self._helper is helper:
+            self._helper = None
 
     def stop(self) -> None:
-        with self._lock:
-            helper, self._helper = self._helper, None
+        helper, self._helper = self._helper, None   # no lock: a start in progress must not delay exit
         if helper is not None:
             helper.stop()
 

@@ -24,6 +24,6 @@ NATIVE_KEYS = frozenset({
     "switch_threshold", "switch_threshold2", "guidance_phases", "model_switch_phase",
     "control_net_weight", "control_net_weight2", "denoising_strength", "masking_strength",
     "mask_expand", "keep_frames_video_guide", "frames_positions", "remove_background_images_ref",
-    "image_refs_relative_size", "video_guide_outpainting", "batch_size", "force_fps",
+    "image_refs_relative_size", "video_guide_outpainting", "force_fps",
     "override_profile", "override_attention",
 })
