@@ -149,15 +149,14 @@ def bench_model(size: str, steps: int, warmup: int, variants: list[str]) -> list
 
 def bench_tiny_cpu(repeats: int) -> dict:
     """Tiny-model render through generate_single_video: 64x64x17, 4 steps, CPU."""
-    import os
     import tempfile
 
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from source.config import Settings
     from source.engines.residency import RESIDENT
     from source.wgp_utils import generate_single_video
 
     with tempfile.TemporaryDirectory() as tmp:
-        settings = {"engine": "tiny", "tiny_dir": str(Path(tmp) / "tiny")}
+        settings = Settings(engine="tiny", tiny_models_dir=str(Path(tmp) / "tiny"), hf_hub_offline=True)
         times = []
         for i in range(repeats + 1):
             start = time.perf_counter()

@@ -40,13 +40,13 @@ POLL_INTERVAL = 10.0  # the worker's default backstop poll
 
 
 def open_queue(backend: str, location: str):
+    """The queue at `location` (a SQLite file or a Postgres DSN), migrated as a command opens it."""
+    from source.config import Settings
+    from source.queue.factory import open_migrated_queue
+
     if backend == "sqlite":
-        from source.queue.sqlite_backend import SqliteQueue
-
-        return SqliteQueue(location)
-    from source.queue.postgres_backend import PostgresQueue
-
-    return PostgresQueue(location)
+        return open_migrated_queue(Settings(db_type="sqlite", db_file=location))
+    return open_migrated_queue(Settings(db_type="postgres", database_url=location))
 
 
 # ---- worker processes ---------------------------------------------------------------------------------

@@ -131,7 +131,7 @@ def tiny_run(tmp: Path, resolution: str) -> dict:
     gray = [Image.new("RGB", (64, 64), (128, 128, 128))] * 17
     original(model="vace_14B", prompt="warm up", output_path=warm / "w.mp4", resolution="64x64", frames=17,
              guide_video=gray, mask_video=[Image.new("RGB", (64, 64), (255, 255, 255))] * 17, engine="tiny",
-             settings={"engine": "tiny"})
+             settings=settings)
     with Clock() as total:
         Worker(settings, queue).run(until_idle=True)
     bridge.generate_single_video = original

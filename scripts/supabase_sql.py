@@ -14,7 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from source.queue.supabase_backend import install_sql  # noqa: E402
+from source.queue.sqlfiles import install_sql  # noqa: E402
 
 if __name__ == "__main__":
     sys.stdout.write(install_sql())

@@ -1,164 +1,101 @@
 """Configuration, resolved in one place: command-line flag > environment > .env file > default.
 
-Every command line (headless.py, add_task.py, steerable_motion.py) builds a `Settings` with
-`resolve_settings(flags)`, where `flags` holds only the options the user actually typed.
+`Settings` is the one settings object. Each field declares its environment variable, default and help
+once (`setting(...)` below); the command lines, `.env.example` and the engines all read these
+declarations. Every command line builds its `Settings` with `resolve_settings(flags)`, where `flags`
+holds only the options the user actually typed, and hands that object, unchanged, down to the worker,
+the handlers, the render bridge and the engines. No other module reads the environment.
 """
 from __future__ import annotations
 
 import os
+import re
+import typing
 from dataclasses import dataclass, field, fields
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
 DB_TYPES = ("sqlite", "postgres", "supabase")
 ENGINES = ("diffusers", "tiny", "wan2gp")
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def setting(env: str, default: Any, help: str) -> Any:
+    """A Settings field: its environment variable, default and one-line help, written once."""
+    return field(default=default, metadata={"env": env, "help": help})
 
 
 @dataclass(frozen=True)
-class Option:
-    env: str
-    default: Any
-    kind: type = str
-    help: str = ""
-
-
-# name -> (environment variable, default, type). `.env.example` documents each one.
-OPTIONS: dict[str, Option] = {
-    "db_type": Option("DB_TYPE", "sqlite", str, "queue backend: sqlite | postgres | supabase"),
-    "db_file": Option("SQLITE_DB_PATH", "tasks.db", str, "SQLite database file"),
-    "database_url": Option("DATABASE_URL", None, str, "PostgreSQL DSN (postgres backend)"),
-    "supabase_url": Option("SUPABASE_URL", None, str, "Supabase project URL"),
-    "supabase_service_key": Option("SUPABASE_SERVICE_KEY", None, str, "Supabase service-role key"),
-    "supabase_video_bucket": Option("SUPABASE_VIDEO_BUCKET", "videos", str, "Storage bucket for outputs"),
-    "supabase_signed_url_seconds": Option("SUPABASE_SIGNED_URL_SECONDS", 0, int,
-                                          "signed URL lifetime for private buckets (0 = public URL)"),
-    "main_output_dir": Option("MAIN_OUTPUT_DIR", "outputs", str, "folder for final artefacts"),
-    "work_dir": Option("WORK_DIR", None, str, "folder for per-task / per-run work (default: <output>/_work)"),
-    "poll_interval": Option("POLL_INTERVAL", 10.0, float, "seconds between backstop polls when idle"),
-    "lease_seconds": Option("LEASE_SECONDS", 60.0, float, "lease length; renewed while a task runs"),
-    "worker_id": Option("WORKER_ID", None, str, "worker name prefix (a unique suffix is added per start)"),
-    "task_types": Option("TASK_TYPES", None, str, "comma-separated task types this worker takes"),
-    "engine": Option("ENGINE", "auto", str, "render engine: auto | diffusers | tiny | wan2gp"),
-    "models_dir": Option("MODELS_DIR", "models", str, "local folder of diffusers-format model folders"),
-    "wan2gp_path": Option("WAN2GP_PATH", None, str, "a Wan2GP checkout for the wan2gp engine"),
-    "tiny_models_dir": Option("TINY_MODELS_DIR", None, str,
-                              "cache of the random-weight tiny models (default ~/.cache/headless-wan/tiny)"),
-    "lora_dir": Option("LORA_DIR", None, str, "LoRA files and downloads (default <MODELS_DIR>/loras)"),
-    "depth_model_path": Option("DEPTH_MODEL_PATH", None, str,
-                               "a local transformers depth model for perspective_type depth"),
-    "offload": Option("OFFLOAD", "none", str, "none | model | sequential (CPU offload for small GPUs)"),
-    "compile": Option("COMPILE", False, bool, "regional torch.compile of transformer blocks"),
-    "attention": Option("ATTENTION", "auto", str, "attention backend: auto | sdpa | flash | sage | ..."),
-    "shutdown_grace_seconds": Option("SHUTDOWN_GRACE_SECONDS", 30.0, float,
-                                     "on SIGTERM, how long the running task may take to finish"),
-    "debug": Option("DEBUG", False, bool, "verbose logs; keep work folders"),
-    # ---- wan2gp engine (issue 10); the --wgp-* names are the original tool's (docs/ENGINES.md) ----
-    "wan2gp_python": Option("WAN2GP_PYTHON", None, str,
-                            "Wan2GP's own interpreter (default: <WAN2GP_PATH>/venv/bin/python)"),
-    "wan2gp_timeout": Option("WAN2GP_HELPER_TIMEOUT", 900.0, float,
-                             "seconds the Wan2GP helper may stay silent before it is killed (task retried)"),
-    "wgp_attention_mode": Option("WGP_ATTENTION_MODE", None, str, "auto | sdpa | sage | sage2 | flash | xformers"),
-    "wgp_compile": Option("WGP_COMPILE", None, str, "transformer | none"),
-    "wgp_profile": Option("WGP_PROFILE", None, str, "Wan2GP memory profile number (1-5)"),
-    "wgp_vae_config": Option("WGP_VAE_CONFIG", None, str, "Wan2GP VAE tiling config (0 = auto)"),
-    "wgp_boost": Option("WGP_BOOST", None, str, "Wan2GP boost (1 = on, 0 = off)"),
-    "wgp_transformer_quantization": Option("WGP_TRANSFORMER_QUANTIZATION", None, str, "int8 | fp8 | bf16"),
-    "wgp_transformer_dtype_policy": Option("WGP_TRANSFORMER_DTYPE_POLICY", None, str, "auto | fp16 | bf16"),
-    "wgp_text_encoder_quantization": Option("WGP_TEXT_ENCODER_QUANTIZATION", None, str, "int8 | bf16"),
-    "wgp_vae_precision": Option("WGP_VAE_PRECISION", None, str, "16 | 32"),
-    "wgp_mixed_precision": Option("WGP_MIXED_PRECISION", None, str, "0 | 1"),
-    "wgp_preload_policy": Option("WGP_PRELOAD_POLICY", None, str, "letters P,S,U (preload / switch / unload)"),
-    "wgp_preload": Option("WGP_PRELOAD", None, str, "megabytes of the model to preload in VRAM"),
-    "wgp_extra_args": Option("WGP_EXTRA_ARGS", None, str, "more Wan2GP command-line arguments (shell-quoted)"),
-}
-
-
-def _to_bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    return str(value).strip().lower() in ("1", "true", "yes", "on")
-
-
-def _convert(name: str, value: Any) -> Any:
-    option = OPTIONS[name]
-    if value is None:
-        return None
-    try:
-        if option.kind is bool:
-            return _to_bool(value)
-        if option.kind is int:
-            return int(value)
-        if option.kind is float:
-            return float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{option.env} must be a {option.kind.__name__}, got {value!r}") from None
-    return str(value)
-
-
-def read_dotenv(path: Path) -> dict[str, str]:
-    """KEY=VALUE lines (quotes stripped, # comments ignored). Missing file: empty."""
-    values: dict[str, str] = {}
-    if not path.is_file():
-        return values
-    for raw in path.read_text(encoding="utf-8").splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        if line.startswith("export "):
-            line = line[len("export "):]
-        key, value = line.split("=", 1)
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        values[key.strip()] = value
-    return values
-
-
-@dataclass
 class Settings:
-    db_type: str = "sqlite"
-    db_file: str = "tasks.db"
-    database_url: Optional[str] = None
-    supabase_url: Optional[str] = None
-    supabase_service_key: Optional[str] = None
-    supabase_video_bucket: str = "videos"
-    supabase_signed_url_seconds: int = 0
-    main_output_dir: str = "outputs"
-    work_dir: Optional[str] = None
-    poll_interval: float = 10.0
-    lease_seconds: float = 60.0
-    worker_id: Optional[str] = None
-    task_types: Optional[str] = None
-    engine: str = "auto"
-    models_dir: str = "models"
-    wan2gp_path: Optional[str] = None
-    tiny_models_dir: Optional[str] = None
-    lora_dir: Optional[str] = None
-    depth_model_path: Optional[str] = None
-    offload: str = "none"
-    compile: bool = False
-    attention: str = "auto"
-    shutdown_grace_seconds: float = 30.0
-    debug: bool = False
-    # wan2gp engine (issue 10)
-    wan2gp_python: Optional[str] = None
-    wan2gp_timeout: float = 900.0
-    wgp_attention_mode: Optional[str] = None
-    wgp_compile: Optional[str] = None
-    wgp_profile: Optional[str] = None
-    wgp_vae_config: Optional[str] = None
-    wgp_boost: Optional[str] = None
-    wgp_transformer_quantization: Optional[str] = None
-    wgp_transformer_dtype_policy: Optional[str] = None
-    wgp_text_encoder_quantization: Optional[str] = None
-    wgp_vae_precision: Optional[str] = None
-    wgp_mixed_precision: Optional[str] = None
-    wgp_preload_policy: Optional[str] = None
-    wgp_preload: Optional[str] = None
-    wgp_extra_args: Optional[str] = None
-    extra: dict = field(default_factory=dict)
+    # ---- queue ----------------------------------------------------------------------------------------
+    db_type: str = setting("DB_TYPE", "sqlite", "queue backend: sqlite | postgres | supabase")
+    db_file: str = setting("SQLITE_DB_PATH", "tasks.db", "SQLite database file")
+    database_url: Optional[str] = setting("DATABASE_URL", None, "PostgreSQL DSN (postgres backend)")
+    supabase_url: Optional[str] = setting("SUPABASE_URL", None, "Supabase project URL")
+    supabase_service_key: Optional[str] = setting("SUPABASE_SERVICE_KEY", None, "Supabase service-role key")
+    supabase_video_bucket: str = setting("SUPABASE_VIDEO_BUCKET", "videos", "Storage bucket for outputs")
+    supabase_signed_url_seconds: int = setting("SUPABASE_SIGNED_URL_SECONDS", 0,
+                                               "signed URL lifetime for private buckets (0 = public URL)")
+    # ---- worker ---------------------------------------------------------------------------------------
+    main_output_dir: str = setting("MAIN_OUTPUT_DIR", "outputs", "folder for final artefacts")
+    work_dir: Optional[str] = setting("WORK_DIR", None,
+                                      "folder for per-task / per-run work (default: <output>/_work)")
+    poll_interval: float = setting("POLL_INTERVAL", 10.0, "seconds between backstop polls when idle")
+    lease_seconds: float = setting("LEASE_SECONDS", 60.0, "lease length; renewed while a task runs")
+    worker_id: Optional[str] = setting("WORKER_ID", None,
+                                       "worker name prefix (a unique suffix is added per start)")
+    task_types: Optional[str] = setting("TASK_TYPES", None, "comma-separated task types this worker takes")
+    shutdown_grace_seconds: float = setting("SHUTDOWN_GRACE_SECONDS", 30.0,
+                                            "on SIGTERM, how long the running task may take to finish")
+    debug: bool = setting("DEBUG", False, "verbose logs; keep work folders")
+    # ---- rendering ------------------------------------------------------------------------------------
+    engine: str = setting("ENGINE", "auto", "render engine: auto | diffusers | tiny | wan2gp")
+    models_dir: str = setting("MODELS_DIR", "models", "local folder of diffusers-format model folders")
+    wan2gp_path: Optional[str] = setting("WAN2GP_PATH", None, "a Wan2GP checkout for the wan2gp engine")
+    tiny_models_dir: Optional[str] = setting(
+        "TINY_MODELS_DIR", None, "cache of the random-weight tiny models (default ~/.cache/headless-wan/tiny)")
+    lora_dir: Optional[str] = setting("LORA_DIR", None, "LoRA files and downloads (default <MODELS_DIR>/loras)")
+    depth_model_path: Optional[str] = setting("DEPTH_MODEL_PATH", None,
+                                              "a local transformers depth model for perspective_type depth")
+    offload: str = setting("OFFLOAD", "none", "none | model | sequential (CPU offload for small GPUs)")
+    compile: bool = setting("COMPILE", False, "regional torch.compile of transformer blocks")
+    attention: str = setting("ATTENTION", "auto", "attention backend: auto | sdpa | flash | sage | ...")
+    dtype: str = setting("DTYPE", "auto", "weights precision: auto (bf16 on CUDA, fp32 on CPU) | bf16 | fp16 | fp32")
+    vae_tiling: Optional[bool] = setting("VAE_TILING", None,
+                                         "decode the VAE in tiles (default: on when offloading)")
+    hf_hub_offline: bool = setting("HF_HUB_OFFLINE", False,
+                                   "never download weights from the Hugging Face Hub (local folders and cache only)")
+    # ---- engine wan2gp (issue 10); the --wgp-* names are the original tool's (docs/ENGINES.md) ------------
+    wan2gp_python: Optional[str] = setting("WAN2GP_PYTHON", None,
+                                           "Wan2GP's own interpreter (default: <checkout>/venv/bin/python)")
+    wan2gp_timeout: float = setting("WAN2GP_HELPER_TIMEOUT", 900.0,
+                                    "seconds the Wan2GP helper may stay silent before it is killed (task retried)")
+    wgp_attention_mode: Optional[str] = setting("WGP_ATTENTION_MODE", None,
+                                                "Wan2GP attention: auto | sdpa | sage | sage2 | flash | xformers")
+    wgp_compile: Optional[str] = setting("WGP_COMPILE", None, "torch.compile Wan2GP's transformer: transformer | none")
+    wgp_profile: Optional[str] = setting("WGP_PROFILE", None,
+                                         "Wan2GP memory profile (mmgp): 1 HighRAM_HighVRAM ... 4 LowRAM_LowVRAM, "
+                                         "5 VerylowRAM_LowVRAM")
+    wgp_vae_config: Optional[str] = setting("WGP_VAE_CONFIG", None, "Wan2GP VAE tiling config (0 = auto)")
+    wgp_preload: Optional[str] = setting("WGP_PRELOAD", None,
+                                         "megabytes of the diffusion model to preload in VRAM (0 = none)")
+    wgp_transformer_dtype_policy: Optional[str] = setting("WGP_TRANSFORMER_DTYPE_POLICY", None,
+                                                          "transformer dtype: auto | fp16 | bf16")
+    wgp_boost: Optional[str] = setting("WGP_BOOST", None, "Wan2GP boost: 1 = joint CFG pass, 0 = off")
+    wgp_transformer_quantization: Optional[str] = setting("WGP_TRANSFORMER_QUANTIZATION", None,
+                                                          "transformer weights: int8 | fp8 | bf16")
+    wgp_text_encoder_quantization: Optional[str] = setting("WGP_TEXT_ENCODER_QUANTIZATION", None,
+                                                           "text encoder weights: int8 | bf16")
+    wgp_vae_precision: Optional[str] = setting("WGP_VAE_PRECISION", None, "VAE precision in bits: 16 | 32")
+    wgp_mixed_precision: Optional[str] = setting("WGP_MIXED_PRECISION", None, "1 = mixed-precision transformer")
+    wgp_preload_policy: Optional[str] = setting("WGP_PRELOAD_POLICY", None,
+                                                "letters P (preload at start), S (at switch), U (unload after "
+                                                "each task), e.g. P,S")
+    wgp_extra_args: Optional[str] = setting("WGP_EXTRA_ARGS", None,
+                                            "more Wan2GP command-line arguments, shell-quoted (e.g. '--gpu cuda:1')")
 
-    # ---- derived ----------------------------------------------------------------------------------
+    # ---- derived ----------------------------------------------------------------------------------------
     @property
     def db_path(self) -> Path:
         return Path(self.db_file).expanduser().resolve()
@@ -184,14 +121,41 @@ class Settings:
             return None
         return [t.strip() for t in str(self.task_types).split(",") if t.strip()]
 
+    @property
+    def models_path(self) -> Path:
+        return Path(self.models_dir).expanduser().resolve()
+
+    @property
+    def lora_path(self) -> Path:
+        if self.lora_dir:
+            return Path(self.lora_dir).expanduser().resolve()
+        return self.models_path / "loras"
+
+    @property
+    def tiny_models_path(self) -> Path:
+        if self.tiny_models_dir:
+            return Path(self.tiny_models_dir).expanduser().resolve()
+        return (user_cache_dir() / "headless-wan" / "tiny").resolve()
+
+    @property
+    def depth_model_folder(self) -> Optional[Path]:
+        """The depth model folder when it exists, else None."""
+        if self.depth_model_path and Path(self.depth_model_path).expanduser().is_dir():
+            return Path(self.depth_model_path).expanduser()
+        return None
+
+    @property
+    def wan2gp_candidates(self) -> list[Path]:
+        """Where a Wan2GP checkout may be: WAN2GP_PATH, then ./Wan2GP beside the scripts."""
+        paths = [self.wan2gp_path, PROJECT_ROOT / "Wan2GP"]
+        return [Path(p).expanduser().resolve() for p in paths if p]
+
     def redacted(self) -> dict:
         """For logs: secrets never printed."""
         out = {}
         for f in fields(self):
-            if f.name == "extra":
-                continue
             value = getattr(self, f.name)
-            if f.name in ("supabase_service_key",) and value:
+            if f.name == "supabase_service_key" and value:
                 value = "***"
             if f.name == "database_url" and value:
                 value = redact_dsn(value)
@@ -199,12 +163,72 @@ class Settings:
         return out
 
 
-def redact_dsn(dsn: str) -> str:
-    """postgresql://user:secret@host/db -> postgresql://user:***@host/db (also password=... forms)."""
-    import re
+def user_cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
 
-    dsn = re.sub(r"(://[^:/@]+:)[^@]*(@)", r"\1***\2", dsn)
-    return re.sub(r"(password\s*=\s*)\S+", r"\1***", dsn, flags=re.IGNORECASE)
+
+@dataclass(frozen=True)
+class Option:
+    """One setting as the command lines and `.env.example` see it."""
+
+    name: str
+    env: str
+    default: Any
+    kind: type
+    help: str
+
+
+@lru_cache(maxsize=None)
+def options() -> dict[str, Option]:
+    """name -> Option, from the Settings fields (the one place each is declared)."""
+    hints = typing.get_type_hints(Settings)
+    table = {}
+    for f in fields(Settings):
+        hint = hints[f.name]
+        kind = next((t for t in typing.get_args(hint) if t is not type(None)), hint)
+        table[f.name] = Option(f.name, f.metadata["env"], f.default, kind, f.metadata["help"])
+    return table
+
+
+def _to_bool(option: Option, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{option.env} must be true or false, got {value!r}")
+
+
+def _convert(option: Option, value: Any) -> Any:
+    if value is None:
+        return None
+    if option.kind is bool:
+        return _to_bool(option, value)
+    try:
+        if option.kind is int:
+            return int(value)
+        if option.kind is float:
+            return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{option.env} must be a {option.kind.__name__}, got {value!r}") from None
+    return str(value)
+
+
+def default_dotenv_path() -> Path:
+    """`.env` in the working directory, else the one beside the scripts."""
+    here = Path.cwd() / ".env"
+    return here if here.is_file() else PROJECT_ROOT / ".env"
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    """KEY=VALUE pairs of a .env file (python-dotenv's reading); a missing file gives nothing."""
+    if not Path(path).is_file():
+        return {}
+    from dotenv import dotenv_values
+
+    return {k: v for k, v in dotenv_values(path).items() if v is not None}
 
 
 def resolve_settings(flags: Optional[Mapping[str, Any]] = None, env: Optional[Mapping[str, str]] = None,
@@ -212,18 +236,18 @@ def resolve_settings(flags: Optional[Mapping[str, Any]] = None, env: Optional[Ma
     """flag > environment > .env > default. `flags` holds only options the user gave (None = not given)."""
     flags = {k: v for k, v in (flags or {}).items() if v is not None}
     env = os.environ if env is None else env
-    dotenv = read_dotenv(dotenv_path if dotenv_path is not None else Path.cwd() / ".env")
+    dotenv = read_dotenv(dotenv_path if dotenv_path is not None else default_dotenv_path())
     values: dict[str, Any] = {}
-    for name, option in OPTIONS.items():
+    for name, option in options().items():
         if name in flags:
             raw = flags[name]
-        elif option.env in env and env[option.env] != "":
+        elif env.get(option.env, "") != "":
             raw = env[option.env]
-        elif option.env in dotenv and dotenv[option.env] != "":
+        elif dotenv.get(option.env, "") != "":
             raw = dotenv[option.env]
         else:
-            raw = option.default
-        values[name] = _convert(name, raw)
+            continue  # the dataclass default
+        values[name] = _convert(option, raw)
     settings = Settings(**values)
     validate_settings(settings)
     return settings
@@ -240,8 +264,14 @@ def validate_settings(settings: Settings) -> None:
         raise ValueError("DB_TYPE=supabase needs SUPABASE_URL and SUPABASE_SERVICE_KEY")
     if settings.lease_seconds <= 0 or settings.poll_interval <= 0:
         raise ValueError("lease seconds and poll interval must be positive")
-    if settings.wan2gp_timeout is not None and settings.wan2gp_timeout <= 0:
-        raise ValueError("WAN2GP_HELPER_TIMEOUT must be positive")
+    if settings.wan2gp_timeout <= 0:
+        raise ValueError(f"WAN2GP_HELPER_TIMEOUT must be positive, got {settings.wan2gp_timeout}")
+
+
+def redact_dsn(dsn: str) -> str:
+    """postgresql://user:secret@host/db -> postgresql://user:***@host/db (also password=... forms)."""
+    dsn = re.sub(r"(://[^:/@]+:)[^@]*(@)", r"\1***\2", dsn)
+    return re.sub(r"(password\s*=\s*)\S+", r"\1***", dsn, flags=re.IGNORECASE)
 
 
 def scrub_secrets(text: str, settings: Settings) -> str:

@@ -13,8 +13,8 @@
         engine: str | None = None,                      # auto | diffusers | tiny | wan2gp (default: settings)
         wgp_settings: dict | None = None,               # Wan2GP-only settings (engine wan2gp; else ignored)
         progress_callback: Callable[[int, int], None] | None = None,  # (step, total); may raise to cancel
-        settings: dict | Settings | None = None,        # models_dir, lora_dir, tiny_dir, offload, compile,
-    ) -> Path                                           # attention, dtype, vae_tiling, engine
+        settings: Settings | None = None,               # the worker's settings (default: this process's)
+    ) -> Path
 
 What it does, in order: pick the engine (source.engines.choice), snap frames to 4k+1 and the resolution
 to multiples of 16 (source.media.frames, once), find the model (registry -> local folder / HF cache /
@@ -29,7 +29,8 @@ exception propagates, and nothing is written at `output_path`.
 
 Errors a user understands: ValueError for bad input (unknown model -> UnknownModel listing the known
 ones; bad resolution; images a model cannot take), MissingWeights (the model and every place looked),
-LoraError (a LoRA not found, not fetched, or not applicable), EngineUnavailable (wan2gp).
+LoraError (a LoRA not found or not applicable; LoraFetchError when its URL did not answer, which is
+transient), EngineUnavailable (wan2gp). Each belongs to the error family of source/errors.py.
 
 Defaults: steps / guidance / flow shift come from the model's registry entry unless given; the LoRA
 flags set them (causvid: 9 / 1.0 / 1.0, lighti2x: 5 / 1.0 / 5.0) whatever was given. With the tiny
@@ -42,15 +43,16 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Callable, Optional
 
+from .config import Settings, resolve_settings
 from .engines import diffusers_engine
 from .engines.choice import choose_engine
 from .engines.inputs import as_image, as_video, guide_from_images
-from .engines.loras import ACCELERATOR_SETTINGS, accelerator_lora_file, apply_loras, lora_dir, resolve_lora_file
-from .engines.models import MODELS, lookup_model, tiny_kind_for
+from .engines.loras import ACCELERATOR_SETTINGS, accelerator_lora_file, apply_loras, resolve_lora_file
+from .engines.models import MODELS, UnknownModel, lookup_model, tiny_kind_for
 from .engines.residency import RESIDENT
-from .engines.runtime import runtime_options, settings_dict
+from .engines.runtime import runtime_options
 from .engines.tiny import ensure_tiny_model
 from .engines.weights import locate_weights
 from .media.frames import WAN_FPS, snap_frames, snap_resolution
@@ -65,10 +67,10 @@ def generate_single_video(
     flow_shift: Optional[float] = None, start_image=None, end_image=None, guide_video=None, mask_video=None,
     reference_images=None, loras: Optional[dict] = None, use_causvid_lora: bool = False,
     use_lighti2x_lora: bool = False, engine: Optional[str] = None, wgp_settings: Optional[dict] = None,
-    progress_callback: Optional[Callable[[int, int], None]] = None, settings: Any = None,
+    progress_callback: Optional[Callable[[int, int], None]] = None, settings: Optional[Settings] = None,
 ) -> Path:
-    values = settings_dict(settings)
-    engine = choose_engine(engine, values)
+    settings = settings if settings is not None else resolve_settings()
+    engine = choose_engine(engine, settings)
     output_path = Path(output_path)
     try:
         width, height = snap_resolution(resolution)
@@ -101,18 +103,18 @@ def generate_single_video(
     # Which model, of which kind, from which folder.
     spec = lookup_model(model)
     if spec.kind == "wan2gp":
-        raise ValueError(f"model {model!r} is a Wan2GP model type; it renders with --engine wan2gp only "
-                         f"(this worker renders with engine {engine})")
+        raise UnknownModel(f"model {model!r} is a Wan2GP model type; it renders with --engine wan2gp only "
+                           f"(this worker renders with engine {engine})")
     has_guide = guide_video is not None or mask_video is not None
     has_start, has_end = start_image is not None, end_image is not None
     tiny = engine == "tiny" or spec.name == "tiny"
     if tiny:
         kind = tiny_kind_for(spec.kind, has_guide=has_guide, has_start=has_start, has_end=has_end)
-        location = ensure_tiny_model(kind, values)
+        location = ensure_tiny_model(kind, settings)
     else:
         kind = spec.kind
         _check_inputs_fit(spec.name, kind, has_guide=has_guide, has_start=has_start, has_end=has_end)
-        location = locate_weights(spec, values.get("models_dir") or "models")
+        location = locate_weights(spec, settings)
 
     # Settings: given value > model default; the LoRA flags override both.
     steps = steps if steps is not None else (MODELS["tiny"].steps if tiny else spec.steps)
@@ -140,12 +142,12 @@ def generate_single_video(
         log.warning("reference images are used by VACE models only; ignored for %s", spec.name)
 
     # LoRA files (fetched before the model is touched, so a dead URL costs no load).
-    folder = lora_dir(values)
+    folder = settings.lora_path
     lora_files = [(resolve_lora_file(str(key), folder), _strength(key, value)) for key, value in (loras or {}).items()]
     if flag:
-        lora_files.append((accelerator_lora_file(flag, spec.size, values, tiny_kind=kind if tiny else None), 1.0))
+        lora_files.append((accelerator_lora_file(flag, spec.size, settings, tiny_kind=kind if tiny else None), 1.0))
 
-    options = runtime_options(values)
+    options = runtime_options(settings)
     pipeline_key = (spec.name if not tiny else f"tiny-{kind}", str(location),
                     diffusers_engine.PIPELINE_CLASSES[kind], options.key)
     pipe = RESIDENT.get(pipeline_key, lambda: diffusers_engine.load_pipeline(location, kind, options))

@@ -26,13 +26,13 @@ from dataclasses import dataclass
 from typing import Optional
 
 from .config import Settings
-from .handlers.base import (Done, FanOut, InvalidParams, TaskCancelled, TaskContext, TransientError,
-                            safe_name)
-from .handlers.registry import UnknownTaskType, get_handler
+from .errors import TaskCancelled, describe, is_transient, is_user_error
 from .log import task_logging
 from .queue.base import TaskQueue
 from .queue.model import Claim
-from .storage.outputs import publish_output
+from .storage.outputs import publish_output, safe_name
+from .tasks.context import Done, FanOut, TaskContext
+from .workflows.registry import get_handler, parse_params
 
 log = logging.getLogger("worker")
 
@@ -47,28 +47,6 @@ def make_worker_id(prefix: Optional[str]) -> str:
     """Unique per process start, so a restarted worker never passes for its former self."""
     base = prefix or socket.gethostname().split(".")[0] or "worker"
     return f"{base}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-
-
-def describe_error(exc: BaseException) -> str:
-    """One or two lines a person understands: the message, prefixed by the kind when it helps."""
-    text = str(exc).strip() or type(exc).__name__
-    # errors whose message is written for a user stand alone; anything else is prefixed with its kind
-    if not isinstance(exc, (InvalidParams, TransientError, UnknownTaskType)) and type(exc).__name__ not in (
-        "FileNotFoundError", "ValueError", "DownloadError"
-    ):
-        text = f"{type(exc).__name__}: {text}"
-    lines = [line for line in text.splitlines() if line.strip()]
-    return "\n".join(lines[:2])[:1000]
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Errors that may pass on a retry: declared transient, CUDA out of memory, lost connections."""
-    if isinstance(exc, TransientError):
-        return True
-    name = type(exc).__name__
-    return name in ("OutOfMemoryError", "ConnectionError", "TimeoutError") or (
-        isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
-    )
 
 
 @dataclass
@@ -162,22 +140,8 @@ class Worker:
             self._finish(claim, ctx, outcome, time.monotonic() - started)
 
     def _context(self, claim: Claim) -> TaskContext:
-        settings = self.settings
-        ctx = TaskContext(
-            task=claim.task, claim=claim, output_dir=settings.output_path, work_dir=settings.work_path,
-            db_dir=settings.db_dir, engine=settings.engine, debug=settings.debug, queue=self.queue,
-            settings={"offload": settings.offload, "compile": settings.compile,
-                      "attention": settings.attention, "models_dir": settings.models_dir,
-                      "wan2gp_path": settings.wan2gp_path, "engine": settings.engine,
-                      "tiny_dir": settings.tiny_models_dir, "lora_dir": settings.lora_dir,
-                      "depth_model_path": settings.depth_model_path,
-                      "settings": settings},
-            log=logging.LoggerAdapter(logging.getLogger("task"), {}),
-        )
-        # wan2gp engine (issue 10): a render in another process polls this to cancel its job when the
-        # row is cancelled, its lease is lost, or the worker shuts down (ctx.lost is set in all three)
-        ctx.settings["task_stop_event"] = ctx.lost
-        ctx.output_dir.mkdir(parents=True, exist_ok=True)
+        """The handler's context; its params are validated on the task thread (`_run_handler`)."""
+        ctx = TaskContext(task=claim.task, claim=claim, params=None, settings=self.settings, queue=self.queue)
         last_write = [0.0]
 
         def report(progress: float, message: str) -> None:
@@ -194,13 +158,17 @@ class Worker:
                 ctx.lost.set()
                 raise TaskCancelled(f"task {claim.task_id} was cancelled or lost its lease")
 
-        ctx._progress = report
+        ctx.progress_sink = report
         return ctx
 
     def _run_handler(self, ctx: TaskContext, outcome: _Outcome) -> None:
         with task_logging(ctx.task.id):
             try:
                 handler = get_handler(ctx.task.task_type)
+                ctx.params = parse_params(ctx.task.task_type, ctx.task.params, self.settings)
+                if ctx.params.ignored_keys:
+                    log.warning("params not used by %s (ignored): %s", ctx.task.task_type,
+                                ", ".join(ctx.params.ignored_keys))
                 result = handler(ctx)
                 if isinstance(result, Done):
                     # publishing (an upload in Supabase mode) happens here, on the task thread, so the
@@ -273,9 +241,9 @@ class Worker:
         if isinstance(error, TaskCancelled) or ctx.lost.is_set():
             log.info("stopped: the row was cancelled or taken over")
             return
-        message = describe_error(error)
+        message = describe(error)
         transient = is_transient(error)
-        if self.settings.debug or not isinstance(error, (InvalidParams, UnknownTaskType)):
+        if self.settings.debug or not is_user_error(error):
             log.error("failed: %s\n%s", message, outcome.trace.rstrip())
         else:
             log.error("failed: %s", message)

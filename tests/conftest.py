@@ -1,11 +1,11 @@
-"""Shared test set-up: the repository root on sys.path, offline Hugging Face, no stray .env."""
-import os
-import sys
-from pathlib import Path
+"""Shared test set-up: fixtures from tests/helpers (registered as plugins), offline Hugging Face.
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+Fixtures available to every test: `tiny_settings` (helpers/bridge.py), `backend` (helpers/workers.py),
+`queue_factory` and `postgres_databases` (helpers/queue.py).
+"""
+import os
+
+pytest_plugins = ["tests.helpers.bridge", "tests.helpers.queue", "tests.helpers.workers"]
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

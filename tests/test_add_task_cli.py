@@ -7,7 +7,6 @@ import pytest
 
 from source.queue.model import NewTask, Status
 
-from .helpers.workers import backend  # noqa: F401
 
 
 def row_count(queue) -> int:

@@ -1,17 +1,19 @@
 """The `wgp` / `single_image` handlers, called with a TaskContext built here, and one worker run."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from source.handlers.base import Done, InvalidParams, TaskCancelled, TaskContext, TransientError
-from source.handlers.registry import get_handler
+from tests.helpers.legacy import get_handler
 from source.media.video_io import count_frames, video_info
 from source.queue.model import Claim, Status, Task
 
-from .helpers.bridge import closed_port_url, gradient_frames, solid, tiny_settings, write_test_video  # noqa: F401
+from .helpers.bridge import closed_port_url, gradient_frames, solid, write_test_video
 
 
 def make_ctx(tmp_path: Path, settings: dict, params: dict, task_id: str = "task-1", task_type: str = "wgp"):
@@ -19,7 +21,7 @@ def make_ctx(tmp_path: Path, settings: dict, params: dict, task_id: str = "task-
     progress = []
     ctx = TaskContext(task=task, claim=Claim(task=task, worker_id="w1", attempt=1),
                       output_dir=tmp_path / "out", work_dir=tmp_path / "work", db_dir=tmp_path,
-                      engine=settings["engine"], settings=dict(settings))
+                      engine=settings.engine, settings=settings)
     ctx.output_dir.mkdir(parents=True, exist_ok=True)
     ctx._progress = lambda value, message: progress.append((value, message))
     import logging
@@ -119,7 +121,7 @@ def test_unreachable_lora_url_is_a_clear_transient_error(tiny_settings, tmp_path
 
 def test_missing_weights_message(tiny_settings, tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    settings = {**tiny_settings, "engine": "diffusers", "models_dir": str(tmp_path / "models")}
+    settings = replace(tiny_settings, engine="diffusers", models_dir=str(tmp_path / "models"))
     ctx, _ = make_ctx(tmp_path, settings, {"model": "vace_1.3B", "frames": 5, "steps": 1, "resolution": "64x64",
                                            "video_guide_path": str(write_test_video(tmp_path / "g.mp4",
                                                                                     gradient_frames(5)))})
@@ -138,7 +140,7 @@ def test_headless_until_idle_renders_a_wgp_row(tiny_settings, tmp_path):
                                "steps": 2, "seed": 1, "image_start_paths": [str(_png(tmp_path))]})
         queue.enqueue([task])
         proc = backend.start_worker("--until-idle", "--engine", "tiny",
-                                    TINY_MODELS_DIR=tiny_settings["tiny_dir"])
+                                    TINY_MODELS_DIR=tiny_settings.tiny_models_dir)
         row = wait_terminal(queue, task.id, timeout=120)
         assert proc.wait(timeout=30) == 0, proc.log_path.read_text()[-2000:]
         assert row.status == Status.COMPLETE, row.error_message

@@ -7,6 +7,7 @@ import threading
 import numpy as np
 import pytest
 
+from source.config import Settings
 from source.engines.choice import choose_engine
 from source.engines.models import lookup_model, tiny_kind_for
 from source.engines.residency import RESIDENT
@@ -14,7 +15,7 @@ from source.engines.tiny import ensure_tiny_model
 from source.engines.wan2gp import EngineUnavailable
 from source.wgp_utils import generate_single_video
 
-from .helpers.bridge import build_peft_lora, gradient_frames, solid, tiny_settings  # noqa: F401
+from .helpers.bridge import build_peft_lora, gradient_frames, solid
 
 
 def still(settings, out, **kwargs):
@@ -30,8 +31,8 @@ def still(settings, out, **kwargs):
 
 
 def test_lora_changes_output_strength_zero_gives_base_and_no_reload(tiny_settings, tmp_path):
-    lora = build_peft_lora(tiny_settings["tiny_dir"], "t2v", tmp_path / "style.safetensors", seed=1)
-    other = build_peft_lora(tiny_settings["tiny_dir"], "t2v", tmp_path / "other.safetensors", seed=2)
+    lora = build_peft_lora(tiny_settings.tiny_models_dir, "t2v", tmp_path / "style.safetensors", seed=1)
+    other = build_peft_lora(tiny_settings.tiny_models_dir, "t2v", tmp_path / "other.safetensors", seed=2)
     base = still(tiny_settings, tmp_path / "base.png")
     loads = RESIDENT.loads
     styled = still(tiny_settings, tmp_path / "styled.png", loras={str(lora): 1.0})
@@ -48,7 +49,7 @@ def test_lora_changes_output_strength_zero_gives_base_and_no_reload(tiny_setting
 def test_lora_by_file_name_in_lora_folder(tiny_settings, tmp_path):
     from pathlib import Path
 
-    build_peft_lora(tiny_settings["tiny_dir"], "t2v", Path(tiny_settings["lora_dir"]) / "named.safetensors")
+    build_peft_lora(tiny_settings.tiny_models_dir, "t2v", Path(tiny_settings.lora_dir) / "named.safetensors")
     base = still(tiny_settings, tmp_path / "base.png")
     named = still(tiny_settings, tmp_path / "named.png", loras={"named.safetensors": 1.0})
     assert np.abs(named - base).mean() > 0.2
@@ -84,22 +85,22 @@ def test_same_model_loads_once_and_switch_frees_the_first(tiny_settings, tmp_pat
 
 
 def test_choose_engine():
-    assert choose_engine(None, {"engine": "auto"}, cuda=True) == "diffusers"
-    assert choose_engine(None, {}, cuda=False) == "tiny"
-    assert choose_engine("tiny", {"engine": "diffusers"}) == "tiny"  # the explicit choice wins
-    assert choose_engine(None, {"engine": "diffusers"}, cuda=False) == "diffusers"
+    assert choose_engine(None, Settings(engine="auto"), cuda=True) == "diffusers"
+    assert choose_engine(None, Settings(), cuda=False) == "tiny"
+    assert choose_engine("tiny", Settings(engine="diffusers")) == "tiny"  # the explicit choice wins
+    assert choose_engine(None, Settings(engine="diffusers"), cuda=False) == "diffusers"
     with pytest.raises(ValueError, match="unknown engine 'magic'"):
-        choose_engine("magic", {})
+        choose_engine("magic", Settings())
 
 
 def test_wan2gp_engine_says_what_is_missing(tmp_path, monkeypatch):
     monkeypatch.delenv("WAN2GP_PATH", raising=False)
     with pytest.raises(EngineUnavailable, match="needs a Wan2GP checkout.*WAN2GP_PATH"):
-        choose_engine("wan2gp", {"wan2gp_path": str(tmp_path / "nowhere")})
+        choose_engine("wan2gp", Settings(wan2gp_path=str(tmp_path / "nowhere")))
     (tmp_path / "wgp.py").write_text("# a checkout\n")
     # issue 10: a checkout is found; what is missing now is Wan2GP's own interpreter
     with pytest.raises(EngineUnavailable, match="needs Wan2GP's own Python.*WAN2GP_PYTHON"):
-        choose_engine("wan2gp", {"wan2gp_path": str(tmp_path)})
+        choose_engine("wan2gp", Settings(wan2gp_path=str(tmp_path)))
 
 
 def test_registry_names_and_tiny_kinds():
@@ -113,7 +114,7 @@ def test_registry_names_and_tiny_kinds():
 
 
 def test_tiny_model_built_once_atomically_under_concurrency(tmp_path):
-    settings = {"tiny_dir": str(tmp_path / "tiny")}
+    settings = Settings(tiny_models_dir=str(tmp_path / "tiny"))
     results, errors = [], []
 
     def build():

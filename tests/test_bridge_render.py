@@ -1,6 +1,8 @@
 """generate_single_video with the tiny engine: every kind, sizes, seeds, progress, cancel, errors."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -11,7 +13,7 @@ from source.handlers.base import TaskCancelled
 from source.media.video_io import count_frames, video_info
 from source.wgp_utils import generate_single_video
 
-from .helpers.bridge import closed_port_url, decode, gradient_frames, solid, tiny_settings, write_test_video  # noqa: F401
+from .helpers.bridge import closed_port_url, decode, gradient_frames, solid, write_test_video
 
 
 def render(settings, out, **kwargs):
@@ -136,7 +138,7 @@ def test_unknown_model_lists_known_names(tiny_settings, tmp_path):
 
 def test_missing_weights_names_model_and_places(tiny_settings, tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    settings = {**tiny_settings, "engine": "diffusers", "models_dir": str(tmp_path / "models")}
+    settings = replace(tiny_settings, engine="diffusers", models_dir=str(tmp_path / "models"))
     with pytest.raises(MissingWeights) as info:
         render(settings, tmp_path / "x.mp4", model="t2v_1.3B")
     message = str(info.value)
@@ -167,7 +169,7 @@ def test_unreachable_lora_url(tiny_settings, tmp_path):
 
 
 def test_real_model_refuses_inputs_it_cannot_take(tiny_settings, tmp_path):
-    settings = {**tiny_settings, "engine": "diffusers"}
+    settings = replace(tiny_settings, engine="diffusers")
     with pytest.raises(ValueError, match="text only"):
         render(settings, tmp_path / "x.mp4", model="t2v_1.3B", start_image=solid((1, 2, 3)))
     with pytest.raises(ValueError, match="needs a start image"):

@@ -1,6 +1,8 @@
 """GPU/runtime settings: parsed in one place, wrong values named; the SDPA backend runs on the CPU."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from source.config import Settings
@@ -8,13 +10,12 @@ from source.engines.runtime import attention_backend, runtime_options
 from source.media.video_io import count_frames
 from source.wgp_utils import generate_single_video
 
-from .helpers.bridge import tiny_settings  # noqa: F401
 
 
 def test_defaults_cpu_and_cuda():
-    cpu = runtime_options({}, cuda=False)
+    cpu = runtime_options(Settings(), cuda=False)
     assert (cpu.device, cpu.dtype_name, cpu.attention, cpu.offload, cpu.compile) == ("cpu", "fp32", None, "none", False)
-    gpu = runtime_options({"offload": "model", "compile": "true", "attention": "cudnn"}, cuda=True)
+    gpu = runtime_options(Settings(offload="model", compile=True, attention="cudnn"), cuda=True)
     assert (gpu.device, gpu.dtype_name, gpu.attention, gpu.offload, gpu.compile, gpu.vae_tiling) == (
         "cuda", "bf16", "_native_cudnn", "model", True, True)  # offload turns VAE tiling on
 
@@ -29,7 +30,7 @@ def test_settings_object_is_accepted():
                                           ({"dtype": "int4"}, "dtype must be one of")])
 def test_bad_values_are_named(values, match):
     with pytest.raises(ValueError, match=match):
-        runtime_options(values, cuda=True)
+        runtime_options(Settings(**values), cuda=True)
 
 
 def test_diffusers_backend_names_pass_through():
@@ -38,7 +39,7 @@ def test_diffusers_backend_names_pass_through():
 
 
 def test_render_with_explicit_sdpa_backend(tiny_settings, tmp_path):
-    settings = {**tiny_settings, "attention": "sdpa"}
+    settings = replace(tiny_settings, attention="sdpa")
     path = generate_single_video(model="tiny", prompt="x", output_path=tmp_path / "a.mp4", resolution="64x64",
                                  frames=5, steps=2, settings=settings)
     assert count_frames(path) == 5

@@ -8,7 +8,7 @@ from source.handlers.base import FanOut, InvalidParams
 from source.handlers.perspective import (STEP_FINAL, STEP_GUIDE, STEP_RENDER, STEP_STILL, STEPS,
                                          child_id, cover_resize, first_frame_mask, handle_orchestrator,
                                          pose_guide_frames, still_model_for, target_pose)
-from source.handlers.registry import get_handler
+from tests.helpers.legacy import get_handler
 from source.media import video_io
 from source.media.pose import detect_pose, render_skeleton
 from tests.helpers.perspective import astronaut, astronaut_png, make_context
@@ -136,7 +136,7 @@ def test_still_without_a_person_falls_back_to_the_input_pose(astronaut_pose):
 
 
 def test_validate_params_before_queueing():
-    from source.handlers.registry import validate_params
+    from tests.helpers.legacy import validate_params
 
     validate_params("different_perspective_orchestrator", {"input_image_path": "x.png", "prompt": "a hero"})
     with pytest.raises(InvalidParams, match="input_image_path must be an image path"):

@@ -21,7 +21,8 @@ SIZE = (128, 128)
 def queue(tmp_path):
     from source.queue.sqlite_backend import SqliteQueue
 
-    q = SqliteQueue(tmp_path / "tasks.db", migrate=True)
+    q = SqliteQueue(tmp_path / "tasks.db")
+    q.migrate()
     yield q
     q.close()
 

@@ -7,8 +7,7 @@ import time
 from collections import Counter
 
 from source.queue.model import NewTask, Status
-from tests.helpers.queue import (  # noqa: F401 (fixtures)
-    complete_in_order, drain_worker, open_and_migrate, postgres_databases, queue_factory)
+from tests.helpers.queue import complete_in_order, drain_worker, open_and_migrate
 
 WORKERS = 4
 ROWS = 240

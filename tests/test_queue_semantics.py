@@ -1,4 +1,4 @@
-"""Queue semantics, the same tests on every backend (tests/helpers/queue.py BACKENDS)."""
+"""Queue semantics, the same tests on every backend (`queue_factory`, tests/helpers/queue.py)."""
 from __future__ import annotations
 
 import json
@@ -7,9 +7,9 @@ from datetime import timedelta, timezone
 
 import pytest
 
+from source.queue.factory import open_queue
 from source.queue.model import InvalidTask, NewTask, Status
 from source.queue.rows import utc_now
-from tests.helpers.queue import postgres_databases, queue_factory  # noqa: F401 (fixtures)
 
 LEASE = 30.0
 
@@ -421,6 +421,36 @@ def test_migrate_is_idempotent(queue_factory):
     again = queue_factory.open(queue.target)
     again.migrate()
     assert again.claim("w", LEASE) is not None
+
+
+def test_open_queue_leaves_the_schema_alone_and_migrate_says_what_it_did(queue_factory):
+    target = queue_factory.target(empty=True)
+    queue = open_queue(target.settings())
+    queue_factory.opened.append(queue)  # closed with the others
+    tables = ("SELECT count(*) FROM sqlite_master WHERE name = 'tasks'",
+              "SELECT count(*) FROM pg_tables WHERE tablename = 'tasks'")
+    assert target.execute(*tables) == [(0,)]
+
+    created = queue.migrate()
+    assert target.execute(*tables) == [(1,)]
+    versions = [v for (v,) in target.execute(*["SELECT version FROM queue_migrations ORDER BY version"] * 2)]
+    assert (created.before, created.after, created.applied) == (None, versions[-1], tuple(versions))
+    assert str(created) == f"queue schema created (version {versions[-1]})"
+
+    current = queue.migrate()
+    assert (current.before, current.after, current.applied) == (versions[-1], versions[-1], ())
+    assert str(current) == f"queue schema is current (version {versions[-1]})"
+
+    # a database one migration behind: migrate applies just that one (each migration may run again)
+    target.execute("DELETE FROM queue_migrations WHERE version = ?",
+                   "DELETE FROM queue_migrations WHERE version = %s", (versions[-1],))
+    upgraded = queue.migrate()
+    assert upgraded.applied == (versions[-1],) and upgraded.after == versions[-1]
+    assert upgraded.before == (versions[-2] if len(versions) > 1 else None)  # SQLite has one migration
+    assert str(upgraded) == (f"queue schema upgraded from version {versions[-2]} to {versions[-1]}"
+                             if len(versions) > 1 else f"queue schema created (version {versions[-1]})")
+    queue.enqueue([NewTask("t", {})])
+    assert queue.claim("w", LEASE) is not None
 
 
 def test_pending_count_sees_queued_and_leased_rows_only(queue_factory):

@@ -1,4 +1,4 @@
-"""URL inputs (SPEC §3): earlier outputs stored in a bucket come back through download_url.
+"""URL inputs: earlier outputs stored in a bucket come back through download_url.
 
 Served by the Storage stand-in of tests/helpers/supabase.py (a real HTTP server on localhost).
 """

@@ -15,7 +15,9 @@ from postgrest.exceptions import APIError
 from supabase import create_client
 
 from source.queue.model import InvalidTask, NewTask, QueueError, Status
-from source.queue.supabase_backend import SchemaNotInstalled, SupabaseQueue, install_sql
+from source.queue.factory import open_queue
+from source.queue.postgrest_connector import SchemaNotInstalled
+from source.queue.sqlfiles import install_sql
 from tests.helpers.supabase import JWT_SECRET, mint_jwt, supabase_stack
 
 
@@ -27,7 +29,7 @@ def stack():
 
 @pytest.fixture
 def queue(stack):
-    queue = SupabaseQueue(stack.settings())
+    queue = open_queue(stack.settings())
     yield queue
     queue.close()
 
@@ -41,7 +43,7 @@ def test_anon_key_cannot_claim_read_or_change_rows(stack, queue):
     [task_id] = queue.enqueue([NewTask("generate", {"prompt": "secret prompt"})])
     before = _rows(stack)
 
-    anon_queue = SupabaseQueue(stack.settings(supabase_service_key=stack.anon_key))
+    anon_queue = open_queue(stack.settings(supabase_service_key=stack.anon_key))
     for call in (lambda: anon_queue.claim("thief", 60), lambda: anon_queue.get(task_id),
                  lambda: anon_queue.cancel(task_id), lambda: anon_queue.enqueue([NewTask("x", {})]),
                  lambda: anon_queue.sweep_expired(), lambda: anon_queue.migrate()):
@@ -102,17 +104,17 @@ def test_errors_and_logs_never_show_the_key(stack, queue, caplog):
     # a key signed with another secret
     forged = mint_jwt("service_role", secret="another-secret-that-is-long-enough-1234567890")
     with pytest.raises(QueueError) as info:
-        SupabaseQueue(stack.settings(supabase_service_key=forged)).claim("w", 60)
+        open_queue(stack.settings(supabase_service_key=forged)).claim("w", 60)
     assert "refused the key" in str(info.value) and forged not in str(info.value)
     # an expired one
     expired = mint_jwt("service_role", secret=JWT_SECRET, lifetime_s=-120)
     with pytest.raises(QueueError) as info:
-        SupabaseQueue(stack.settings(supabase_service_key=expired)).get("x")
+        open_queue(stack.settings(supabase_service_key=expired)).get("x")
     assert expired not in str(info.value)
     # nothing listening at all
     from tests.helpers.supabase import free_port
 
-    gone = SupabaseQueue(stack.settings(supabase_url=f"http://127.0.0.1:{free_port()}"))
+    gone = open_queue(stack.settings(supabase_url=f"http://127.0.0.1:{free_port()}"))
     with pytest.raises(QueueError, match="cannot reach Supabase") as info:
         gone.pending_count()
     assert stack.service_key not in str(info.value)
@@ -125,7 +127,7 @@ def test_schema_missing_is_explained_and_the_pasted_sql_installs_it(tmp_path):
         pass
 
     with supabase_stack(migrate=nothing) as bare:
-        queue = SupabaseQueue(bare.settings())
+        queue = open_queue(bare.settings())
         with pytest.raises(SchemaNotInstalled, match="--migrate-only.*supabase_sql.py"):
             queue.migrate()
         # what a user pastes into the SQL editor, twice (an upgrade re-run changes nothing)
@@ -148,7 +150,7 @@ def test_schema_missing_is_explained_and_the_pasted_sql_installs_it(tmp_path):
 
 
 def test_wait_for_change_wakes_on_status_change_and_on_retry_backoff(stack, queue):
-    other = SupabaseQueue(stack.settings())
+    other = open_queue(stack.settings())
     other.enqueue([NewTask("slow", {}), NewTask("later", {})])
     claim = other.claim("other", 60, task_types=["slow"])
     queue.wait_for_change(0.01)  # take note of everything so far

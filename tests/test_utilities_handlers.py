@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from source.handlers.base import InvalidParams
-from source.handlers.registry import get_handler
+from tests.helpers.legacy import get_handler
 from source.handlers.utilities import (handle_extract_frame, handle_generate_openpose,
                                        handle_rife_interpolate_images, handle_upscale)
 from source.media import video_io
@@ -156,14 +156,14 @@ def test_upscale_needs_a_positive_factor(tmp_path):
     ("upscale", {"input_video_task_id": "x"}, "upscale_factor must be a positive number"),
 ])
 def test_validate_params_before_queueing(task_type, params, message):
-    from source.handlers.registry import validate_params
+    from tests.helpers.legacy import validate_params
 
     with pytest.raises(InvalidParams, match=message):
         validate_params(task_type, params)
 
 
 def test_validate_params_accepts_good_rows():
-    from source.handlers.registry import validate_params
+    from tests.helpers.legacy import validate_params
 
     validate_params("extract_frame", {"input_video_task_id": "x", "frame_index": -1})
     validate_params("upscale", {"input_image_path": "a.png", "upscale_factor": 2})

@@ -7,13 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from source.config import resolve_settings
+from source.config import Settings, resolve_settings
 from source.engines.models import lookup_model
 from source.engines.wan2gp import EngineUnavailable, check_wan2gp
+from source.errors import UserError
 from source.engines.wan2gp.frame_rule import FrameGrid, plan_frames, wan2gp_frame_count
 from source.engines.wan2gp.mapping import ModelInfo, check_wgp_settings, multipliers_text, unknown_model_message
 from source.engines.wan2gp.names import resolve_model
-from source.engines.wan2gp.options import engine_options, flat_settings, runtime_arguments
+from source.engines.wan2gp.options import engine_options, runtime_arguments
 
 STANDIN = Path(__file__).resolve().parent / "wan2gp_standin"
 WAN, VACE = FrameGrid(5, 4, 1), FrameGrid(17, 4, 1)
@@ -57,7 +58,7 @@ def test_wan2gp_prefix_passes_enqueue_checks_and_is_refused_by_other_engines(tmp
     assert lookup_model("wan2gp:ltxv_13B").kind == "wan2gp"
     with pytest.raises(ValueError, match="'wan2gp:ltxv_13B' is a Wan2GP model type; it renders with --engine wan2gp"):
         generate_single_video(model="wan2gp:ltxv_13B", prompt="x", output_path=tmp_path / "o.mp4", frames=5,
-                              engine="tiny", settings={"engine": "tiny", "tiny_dir": str(tmp_path)})
+                              engine="tiny", settings=Settings(engine="tiny", tiny_models_dir=str(tmp_path)))
 
 
 def test_unknown_model_message_names_the_known_types_and_a_close_one():
@@ -75,12 +76,12 @@ def test_wgp_flags_become_cli_args_and_config_keys():
         "WGP_TRANSFORMER_QUANTIZATION": "bf16", "WGP_TEXT_ENCODER_QUANTIZATION": "bf16", "WGP_VAE_PRECISION": "32",
         "WGP_MIXED_PRECISION": "1", "WGP_PRELOAD_POLICY": "P,S", "WGP_EXTRA_ARGS": "--perc-reserved-mem-max 0.3",
     }, dotenv_path=Path("/nonexistent.env"))
-    cli, config = runtime_arguments({"settings": settings})
+    cli, config = runtime_arguments(settings)
     assert cli == ("--attention", "sdpa", "--compile", "--profile", "4", "--vae-config", "1", "--preload", "2000",
                    "--bf16", "--perc-reserved-mem-max", "0.3")
     assert dict(config) == {"boost": 0, "transformer_quantization": "bf16", "text_encoder_quantization": "bf16",
                             "vae_precision": "32", "mixed_precision": "1", "preload_model_policy": ["P", "S"]}
-    assert runtime_arguments({}) == ((), ())
+    assert runtime_arguments(Settings()) == ((), ())
 
 
 @pytest.mark.parametrize("values,match", [
@@ -89,8 +90,8 @@ def test_wgp_flags_become_cli_args_and_config_keys():
     ({"wgp_preload_policy": "P,X"}, "unknown letter"),
 ])
 def test_bad_wgp_options_are_one_line_errors_naming_the_option(values, match):
-    with pytest.raises(ValueError, match=match):
-        runtime_arguments(values)
+    with pytest.raises(UserError, match=match):
+        runtime_arguments(Settings(**values))
 
 
 def test_worker_flags_reach_the_settings():
@@ -102,20 +103,14 @@ def test_worker_flags_reach_the_settings():
                                       "--wan2gp-timeout", "42"])
     settings = settings_from_args(args, WORKER_FLAG_NAMES)
     assert (settings.wgp_profile, settings.wgp_attention_mode, settings.wan2gp_timeout) == ("3", "sage", 42.0)
-    options = engine_options({"settings": settings})
+    options = engine_options(settings)
     assert options.spec.cli_args == ("--attention", "sage", "--profile", "3") and options.timeout_s == 42.0
     assert options.spec.root == str(STANDIN) and options.spec.python == sys.executable
 
 
-def test_nested_settings_object_and_outer_keys_are_both_read(tmp_path):
-    settings = resolve_settings({"wan2gp_python": "/from/settings"}, env={}, dotenv_path=tmp_path / "none")
-    values = flat_settings({"settings": settings, "wan2gp_path": "/outer"})
-    assert values["wan2gp_python"] == "/from/settings" and values["wan2gp_path"] == "/outer"
-
-
 def test_missing_checkout_is_a_one_line_error(tmp_path):
     with pytest.raises(EngineUnavailable) as info:
-        check_wan2gp({"wan2gp_path": str(tmp_path / "nowhere")})
+        check_wan2gp(Settings(wan2gp_path=str(tmp_path / "nowhere")))
     message = str(info.value)
     assert "needs a Wan2GP checkout" in message and "WAN2GP_PATH" in message and "\n" not in message
 
@@ -123,14 +118,14 @@ def test_missing_checkout_is_a_one_line_error(tmp_path):
 def test_missing_interpreter_is_a_one_line_error(tmp_path):
     (tmp_path / "wgp.py").write_text("")
     with pytest.raises(EngineUnavailable) as info:
-        check_wan2gp({"wan2gp_path": str(tmp_path)})
+        check_wan2gp(Settings(wan2gp_path=str(tmp_path)))
     assert "WAN2GP_PYTHON" in str(info.value) and "venv/bin/python" in str(info.value)
     with pytest.raises(EngineUnavailable, match="WAN2GP_PYTHON /no/python does not exist"):
-        check_wan2gp({"wan2gp_path": str(tmp_path), "wan2gp_python": "/no/python"})
+        check_wan2gp(Settings(wan2gp_path=str(tmp_path), wan2gp_python="/no/python"))
     venv_python = tmp_path / "venv" / "bin" / "python"
     venv_python.parent.mkdir(parents=True)
     venv_python.write_text("")
-    assert check_wan2gp({"wan2gp_path": str(tmp_path)}) == tmp_path.resolve()  # the checkout's venv by default
+    assert check_wan2gp(Settings(wan2gp_path=str(tmp_path))) == tmp_path.resolve()  # the checkout's venv by default
 
 
 def test_headless_refuses_to_start_without_a_checkout(tmp_path):

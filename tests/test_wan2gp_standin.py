@@ -2,6 +2,7 @@
 process, the real channel, a real mp4; no Wan2GP. Run by the project's own python."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -14,9 +15,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from source.config import Settings
 from source.engines.wan2gp import EngineUnavailable, stop_helper
 from source.engines.wan2gp.helper import HELPERS
-from source.handlers.base import TaskCancelled, TransientError
+from source.errors import TaskCancelled, TransientError, UserError
 from source.media.video_io import count_frames, read_frames, video_info, write_video
 from source.wgp_utils import generate_single_video
 
@@ -32,8 +34,12 @@ def work(tmp_path_factory):
 
 @pytest.fixture
 def settings(work):
-    return {"engine": "wan2gp", "wan2gp_path": str(STANDIN), "wan2gp_python": sys.executable,
-            "work_dir": str(work), "lora_dir": str(work / "loras"), "wan2gp_timeout": 30}
+    return Settings(engine="wan2gp", wan2gp_path=str(STANDIN), wan2gp_python=sys.executable, work_dir=str(work),
+                    lora_dir=str(work / "loras"), wan2gp_timeout=30.0)
+
+
+def tuned(settings: Settings, **changes) -> Settings:
+    return dataclasses.replace(settings, **changes)
 
 
 def received(work: Path) -> dict:
@@ -120,9 +126,9 @@ def test_i2v_and_flf2v_take_start_and_end_images(settings, work, tmp_path):
 
 
 def test_inputs_a_model_cannot_take_are_one_line_errors(settings, tmp_path):
-    with pytest.raises(ValueError, match="model t2v_1.3B makes video from text only"):
+    with pytest.raises(UserError, match="model t2v_1.3B makes video from text only"):
         render(settings, tmp_path, start_image=Image.new("RGB", (64, 48)))
-    with pytest.raises(ValueError, match="takes no guide or mask video; use a VACE model"):
+    with pytest.raises(UserError, match="takes no guide or mask video; use a VACE model"):
         render(settings, tmp_path, guide_video=frames_of(9))
 
 
@@ -151,14 +157,14 @@ def test_wgp_settings_pass_through_and_unknown_keys_fail(settings, work, tmp_pat
            wgp_settings={"sliding_window_size": 33, "NAG_scale": 1.5, "video_prompt_type": "VI"})
     sent = received(work)
     assert (sent["sliding_window_size"], sent["NAG_scale"], sent["video_prompt_type"]) == (33, 1.5, "VI")
-    with pytest.raises(ValueError, match="wgp_settings.sliding_window: not a setting of Wan2GP model t2v_1.3B"):
+    with pytest.raises(UserError, match="wgp_settings.sliding_window: not a setting of Wan2GP model t2v_1.3B"):
         render(settings, tmp_path, wgp_settings={"sliding_window": 33})
 
 
 def test_any_wan2gp_model_type_is_checked_against_the_checkout(settings, work, tmp_path):
     path = render(settings, tmp_path, model="wan2gp:ltxv_13B", frames=9, steps=1)
     assert received(work)["model_type"] == "ltxv_13B" and count_frames(path) == 9
-    with pytest.raises(ValueError, match=r"unknown Wan2GP model type 'ltxv_31B' in this checkout; did you mean ltxv_13B.*"
+    with pytest.raises(UserError, match=r"unknown Wan2GP model type 'ltxv_31B' in this checkout; did you mean ltxv_13B.*"
                                          r"known types: .*vace_14B"):
         render(settings, tmp_path, model="wan2gp:ltxv_31B")
 
@@ -190,14 +196,6 @@ def test_progress_callback_raising_cancels_the_job_within_a_step(settings, work,
     assert HELPERS.current().pid == pid
 
 
-def test_stop_event_cancels_the_job(settings, tmp_path):
-    stop = threading.Event()
-    threading.Timer(0.8, stop.set).start()
-    with pytest.raises(TaskCancelled, match="cancelled or lost its lease"):
-        render({**settings, "task_stop_event": stop}, tmp_path, name="never.mp4", prompt="[slow] x", steps=40)
-    assert not (tmp_path / "never.mp4").exists()
-
-
 def test_a_helper_crash_is_transient_and_the_next_render_gets_a_fresh_helper(settings, tmp_path):
     render(settings, tmp_path, steps=1)
     before = HELPERS.current().pid
@@ -222,7 +220,7 @@ def test_a_helper_killed_from_outside_is_noticed(settings, tmp_path):
 def test_a_silent_helper_is_killed_after_the_timeout(settings, tmp_path):
     started = time.monotonic()
     with pytest.raises(TransientError, match=r"Wan2GP helper was silent for 2 s while rendering; killed \(WAN2GP_HELPER_TIMEOUT\)"):
-        render({**settings, "wan2gp_timeout": 2}, tmp_path, prompt="[hang@1] x", steps=3)
+        render(tuned(settings, wan2gp_timeout=2.0), tmp_path, prompt="[hang@1] x", steps=3)
     assert time.monotonic() - started < 15
     assert count_frames(render(settings, tmp_path, name="again.mp4", steps=1)) == 9
 
@@ -245,9 +243,8 @@ def test_a_wan2gp_error_fails_the_render_without_killing_the_helper(settings, tm
 
 
 def test_wgp_options_reach_init_and_the_config(settings, work, tmp_path):
-    tuned = {**settings, "wgp_attention_mode": "sdpa", "wgp_profile": "4", "wgp_vae_precision": "32",
-             "wgp_preload_policy": "P"}
-    render(tuned, tmp_path, steps=1)
+    render(tuned(settings, wgp_attention_mode="sdpa", wgp_profile="4", wgp_vae_precision="32",
+                 wgp_preload_policy="P"), tmp_path, steps=1)
     helper = HELPERS.current()
     runtime = json.loads((work / "wan2gp" / "outputs" / "standin_runtime.json").read_text())
     assert runtime["cli_args"] == ["--attention", "sdpa", "--profile", "4"] and runtime["pid"] == helper.pid
@@ -260,8 +257,8 @@ def test_an_interpreter_without_wan2gp_is_a_one_line_error(tmp_path):
     checkout = tmp_path / "Wan2GP"
     checkout.mkdir()
     (checkout / "wgp.py").write_text("")  # a checkout without shared/api.py
-    broken = {"engine": "wan2gp", "wan2gp_path": str(checkout), "wan2gp_python": sys.executable,
-              "work_dir": str(tmp_path / "work")}
+    broken = Settings(engine="wan2gp", wan2gp_path=str(checkout), wan2gp_python=sys.executable,
+                      work_dir=str(tmp_path / "work"))
     with pytest.raises(EngineUnavailable) as info:
         render(broken, tmp_path)
     message = str(info.value)
@@ -282,8 +279,8 @@ def test_a_helper_that_dies_while_starting_is_transient(tmp_path):
     (checkout / "wgp.py").write_text("")
     (checkout / "shared" / "__init__.py").write_text("")
     (checkout / "shared" / "api.py").write_text("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n")
-    dying = {"engine": "wan2gp", "wan2gp_path": str(checkout), "wan2gp_python": sys.executable,
-             "work_dir": str(tmp_path / "work")}
+    dying = Settings(engine="wan2gp", wan2gp_path=str(checkout), wan2gp_python=sys.executable,
+                     work_dir=str(tmp_path / "work"))
     with pytest.raises(TransientError, match="Wan2GP helper was killed by SIGKILL .* while starting"):
         render(dying, tmp_path)
     assert HELPERS.current() is None

@@ -8,7 +8,7 @@ from collections import Counter
 
 from source.queue.model import NewTask, Status
 
-from .helpers.workers import backend, read_marker, wait_for, wait_for_status, wait_terminal  # noqa: F401
+from .helpers.workers import read_marker, wait_for, wait_for_status, wait_terminal
 
 
 def test_four_workers_run_every_row_exactly_once(backend):

@@ -5,9 +5,9 @@ import json
 from pathlib import Path
 from typing import Optional
 
-from ..handlers.registry import known_task_types, validate_params
 from ..queue.model import InvalidTask, NewTask
 from ..storage.outputs import absolute_location
+from ..workflows.registry import known_task_types, parse_params
 from .common import CliError, OneLineArgumentParser, add_queue_arguments, die, open_migrated_queue, \
     settings_from_args
 
@@ -81,7 +81,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         settings = settings_from_args(args)
         if args.task_type is not None:
             params = read_params(args.params)
-            validate_params(args.task_type, params)
+            parse_params(args.task_type, params, settings)
             task = NewTask(task_type=args.task_type, params=params, id=args.task_id,
                            dependant_on=args.dependant_on, priority=args.priority,
                            max_attempts=args.max_attempts, run_id=args.run_id,

@@ -6,6 +6,7 @@ import sys
 from typing import NoReturn, Optional
 
 from ..config import DB_TYPES, Settings, resolve_settings
+from ..queue.factory import open_migrated_queue  # noqa: F401 (the commands open their queue with it)
 
 EXIT_BAD_ARGS = 2
 
@@ -35,15 +36,6 @@ def settings_from_args(args: argparse.Namespace, names: tuple[str, ...] = QUEUE_
         return resolve_settings(flags)
     except ValueError as exc:
         raise CliError(str(exc)) from None
-
-
-def open_migrated_queue(settings: Settings):
-    """The configured queue with its schema created or upgraded."""
-    from ..queue.factory import open_queue
-
-    queue = open_queue(settings)
-    queue.migrate()
-    return queue
 
 
 def die(message: str, code: int = EXIT_BAD_ARGS) -> NoReturn:

@@ -1,22 +1,20 @@
 """`python steerable_motion.py`: high-level workflows as subcommands.
 
-The subcommand table is below: each entry names a `register(subparsers)` function that adds one
-subcommand and sets `func` (args -> exit code). A workflow adds its line here and keeps its code in
-its own module.
+Each workflow that has a subcommand names its `register(subparsers)` in its declaration
+(`source/workflows/<name>/__init__.py`: `client=`); `status` and `cancel` work on any run. A register
+function adds one subcommand and sets `func` (args -> exit code).
 """
 from __future__ import annotations
 
 import importlib
 from typing import Optional
 
+from ..workflows.registry import client_registrars
 from .common import CliError, OneLineArgumentParser, die
+from .runs import register_cancel, register_status
 
-SUBCOMMANDS: list[str] = [
-    "source.travel.client:register_travel",          # travel_between_images
-    "source.perspective_client:register",            # different_perspective (alias different_pose)
-    "source.cli.runs:register_status",               # status RUN_ID
-    "source.cli.runs:register_cancel",               # cancel RUN_ID
-]
+# TEMPORARY: clients not yet moved into their workflow packages.
+_LEGACY_CLIENTS = ["source.travel.client:register_travel", "source.perspective_client:register"]
 
 
 def build_parser() -> OneLineArgumentParser:
@@ -25,9 +23,12 @@ def build_parser() -> OneLineArgumentParser:
         description="Queue high-level video workflows as rows for headless.py workers, and follow them.")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineArgumentParser)
     subparsers.required = True
-    for target in SUBCOMMANDS:
+    registrars = list(client_registrars())
+    for target in _LEGACY_CLIENTS:
         module_name, func_name = target.split(":")
-        getattr(importlib.import_module(module_name), func_name)(subparsers)
+        registrars.append(getattr(importlib.import_module(module_name), func_name))
+    for register in registrars + [register_status, register_cancel]:
+        register(subparsers)
     return parser
 
 

@@ -1,11 +1,12 @@
 """`python headless.py`: the long-running worker."""
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 from typing import Optional
 
-from ..config import ENGINES, OPTIONS, scrub_secrets
+from ..config import ENGINES, options, scrub_secrets
 from ..engines.wan2gp.options import WGP_FLAG_NAMES, WGP_FLAGS
 from ..log import setup_logging
 from .common import (CliError, OneLineArgumentParser, QUEUE_FLAG_NAMES, add_queue_arguments, die,
@@ -13,7 +14,7 @@ from .common import (CliError, OneLineArgumentParser, QUEUE_FLAG_NAMES, add_queu
 
 WORKER_FLAG_NAMES = QUEUE_FLAG_NAMES + (
     "poll_interval", "worker_id", "task_types", "lease_seconds", "engine", "offload", "compile",
-    "attention", "debug", "shutdown_grace_seconds",
+    "attention", "dtype", "vae_tiling", "debug", "shutdown_grace_seconds",
     "wan2gp_path", "wan2gp_python", "wan2gp_timeout",  # wan2gp engine (issue 10), with the --wgp-* below
 ) + WGP_FLAG_NAMES
 
@@ -54,6 +55,11 @@ def build_parser() -> OneLineArgumentParser:
                         help="regional torch.compile of the transformer blocks (env COMPILE)")
     render.add_argument("--attention", dest="attention",
                         help="attention backend, e.g. sdpa, flash, sage (env ATTENTION; default auto)")
+    render.add_argument("--dtype", dest="dtype", choices=("auto", "bf16", "fp16", "fp32"),
+                        help="weights precision (env DTYPE; default auto: bf16 on CUDA, fp32 on the CPU)")
+    render.add_argument("--vae-tiling", dest="vae_tiling", action=argparse.BooleanOptionalAction, default=None,
+                        help="decode the VAE in tiles to save GPU memory (env VAE_TILING; default: on when "
+                             "offloading)")
     add_wan2gp_arguments(parser)
     return parser
 
@@ -69,9 +75,9 @@ def add_wan2gp_arguments(parser: OneLineArgumentParser) -> None:
                        help="seconds the Wan2GP helper may stay silent before it is killed and the task "
                             "retried (env WAN2GP_HELPER_TIMEOUT; default 900)")
     for flag in WGP_FLAGS:
-        option = OPTIONS[flag.name]
+        option = options()[flag.name]
         group.add_argument("--" + flag.name.replace("_", "-"), dest=flag.name, choices=flag.choices,
-                           help=f"{flag.help} (env {option.env})")
+                           help=f"{option.help} (env {option.env})")
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -98,8 +104,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         from ..engines.wan2gp import check_wan2gp
 
         try:
-            check_wan2gp({"settings": settings})
-        except (RuntimeError, ValueError) as exc:
+            check_wan2gp(settings)
+        except ValueError as exc:
             queue.close()
             die(str(exc))
     worker = Worker(settings, queue, worker_id=worker_id)

@@ -8,20 +8,24 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Optional
+from typing import Optional
 
-from .runtime import settings_dict
+from ..config import ENGINES, Settings
+from ..errors import UserError
 
 log = logging.getLogger(__name__)
 
-ENGINES = ("diffusers", "tiny", "wan2gp")
 _warned_auto_tiny = False
 
 
-def choose_engine(requested: Optional[str], settings: Any = None, cuda: Optional[bool] = None) -> str:
-    """The engine for a render: `requested` (flag/task) > settings["engine"] > auto."""
+class EngineChoiceError(UserError):
+    """An engine name nobody serves."""
+
+
+def choose_engine(requested: Optional[str], settings: Settings, cuda: Optional[bool] = None) -> str:
+    """The engine for a render: `requested` (a task's choice) > the worker's --engine > auto."""
     global _warned_auto_tiny
-    name = (requested or settings_dict(settings).get("engine") or "auto").strip().lower()
+    name = (requested or settings.engine or "auto").strip().lower()
     if name == "auto":
         if cuda is None:
             import torch
@@ -35,9 +39,10 @@ def choose_engine(requested: Optional[str], settings: Any = None, cuda: Optional
             _warned_auto_tiny = True
         return "tiny"
     if name not in ENGINES:
-        raise ValueError(f"unknown engine {name!r}; engines: auto, {', '.join(ENGINES)}")
+        raise EngineChoiceError(f"unknown engine {name!r}; engines: auto, {', '.join(ENGINES)}")
     if name == "wan2gp":
         from .wan2gp import check_wan2gp
 
         check_wan2gp(settings)
     return name
+

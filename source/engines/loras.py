@@ -4,25 +4,25 @@ Each LoRA is loaded into the resident pipeline once, as its own peft adapter, an
 then activates the adapters it asks for with their own strengths. Switching LoRAs between tasks never
 reloads the base model.
 
-The LoRA folder: settings["lora_dir"], else $LORA_DIR, else <models_dir>/loras. URL downloads go there
+The LoRA folder is `Settings.lora_path` (LORA_DIR, else <MODELS_DIR>/loras). URL downloads go there
 too (timeout and size limit from source.storage.downloads; partial files never take the final name).
 """
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
+from ..config import Settings
+from ..errors import UserError
 from ..storage.downloads import DownloadError, download_url, is_url
-from .runtime import settings_dict
 
 LORA_TIMEOUT_S = 120.0
 LORA_MAX_BYTES = 4 * 1024**3
 
 _KIJAI = "https://huggingface.co/Kijai/WanVideo_comfy/resolve/main/"
 
-# flag -> what the flag sets (SPEC §4); the flags win over model defaults and over explicit values
+# flag -> what the flag sets; the flags win over model defaults and over explicit values
 ACCELERATOR_SETTINGS = {
     "causvid": {"steps": 9, "guidance_scale": 1.0, "flow_shift": 1.0},
     "lighti2x": {"steps": 5, "guidance_scale": 1.0, "flow_shift": 5.0},
@@ -39,21 +39,12 @@ ACCELERATOR_FILES = {
 _SIZE_FAMILY = {"A14B": "14B"}  # Wan 2.2 A14B experts share the Wan 2.1 14B layout
 
 
-class LoraError(RuntimeError):
-    """A LoRA that cannot be found, fetched or applied; the message names it."""
+class LoraError(UserError):
+    """A LoRA that cannot be found or applied; the message names it."""
 
 
-class LoraFetchError(LoraError):
-    """A LoRA URL that did not answer or refused the download (may pass on a retry)."""
-
-
-def lora_dir(settings: Any = None) -> Path:
-    values = settings_dict(settings)
-    if values.get("lora_dir"):
-        return Path(values["lora_dir"]).expanduser().resolve()
-    if os.environ.get("LORA_DIR"):
-        return Path(os.environ["LORA_DIR"]).expanduser().resolve()
-    return Path(values.get("models_dir") or "models").expanduser().resolve() / "loras"
+class LoraFetchError(LoraError, DownloadError):
+    """A LoRA URL that did not answer or refused the download (transient: may pass on a retry)."""
 
 
 def resolve_lora_file(path_or_url: str, folder: Path) -> Path:
@@ -70,20 +61,20 @@ def resolve_lora_file(path_or_url: str, folder: Path) -> Path:
     raise LoraError(f"LoRA file not found: {path_or_url} (also looked in {folder})")
 
 
-def accelerator_lora_file(flag: str, size: str, settings: Any = None, tiny_kind: Optional[str] = None) -> Path:
+def accelerator_lora_file(flag: str, size: str, settings: Settings, tiny_kind: Optional[str] = None) -> Path:
     """The CausVid / lightx2v LoRA for a model size: found in the LoRA folder or fetched.
 
     With the tiny engine a tiny random LoRA (built once, cached beside the tiny models) stands in.
     """
     if tiny_kind is not None:
-        from .tiny import build_tiny_lora, tiny_root
+        from .tiny import build_tiny_lora
 
         seed = 101 if flag == "causvid" else 202
-        return build_tiny_lora(tiny_kind, tiny_root(settings_dict(settings)) / "loras" / f"{flag}_{tiny_kind}.safetensors",
+        return build_tiny_lora(tiny_kind, settings.tiny_models_path / "loras" / f"{flag}_{tiny_kind}.safetensors",
                                seed=seed)
     family = _SIZE_FAMILY.get(size, size)
     entry = ACCELERATOR_FILES.get((flag, family))
-    folder = lora_dir(settings)
+    folder = settings.lora_path
     if entry is None:
         raise LoraError(f"no {flag} LoRA is known for {size} models; known sizes: "
                         f"{', '.join(sorted(s for f, s in ACCELERATOR_FILES if f == flag))}")

@@ -13,10 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-KINDS = ("t2v", "i2v", "flf2v", "vace", "ti2v")
+from ..errors import UserError
 
 
-class UnknownModel(ValueError):
+class UnknownModel(UserError):
     """A model name not in the registry; the message lists the known ones."""
 
 
@@ -55,10 +55,6 @@ ALIASES = {
     "vace_1_3b": "vace_1.3B", "wan2.2_t2v": "t2v_2_2", "t2v_a14b": "t2v_2_2", "wan2.2_i2v": "i2v_2_2",
     "i2v_a14b": "i2v_2_2", "ti2v": "ti2v_2_2", "ti2v_5b": "ti2v_2_2", "wan2.2_ti2v": "ti2v_2_2",
 }
-
-
-def known_model_names() -> list[str]:
-    return list(MODELS)
 
 
 # wan2gp engine (issue 10): `wan2gp:<model type>` names any model of a Wan2GP checkout (LTX Video,

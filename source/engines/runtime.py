@@ -1,6 +1,6 @@
 """How a pipeline runs on this machine: device, dtype, attention backend, compile, offload, VAE tiling.
 
-Read once from the worker settings (`source.config.Settings` or a plain dict with the same names):
+Read from the worker's `Settings` (flags --dtype, --attention, --compile, --offload, --vae-tiling):
   dtype      auto | bf16 | fp16 | fp32   (auto: bf16 on CUDA, fp32 on CPU)
   attention  auto | sdpa | cudnn | sdpa_flash | sdpa_efficient | flash | flash3 | sage | flex | xformers,
              or any diffusers attention backend name (auto keeps diffusers' default, PyTorch SDPA)
@@ -11,8 +11,10 @@ Read once from the worker settings (`source.config.Settings` or a plain dict wit
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, fields, is_dataclass
-from typing import Any, Mapping, Optional
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from ..config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -24,17 +26,6 @@ ATTENTION_ALIASES = {
     "sdpa_efficient": "_native_efficient", "flash": "flash", "flash3": "_flash_3", "sage": "sage",
     "flex": "flex", "xformers": "xformers",
 }
-
-
-def settings_dict(settings: Any) -> dict:
-    """Worker settings as a plain dict, whether given as Settings, a dict, or None."""
-    if settings is None:
-        return {}
-    if is_dataclass(settings):
-        values = {f.name: getattr(settings, f.name) for f in fields(settings) if f.name != "extra"}
-        values.update(getattr(settings, "extra", None) or {})
-        return values
-    return dict(settings)
 
 
 @dataclass(frozen=True)
@@ -58,28 +49,27 @@ class RuntimeOptions:
         return (self.device, self.dtype_name, self.attention, self.compile, self.offload, self.vae_tiling)
 
 
-def runtime_options(settings: Any = None, cuda: Optional[bool] = None) -> RuntimeOptions:
+def runtime_options(settings: Settings, cuda: Optional[bool] = None) -> RuntimeOptions:
     """RuntimeOptions from worker settings; ValueError naming the setting when a value is wrong."""
-    import torch
+    if cuda is None:
+        import torch
 
-    values = settings_dict(settings)
-    cuda = torch.cuda.is_available() if cuda is None else cuda
-    dtype = str(values.get("dtype") or "auto").lower()
+        cuda = torch.cuda.is_available()
+    dtype = str(settings.dtype or "auto").lower()
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
     if dtype == "auto":
         dtype = "bf16" if cuda else "fp32"
-    offload = str(values.get("offload") or "none").lower()
+    offload = str(settings.offload or "none").lower()
     if offload not in OFFLOAD_MODES:
         raise ValueError(f"offload must be one of {', '.join(OFFLOAD_MODES)}, got {offload!r}")
     if offload != "none" and not cuda:
         log.warning("offload=%s ignored: no CUDA device", offload)
         offload = "none"
-    vae_tiling = values.get("vae_tiling")
-    vae_tiling = (offload != "none") if vae_tiling is None else _truthy(vae_tiling)
+    vae_tiling = (offload != "none") if settings.vae_tiling is None else bool(settings.vae_tiling)
     return RuntimeOptions(
-        device="cuda" if cuda else "cpu", dtype_name=dtype, attention=attention_backend(values.get("attention")),
-        compile=_truthy(values.get("compile", False)), offload=offload, vae_tiling=vae_tiling,
+        device="cuda" if cuda else "cpu", dtype_name=dtype, attention=attention_backend(settings.attention),
+        compile=bool(settings.compile), offload=offload, vae_tiling=vae_tiling,
     )
 
 
@@ -120,8 +110,3 @@ def apply_runtime_options(pipe, options: RuntimeOptions) -> None:
         for transformer in transformers:
             transformer.compile_repeated_blocks(fullgraph=True)
 
-
-def _truthy(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    return str(value).strip().lower() in ("1", "true", "yes", "on")

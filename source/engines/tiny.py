@@ -5,23 +5,23 @@ cache folder on first use, and always loaded back with `from_pretrained`, so the
 tiny and real models. The folder is built under a temporary name and renamed into place, so workers
 starting at the same time never see (or leave) a half-written model.
 
-Cache location: `settings["tiny_dir"]`, else `$TINY_MODELS_DIR`, else `$XDG_CACHE_HOME/headless-wan/tiny`
-(default `~/.cache/headless-wan/tiny`), one folder per kind and format version: `<root>/<kind>-v1`.
+Cache location: `Settings.tiny_models_path` (TINY_MODELS_DIR, default `~/.cache/headless-wan/tiny`), one
+folder per kind and format version: `<root>/<kind>-v2`.
 Renders 64x64x17 frames in well under a second on a CPU; the frames are noise, not pictures.
 """
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Mapping, Optional
+
+from ..config import Settings
 
 TINY_KINDS = ("t2v", "i2v", "flf2v", "vace")
 TINY_FORMAT_VERSION = "v2"  # bump when the tiny configs change, so stale caches are not reused
 TINY_SEED = 20241120
 
-# Sizes from FACTS.md (checked on diffusers 0.42.1): small enough for a CPU, real enough for every code path.
+# Sizes checked on diffusers 0.42.1: small enough for a CPU, real enough for every code path.
 _TRANSFORMER = dict(
     patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=12, in_channels=16, out_channels=16,
     text_dim=32, freq_dim=256, ffn_dim=32, num_layers=2, cross_attn_norm=True,
@@ -35,23 +35,12 @@ _VOCAB_WORDS = (
 ).split()
 
 
-def tiny_root(settings: Optional[Mapping] = None) -> Path:
-    """The folder holding the tiny models (see the module docstring for the order)."""
-    settings = settings or {}
-    if settings.get("tiny_dir"):
-        return Path(settings["tiny_dir"]).expanduser().resolve()
-    if os.environ.get("TINY_MODELS_DIR"):
-        return Path(os.environ["TINY_MODELS_DIR"]).expanduser().resolve()
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return (cache / "headless-wan" / "tiny").resolve()
-
-
-def tiny_model_dir(kind: str, settings: Optional[Mapping] = None) -> Path:
+def tiny_model_dir(kind: str, settings: Settings) -> Path:
     _check_kind(kind)
-    return tiny_root(settings) / f"{kind}-{TINY_FORMAT_VERSION}"
+    return settings.tiny_models_path / f"{kind}-{TINY_FORMAT_VERSION}"
 
 
-def ensure_tiny_model(kind: str, settings: Optional[Mapping] = None) -> Path:
+def ensure_tiny_model(kind: str, settings: Settings) -> Path:
     """The tiny model folder of `kind`, built and saved on first use (atomically)."""
     target = tiny_model_dir(kind, settings)
     if (target / "model_index.json").is_file():

@@ -5,40 +5,39 @@ Looked at in this order (the first folder holding a model_index.json wins):
   2. <models_dir>/<repo name>         e.g. models/Wan2.1-VACE-14B-diffusers
   3. <models_dir>/<org>/<repo name>   e.g. models/Wan-AI/Wan2.1-VACE-14B-diffusers
   4. the Hugging Face cache (HF_HOME / HF_HUB_CACHE), without touching the network
-  5. a download from the Hugging Face Hub, unless HF_HUB_OFFLINE=1
+  5. a download from the Hugging Face Hub, unless HF_HUB_OFFLINE is set
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
+from ..config import Settings
+from ..errors import UserError
 from .models import ModelSpec
 
 
-class MissingWeights(FileNotFoundError):
+class MissingWeights(UserError, FileNotFoundError):
     """No weights for a model anywhere we looked; the message names the model and every place."""
 
 
-def hub_offline() -> bool:
-    """Read at call time (huggingface_hub reads its constant once, at import)."""
+def hub_offline(settings: Settings) -> bool:
+    """HF_HUB_OFFLINE as our settings read it, or as huggingface_hub read it at import."""
     import huggingface_hub.constants as hf_constants
 
-    env = os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
-    return env or bool(hf_constants.HF_HUB_OFFLINE)
+    return settings.hf_hub_offline or bool(hf_constants.HF_HUB_OFFLINE)
 
 
-def local_candidates(spec: ModelSpec, models_dir: str | Path) -> list[Path]:
-    root = Path(models_dir).expanduser().resolve()
+def local_candidates(spec: ModelSpec, root: Path) -> list[Path]:
     paths = [root / spec.name]
     if spec.repo_id:
         paths += [root / spec.repo_id.split("/")[-1], root / spec.repo_id]
     return paths
 
 
-def locate_weights(spec: ModelSpec, models_dir: str | Path) -> Path:
+def locate_weights(spec: ModelSpec, settings: Settings) -> Path:
     """A local folder with the model's weights (downloading them when allowed), or MissingWeights."""
     looked: list[str] = []
-    for path in local_candidates(spec, models_dir):
+    for path in local_candidates(spec, settings.models_path):
         if (path / "model_index.json").is_file():
             return path
         looked.append(str(path))
@@ -53,7 +52,7 @@ def locate_weights(spec: ModelSpec, models_dir: str | Path) -> Path:
                 return cached
         except Exception:  # not in the cache (the hub raises several kinds for that)
             pass
-        if hub_offline():
+        if hub_offline(settings):
             looked.append(f"Hugging Face Hub {spec.repo_id} (not tried: HF_HUB_OFFLINE is set)")
         else:
             try:

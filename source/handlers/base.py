@@ -19,47 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence, Union
 
-from ..queue.model import Claim, NewTask, Task
-from ..storage.outputs import absolute_location
-
-
-class InvalidParams(ValueError):
-    """Bad input in a task's params; the message names the field."""
-
-
-class TransientError(RuntimeError):
-    """A failure that may pass on a retry."""
-
-
-class TaskCancelled(RuntimeError):
-    """The task was cancelled or its lease lost; stop without writing anything."""
-
-
-@dataclass
-class Done:
-    """Finished: the artefact's path (absolute) or URL, or None for tasks with no artefact."""
-
-    output_location: Optional[str]
-
-
-@dataclass
-class FanOut:
-    """An orchestrator's result: insert `children` (one transaction, idempotent by id) and let this
-    row stay In Progress until `awaited_task_id` ends; that row's end becomes this row's end."""
-
-    children: Sequence[NewTask]
-    awaited_task_id: str
-
-
-HandlerResult = Union[Done, FanOut]
-
-_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-def safe_name(text: str) -> str:
-    """A file/folder name component made from user text (no separators, no '..')."""
-    cleaned = _SAFE_NAME.sub("_", str(text)).strip("._")
-    return cleaned[:120] or "x"
+from ..errors import InvalidParams, TaskCancelled, TransientError  # noqa: F401 (old names, same classes)
+from ..queue.model import Claim, Task
+from ..storage.outputs import absolute_location, safe_name  # noqa: F401
+from ..tasks.context import Done, FanOut  # noqa: F401
 
 
 @dataclass

@@ -78,10 +78,11 @@ def still_model_for(model_name: str) -> str:
 def depth_model_path(settings: Optional[dict] = None) -> Optional[Path]:
     """A local depth-estimation model folder (the worker's resolved DEPTH_MODEL_PATH setting, else the
     environment variable), or None."""
-    value = (settings or {}).get("depth_model_path") or os.environ.get("DEPTH_MODEL_PATH")
-    if value and Path(value).expanduser().is_dir():
-        return Path(value).expanduser()
-    return None
+    if not hasattr(settings, "depth_model_folder"):  # TEMPORARY: old contexts carry a dict
+        from ..config import resolve_settings
+
+        settings = resolve_settings()
+    return settings.depth_model_folder
 
 
 def cover_resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -26,6 +26,7 @@ from ..engines.models import UnknownModel, lookup_model
 from ..engines.wan2gp.keys import NATIVE_KEYS
 from ..media.frames import snap_resolution
 from ..storage.downloads import DownloadError, resolve_input
+from ..errors import UserError
 from .base import Done, InvalidParams, TaskContext, TransientError, safe_name
 
 _BOOL_FIELDS = ("use_causvid_lora", "use_lighti2x_lora")
@@ -121,6 +122,8 @@ def _render(ctx: TaskContext, single_frame: bool) -> Path:
     except LoraError as exc:
         raise InvalidParams(f"additional_loras: {exc}") from None
     except ValueError as exc:  # bad resolution, unknown model, inputs the model cannot take
+        if isinstance(exc, UserError):
+            raise
         raise InvalidParams(str(exc)) from None
     return path.resolve()
 

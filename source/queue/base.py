@@ -10,16 +10,34 @@ or the row was cancelled. A worker treats False as "stop working on this".
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import Optional, Sequence
 
 from .model import Claim, NewTask, Task
 
 
+@dataclass(frozen=True)
+class Migration:
+    """What `migrate()` did: the schema version before (None: there was none), after, and the versions
+    applied by this call (none: the schema was already current, or was only checked)."""
+
+    before: Optional[int]
+    after: Optional[int]
+    applied: tuple[int, ...] = ()
+
+    def __str__(self) -> str:
+        if not self.applied:
+            return f"queue schema is current (version {self.after})"
+        if self.before is None:
+            return f"queue schema created (version {self.after})"
+        return f"queue schema upgraded from version {self.before} to {self.after}"
+
+
 class TaskQueue(ABC):
     # ---- set-up ---------------------------------------------------------------------------------
     @abstractmethod
-    def migrate(self) -> None:
-        """Create or upgrade the schema (idempotent, versioned)."""
+    def migrate(self) -> Migration:
+        """Create or upgrade the schema (idempotent, versioned); say what was done."""
 
     def close(self) -> None:
         """Release connections."""
@@ -95,10 +113,10 @@ class TaskQueue(ABC):
         """Rows In Progress whose lease expired: back to Queued if attempts < max_attempts, else
         Failed with an error saying the worker was lost. Returns how many rows changed."""
 
+    @abstractmethod
     def pending_count(self, task_types: Optional[Sequence[str]] = None) -> int:
         """Rows that may still run: Queued (eligible or not yet) or In Progress under a lease, optionally
         only of these task types. `--until-idle` exits when this is 0 and nothing is claimable."""
-        raise NotImplementedError
 
     @abstractmethod
     def wait_for_change(self, timeout: float) -> None:

@@ -1,28 +1,42 @@
-"""Open the queue the settings name (`DB_TYPE`): sqlite, postgres or supabase."""
+"""Open the queue the settings name (`DB_TYPE`): sqlite, postgres or supabase.
+
+`open_migrated_queue` is what a command runs before it uses the queue (the schema is created or
+upgraded once); `open_queue` leaves the schema alone (then `queue.migrate()` says what it did).
+"""
 from __future__ import annotations
 
 from ..config import Settings
 from .base import TaskQueue
 
 
-def open_queue(settings: Settings, migrate: bool = True) -> TaskQueue:
-    """A ready queue for `settings.db_type`; the schema is created or upgraded first unless
-    `migrate=False` (the Supabase schema is applied as SQL migrations, not from the worker)."""
+def open_queue(settings: Settings) -> TaskQueue:
+    """The queue for `settings.db_type`, its schema untouched."""
     if settings.db_type == "sqlite":
         from .sqlite_backend import SqliteQueue
 
-        return SqliteQueue(settings.db_path, migrate=migrate)
+        return SqliteQueue(settings.db_path)
     if settings.db_type == "postgres":
         from .postgres_backend import PostgresQueue
+        from .psycopg_connector import PsycopgConnector
 
         if not settings.database_url:
             raise ValueError("DB_TYPE=postgres needs DATABASE_URL (a PostgreSQL connection string)")
-        return PostgresQueue(settings.database_url, migrate=migrate)
+        return PostgresQueue(PsycopgConnector(settings.database_url))
     if settings.db_type == "supabase":
-        from .supabase_backend import SupabaseQueue  # written separately; imported only when asked for
+        from .postgres_backend import PostgresQueue
+        from .postgrest_connector import PostgrestConnector
 
-        queue = SupabaseQueue(settings)
-        if migrate:
-            queue.migrate()
-        return queue
+        return PostgresQueue(PostgrestConnector(settings))
     raise ValueError(f"DB_TYPE must be sqlite, postgres or supabase, got {settings.db_type!r}")
+
+
+def open_migrated_queue(settings: Settings) -> TaskQueue:
+    """The queue for `settings.db_type` with its schema created or upgraded (with DATABASE_URL, also
+    Supabase's; without it, Supabase's schema is only checked). Closed again if that fails."""
+    queue = open_queue(settings)
+    try:
+        queue.migrate()
+    except BaseException:
+        queue.close()
+        raise
+    return queue

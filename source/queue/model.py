@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Iterable, Optional
+from typing import Any, Optional
 
 
 class Status:
@@ -22,7 +22,6 @@ class Status:
 
 
 DEFAULT_MAX_ATTEMPTS = 3
-DEFAULT_LEASE_SECONDS = 60.0
 
 # The columns of the tasks table, in order (both backends create exactly these).
 COLUMNS = (
@@ -142,7 +141,3 @@ class Claim:
     @property
     def task_id(self) -> str:
         return self.task.id
-
-
-def as_list(values: Optional[Iterable[str]]) -> Optional[list[str]]:
-    return None if values is None else [v for v in values]

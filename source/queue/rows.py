@@ -1,4 +1,4 @@
-"""Shared by the backends: reading rows into `Task`s, UTC timestamps, and the named SQL files.
+"""Shared by the backends: reading rows into `Task`s, new rows as JSON, UTC timestamps.
 
 A backend reads a row as a mapping (column -> value) and calls `task_from_row`; extra columns (internal
 counters) are ignored, so every transport (sqlite3, psycopg, PostgREST JSON) maps rows the same way.
@@ -6,17 +6,10 @@ counters) are ignored, so every transport (sqlite3, psycopg, PostgREST JSON) map
 from __future__ import annotations
 
 import json
-import re
 from datetime import datetime, timedelta, timezone
-from functools import lru_cache
-from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, Sequence
 
-from .model import COLUMNS, InvalidTask, NewTask, Task, normalise_dependencies
-
-SQL_DIR = Path(__file__).resolve().parent / "sql"
-
-_NAME_HEADER = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
+from .model import COLUMNS, DEFAULT_MAX_ATTEMPTS, InvalidTask, NewTask, Task, normalise_dependencies
 
 
 def utc_now() -> datetime:
@@ -78,9 +71,20 @@ def task_from_row(row: Mapping[str, Any]) -> Task:
         values[name] = parse_timestamp(values[name])
     if values["progress"] is not None:
         values["progress"] = float(values["progress"])
-    for name, default in (("priority", 0), ("attempts", 0), ("max_attempts", 3)):
+    for name, default in (("priority", 0), ("attempts", 0), ("max_attempts", DEFAULT_MAX_ATTEMPTS)):
         values[name] = default if values[name] is None else int(values[name])
     return Task(**values)
+
+
+def tasks_json(tasks: Sequence[NewTask]) -> list[dict]:
+    """New rows as the JSON array the Postgres enqueue and fan-out functions take (InvalidTask when a
+    row's params are not JSON: NaN, infinities, objects JSON cannot hold)."""
+    payload = [new_task_to_json(task) for task in tasks]
+    try:
+        json.dumps(payload, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidTask(f"params cannot be stored as JSON: {exc}") from None
+    return payload
 
 
 def new_task_to_json(task: NewTask) -> dict:
@@ -96,27 +100,3 @@ def new_task_to_json(task: NewTask) -> dict:
         "priority": task.priority,
         "max_attempts": task.max_attempts,
     }
-
-
-@lru_cache(maxsize=None)
-def named_queries(relative_path: str) -> dict[str, str]:
-    """The statements of a queries file, by the name in their `-- name: x` header."""
-    text = (SQL_DIR / relative_path).read_text(encoding="utf-8")
-    parts = _NAME_HEADER.split(text)
-    queries: dict[str, str] = {}
-    for name, body in zip(parts[1::2], parts[2::2]):
-        lines = [line for line in body.strip().splitlines() if not line.lstrip().startswith("--")]
-        queries[name] = "\n".join(lines).strip().rstrip(";")
-    return queries
-
-
-def migration_files(dialect: str) -> list[tuple[int, str, Path]]:
-    """(version, name, path) of sql/<dialect>/NNN_name.sql, in version order."""
-    found = []
-    for path in sorted((SQL_DIR / dialect).glob("[0-9][0-9][0-9]_*.sql")):
-        version = int(path.name[:3])
-        found.append((version, path.stem, path))
-    versions = [v for v, _, _ in found]
-    if len(versions) != len(set(versions)):
-        raise RuntimeError(f"two migrations share a version number in {SQL_DIR / dialect}")
-    return found

@@ -12,19 +12,19 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import threading
 import time
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Iterator, Optional, Sequence
 
-from .base import TaskQueue
-from .model import Claim, InvalidTask, NewTask, QueueError, Task, as_list
-from .rows import (after, migration_files, named_queries, parse_timestamp, task_from_row, to_db_text,
-                   utc_now)
+from .base import Migration, TaskQueue
+from .connections import ThreadConnections
+from .model import Claim, InvalidTask, NewTask, QueueError, Task
+from .rows import after, parse_timestamp, task_from_row, to_db_text, utc_now
+from .sqlfiles import migration_files, named_queries
 
-QUERIES = named_queries("sqlite/queries.sql")
+QUERIES = {name: query.sql for name, query in named_queries("sqlite/queries.sql").items()}
 BUSY_TIMEOUT_SECONDS = 30.0
 CHANGE_CHECK_SECONDS = 0.005   # PRAGMA data_version poll period while idle
 PREFER_MODEL_WINDOW = 32       # candidates looked at when a worker prefers its loaded model
@@ -50,17 +50,11 @@ def split_statements(script: str) -> list[str]:
 
 
 class SqliteQueue(TaskQueue):
-    def __init__(self, path: str | os.PathLike, migrate: bool = True) -> None:
+    def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path).expanduser().resolve()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
-        self._pid = os.getpid()
-        self._watch: Optional[sqlite3.Connection] = None
+        self._connections: ThreadConnections[sqlite3.Connection] = ThreadConnections(self._open)
         self._seen_version: Optional[int] = None
-        if migrate:
-            self.migrate()
 
     # ---- connections ------------------------------------------------------------------------------
     def _open(self) -> sqlite3.Connection:
@@ -72,22 +66,11 @@ class SqliteQueue(TaskQueue):
             conn.execute("PRAGMA journal_mode = WAL")
         # NORMAL in WAL mode: a crash of the process loses nothing; a power cut may lose the last commits.
         conn.execute("PRAGMA synchronous = NORMAL")
-        with self._lock:
-            self._connections.append(conn)
-        return conn
-
-    def _conn(self) -> sqlite3.Connection:
-        if os.getpid() != self._pid:  # forked: never share a connection with the parent
-            self._local, self._connections, self._watch = threading.local(), [], None
-            self._pid = os.getpid()
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._local.conn = self._open()
         return conn
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        conn = self._conn()
+        conn = self._connections.get()
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield conn
@@ -97,30 +80,26 @@ class SqliteQueue(TaskQueue):
         conn.execute("COMMIT")
 
     def close(self) -> None:
-        with self._lock:
-            connections, self._connections = self._connections, []
-        for conn in connections:
-            try:
-                conn.close()
-            except sqlite3.Error:
-                pass
-        self._local = threading.local()
-        self._watch = None
+        self._connections.close_all()
 
     # ---- set-up -----------------------------------------------------------------------------------
-    def migrate(self) -> None:
+    def migrate(self) -> Migration:
         """Apply sql/sqlite/NNN_*.sql not yet recorded in queue_migrations, in one immediate transaction
         (several processes starting at once apply each version exactly once)."""
+        applied_now = []
         with self._write() as conn:
             conn.execute(CREATE_MIGRATIONS_TABLE)
-            applied = {row[0] for row in conn.execute("SELECT version FROM queue_migrations")}
+            done = {row[0] for row in conn.execute("SELECT version FROM queue_migrations")}
             for version, name, path in migration_files("sqlite"):
-                if version in applied:
+                if version in done:
                     continue
                 for statement in split_statements(path.read_text(encoding="utf-8")):
                     conn.execute(statement)
                 conn.execute("INSERT INTO queue_migrations (version, name, applied_at) VALUES (?, ?, ?)",
                              (version, name, to_db_text(utc_now())))
+                applied_now.append(version)
+        return Migration(before=max(done, default=None), after=max(done | set(applied_now), default=None),
+                         applied=tuple(applied_now))
 
     # ---- clients ----------------------------------------------------------------------------------
     def enqueue(self, tasks: Sequence[NewTask]) -> list[str]:
@@ -144,11 +123,11 @@ class SqliteQueue(TaskQueue):
             })
 
     def get(self, task_id: str) -> Optional[Task]:
-        row = self._conn().execute(QUERIES["get"], {"task_id": task_id}).fetchone()
+        row = self._connections.get().execute(QUERIES["get"], {"task_id": task_id}).fetchone()
         return None if row is None else task_from_row(dict(row))
 
     def list_run(self, run_id: str) -> list[Task]:
-        rows = self._conn().execute(QUERIES["list_run"], {"run_id": run_id}).fetchall()
+        rows = self._connections.get().execute(QUERIES["list_run"], {"run_id": run_id}).fetchall()
         return [task_from_row(dict(row)) for row in rows]
 
     def cancel(self, task_id: str, reason: str = "cancelled by user") -> int:
@@ -159,23 +138,21 @@ class SqliteQueue(TaskQueue):
             return conn.total_changes - before
 
     def pending_count(self, task_types: Optional[Sequence[str]] = None) -> int:
-        types = as_list(task_types)
-        row = self._conn().execute(QUERIES["pending_count"], {
-            "task_types": None if types is None else json.dumps(types)}).fetchone()
+        row = self._connections.get().execute(QUERIES["pending_count"], {
+            "task_types": types_json(task_types)}).fetchone()
         return int(row[0])
 
     # ---- workers ----------------------------------------------------------------------------------
     def claim(self, worker_id: str, lease_seconds: float, task_types: Optional[Sequence[str]] = None,
               prefer_model: Optional[str] = None) -> Optional[Claim]:
         self._start_watching()
-        types = as_list(task_types)
         with self._write() as conn:
             while True:
                 now = utc_now()
                 row = conn.execute(QUERIES["claim"], {
                     "worker_id": worker_id, "now": to_db_text(now),
                     "lease_until": to_db_text(after(now, lease_seconds)),
-                    "task_types": None if types is None else json.dumps(types),
+                    "task_types": types_json(task_types),
                     "prefer_model": prefer_model,
                     "window": 1 if prefer_model is None else PREFER_MODEL_WINDOW,
                 }).fetchone()
@@ -237,14 +214,12 @@ class SqliteQueue(TaskQueue):
     def _start_watching(self) -> sqlite3.Connection:
         """The change-check connection; its first data_version is read before the first claim, so a
         change made between a fruitless claim and the next wait is never missed."""
-        if self._watch is None or os.getpid() != self._pid:
-            self._conn()
-            self._watch = self._open()
-            self._seen_version = self._data_version()
-        return self._watch
+        return self._connections.dedicated("watch", self._open_watch)
 
-    def _data_version(self) -> int:
-        return self._watch.execute("PRAGMA data_version").fetchone()[0]
+    def _open_watch(self) -> sqlite3.Connection:
+        watch = self._open()
+        self._seen_version = data_version(watch)
+        return watch
 
     def wait_for_change(self, timeout: float) -> None:
         """Return when another connection committed since the last return (or the first claim), when
@@ -257,7 +232,7 @@ class SqliteQueue(TaskQueue):
             wait = (parse_timestamp(earliest) - now).total_seconds()
             deadline = min(deadline, time.monotonic() + max(0.0, wait))
         while True:
-            version = self._data_version()
+            version = data_version(watch)
             if version != self._seen_version:
                 self._seen_version = version
                 return
@@ -265,6 +240,16 @@ class SqliteQueue(TaskQueue):
             if left <= 0:
                 return
             time.sleep(min(CHANGE_CHECK_SECONDS, left))
+
+
+def data_version(conn: sqlite3.Connection) -> int:
+    """Changes when another connection commits to the database."""
+    return conn.execute("PRAGMA data_version").fetchone()[0]
+
+
+def types_json(task_types: Optional[Sequence[str]]) -> Optional[str]:
+    """A task-type filter as the queries take it: a JSON list, or NULL for all types."""
+    return None if task_types is None else json.dumps(list(task_types))
 
 
 def params_json(task: NewTask) -> str:

@@ -15,6 +15,9 @@ from urllib.parse import urlparse
 
 import requests
 
+from ..errors import TransientError
+from .outputs import safe_name
+
 DEFAULT_TIMEOUT_S = 60.0
 DEFAULT_MAX_BYTES = 2 * 1024**3  # 2 GiB
 DEFAULT_RETRIES = 2               # tries after the first, for transient failures only
@@ -23,8 +26,9 @@ RETRY_DELAY_S = 1.0               # doubled each time
 log = logging.getLogger(__name__)
 
 
-class DownloadError(RuntimeError):
-    """A URL that could not be fetched; the message names the URL (never credentials)."""
+class DownloadError(TransientError):
+    """A URL that could not be fetched (retried with back-off as a task failure); the message names
+    the URL, never credentials."""
 
 
 class _Transient(DownloadError):
@@ -48,8 +52,6 @@ def download_url(url: str, dest_dir: Path, *, timeout: float = DEFAULT_TIMEOUT_S
     dest_dir.mkdir(parents=True, exist_ok=True)
     base = os.path.basename(urlparse(url).path) or "download"
     digest = hashlib.sha256(url.encode()).hexdigest()[:12]
-    from ..handlers.base import safe_name
-
     target = dest_dir / (filename or f"{digest}_{safe_name(base)}")
     if target.is_file():
         return target

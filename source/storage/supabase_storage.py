@@ -185,11 +185,6 @@ def upload_output(settings: Settings, task_id: str, path: Path, *, policy: Retry
     return public_url(settings, key)
 
 
-def storage_configured(settings: Settings) -> bool:
-    """Postgres mode may upload too when Supabase storage is configured (SPEC §3)."""
-    return bool(settings.supabase_url and settings.supabase_service_key)
-
-
 __all__ = ["UploadError", "RetryPolicy", "upload_output", "public_url", "signed_url", "content_type_for",
-           "object_path", "storage_configured"]
+           "object_path"]
 

@@ -8,15 +8,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from source.config import Settings
 from source.media.video_io import read_frames, write_video
 
 
 @pytest.fixture(scope="session")
-def tiny_settings(tmp_path_factory) -> dict:
+def tiny_settings(tmp_path_factory) -> Settings:
     """Settings for renders with the tiny engine; tiny models cached once per test session."""
     root = tmp_path_factory.mktemp("bridge")
-    return {"engine": "tiny", "tiny_dir": str(root / "tiny"), "models_dir": str(root / "models"),
-            "lora_dir": str(root / "loras")}
+    return Settings(engine="tiny", tiny_models_dir=str(root / "tiny"), models_dir=str(root / "models"),
+                    lora_dir=str(root / "loras"), hf_hub_offline=True)
 
 
 def solid(color, size=(64, 64)) -> Image.Image:
@@ -53,7 +54,7 @@ def build_peft_lora(tiny_dir: str, kind: str, path: Path, seed: int = 7) -> Path
     from source.engines.diffusers_engine import PIPELINE_CLASSES
     from source.engines.tiny import ensure_tiny_model
 
-    folder = ensure_tiny_model(kind, {"tiny_dir": tiny_dir})
+    folder = ensure_tiny_model(kind, Settings(tiny_models_dir=str(tiny_dir)))
     transformer_cls = diffusers.WanVACETransformer3DModel if kind == "vace" else diffusers.WanTransformer3DModel
     transformer = transformer_cls.from_pretrained(folder, subfolder="transformer")
     torch.manual_seed(seed)

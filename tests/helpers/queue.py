@@ -1,12 +1,15 @@
-"""Queue fixtures: fresh queues on every backend, raw SQL access, and a worker for subprocesses.
+"""Queue fixtures (registered as a plugin in tests/conftest.py): fresh queues on every backend, raw
+SQL access, and workers for subprocesses.
 
 `queue_factory` is parametrized over BACKENDS; each call returns a fresh, empty, migrated queue
 (`queue.target` says where it lives, so other processes and raw clients can open the same one).
 SQLite: a file in tmp_path. PostgreSQL: a database created for the call (from a migrated template made
 once per test session) on 127.0.0.1:5432 as user postgres; all are dropped at the end of the session.
+Supabase: such a database behind its own PostgREST and gateway (tests/helpers/supabase.py).
 PostgreSQL absent: the postgres cases skip with the reason, or fail when REQUIRE_SERVICES=1.
 
-Adding a backend: one entry in OPENERS (how to open a target) and its name in BACKENDS.
+Adding a backend: its settings in `QueueTarget.settings`, its locations in `QueueFactory.target`, and
+its name in BACKENDS.
 """
 from __future__ import annotations
 
@@ -16,12 +19,13 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Optional
 
 import pytest
 
 from source.config import Settings
 from source.queue.base import TaskQueue
+from source.queue.factory import open_migrated_queue
 
 from .services import PG_ADMIN_DSN as POSTGRES_ADMIN_DSN
 from .services import dsn_for, skip_or_fail
@@ -44,7 +48,8 @@ class QueueTarget:
         return Settings(db_type=self.backend, database_url=self.location)
 
     def open(self) -> TaskQueue:
-        return OPENERS[self.backend](self)
+        """The queue there, migrated as every command does it."""
+        return open_migrated_queue(self.settings())
 
     def execute(self, sqlite_sql: str, postgres_sql: str, params: tuple = ()) -> list[tuple]:
         """Raw SQL as a client app would run it (its own connection, committed)."""
@@ -72,26 +77,6 @@ class QueueTarget:
         return rows[0][0]
 
 
-def _open_sqlite(target: QueueTarget) -> TaskQueue:
-    from source.queue.sqlite_backend import SqliteQueue
-
-    return SqliteQueue(target.location)
-
-
-def _open_postgres(target: QueueTarget) -> TaskQueue:
-    from source.queue.postgres_backend import PostgresQueue
-
-    return PostgresQueue(target.location)
-
-
-def _open_supabase(target: QueueTarget) -> TaskQueue:
-    from source.queue.factory import open_queue
-
-    return open_queue(target.settings())
-
-
-OPENERS: dict[str, Callable[[QueueTarget], TaskQueue]] = {"sqlite": _open_sqlite, "postgres": _open_postgres,
-                                                          "supabase": _open_supabase}
 BACKENDS = ("sqlite", "postgres", "supabase")
 
 
@@ -133,10 +118,7 @@ class PostgresDatabases:
             with self._admin() as conn:
                 conn.execute(f'CREATE DATABASE "{self.template}"')
             self.created.append(self.template)
-            from source.queue.postgres_backend import PostgresQueue
-
-            queue = PostgresQueue(dsn_for(self.template, self.admin_dsn))
-            queue.close()
+            QueueTarget("postgres", dsn_for(self.template, self.admin_dsn)).open().close()
         name = f"{self.prefix}_{len(self.created)}"
         with self._admin() as conn:
             conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
@@ -241,12 +223,13 @@ def complete_in_order(backend: str, location: str, task_ids: list, pause_seconds
         time.sleep(pause_seconds)
     queue.close()
 
+
 def drain_worker(backend: str, location: str, worker_id: str, side_effect_file: str,
                  idle_seconds: float = 1.0, lease_seconds: float = 30.0, ready=None, go=None,
                  work_seconds: float = 0.002) -> None:
     """Claim and complete rows until nothing came for `idle_seconds`; append each claimed id to
-    `side_effect_file` (one line per execution) and "work" `work_seconds` before completing it. With `ready`/`go` events: say
-    when connected, then wait for the start signal."""
+    `side_effect_file` (one line per execution) and "work" `work_seconds` before completing it. With
+    `ready`/`go` events: say when connected, then wait for the start signal."""
     queue = QueueTarget(backend, location).open()
     queue.claim(worker_id, lease_seconds, task_types=["(connect only)"])
     if ready is not None:

@@ -111,13 +111,9 @@ def ensure_supabase_roles(admin_dsn: str = PG_ADMIN_DSN) -> None:
 def apply_migrations(dsn: str) -> None:
     """The project's own migration runner (the postgres backend's), not a copy of it."""
     from source.config import Settings
-    from source.queue.factory import open_queue
+    from source.queue.factory import open_migrated_queue
 
-    queue = open_queue(Settings(db_type="postgres", database_url=dsn))
-    try:
-        queue.migrate()
-    finally:
-        queue.close()
+    open_migrated_queue(Settings(db_type="postgres", database_url=dsn)).close()
 
 
 # ---- PostgREST -----------------------------------------------------------------------------------

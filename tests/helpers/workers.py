@@ -36,11 +36,9 @@ class Backend:
         return resolve_settings({}, env=self.env, dotenv_path=self.tmp / "no.env")
 
     def queue(self):
-        from source.queue.factory import open_queue
+        from source.queue.factory import open_migrated_queue
 
-        queue = open_queue(self.settings)
-        queue.migrate()
-        return queue
+        return open_migrated_queue(self.settings)
 
     def process_env(self, **extra) -> dict:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("DB_", "SQLITE_", "DATABASE_"))}

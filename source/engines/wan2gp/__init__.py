@@ -15,7 +15,7 @@ Importing this package is cheap (no torch, no process): the helper starts on the
 """
 from .errors import EngineUnavailable
 from .helper import stop_helper
-from .options import WGP_FLAGS, check_wan2gp, find_wan2gp_checkout, wan2gp_candidates
+from .options import WGP_FLAGS, check_wan2gp, find_wan2gp_checkout
 
 
 def render(**kwargs):
@@ -25,5 +25,4 @@ def render(**kwargs):
     return _render(**kwargs)
 
 
-__all__ = ["EngineUnavailable", "WGP_FLAGS", "check_wan2gp", "find_wan2gp_checkout", "render", "stop_helper",
-           "wan2gp_candidates"]
+__all__ = ["EngineUnavailable", "WGP_FLAGS", "check_wan2gp", "find_wan2gp_checkout", "render", "stop_helper"]

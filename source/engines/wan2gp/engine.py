@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from ...media.video_io import VideoWriter, count_frames, iter_frames, save_png, video_info
-from ..loras import ACCELERATOR_SETTINGS, accelerator_lora_file, lora_dir, resolve_lora_file
+from ...config import Settings
+from ..loras import ACCELERATOR_SETTINGS, accelerator_lora_file, resolve_lora_file
 from . import errors
 from .frame_rule import FrameGrid, FramePlan, plan_frames
 from .helper import HELPERS, HelperGone, Wan2GPHelper
@@ -35,25 +36,21 @@ def render(*, model: str, prompt: str, output_path: Path, negative_prompt: str, 
            flow_shift: Optional[float], start_image=None, end_image=None, guide_video=None, mask_video=None,
            reference_images=None, loras: Optional[dict] = None, accelerator: Optional[str] = None,
            wgp_settings: Optional[dict] = None, progress_callback: Optional[Callable[[int, int], None]] = None,
-           settings: Any = None) -> Path:
+           settings: Settings) -> Path:
     options = engine_options(settings)
-    stop_event = _stop_event(settings)
     uses_inputs = any(v is not None for v in (start_image, end_image, guide_video, mask_video)) or bool(
         reference_images)
     chosen = resolve_model(model, uses_images_or_guide=uses_inputs)
 
     # LoRA files first: a dead URL costs no helper start.
-    strengths = []
-    folder = lora_dir(options.lora_settings)
-    files = []
+    files, strengths = [], []
     for key, value in (loras or {}).items():
-        files.append(str(resolve_lora_file(str(key), folder)))
+        files.append(str(resolve_lora_file(str(key), settings.lora_path)))
         strengths.append(_strength(key, value))
     if accelerator:
         steps, guidance_scale, flow_shift = (ACCELERATOR_SETTINGS[accelerator][k]
                                              for k in ("steps", "guidance_scale", "flow_shift"))
-        files.append(str(accelerator_lora_file(accelerator, chosen.size or chosen.model_type,
-                                               options.lora_settings)))
+        files.append(str(accelerator_lora_file(accelerator, chosen.size or chosen.model_type, settings)))
         strengths.append(1.0)
 
     helper = _helper(options)
@@ -84,7 +81,7 @@ def render(*, model: str, prompt: str, output_path: Path, negative_prompt: str, 
             wan_settings["activated_loras"] = files
             wan_settings["loras_multipliers"] = multipliers_text(strengths)
         wan_settings.update(extra)
-        reply = _run_job(helper, wan_settings, progress_callback, stop_event)
+        reply = _run_job(helper, wan_settings, progress_callback)
         produced = _produced_video(reply)
         try:
             return _deliver(produced, Path(output_path), plan, (width, height), info.model_type)
@@ -127,8 +124,10 @@ def _describe(helper: Wan2GPHelper, model_type: str, requested: str) -> tuple[Mo
     return info, grid
 
 
-def _run_job(helper: Wan2GPHelper, wan_settings: dict, progress_callback, stop_event) -> dict:
-    """Run one Wan2GP task; progress to the callback; cancel when it raises or the row is lost."""
+def _run_job(helper: Wan2GPHelper, wan_settings: dict, progress_callback) -> dict:
+    """Run one Wan2GP task; progress to the callback, which raises (TaskCancelled) when the row was
+    cancelled, its lease lost, or the worker is shutting down: the job is then cancelled at once, so it
+    stops within one denoising step."""
     last = [None]
 
     def on_event(message: dict) -> None:
@@ -151,9 +150,7 @@ def _run_job(helper: Wan2GPHelper, wan_settings: dict, progress_callback, stop_e
 
     helper.task_id = _current_task_id()
     try:
-        answer = helper.request("render", on_event=on_event,
-                                should_cancel=(stop_event.is_set if stop_event is not None else None),
-                                settings=wan_settings)
+        answer = helper.request("render", on_event=on_event, settings=wan_settings)
     except HelperGone as exc:
         HELPERS.discard(helper)
         raise errors.helper_failed(f"{exc}; the next attempt starts a fresh helper") from None
@@ -161,13 +158,12 @@ def _run_job(helper: Wan2GPHelper, wan_settings: dict, progress_callback, stop_e
         helper.task_id = None
     reply = answer.message
     data = reply.get("data") or {}
-    stopped = answer.interrupted is not None or (stop_event is not None and stop_event.is_set())
-    if data.get("cancelled") or stopped:
+    if data.get("cancelled") or answer.interrupted is not None:
         for name in data.get("files") or []:  # a job that finished before the cancel landed
             Path(name).unlink(missing_ok=True)
         if answer.interrupted is not None:
             raise answer.interrupted
-        raise errors.cancelled("the Wan2GP job was cancelled (the row was cancelled or lost its lease)")
+        raise errors.cancelled("the Wan2GP job was cancelled")
     if not reply.get("ok"):
         raise errors.render_failed(reply.get("error") or "the helper could not run the job")
     if not data.get("success"):
@@ -231,13 +227,6 @@ def _move_atomically(source: Path, target: Path) -> Path:
 
 
 # ---- small things -------------------------------------------------------------------------------------
-
-def _stop_event(settings: Any):
-    """The task's stop event (set when the row is cancelled, its lease lost, or the worker shuts down)."""
-    if isinstance(settings, dict):
-        return settings.get("task_stop_event")
-    return None
-
 
 def _current_task_id() -> Optional[str]:
     from ...log import current_task_id

@@ -1,22 +1,21 @@
-"""How the Wan2GP engine's failures are classified: the one place to re-point when the project's error
-family (user error / transient / cancelled) lands.
+"""How the Wan2GP engine's failures are classified, in the project's error family (source/errors.py).
 
-  bad_input        the task asked for something this model or checkout cannot do  -> ValueError
-                   (handlers turn it into InvalidParams: failed at once, no retry)
+  bad_input        the task asked for something this model or checkout cannot do  -> UserError
+                   (failed at once, no retry)
   helper_failed    the helper process died, hung, or broke the protocol           -> TransientError
                    (retried with back-off; the next attempt starts a fresh helper)
   render_failed    Wan2GP ran and reported an error                                -> RuntimeError,
                    or TransientError when it says it ran out of memory
   cancelled        the row was cancelled or its lease lost while Wan2GP ran         -> TaskCancelled
   EngineUnavailable  this worker cannot run Wan2GP at all (no checkout, no interpreter, Wan2GP does not
-                   import under that interpreter): the message says what to set
+                   import under that interpreter): a UserError whose message says what to set
 """
 from __future__ import annotations
 
-from ...handlers.base import TaskCancelled, TransientError
+from ...errors import TaskCancelled, TransientError, UserError
 
 
-class EngineUnavailable(RuntimeError):
+class EngineUnavailable(UserError):
     """The chosen engine cannot run here; the message says why and what to do."""
 
 
@@ -27,8 +26,8 @@ def one_line(text: object, limit: int = 400) -> str:
     return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
-def bad_input(message: str) -> ValueError:
-    return ValueError(one_line(message, 900))
+def bad_input(message: str) -> UserError:
+    return UserError(one_line(message, 900))
 
 
 def helper_failed(message: str) -> TransientError:

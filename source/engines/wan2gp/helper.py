@@ -161,14 +161,13 @@ class Wan2GPHelper:
                 pass
 
     # ---- requests ----------------------------------------------------------------------------------
-    def request(self, op: str, on_event: Optional[Callable[[dict], None]] = None,
-                should_cancel: Optional[Callable[[], bool]] = None, **fields) -> Answer:
+    def request(self, op: str, on_event: Optional[Callable[[dict], None]] = None, **fields) -> Answer:
         """Send one request and wait for its reply, passing its events to `on_event`.
 
-        `should_cancel()` is polled while waiting; once true (or once `on_event` raises), a cancel goes
-        to the helper and the wait continues for the reply, which is returned with the exception from
-        `on_event` (if any) for the caller to raise once it has dealt with the reply. Raises HelperGone
-        when the helper dies, or stays silent longer than the timeout (it is then killed).
+        Once `on_event` raises (the progress callback: the row was cancelled or lost), a cancel goes to
+        the helper and the wait continues for the reply, which is returned with that exception for the
+        caller to raise once it has dealt with the reply. Raises HelperGone when the helper dies, or
+        stays silent longer than the timeout (it is then killed).
         """
         request_id = next(self._ids)
         self._send({"op": op, "id": request_id, **fields})
@@ -197,8 +196,6 @@ class Wan2GPHelper:
             return False
 
         def poll() -> None:
-            if should_cancel is not None and cancel_deadline is None and should_cancel():
-                cancel()
             if cancel_deadline is not None and time.monotonic() > cancel_deadline:
                 self.kill()
                 raise HelperGone(f"the Wan2GP job did not stop within {CANCEL_GRACE_S:.0f} s of a cancel; "

@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 from ...media.video_io import VideoWriter, save_png
-from ..inputs import GUIDE_GREY, as_image, as_video, guide_from_images
+from ...media.vace import MASK_GENERATE, grey_frame
+from ..inputs import as_image, as_video, guide_from_images
 from .errors import bad_input
 from .keys import MANAGED_KEYS
 
@@ -118,9 +119,8 @@ def conditioning_settings(info: ModelInfo, writer: InputWriter, *, keep: int, re
         start = as_image(start_image, size, "start image") if start_image is not None else None
         end = as_image(end_image, size, "end image") if end_image is not None else None
         guide, mask = _vace_guide(guide_video, mask_video, start, end, keep, size)
-        grey = (GUIDE_GREY,) * 3
-        guide += [_solid(size, grey)] * (render - keep)          # frames to invent past the asked length
-        mask += [_solid(size, (255, 255, 255))] * (render - keep)
+        guide += [grey_frame(size)] * (render - keep)           # frames to invent past the asked length
+        mask += [_generate(size)] * (render - keep)
         settings["video_guide"] = writer.video(guide, "guide", crf=10)
         settings["video_mask"] = writer.video(mask, "mask", crf=0)
         letters = "VA"
@@ -174,7 +174,7 @@ def _vace_guide(guide_video, mask_video, start, end, frames: int, size) -> tuple
                 if image is not None:
                     guide[index], mask[index] = image, image_mask[index]
         if mask is None:
-            mask = [_solid(size, (255, 255, 255))] * frames
+            mask = [_generate(size)] * frames
         return guide, mask
     if mask_video is not None:
         guide, _ = guide_from_images(start, end, frames, size)
@@ -182,10 +182,12 @@ def _vace_guide(guide_video, mask_video, start, end, frames: int, size) -> tuple
     return guide_from_images(start, end, frames, size)
 
 
-def _solid(size, colour):
-    from PIL import Image
+def _generate(size):
+    """A mask frame saying "generate all of it" (VACE's convention, source/media/vace.py)."""
+    import numpy as np
 
-    return Image.new("RGB", tuple(size), tuple(colour))
+    width, height = size
+    return np.full((height, width, 3), MASK_GENERATE, np.uint8)
 
 
 def _array(frame):

@@ -1,0 +1,66 @@
+"""The error family: what a failure means for the row, decided by the exception's class.
+
+Three kinds, and every domain error in the project subclasses one of them where it is raised:
+
+- `UserError` (a ValueError): the input is wrong and only a person can fix it (a field, a file, a model
+  name). The row fails at once, no retry; the message is one line naming the field or file.
+  `InvalidParams` is the common case: a task's params.
+- `TransientError` (a RuntimeError): may pass on its own (a download that did not answer, CUDA out of
+  memory, a helper process that died). The row is retried with back-off up to `max_attempts`.
+- `TaskCancelled`: the row was cancelled or its lease went to another worker; stop, write nothing.
+
+Anything else is a bug or an environment problem: the row fails with the exception's kind and message.
+
+This module imports nothing from the project, so every layer (media, storage, engines, queue,
+workflows) can raise these.
+"""
+from __future__ import annotations
+
+import sys
+from typing import Optional
+
+
+class UserError(ValueError):
+    """Input a person must fix. `field` names the parameter (or flag) when one is to blame."""
+
+    def __init__(self, message: str = "", *, field: Optional[str] = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class InvalidParams(UserError):
+    """Bad input in a task's params; the message starts with the field's name."""
+
+
+class TransientError(RuntimeError):
+    """A failure that may pass on a retry."""
+
+
+class TaskCancelled(Exception):
+    """The task was cancelled or its lease lost; stop without writing anything."""
+
+
+# ---- classification ------------------------------------------------------------------------------------
+
+def is_transient(exc: BaseException) -> bool:
+    """Errors worth a retry: declared transient, a lost connection or timeout, CUDA out of memory."""
+    if isinstance(exc, (TransientError, ConnectionError, TimeoutError)):
+        return True
+    torch = sys.modules.get("torch")  # only a process that imported torch can run out of GPU memory
+    if torch is not None and isinstance(exc, getattr(torch, "OutOfMemoryError", ())):
+        return True
+    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+
+
+def is_user_error(exc: BaseException) -> bool:
+    return isinstance(exc, UserError) and not is_transient(exc)
+
+
+def describe(exc: BaseException, max_lines: int = 2, max_chars: int = 1000) -> str:
+    """One or two lines a person understands: messages written for a person stand alone, anything
+    else is prefixed with its kind (`KeyError: 'x'` says more than `'x'`)."""
+    text = str(exc).strip() or type(exc).__name__
+    if not isinstance(exc, (UserError, TransientError, TaskCancelled, FileNotFoundError)):
+        text = f"{type(exc).__name__}: {text}"
+    lines = [line for line in text.splitlines() if line.strip()]
+    return "\n".join(lines[:max_lines])[:max_chars]

@@ -1,0 +1,79 @@
+-- Every call the Postgres-family queue makes, each under a `-- name: <name>` header with one line saying
+-- what it does. Each is one call of a versioned function of the migrations in this folder, written with
+-- named arguments `p_x => %(x)s::type`. The psycopg connector runs this text as it stands; the PostgREST
+-- connector calls the same function as an RPC with the same `p_` arguments (source/queue/sqlfiles.py
+-- reads both from here). `SELECT * FROM f(...)` returns rows; `SELECT f(...)` returns one value.
+
+-- name: enqueue
+-- Insert a batch of rows in one transaction; returns their ids.
+SELECT wq_enqueue_v1(p_tasks => %(tasks)s::jsonb);
+
+-- name: get
+-- One row (none if absent).
+SELECT * FROM wq_get_v1(p_task_id => %(task_id)s::text);
+
+-- name: list_run
+-- All rows of a workflow run, oldest first.
+SELECT * FROM wq_list_run_v1(p_run_id => %(run_id)s::text);
+
+-- name: cancel
+-- Cancel a row that has not ended, what it fanned out and its dependants; returns how many rows changed.
+SELECT wq_cancel_v1(p_task_id => %(task_id)s::text, p_reason => %(reason)s::text);
+
+-- name: claim
+-- Take the best eligible row under a lease (priority desc, then age; the loaded model first among equals).
+SELECT * FROM wq_claim_v1(p_worker_id => %(worker_id)s::text, p_lease_seconds => %(lease_seconds)s::float8,
+                          p_task_types => %(task_types)s::text[], p_prefer_model => %(prefer_model)s::text);
+
+-- name: heartbeat
+-- Extend the lease of an attempt this worker still owns.
+SELECT wq_heartbeat_v1(p_task_id => %(task_id)s::text, p_worker_id => %(worker_id)s::text,
+                       p_attempt => %(attempt)s::integer, p_lease_seconds => %(lease_seconds)s::float8);
+
+-- name: progress
+-- Record progress 0..1 and a short message for an attempt this worker still owns.
+SELECT wq_progress_v1(p_task_id => %(task_id)s::text, p_worker_id => %(worker_id)s::text,
+                      p_attempt => %(attempt)s::integer, p_progress => %(progress)s::float8,
+                      p_message => %(message)s::text);
+
+-- name: complete
+-- Complete an attempt this worker still owns, with its output_location.
+SELECT wq_complete_v1(p_task_id => %(task_id)s::text, p_worker_id => %(worker_id)s::text,
+                      p_attempt => %(attempt)s::integer, p_output_location => %(output_location)s::text);
+
+-- name: fail
+-- Fail an attempt this worker still owns: retry after a delay while attempts remain (if asked), else Failed.
+SELECT wq_fail_v1(p_task_id => %(task_id)s::text, p_worker_id => %(worker_id)s::text,
+                  p_attempt => %(attempt)s::integer, p_error_message => %(error_message)s::text,
+                  p_retry => %(retry)s::boolean, p_retry_delay_seconds => %(retry_delay_seconds)s::float8);
+
+-- name: release
+-- Give back an attempt this worker still owns: Queued again, the attempt not counted.
+SELECT wq_release_v1(p_task_id => %(task_id)s::text, p_worker_id => %(worker_id)s::text,
+                     p_attempt => %(attempt)s::integer);
+
+-- name: fan_out
+-- Insert the children and leave the orchestrator awaiting one of them, if this worker still owns it.
+SELECT wq_fan_out_v1(p_task_id => %(task_id)s::text, p_worker_id => %(worker_id)s::text,
+                     p_attempt => %(attempt)s::integer, p_children => %(children)s::jsonb,
+                     p_awaited_task_id => %(awaited_task_id)s::text);
+
+-- name: sweep_expired
+-- Expired leases back to Queued while attempts remain, else Failed (worker lost); returns rows changed.
+SELECT wq_sweep_expired_v1();
+
+-- name: pending_count
+-- Rows that may still run (Queued, or In Progress under a lease), optionally only of these task types.
+SELECT wq_pending_count_v1(p_task_types => %(task_types)s::text[]);
+
+-- name: next_wakeup
+-- Seconds until the earliest row in retry back-off becomes eligible (NULL if none).
+SELECT wq_next_wakeup_v1();
+
+-- name: poll
+-- The change counter (bumped on inserts and status changes) and next_wakeup, for waiting without LISTEN.
+SELECT * FROM wq_poll_v1();
+
+-- name: schema_version
+-- The newest migration applied.
+SELECT wq_schema_version_v1();

@@ -1,0 +1,245 @@
+"""The parameter layer: each task type's params are one typed model, validated once per process.
+
+A workflow declares `class XParams(TaskParams)` with one field per parameter: its type, default,
+range (`Field(ge=..., le=...)`), meaning (`description=`) and other accepted spellings
+(`validation_alias=AliasChoices(...)`). The same model checks a row at enqueue time (add_task.py,
+steerable_motion.py) and once in the worker, which hands the validated object to the handler.
+
+- `Model.parse(raw, settings)` returns the validated object or raises `InvalidParams` with one line
+  naming the field (`segment_frames_expanded[1] must be >= 1, got 0`).
+- Keys a model does not declare are kept aside, not silently used: `obj.ignored_keys` lists them.
+- `Model.describe()` lists the fields (name, type, default, range, meaning, aliases) for the generated
+  parameter reference.
+
+The field types below (`Int`, `Number`, `Flag`, `Text`, `choice(...)`) accept what JSON writers send
+and refuse the rest with messages in one style: `<field> must be an integer, got 'x'`.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, Optional, get_args, get_origin
+
+import annotated_types
+from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, ValidationError
+from pydantic.fields import FieldInfo
+
+from ..errors import InvalidParams, UserError
+
+# ---- field types -------------------------------------------------------------------------------------------
+
+
+def _as_int(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError(f"must be an integer, got {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+        return int(value.strip())
+    raise ValueError(f"must be an integer, got {value!r}")
+
+
+def _as_number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"must be a number, got {value!r}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"must be a finite number, got {value!r}")
+    return number
+
+
+def _as_flag(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"must be true or false, got {value!r}")
+    return value
+
+
+def _as_text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"must be a string, got {value!r}")
+    return value
+
+
+Int = Annotated[int, BeforeValidator(_as_int)]
+Number = Annotated[float, BeforeValidator(_as_number)]
+Flag = Annotated[bool, BeforeValidator(_as_flag)]
+Text = Annotated[str, BeforeValidator(_as_text)]
+
+
+def choice(*values: str) -> Any:
+    """A string that must be one of `values` (message lists them)."""
+
+    def check(value: Any) -> str:
+        if value not in values:
+            raise ValueError(f"must be one of {', '.join(values)}, got {value!r}")
+        return value
+
+    return Annotated[Literal[values], BeforeValidator(check)]  # type: ignore[valid-type]
+
+
+def aliases(name: str, *others: str) -> AliasChoices:
+    """`validation_alias` for a field also accepted under other names (the first is the field's own)."""
+    return AliasChoices(name, *others)
+
+
+# ---- errors ------------------------------------------------------------------------------------------------
+
+
+def field_path(loc: tuple) -> str:
+    """('segment_frames_expanded', 1) -> 'segment_frames_expanded[1]'; nested names joined by dots."""
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += ("." if text else "") + str(part)
+    return text
+
+
+_BOUND_WORDS = {"greater_than_equal": (">=", "ge"), "greater_than": (">", "gt"),
+                "less_than_equal": ("<=", "le"), "less_than": ("<", "lt")}
+
+
+def first_error(exc: ValidationError) -> tuple[str, Optional[str]]:
+    """The first problem of a ValidationError as (one line, field path)."""
+    error = exc.errors(include_url=False)[0]
+    where = field_path(tuple(p for p in error["loc"] if p != "__root__"))
+    kind, ctx, value = error["type"], error.get("ctx") or {}, error.get("input")
+    cause = ctx.get("error")
+    if isinstance(cause, UserError):          # a validator's own complete message
+        return str(cause), cause.field or where or None
+    if kind == "value_error":
+        text = str(cause) if cause is not None else error["msg"]
+    elif kind in _BOUND_WORDS:
+        symbol, key = _BOUND_WORDS[kind]
+        text = f"must be {symbol} {ctx[key]}, got {value!r}"
+    elif kind == "missing":
+        text = "is required"
+    elif kind == "extra_forbidden":
+        text = "is not a known key"
+    elif kind in ("model_type", "model_attributes_type", "dict_type"):
+        text = f"must be a JSON object, got {type(value).__name__}"
+    elif kind == "list_type":
+        text = f"must be a list, got {value!r}"
+    elif kind in ("too_short", "too_long"):
+        text = error["msg"].replace("List", "list").replace("Value", "value")
+    else:
+        text = error["msg"]
+    return (f"{where} {text}" if where else text), (where or None)
+
+
+# ---- the models --------------------------------------------------------------------------------------------
+
+
+class Params(BaseModel):
+    """A nested group of parameters (e.g. fade settings): unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @classmethod
+    def parse(cls, raw: Any, settings: Any = None, *, prefix: Optional[str] = None):
+        """The validated object, or InvalidParams naming the field (`prefix.` before nested names)."""
+        if isinstance(raw, cls):
+            return raw
+        if not isinstance(raw, dict):
+            name = prefix or "params"
+            raise InvalidParams(f"{name} must be a JSON object, got {type(raw).__name__}", field=prefix)
+        try:
+            return cls.model_validate(raw, context={"settings": settings})
+        except ValidationError as exc:
+            message, where = first_error(exc)
+            if prefix:
+                message = f"{prefix}.{message}" if where else f"{prefix}: {message}"
+                where = f"{prefix}.{where}" if where else prefix
+            raise InvalidParams(message, field=where) from None
+
+    def to_json(self) -> dict:
+        """The validated values as JSON (what a child row or the reference shows)."""
+        return self.model_dump(mode="json", exclude_none=False)
+
+    @classmethod
+    def describe(cls) -> list["ParamDoc"]:
+        return [ParamDoc.of(name, info) for name, info in cls.model_fields.items()]
+
+
+class TaskParams(Params):
+    """A task type's params. Unknown keys are kept aside (`ignored_keys`) and reported, not used."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
+
+    @property
+    def ignored_keys(self) -> list[str]:
+        return sorted(self.model_extra or {})
+
+
+def settings_of(info: Any) -> Any:
+    """The Settings a model is validated with (limits, folders), or None."""
+    context = getattr(info, "context", None) or {}
+    return context.get("settings")
+
+
+# ---- the reference -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ParamDoc:
+    name: str
+    type: str
+    default: Any
+    range: str
+    meaning: str
+    aliases: tuple[str, ...]
+    required: bool
+
+    @classmethod
+    def of(cls, name: str, info: FieldInfo) -> "ParamDoc":
+        others: tuple[str, ...] = ()
+        alias = info.validation_alias
+        if isinstance(alias, AliasChoices):
+            others = tuple(str(c) for c in alias.choices if isinstance(c, str) and c != name)
+        if info.is_required():
+            default = None
+        elif info.default_factory is not None:
+            default = info.default_factory()
+        else:
+            default = info.default
+        return cls(name=name, type=type_name(info.annotation), default=default,
+                   range=bounds_text(info), meaning=info.description or "", aliases=others,
+                   required=info.is_required())
+
+
+def bounds_text(info: FieldInfo) -> str:
+    parts = []
+    for item in info.metadata:
+        for attr, symbol in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
+            bound = getattr(item, attr, None)
+            if bound is not None and isinstance(item, annotated_types.BaseMetadata):
+                parts.append(f"{symbol} {bound}")
+    return ", ".join(parts)
+
+
+def type_name(annotation: Any) -> str:
+    """A short, reader-facing name of a field's type."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return type_name(get_args(annotation)[0])
+    if origin is Literal:
+        return " | ".join(repr(a) for a in get_args(annotation))
+    if origin in (list, tuple):
+        inner = [type_name(a) for a in get_args(annotation) if a is not Ellipsis]
+        return f"list of {inner[0]}" if inner else "list"
+    if origin is dict:
+        key, value = (type_name(a) for a in get_args(annotation)) if get_args(annotation) else ("str", "any")
+        return f"object {{{key}: {value}}}"
+    args = get_args(annotation)
+    if args and type(None) in args:  # Optional[X] / X | None
+        rest = [type_name(a) for a in args if a is not type(None)]
+        return " | ".join(rest)
+    if args:
+        return " | ".join(type_name(a) for a in args)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return "object"
+    return {int: "integer", float: "number", bool: "boolean", str: "string"}.get(annotation,
+                                                                             getattr(annotation, "__name__", str(annotation)))

@@ -1,0 +1,37 @@
+"""Workflows: one package per workflow, each declaring its task types in its `__init__.py`.
+
+A workflow package holds its task-type names, its typed parameter models (`params.py`), its pure
+arithmetic where it has some (`plan.py`), its step handlers (`steps.py`) and its
+`steerable_motion.py` subcommand (`client.py`) where it has one. Its `__init__.py` declares what it
+offers as `WORKFLOW = Workflow(...)` and imports nothing heavy: handlers and models are named as
+"module:attribute" inside the package and imported when first needed, so a worker serving only queue
+tasks never imports torch.
+
+`registry.py` collects the declarations of the packages listed in `WORKFLOWS`. A new task type is a
+new package here (or a new entry in an existing one) plus its name in `WORKFLOWS`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+# The workflow packages, in the order their subcommands appear in steerable_motion.py --help.
+WORKFLOWS = ("legacy", "noop")  # travel, perspective, single, utilities: moving out of "legacy"
+
+
+@dataclass(frozen=True)
+class TaskType:
+    """One task type: the handler that runs it and the model its params are validated with."""
+
+    name: str
+    handler: str            # "module:function" inside the workflow package
+    params: str             # "module:Class" inside the workflow package (a TaskParams subclass)
+    summary: str = ""       # one line for --help and the reference
+    internal: bool = False  # written by an orchestrator, not queued by people
+
+
+@dataclass(frozen=True)
+class Workflow:
+    name: str
+    task_types: tuple[TaskType, ...]
+    client: Optional[str] = None   # "module:register" adding its steerable_motion.py subcommand
