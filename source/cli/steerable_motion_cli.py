@@ -14,7 +14,7 @@ from .common import CliError, OneLineArgumentParser, die
 from .runs import register_cancel, register_status
 
 # TEMPORARY: clients not yet moved into their workflow packages.
-_LEGACY_CLIENTS = ["source.travel.client:register_travel", "source.perspective_client:register"]
+_LEGACY_CLIENTS = ["source.perspective_client:register"]
 
 
 def build_parser() -> OneLineArgumentParser:

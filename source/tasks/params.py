@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, Optional, get_args, get_origin
+from typing import Annotated, Any, ClassVar, Literal, Optional, get_args, get_origin
 
 import annotated_types
 from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, ValidationError
@@ -138,6 +138,9 @@ class Params(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
+    # What `parse` raises: InvalidParams, or a workflow's own kind of it (travel's PlanError).
+    error_class: ClassVar[type[InvalidParams]] = InvalidParams
+
     @classmethod
     def parse(cls, raw: Any, settings: Any = None, *, prefix: Optional[str] = None):
         """The validated object, or InvalidParams naming the field (`prefix.` before nested names)."""
@@ -145,7 +148,7 @@ class Params(BaseModel):
             return raw
         if not isinstance(raw, dict):
             name = prefix or "params"
-            raise InvalidParams(f"{name} must be a JSON object, got {type(raw).__name__}", field=prefix)
+            raise cls.error_class(f"{name} must be a JSON object, got {type(raw).__name__}", field=prefix)
         try:
             return cls.model_validate(raw, context={"settings": settings})
         except ValidationError as exc:
@@ -153,7 +156,7 @@ class Params(BaseModel):
             if prefix:
                 message = f"{prefix}.{message}" if where else f"{prefix}: {message}"
                 where = f"{prefix}.{where}" if where else prefix
-            raise InvalidParams(message, field=where) from None
+            raise cls.error_class(message, field=where) from None
 
     def to_json(self) -> dict:
         """The validated values as JSON (what a child row or the reference shows)."""

@@ -4,8 +4,6 @@ from .. import TaskType, Workflow
 
 _TYPES = {
     "wgp": "wgp:handle_wgp", "standard_wgp_task": "wgp:handle_wgp", "single_image": "wgp:handle_single_image",
-    "travel_orchestrator": "travel:handle_orchestrator", "travel_segment": "travel:handle_segment",
-    "travel_stitch": "travel:handle_stitch",
     "different_perspective_orchestrator": "perspective:handle_orchestrator",
     "different_perspective_still": "perspective:handle_still",
     "different_perspective_guide": "perspective:handle_guide",
