@@ -14,8 +14,8 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from ...media.video_io import VideoWriter, count_frames, iter_frames, save_png, video_info
 from ...config import Settings
+from ...media.video_io import VideoWriter, count_frames, iter_frames, save_png, video_info
 from ..loras import ACCELERATOR_SETTINGS, accelerator_lora_file, resolve_lora_file
 from . import errors
 from .frame_rule import FrameGrid, FramePlan, plan_frames
@@ -55,7 +55,10 @@ def render(*, model: str, prompt: str, output_path: Path, negative_prompt: str, 
 
     helper = _helper(options)
     info, grid = _describe(helper, chosen.model_type, chosen.requested)
-    plan = plan_frames(frames, grid)
+    try:
+        plan = plan_frames(frames, grid)
+    except ValueError as exc:
+        raise errors.bad_input(f"{info.model_type}: {exc}") from None
     if plan.trims:
         log.info("%s renders at least %d frames; rendering %d and keeping the first %d", info.model_type,
                  grid.minimum, plan.render, plan.keep)
