@@ -2,13 +2,20 @@
 
 Paths may be local files or http(s) URLs (fetched into the task's folder by the handler). A key given as
 null counts as not given.
+
+Engine wan2gp: `wgp_settings` {name: value} passes Wan2GP-only settings through (sliding windows,
+skip-step caches, SLG, CFG-zero*, NAG, RIFLEx, sampler, upsampling, ...); Wan2GP-native keys such as
+`video_prompt_type` or `sliding_window_size` may also sit at the top level of params (as the original
+tool wrote them) and join them. The engine checks the names against the model; other engines ignore them
+with a warning. `model` may be `wan2gp:<any Wan2GP model type>`.
 """
 from __future__ import annotations
 
 from typing import Annotated, Any, Optional
 
-from pydantic import BeforeValidator, Field, field_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
+from ...engines.wan2gp.keys import NATIVE_KEYS
 from ...errors import InvalidParams
 from ...tasks.params import Flag, Int, ModelName, Number, RenderResolution, TaskParams, Text, aliases, location
 
@@ -55,6 +62,24 @@ class WgpParams(TaskParams):
                                                       "flow shift 1.0)")
     use_lighti2x_lora: Flag = Field(False, description="apply the lightx2v LoRA (steps 5, guidance 1.0, "
                                                        "flow shift 5.0)")
+    wgp_settings: Optional[dict[str, Any]] = Field(
+        None, description="engine wan2gp: Wan2GP-only settings {name: value}, checked against the model "
+                          "(Wan2GP-native keys given at the top level of params join them)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _native_keys(cls, data: Any) -> Any:
+        """Wan2GP-native top-level keys join wgp_settings (an explicit wgp_settings entry wins)."""
+        if not isinstance(data, dict):
+            return data
+        native = {key: data[key] for key in sorted(NATIVE_KEYS) if key in data}
+        given = data.get("wgp_settings")
+        if given is not None and not (isinstance(given, dict) and all(isinstance(k, str) for k in given)):
+            raise InvalidParams("wgp_settings must be an object {Wan2GP setting: value}", field="wgp_settings")
+        if not native:
+            return data
+        rest = {key: value for key, value in data.items() if key not in native}
+        return {**rest, "wgp_settings": {**native, **(given or {})}}
 
     @field_validator("additional_loras", mode="before")
     @classmethod

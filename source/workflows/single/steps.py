@@ -49,7 +49,7 @@ def _render(ctx: TaskContext, single_frame: bool) -> Path:
         guidance_scale=params.guidance_scale, flow_shift=params.flow_shift, start_image=start, end_image=end,
         guide_video=guide, mask_video=mask, reference_images=refs or None, loras=params.additional_loras,
         use_causvid_lora=params.use_causvid_lora, use_lighti2x_lora=params.use_lighti2x_lora,
-        progress_callback=on_step, settings=ctx.settings,
+        wgp_settings=params.wgp_settings, progress_callback=on_step, settings=ctx.settings,
     )
     return path.resolve()
 
