@@ -15,7 +15,7 @@ from typing import Optional
 from ..errors import UserError
 from ..storage.outputs import absolute_location
 from ..workflows.registry import client_registrars
-from .common import (CliError, OneLineArgumentParser, add_queue_arguments, die, open_migrated_queue,
+from .common import (CliError, OneLineArgumentParser, add_queue_arguments, die, open_queue_or_exit,
                      settings_from_args)
 from .runs import register_cancel, register_status, wait_for_run
 
@@ -36,10 +36,7 @@ def submit_command(args: argparse.Namespace) -> int:
         submission = args.build(args, settings)
     except (CliError, UserError) as exc:
         die(str(exc))
-    try:
-        queue = open_migrated_queue(settings)
-    except Exception as exc:
-        die(f"cannot open the {settings.db_type} queue: {exc}")
+    queue = open_queue_or_exit(settings)
     try:
         ids = queue.enqueue(list(submission.rows))
         print(f"queued {submission.summary}; root row {ids[0]}", file=sys.stderr)
