@@ -4,6 +4,7 @@ killed; `steerable_motion.py workers` prints the table."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 
 from source.queue.fleet import GONE_AFTER_LEASES, WorkerState
@@ -72,3 +73,23 @@ def test_a_killed_worker_shows_as_gone(backend):
     assert gone.silent_seconds > GONE_AFTER_LEASES * 0.5 and gone.state == WorkerState.IDLE
     printed = backend.run_cli("steerable_motion.py", "workers")
     assert " gone " in printed.stdout
+
+
+def test_a_worker_reports_its_gpu(tmp_path):
+    """With a stand-in for nvidia-smi on PATH (this machine has no GPU), the registry holds its answer."""
+    from tests.helpers.workers import make_backend
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    stand_in = bin_dir / "nvidia-smi"
+    stand_in.write_text("#!/bin/sh\necho 'NVIDIA H100 80GB HBM3, 81559, 1234'\n")
+    stand_in.chmod(0o755)
+    with make_backend("sqlite", tmp_path) as backend:
+        proc = backend.start_worker("--once", PATH=f"{bin_dir}:{os.environ['PATH']}")
+        queue = backend.queue()
+        worker = wait_for(lambda: _worker(queue, proc.pid), timeout=60, what="the worker to register")
+        assert (worker.gpu_name, worker.gpu_memory_total_mb, worker.gpu_memory_used_mb) == \
+            ("NVIDIA H100 80GB HBM3", 81559, 1234)
+        queue.enqueue([NewTask("noop", {})])
+        assert proc.wait(timeout=60) == 0
+        assert "NVIDIA H100" in backend.run_cli("steerable_motion.py", "workers").stdout

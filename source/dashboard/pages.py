@@ -85,10 +85,9 @@ class RunView:
 
 
 def took(task: Task, now: datetime, end: Optional[datetime] = None) -> str:
-    """How long a row ran (or has been running)."""
-    start = task.started_at or task.created_at
+    """How long a row ran (or has been running); nothing for a row that never started."""
     finish = end or task.finished_at or (now if task.status not in Status.TERMINAL else None)
-    return span(seconds_between(start, finish))
+    return span(seconds_between(task.started_at, finish))
 
 
 def run_views(summaries: list[RunSummary], roots: OutputRoots, now: datetime) -> list[RunView]:

@@ -1,7 +1,8 @@
 // Keeps a dashboard page current without reloading it: every few seconds the page's main region is
 // fetched again (same URL, header X-Live: 1, answered with that region only) and swapped in place.
 // Media elements marked data-keep survive the swap when their source did not change, so a video
-// that is playing keeps playing. Refreshing pauses while the tab is hidden.
+// that is playing keeps playing (one file shown twice, e.g. a run's final video on the orchestrator and
+// on the stitch, keeps both elements, in order). Refreshing pauses while the tab is hidden.
 (function () {
   "use strict";
   var region = document.getElementById("live");
@@ -14,10 +15,13 @@
     var fresh = document.createElement("template");
     fresh.innerHTML = html;
     var kept = {};
-    region.querySelectorAll("[data-keep]").forEach(function (el) { kept[el.getAttribute("data-keep")] = el; });
+    region.querySelectorAll("[data-keep]").forEach(function (el) {
+      var key = el.getAttribute("data-keep");
+      (kept[key] = kept[key] || []).push(el);
+    });
     fresh.content.querySelectorAll("[data-keep]").forEach(function (el) {
-      var old = kept[el.getAttribute("data-keep")];
-      if (old) { el.replaceWith(old); delete kept[el.getAttribute("data-keep")]; }
+      var same = kept[el.getAttribute("data-keep")];
+      if (same && same.length) { el.replaceWith(same.shift()); }
     });
     region.replaceChildren(fresh.content);
   }
