@@ -96,15 +96,18 @@ class WorkerPresence:
                           version=software_version(), task_types=settings.task_types, gpu_name=name,
                           gpu_memory_total_mb=total, gpu_memory_used_mb=used, model=self.model)
 
-    def beat(self) -> WorkerBeat:
-        """What the worker is doing now, read from its in-memory state."""
+    def state(self) -> tuple[str, Optional[object]]:
+        """The worker's state and the row it runs, from its memory (cheap: looked at every 0.1 s)."""
         task = self.worker.current_task
+        if self.worker.stop_requested.is_set():
+            return WorkerState.STOPPING, task
+        return (WorkerState.BUSY if task is not None else WorkerState.IDLE), task
+
+    def beat(self) -> WorkerBeat:
+        """What the worker is doing now, as written to its registry row."""
+        state, task = self.state()
         if task is not None:
             self.model = task_model(task.params) or self.model
-        if self.worker.stop_requested.is_set():
-            state = WorkerState.STOPPING
-        else:
-            state = WorkerState.BUSY if task is not None else WorkerState.IDLE
         used = gpu_from_torch()[2]
         return WorkerBeat(self.worker.worker_id, state, task.id if task is not None else None, self.model,
                           used if used is not None else self._gpu[2], self.worker.tasks_run)
@@ -129,10 +132,10 @@ class WorkerPresence:
         last_sent: Optional[tuple] = None
         next_due = 0.0
         while not self._done.is_set():
-            beat = self.beat()
-            shown = (beat.state, beat.current_task_id)
+            state, task = self.state()
+            shown = (state, None if task is None else task.id)
             if shown != last_sent or time.monotonic() >= next_due:
-                if self._safely(lambda: self._send(beat)):
+                if self._safely(lambda: self._send(self.beat())):
                     last_sent = shown
                 next_due = time.monotonic() + self.interval
             self._done.wait(WATCH_SECONDS)

@@ -174,3 +174,32 @@ def test_runs_are_paged_newest_first(sqlite_backend):
     status, _, body = dashboard.get("/runs/no-such-run")
     assert status == 404 and b"no run or row with id no-such-run" in body
     assert dashboard.get("/runs?page=oops&status=Nonsense")[0] == 200
+
+
+def test_a_lost_database_is_a_503_that_names_no_secret(tmp_path):
+    """The database goes away under a running dashboard: pages answer 503 in one line, the password in
+    DATABASE_URL nowhere; the dashboard itself keeps running."""
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    from tests.helpers.services import PG_ADMIN_DSN, temporary_postgres_database
+    from tests.helpers.workers import Backend
+
+    with temporary_postgres_database("wq_dash") as dsn:
+        params = conninfo_to_dict(dsn)
+        params["password"] = "sekret-password-123"     # trust auth here: accepted and ignored
+        backend = Backend("postgres", {"DB_TYPE": "postgres", "DATABASE_URL": make_conninfo(**params),
+                                       "MAIN_OUTPUT_DIR": str(tmp_path / "outputs")}, tmp_path)
+        try:
+            dashboard = start_dashboard(backend)
+            assert dashboard.get("/")[0] == 200
+            import psycopg
+
+            with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE "{params["dbname"]}" WITH (FORCE)')
+            for path in ("/", "/runs", "/metrics"):
+                status, _, body = dashboard.get(path)
+                assert status == 503 and b"queue did not answer" in body, (path, body)
+                assert b"sekret" not in body and len(body.decode().strip().splitlines()) == 1
+            assert dashboard.proc.poll() is None and dashboard.get("/healthz")[0] == 200
+        finally:
+            backend.stop_all()

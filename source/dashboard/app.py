@@ -15,11 +15,11 @@ from typing import Optional
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from ..config import Settings
+from ..config import Settings, scrub_secrets
 from ..queue.base import TaskQueue
 from ..queue.model import Status
 from . import access, pages
@@ -100,6 +100,13 @@ class Dashboard:
     def metrics(self, request: Request) -> Response:
         return Response(metrics_text(self.queue), media_type=CONTENT_TYPE)
 
+    def unavailable(self, request: Request, exc: Exception) -> Response:
+        """The queue did not answer (database down, network lost): one line, secrets removed; the page's
+        script shows `offline` and keeps trying."""
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        return PlainTextResponse(f"the {self.settings.db_type} queue did not answer: "
+                                 f"{scrub_secrets(first, self.settings)}\n", status_code=503)
+
     def healthz(self, request: Request) -> Response:
         return PlainTextResponse("ok\n")
 
@@ -121,7 +128,7 @@ class Dashboard:
         return HTMLResponse(html, headers=SECURITY_HEADERS)
 
     def logout(self, request: Request) -> Response:
-        response = access.RedirectResponse("/login", status_code=303)
+        response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(access.COOKIE)
         return response
 
@@ -149,7 +156,7 @@ def create_app(settings: Settings, queue: TaskQueue, roots: Optional[OutputRoots
         Route("/logout", dashboard.logout),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
-    app = Starlette(routes=routes)
+    app = Starlette(routes=routes, exception_handlers={Exception: dashboard.unavailable})
     app.add_middleware(access.TokenGate, token=settings.dashboard_token)
     app.state.dashboard = dashboard
     return app

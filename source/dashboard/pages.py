@@ -147,7 +147,7 @@ def workers_page(queue: TaskQueue) -> dict:
     order = {state: i for i, state in enumerate(WorkerState.SHOWN)}
     workers = sorted(queue.list_workers(WORKERS_SEEN_WITHIN_S),
                      key=lambda w: (order[w.shown_state], -(w.last_seen_at or now_utc()).timestamp()))
-    return {"workers": workers, "counts": worker_counts(workers), "span": span, "now": now_utc()}
+    return {"workers": workers, "counts": worker_counts(workers), "now": now_utc()}
 
 
 def run_rows(queue: TaskQueue, run_id: str) -> list[Task]:
