@@ -83,6 +83,8 @@ def test_a_travel_run_renders_live_in_the_browser(sqlite_backend, browser, tmp_p
         busy.wait_for(timeout=120_000)
         assert "travel_" in busy.inner_text()
         _shoot(workers_page, tmp_path, "workers_busy")
+        run_page.locator('article.node[data-status="In Progress"]').first.wait_for(timeout=60_000)
+        _shoot(run_page, tmp_path, "run_rendering")
 
         # the segments and the stitch appear, run and complete (orchestrator, 2 segments, stitch)
         run_page.wait_for_function(
@@ -102,6 +104,11 @@ def test_a_travel_run_renders_live_in_the_browser(sqlite_backend, browser, tmp_p
             "([before]) => Number(document.getElementById('live').dataset.refreshed) > Number(before) + 1000",
             arg=[refreshed], timeout=30_000)
         assert run_page.evaluate("() => Array.from(document.querySelectorAll('video')).every(v => v.__kept)")
+        # every video decodes a 64x64 picture (the segments' own outputs included)
+        run_page.wait_for_function(
+            "() => Array.from(document.querySelectorAll('video')).every(v => v.readyState >= 2 && v.videoWidth === 64)",
+            timeout=60_000)
+        run_page.wait_for_timeout(2000)         # headless Chromium paints decoded frames a moment later
         _shoot(run_page, tmp_path, "run")
 
         queue = backend.queue()
@@ -119,6 +126,10 @@ def test_a_travel_run_renders_live_in_the_browser(sqlite_backend, browser, tmp_p
         _shoot(failing, tmp_path, "run_failed")
 
         overview = context.new_page()
+        overview.goto(dashboard.url + "/runs")
+        assert overview.locator("tr[data-run]").evaluate_all("rows => rows.map(r => r.dataset.run)") == \
+            ["run_live", "run_fails"]                                  # newest first
+        _shoot(overview, tmp_path, "runs")
         overview.goto(dashboard.url + "/")
         _shoot(overview, tmp_path, "overview")
         assert overview.locator('td[data-count="travel_segment|Failed"]').inner_text() == "1"
