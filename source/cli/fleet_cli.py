@@ -6,9 +6,8 @@ import json
 import sys
 from dataclasses import asdict
 
-from ..config import scrub_secrets
 from ..queue.fleet import WorkerRecord, WorkerState
-from .common import QUEUE_FLAG_NAMES, CliError, add_queue_arguments, die, open_migrated_queue, settings_from_args
+from .common import QUEUE_FLAG_NAMES, CliError, add_queue_arguments, open_queue_or_exit, settings_from_args
 
 RECENT_WORKERS_S = 24 * 3600.0
 ALL_WORKERS_S = 10 * 365 * 24 * 3600.0
@@ -46,7 +45,7 @@ def register_dashboard(subparsers) -> None:
 # ---- workers --------------------------------------------------------------------------------------------
 def workers_command(args) -> int:
     settings = settings_from_args(args)
-    queue = open_migrated_queue(settings)
+    queue = open_queue_or_exit(settings)
     try:
         workers = queue.list_workers(ALL_WORKERS_S if args.all else RECENT_WORKERS_S)
     finally:
@@ -88,10 +87,7 @@ def dashboard_command(args) -> int:
         raise CliError(problem)
     if not 0 < settings.dashboard_port < 65536:
         raise CliError(f"--port must be between 1 and 65535, got {settings.dashboard_port}")
-    try:
-        queue = open_migrated_queue(settings)
-    except Exception as exc:  # bad DSN, unreachable server: one line, exit 2
-        die(scrub_secrets(f"cannot open the {settings.db_type} queue: {exc}", settings))
+    queue = open_queue_or_exit(settings)
     try:
         return serve(settings, queue)
     finally:
