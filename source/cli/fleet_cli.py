@@ -6,6 +6,7 @@ import json
 import sys
 from dataclasses import asdict
 
+from ..dashboard.pages import span
 from ..queue.fleet import WorkerRecord, WorkerState
 from .common import QUEUE_FLAG_NAMES, CliError, add_queue_arguments, open_queue_or_exit, settings_from_args
 
@@ -31,11 +32,11 @@ def register_dashboard(subparsers) -> None:
         description="Serve a read-only web view of the queue: overview, runs with their videos, each run's "
                     "rows, the workers, and Prometheus metrics at /metrics. Binds 127.0.0.1 unless told "
                     "otherwise; any other address needs DASHBOARD_TOKEN (environment or .env).")
-    parser.add_argument("--host", dest="dashboard_host",
+    parser.add_argument("--host", dest="dashboard_host", metavar="ADDRESS",
                         help="address to bind (env DASHBOARD_HOST; default 127.0.0.1)")
-    parser.add_argument("--port", dest="dashboard_port", type=int,
+    parser.add_argument("--port", dest="dashboard_port", type=int, metavar="PORT",
                         help="port (env DASHBOARD_PORT; default 8765)")
-    parser.add_argument("--output-roots", dest="dashboard_output_roots",
+    parser.add_argument("--output-roots", dest="dashboard_output_roots", metavar="FOLDERS",
                         help="comma-separated folders besides MAIN_OUTPUT_DIR whose files the page may play "
                              "(env DASHBOARD_OUTPUT_ROOTS)")
     add_queue_arguments(parser)
@@ -72,7 +73,7 @@ def format_workers(workers: list[WorkerRecord]) -> str:
             gpu += f" {used}{w.gpu_memory_total_mb / 1024:.0f}G"
         engine = "/".join(x for x in (w.engine, w.model) if x) or "-"
         lines.append(f"{w.worker_id:<34} {w.shown_state:<9} {task:<36} {gpu[:26]:<26} {engine[:22]:<22} "
-                     f"{w.tasks_run:>5}  {w.silent_seconds:.0f} s ago")
+                     f"{w.tasks_run:>5}  {span(w.silent_seconds)} ago")
     return "\n".join(lines)
 
 
