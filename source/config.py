@@ -94,6 +94,15 @@ class Settings:
                                                 "each task), e.g. P,S")
     wgp_extra_args: Optional[str] = setting("WGP_EXTRA_ARGS", None,
                                             "more Wan2GP command-line arguments, shell-quoted (e.g. '--gpu cuda:1')")
+    # ---- dashboard (steerable_motion.py dashboard) ------------------------------------------------------
+    dashboard_host: str = setting("DASHBOARD_HOST", "127.0.0.1",
+                                  "address the dashboard binds; any but loopback needs DASHBOARD_TOKEN")
+    dashboard_port: int = setting("DASHBOARD_PORT", 8765, "port of the dashboard")
+    dashboard_token: Optional[str] = setting("DASHBOARD_TOKEN", None,
+                                             "token the dashboard asks for (header or login form)")
+    dashboard_output_roots: Optional[str] = setting(
+        "DASHBOARD_OUTPUT_ROOTS", None,
+        "comma-separated folders, besides MAIN_OUTPUT_DIR, whose files the dashboard may serve")
 
     # ---- derived ----------------------------------------------------------------------------------------
     @property
@@ -155,7 +164,7 @@ class Settings:
         out = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.name == "supabase_service_key" and value:
+            if f.name in ("supabase_service_key", "dashboard_token") and value:
                 value = "***"
             if f.name == "database_url" and value:
                 value = redact_dsn(value)
@@ -277,7 +286,7 @@ def redact_dsn(dsn: str) -> str:
 def scrub_secrets(text: str, settings: Settings) -> str:
     """Remove the service key and database password from a message before it is logged or shown."""
     text = redact_dsn(str(text))
-    for secret in (settings.supabase_service_key, settings.database_url):
+    for secret in (settings.supabase_service_key, settings.database_url, settings.dashboard_token):
         if secret and len(secret) >= 8:
             text = text.replace(secret, redact_dsn(secret) if secret == settings.database_url else "***")
     return text

@@ -29,7 +29,7 @@ from .config import Settings
 from .errors import TaskCancelled, describe, is_transient, is_user_error
 from .log import task_logging
 from .queue.base import TaskQueue
-from .queue.model import Claim
+from .queue.model import Claim, Task
 from .storage.outputs import publish_output, safe_name
 from .tasks.context import Done, FanOut, TaskContext
 from .workflows.registry import get_handler, parse_params
@@ -67,6 +67,7 @@ class Worker:
         self._last_sweep = 0.0
         self._last_model: Optional[str] = None
         self.tasks_run = 0
+        self.current_task: Optional[Task] = None  # the row being run (the workers registry shows it)
         self.abandoned_task = False  # a given-back task whose thread is still running
         # One long-lived thread runs every handler: models loaded by one task stay usable by the next,
         # and the queue backends' per-thread connections are opened once, not once per task.
@@ -98,7 +99,9 @@ class Worker:
             claim = self.queue.claim(self.worker_id, self.settings.lease_seconds, task_types,
                                      prefer_model=self._last_model)
             if claim is not None:
+                self.current_task = claim.task
                 self.execute(claim)
+                self.current_task = None
                 if once:
                     break
                 continue

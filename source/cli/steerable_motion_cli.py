@@ -4,7 +4,8 @@ Each workflow that has a subcommand names its `register(subparsers)` in its decl
 (`source/workflows/<name>/__init__.py`: `client=`). A register function adds the subcommand's own flags
 and sets `build` (args, settings -> Submission: the run's rows, checked). This program adds the queue
 flags and --wait to each, queues the rows in one transaction, prints the run id (stdout) and, with
---wait, follows the run. `status` and `cancel` work on any run.
+--wait, follows the run. `status` and `cancel` work on any run; `workers` and `dashboard` show the fleet
+(source/cli/fleet_cli.py).
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from ..storage.outputs import absolute_location
 from ..workflows.registry import client_registrars
 from .common import (CliError, OneLineArgumentParser, add_queue_arguments, die, open_queue_or_exit,
                      settings_from_args)
+from .fleet_cli import register_dashboard, register_workers
 from .runs import register_cancel, register_status, wait_for_run
 
 
@@ -60,7 +62,7 @@ def build_parser() -> OneLineArgumentParser:
         add_wait_arguments(workflow_parser)
         add_queue_arguments(workflow_parser)
         workflow_parser.set_defaults(func=submit_command)
-    for register in (register_status, register_cancel):
+    for register in (register_status, register_cancel, register_workers, register_dashboard):
         register(subparsers)
     return parser
 

@@ -86,6 +86,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         settings = settings_from_args(args, WORKER_FLAG_NAMES)
     except CliError as exc:
         die(str(exc))
+    from ..fleet import WorkerPresence
     from ..worker import Worker, make_worker_id
 
     worker_id = make_worker_id(settings.worker_id)
@@ -107,9 +108,12 @@ def main(argv: Optional[list[str]] = None) -> int:
             die(str(exc))
     worker = Worker(settings, queue, worker_id=worker_id)
     worker.install_signal_handlers()
+    presence = WorkerPresence(worker)
+    presence.start()
     try:
         code = worker.run(once=args.once, until_idle=args.until_idle)
     finally:
+        presence.stop()
         queue.close()
     if worker.abandoned_task:
         # the row is already back in the queue; don't wait at exit for a thread stuck in a GPU call

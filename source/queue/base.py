@@ -13,6 +13,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
+from .fleet import DurationBucket, FleetOverview, RunSummary, StatusCount, WorkerBeat, WorkerInfo, WorkerRecord
 from .model import Claim, NewTask, Task
 
 
@@ -122,3 +123,39 @@ class TaskQueue(ABC):
     def wait_for_change(self, timeout: float) -> None:
         """Block until the queue may have new eligible work, or the timeout passes. Cheap when idle
         (Postgres LISTEN/NOTIFY, SQLite PRAGMA data_version polled every few ms)."""
+
+    # ---- the workers registry (source/queue/fleet.py) ---------------------------------------------
+    @abstractmethod
+    def register_worker(self, info: WorkerInfo, forget_after_seconds: float) -> None:
+        """Record a worker at its start, state idle; registry rows not seen for `forget_after_seconds`
+        are dropped on the way."""
+
+    @abstractmethod
+    def beat_worker(self, beat: WorkerBeat) -> bool:
+        """Record what the worker is doing now and that it is alive. False when it has no live row (never
+        registered, forgotten, or already stopped)."""
+
+    @abstractmethod
+    def list_workers(self, seen_within_seconds: float) -> list[WorkerRecord]:
+        """Workers whose last beat is at most `seen_within_seconds` old, newest beat first, each with the
+        task it is running."""
+
+    # ---- read-only views of the fleet (dashboard, metrics) -----------------------------------------
+    @abstractmethod
+    def status_counts(self) -> list[StatusCount]:
+        """Rows by task type and status."""
+
+    @abstractmethod
+    def fleet_overview(self, within_seconds: float) -> FleetOverview:
+        """Runs in all and in the last `within_seconds`, rows failed and completed then, the age of the
+        oldest Queued row."""
+
+    @abstractmethod
+    def list_runs(self, limit: int, offset: int = 0, status: Optional[str] = None) -> list[RunSummary]:
+        """One page of runs, newest first: each root row (one no orchestrator fanned out) with the counts
+        of the rows it fanned out; optionally only runs whose root has `status`."""
+
+    @abstractmethod
+    def task_durations(self, bounds: Sequence[float]) -> list[DurationBucket]:
+        """Complete rows' run times by task type: how many took at most each bound, and in all."""
+

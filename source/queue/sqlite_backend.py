@@ -20,6 +20,8 @@ from typing import Iterator, Optional, Sequence
 
 from .base import Migration, TaskQueue
 from .connections import ThreadConnections
+from .fleet import (DurationBucket, FleetOverview, RunSummary, StatusCount, WorkerBeat, WorkerInfo,
+                    WorkerRecord, run_summaries)
 from .model import Claim, InvalidTask, NewTask, QueueError, Task
 from .rows import after, parse_timestamp, task_from_row, to_db_text, utc_now
 from .sqlfiles import migration_files, named_queries
@@ -209,6 +211,49 @@ class SqliteQueue(TaskQueue):
     def sweep_expired(self) -> int:
         with self._write() as conn:
             return conn.execute(QUERIES["sweep_expired"], {"now": to_db_text(utc_now())}).rowcount
+
+    # ---- the workers registry ---------------------------------------------------------------------
+    def register_worker(self, info: WorkerInfo, forget_after_seconds: float) -> None:
+        now = utc_now()
+        with self._write() as conn:
+            conn.execute(QUERIES["forget_workers"], {"before": to_db_text(after(now, -forget_after_seconds))})
+            conn.execute(QUERIES["register_worker"], dict(info.as_json(), now=to_db_text(now)))
+
+    def beat_worker(self, beat: WorkerBeat) -> bool:
+        with self._write() as conn:
+            return conn.execute(QUERIES["beat_worker"], dict(beat.__dict__, now=to_db_text(utc_now()))).rowcount == 1
+
+    def list_workers(self, seen_within_seconds: float) -> list[WorkerRecord]:
+        now = utc_now()
+        rows = self._connections.get().execute(QUERIES["list_workers"], {
+            "since": to_db_text(after(now, -seen_within_seconds))}).fetchall()
+        return [WorkerRecord.from_row(dict(row), silent_seconds=(
+            now - parse_timestamp(row["last_seen_at"])).total_seconds()) for row in rows]
+
+    # ---- read-only views of the fleet -------------------------------------------------------------
+    def status_counts(self) -> list[StatusCount]:
+        rows = self._connections.get().execute(QUERIES["status_counts"]).fetchall()
+        return [StatusCount.from_row(row) for row in rows]
+
+    def fleet_overview(self, within_seconds: float) -> FleetOverview:
+        now = utc_now()
+        row = self._connections.get().execute(QUERIES["fleet_overview"], {
+            "since": to_db_text(after(now, -within_seconds))}).fetchone()
+        oldest = parse_timestamp(row["oldest_queued_at"])
+        return FleetOverview.from_row(row, None if oldest is None else (now - oldest).total_seconds())
+
+    def list_runs(self, limit: int, offset: int = 0, status: Optional[str] = None) -> list[RunSummary]:
+        conn = self._connections.get()
+        roots = [task_from_row(dict(row)) for row in conn.execute(QUERIES["list_roots"], {
+            "status": status, "limit": max(0, int(limit)), "offset": max(0, int(offset))})]
+        run_ids = sorted({root.run_id for root in roots if root.run_id})
+        counts = [dict(row) for row in conn.execute(QUERIES["run_counts"], {"run_ids": json.dumps(run_ids)})]
+        return run_summaries(roots, counts)
+
+    def task_durations(self, bounds: Sequence[float]) -> list[DurationBucket]:
+        rows = self._connections.get().execute(QUERIES["task_durations"], {
+            "bounds": json.dumps([float(b) for b in bounds])}).fetchall()
+        return [DurationBucket.from_row(row) for row in rows]
 
     # ---- waking up --------------------------------------------------------------------------------
     def _start_watching(self) -> sqlite3.Connection:
