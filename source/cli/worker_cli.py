@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import random
+import time
 from typing import Optional
 
 from ..config import ENGINES, scrub_secrets
@@ -13,7 +15,7 @@ from .common import (CliError, OneLineArgumentParser, QUEUE_FLAG_NAMES, add_queu
 
 WORKER_FLAG_NAMES = QUEUE_FLAG_NAMES + (
     "poll_interval", "worker_id", "task_types", "lease_seconds", "engine", "offload", "compile",
-    "attention", "dtype", "vae_tiling", "debug", "shutdown_grace_seconds",
+    "attention", "dtype", "vae_tiling", "debug", "shutdown_grace_seconds", "queue_wakeup",
 )
 
 
@@ -35,6 +37,10 @@ def build_parser() -> OneLineArgumentParser:
     parser.add_argument("--shutdown-grace-seconds", dest="shutdown_grace_seconds", type=float,
                         help="on SIGTERM, how long the running task may take to finish before it is "
                              "given back to the queue (env SHUTDOWN_GRACE_SECONDS; default 30)")
+    parser.add_argument("--wakeup", dest="queue_wakeup", choices=("auto", "listen", "poll"),
+                        help="how an idle postgres worker learns of new rows: LISTEN/NOTIFY, or polling "
+                             "every 0.25 s (needed through pgbouncer in transaction mode or Supabase's "
+                             "port 6543); auto polls on ports 6432 and 6543 (env QUEUE_WAKEUP; default auto)")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--once", action="store_true", help="run one task, then exit")
     mode.add_argument("--until-idle", action="store_true",
@@ -61,26 +67,57 @@ def build_parser() -> OneLineArgumentParser:
     return parser
 
 
+def open_worker_queue(settings, log: logging.Logger):
+    """The migrated queue; while the server is full or starting (not while it refuses us), wait for it."""
+    from ..queue.model import DatabaseUnavailable
+
+    waiting_since = None
+    while True:
+        try:
+            queue = open_migrated_queue(settings)
+        except DatabaseUnavailable as exc:
+            from ..queue.psycopg_connector import server_busy
+
+            if not server_busy(exc):
+                raise
+            if waiting_since is None:
+                waiting_since = time.monotonic()
+                log.warning("waiting for the database: %s", scrub_secrets(str(exc), settings))
+            time.sleep(random.uniform(0.5, 1.0))
+            continue
+        if waiting_since is not None:
+            log.warning("database reached after %.1f s", time.monotonic() - waiting_since)
+        return queue
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = settings_from_args(args, WORKER_FLAG_NAMES)
     except CliError as exc:
         die(str(exc))
-    from ..worker import Worker, make_worker_id
+    from ..worker import EXIT_BROKEN, Worker, make_worker_id
 
     worker_id = make_worker_id(settings.worker_id)
     setup_logging(settings.debug, worker_id)
     log = logging.getLogger("headless")
     log.debug("settings: %s", settings.redacted())
     try:
-        queue = open_migrated_queue(settings)
+        queue = open_worker_queue(settings, log)
     except Exception as exc:  # bad DSN, unreachable server, unwritable file: one line, exit 2
         die(scrub_secrets(f"cannot open the {settings.db_type} queue: {exc}", settings))
     if args.migrate_only:
         log.info("schema is up to date (%s)", settings.db_type)
         queue.close()
         return 0
+    from ..selfcheck import SelfCheckFailed, run_selfcheck
+
+    try:
+        for line in run_selfcheck(settings, queue):
+            log.info("self-check: %s", line)
+    except SelfCheckFailed as exc:
+        queue.close()
+        die(f"self-check failed, nothing claimed: {exc}", code=EXIT_BROKEN)
     worker = Worker(settings, queue, worker_id=worker_id)
     worker.install_signal_handlers()
     try:

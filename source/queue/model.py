@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Optional
 
+from ..errors import TransientError
+
 
 class Status:
     QUEUED = "Queued"
@@ -38,6 +40,19 @@ class QueueError(Exception):
 
 class InvalidTask(QueueError):
     """A new row that cannot be accepted (bad field, unknown dependency, ...)."""
+
+
+class DatabaseUnavailable(QueueError, TransientError):
+    """The database could not be reached or the connection broke: an outage, not a refusal. Raised by
+    the connectors and the SQLite queue; `ReconnectingQueue` (reconnecting.py) waits it out.
+
+    `maybe_applied`: the request may have reached the database before the connection broke, so the
+    change may have been made although no answer came back (a claim may hold a row, a complete may
+    have landed)."""
+
+    def __init__(self, message: str, *, maybe_applied: bool) -> None:
+        super().__init__(message)
+        self.maybe_applied = maybe_applied
 
 
 def new_task_id() -> str:

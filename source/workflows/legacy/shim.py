@@ -38,6 +38,7 @@ def _handler(task_type: str):
                          settings=ctx.settings, queue=ctx.queue, lost=ctx.lost, _progress=ctx.progress_sink,
                          log=ctx.log)
         return getattr(importlib.import_module(f"source.handlers.{module_name}"), function)(old)
+    handle.imports = (f"source.handlers.{_TYPES[task_type].split(':')[0]}",)  # imported late; checked early
     return handle
 
 
