@@ -39,6 +39,8 @@ def explain_environment_error(exc: BaseException) -> str:
     """One line for an import or environment error: the missing module, the interpreter, what to install."""
     interpreter = f"{sys.executable} (Python {sys.version.split()[0]})"
     missing = getattr(exc, "name", None) if isinstance(exc, ModuleNotFoundError) else None
+    if missing and missing.split(".")[0] == "source":
+        return f"this project's module {missing} cannot be imported by {interpreter}; is the checkout complete?"
     if missing:
         top = missing.split(".")[0]
         requirements = PROJECT_ROOT / "requirements.txt"
