@@ -37,8 +37,9 @@ class Pgbouncer:
     """One pgbouncer process; `dsn(database_dsn)` is the same database reached through it."""
 
     def __init__(self, binary: str, server_dsn: str = PG_ADMIN_DSN, pool_size: int = POOL_SIZE,
-                 max_clients: int = 1000) -> None:
+                 max_clients: int = 1000, users: tuple[str, ...] = ("postgres", "authenticator")) -> None:
         self.binary = binary
+        self.users = users
         self.server = conninfo_to_dict(server_dsn)
         self.pool_size = pool_size
         self.max_clients = max_clients
@@ -48,7 +49,7 @@ class Pgbouncer:
 
     def start(self, timeout: float = 15.0) -> "Pgbouncer":
         host, port = self.server.get("host", "127.0.0.1"), self.server.get("port", "5432")
-        (self.dir / "userlist.txt").write_text('"postgres" ""\n"authenticator" ""\n')
+        (self.dir / "userlist.txt").write_text("".join(f'"{user}" ""\n' for user in self.users))
         lines = [
             "[databases]", f"* = host={host} port={port}", "",
             "[pgbouncer]", "listen_addr = 127.0.0.1", f"listen_port = {self.port}", "unix_socket_dir =",
