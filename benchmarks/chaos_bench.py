@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import glob
+import logging
 import os
 import pwd
 import random
@@ -85,6 +86,7 @@ class Workers:
         self.procs: list[subprocess.Popen] = []
         self.faulted: set[int] = set()     # pids killed or stopped on purpose
         self.stopped: set[int] = set()
+        self.down: dict[int, list[tuple[float, float]]] = {}   # pid -> (from, to) killed or stopped
 
     def start(self) -> subprocess.Popen:
         log = open(self.folder / f"worker-{len(self.procs)}.log", "w")
@@ -100,6 +102,7 @@ class Workers:
     def kill_one(self) -> None:
         victim = random.choice(self.running())
         self.faulted.add(victim.pid)
+        self.down.setdefault(victim.pid, []).append((time.time(), float("inf")))
         victim.kill()
         self.start()
 
@@ -107,6 +110,7 @@ class Workers:
         victim = random.choice(self.running())
         self.faulted.add(victim.pid)
         self.stopped.add(victim.pid)
+        self.down.setdefault(victim.pid, []).append((time.time(), time.time() + seconds_stopped))
         victim.send_signal(signal.SIGSTOP)
 
         def resume() -> None:
@@ -114,6 +118,10 @@ class Workers:
             self.stopped.discard(victim.pid)
 
         threading.Timer(seconds_stopped, resume).start()
+
+    def up_throughout(self, pid: int, start: float, end: float) -> bool:
+        """Neither killed nor stopped at any moment between `start` and `end`."""
+        return all(to < start or since > end for since, to in self.down.get(pid, []))
 
     def unexpected_exits(self) -> int:
         return sum(1 for p in self.procs if p.poll() is not None and p.pid not in self.faulted)
@@ -251,13 +259,13 @@ def run_chaos(name: str, workers: int, rounds: int, spacing: float, outage_s: fl
         fleet.stop_all()
 
         def recovery(events: list[tuple[float, set[int]]]) -> list[float]:
+            """Per event and per worker up from the event until its next claim: back -> next claim."""
             samples = []
             for back_at, pids in events:
                 for proc in fleet.procs:
-                    if proc.pid in pids and proc.pid not in fleet.faulted:
-                        later = [t for t in claim_times(proc.log_path) if t >= back_at]
-                        if later:
-                            samples.append(later[0] - back_at)
+                    later = [t for t in claim_times(proc.log_path) if t >= back_at]
+                    if proc.pid in pids and later and fleet.up_throughout(proc.pid, back_at - 10, later[0]):
+                        samples.append(later[0] - back_at)
             return samples
 
         after_outage = recovery([(back, pids) for _, back, pids in outages])
@@ -494,6 +502,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
     parser.add_argument("--note", default="", help="a sentence added under the tables (e.g. machine load)")
     args = parser.parse_args(argv)
+    logging.getLogger("queue").setLevel(logging.ERROR)  # the benchmark's own connection is dropped too
     parts = {p.strip() for p in args.parts.split(",")}
     began = time.strftime("%Y-%m-%d %H:%M")
     text = [f"## Chaos and fleet (`benchmarks/chaos_bench.py`)", "",

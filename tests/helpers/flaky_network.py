@@ -44,13 +44,9 @@ class FlakyProxy:
         """Cut every connection and refuse new ones."""
         with self._lock:
             listener, self._listener = self._listener, None
-            pairs, self._pairs = self._pairs, []
         if listener is not None:
             _close(listener)
-        for client, server in pairs:
-            _close(client)
-            _close(server)
-        self.cuts += len(pairs)
+        self.cut_all()
 
     def cut_all(self) -> None:
         """Cut every open connection; new ones are accepted."""

@@ -13,14 +13,13 @@ import pwd
 import shutil
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 from typing import Optional
 
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from .services import PG_ADMIN_DSN, skip_or_fail
+from .services import PG_ADMIN_DSN, skip_or_fail, stop_process
 from .supabase import free_port, wait_for_port
 
 POOL_SIZE = 20
@@ -82,13 +81,7 @@ class Pgbouncer:
         return make_conninfo(**params)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        stop_process(self.process)
         self.process = None
         shutil.rmtree(self.dir, ignore_errors=True)
 
@@ -123,13 +116,3 @@ def server_connections(database: str, admin_dsn: str = PG_ADMIN_DSN) -> int:
                                   "AND backend_type = 'client backend' AND pid <> pg_backend_pid()",
                                   (database,)).fetchall()
     return int(count)
-
-
-def wait_until(predicate, timeout: float = 10.0, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    return predicate()

@@ -37,7 +37,7 @@ from urllib.parse import quote
 
 import jwt
 
-from .services import PG_ADMIN_DSN, skip_or_fail, temporary_postgres_database
+from .services import PG_ADMIN_DSN, skip_or_fail, stop_process, temporary_postgres_database
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 JWT_SECRET = "test-only-secret-for-postgrest-at-least-32-characters"
@@ -176,13 +176,7 @@ class PostgrestServer:
         self.start()
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        stop_process(self.process)
         self.process = None
         shutil.rmtree(self._dir, ignore_errors=True)
 
