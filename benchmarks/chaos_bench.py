@@ -50,7 +50,9 @@ from benchmarks.queue_bench import write_results  # noqa: E402
 from source.queue.model import NewTask, Status  # noqa: E402
 from source.queue.reconnecting import ReconnectingQueue  # noqa: E402
 
-START, END = "<!-- chaos-bench:start -->", "<!-- chaos-bench:end -->"
+# RESULTS.md sections, one per part, so a part can be re-run alone
+MARKERS = {part: (f"<!-- chaos-bench:{part}:start -->", f"<!-- chaos-bench:{part}:end -->")
+           for part in ("chaos", "fleet")}
 PYTHON = sys.executable
 LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3})")
 FAULTS = ("drop", "kill", "outage", "stop")
@@ -379,14 +381,14 @@ def run_fleet(mode: str, workers: int, backlog: int, paced: int, rate: float) ->
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
             logs = [p.log_path.read_text(errors="replace") for p in fleet.procs]
-            if all(" started (db " in text or "waiting for the database" in text for text in logs):
+            if all(" started (db " in text or waiting_for_a_slot(text) for text in logs):
                 break
             time.sleep(1.0)
         startup_s = time.monotonic() - started
         time.sleep(5.0)
         logs = [p.log_path.read_text(errors="replace") for p in fleet.procs]
         serving = sum(" started (db " in text for text in logs)
-        waiting = sum("waiting for the database" in text and " started (db " not in text for text in logs)
+        waiting = sum(waiting_for_a_slot(text) and " started (db " not in text for text in logs)
         idle = [fleet_connections(admin) for _ in range(5)]
 
         # throughput: a backlog claimed by the whole fleet
@@ -429,6 +431,11 @@ def run_fleet(mode: str, workers: int, backlog: int, paced: int, rate: float) ->
             "paced": paced, "rate": rate, "workers_that_claimed": len(ran_by), "worker_exits": exits,
             "rss_mb": rss,
         }
+
+
+def waiting_for_a_slot(log_text: str) -> bool:
+    """The worker found the server full, at start or at its self-check, and waits."""
+    return "waiting for the database" in log_text or "database unavailable" in log_text
 
 
 def _show(admin: str, name: str) -> int:
@@ -505,19 +512,21 @@ def main(argv: Optional[list[str]] = None) -> int:
     logging.getLogger("queue").setLevel(logging.ERROR)  # the benchmark's own connection is dropped too
     parts = {p.strip() for p in args.parts.split(",")}
     began = time.strftime("%Y-%m-%d %H:%M")
-    text = [f"## Chaos and fleet (`benchmarks/chaos_bench.py`)", "",
-            f"{began}, {os.cpu_count()} cores (shared with other jobs), "
-            f"{' '.join(sys.version.split()[:1])}." + (f" {args.note}" if args.note else "")]
+    machine = f"{began}, {os.cpu_count()} cores (shared with other jobs), Python {sys.version.split()[0]}." + (
+        f" {args.note}" if args.note else "")
+    sections = {}
     if "chaos" in parts:
         results = []
         for name in [b.strip() for b in args.backends.split(",") if b.strip()]:
             print(f"chaos: {name} ...", flush=True)
             results.append(run_chaos(name, args.workers, args.rounds, args.spacing, args.outage, args.lease))
             print("\n".join(chaos_table(results[-1:])), flush=True)
-        text += ["", f"Chaos: {args.workers} workers per backend, noop rows (0.05 s) fed continuously, lease "
-                 f"{args.lease:.0f} s, faults every {args.spacing} s, outages of {args.outage:.0f} s. "
-                 "Recovery = database back → each worker's next claim (from its log).", ""]
-        text += chaos_table(results)
+        sections["chaos"] = [
+            "## Chaos: faults on every backend (`benchmarks/chaos_bench.py --parts chaos`)", "", machine, "",
+            f"{args.workers} workers per backend, noop rows (0.05 s) fed continuously, lease {args.lease:.0f} s, "
+            f"a fault every {args.spacing} s in turn (drop, kill, outage, stop), outages of {args.outage:.0f} s. "
+            "Recovery = database back (or connections dropped) → each worker's next claim, from the workers' "
+            "logs, for every worker neither killed nor stopped around the event.", ""] + chaos_table(results)
     if "fleet" in parts:
         results = []
         for mode in [m.strip() for m in args.fleet_modes.split(",") if m.strip()]:
@@ -525,15 +534,18 @@ def main(argv: Optional[list[str]] = None) -> int:
             results.append(run_fleet(mode, args.fleet_workers, backlog=2000, paced=500, rate=50.0))
             print("\n".join(fleet_table(results[-1:])), flush=True)
         r0 = results[0]
-        text += ["", f"Fleet: {args.fleet_workers} noop worker processes on one private PostgreSQL "
-                 f"(max_connections = {r0['max_connections']}, superuser_reserved_connections = {r0['reserved']}; "
-                 "workers log in as an ordinary role), the benchmark's own connection a superuser one. "
-                 "pgbouncer: transaction mode, pool of 20, workers polling every 0.25 s.", ""]
-        text += fleet_table(results)
-    report = "\n".join(text)
-    print(report)
-    if not args.no_write:
-        write_results(report, START, END)
+        sections["fleet"] = [
+            "## Fleet: 100 workers on one PostgreSQL (`benchmarks/chaos_bench.py --parts fleet`)", "", machine, "",
+            f"{args.fleet_workers} noop worker processes on one private PostgreSQL (max_connections = "
+            f"{r0['max_connections']}, superuser_reserved_connections = {r0['reserved']}; workers log in as an "
+            "ordinary role), the benchmark's own connection a superuser one. pgbouncer: transaction mode, "
+            "pool of 20, workers polling every 0.25 s. Connections: the workers' role's server connections.",
+            ""] + fleet_table(results)
+    for part, lines in sections.items():
+        report = "\n".join(lines)
+        print(report)
+        if not args.no_write:
+            write_results(report, *MARKERS[part])
     return 0
 
 

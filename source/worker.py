@@ -108,6 +108,7 @@ class Worker:
                     break
             except StoppedWaiting as exc:
                 log.warning("stopping while the database is away (%s)", exc)
+                self.abandoned_task = True  # a task thread may still run: do not wait for it at exit
                 break
         log.info("worker %s stopped after %d task(s)", self.worker_id, self.tasks_run)
         self._task_thread.shutdown(wait=False, cancel_futures=True)

@@ -92,6 +92,28 @@ def test_sessions_terminated_before_complete_the_result_still_lands(postgres_tar
         queue.close()
 
 
+def test_fail_and_fan_out_land_after_a_drop_and_a_lost_answer(postgres_target):
+    proxy = FlakyProxy(upstream_port=5432)
+    queue = ReconnectingQueue(open_migrated_queue(Settings(db_type="postgres", database_url=via(
+        proxy, postgres_target.location), queue_wakeup="poll")))
+    try:
+        parent, doomed = queue.enqueue([NewTask("noop", {}, priority=2), NewTask("noop", {}, priority=1)])
+        claim = queue.claim("w1", LEASE)
+        child = NewTask("noop", {}, id=f"{parent}-child")
+        terminate_sessions(postgres_target.location)
+        assert queue.fan_out(claim, [child], child.id) is True
+        row = queue.get(parent)
+        assert (row.status, row.awaiting_task_id) == (Status.IN_PROGRESS, child.id)
+        second = queue.claim("w1", LEASE)
+        assert second.task_id == doomed
+        proxy.lose_next_answer()
+        assert queue.fail(second, "boom") is True  # landed although its answer was lost
+        assert (queue.get(doomed).status, queue.get(doomed).error_message) == (Status.FAILED, "boom")
+    finally:
+        queue.close()
+        proxy.close()
+
+
 def test_a_claim_whose_answer_was_lost_is_taken_up_not_left_held(postgres_target, caplog):
     caplog.set_level(logging.INFO, logger="queue")
     proxy = FlakyProxy(upstream_port=5432)

@@ -112,13 +112,13 @@ def main(argv: Optional[list[str]] = None) -> int:
         return 0
     from ..selfcheck import SelfCheckFailed, run_selfcheck
 
+    worker = Worker(settings, queue, worker_id=worker_id)
     try:
-        for line in run_selfcheck(settings, queue):
+        for line in run_selfcheck(settings, worker.queue):  # the worker's queue waits out an outage
             log.info("self-check: %s", line)
     except SelfCheckFailed as exc:
         queue.close()
         die(f"self-check failed, nothing claimed: {exc}", code=EXIT_BROKEN)
-    worker = Worker(settings, queue, worker_id=worker_id)
     worker.install_signal_handlers()
     try:
         code = worker.run(once=args.once, until_idle=args.until_idle)
