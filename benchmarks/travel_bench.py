@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Travel-between-images benchmark (issue 4). `python benchmarks/travel_bench.py [--quick]`
+"""Travel-between-images benchmark. `python benchmarks/travel_bench.py [--quick]`
 
 1. A real 3-image run (samples/, 832x480, 81 frames, overlap 16, the `tiny` random-weight VACE model)
    through a SQLite queue and an in-process worker: wall time split into rendering (time inside
@@ -31,7 +31,7 @@ import numpy as np  # noqa: E402
 
 from source.media.stitch import stitch_clips  # noqa: E402
 from source.media.video_io import VideoWriter, count_frames, iter_frames  # noqa: E402
-from source.travel.plan import plan_travel  # noqa: E402
+from source.workflows.travel.plan import plan_travel  # noqa: E402
 
 W, H, FRAMES, OVERLAP = 832, 480, 81, 16
 
@@ -98,7 +98,7 @@ def tiny_run(tmp: Path, resolution: str) -> dict:
         return {"skipped": f"needs the queue, worker and render bridge: {exc}"}
 
     from source.queue.model import NewTask, Status
-    from source.travel.client import new_run_id
+    from source.tasks.ids import new_run_id
 
     render = {"wall": 0.0, "cpu": 0.0, "calls": 0}
     original = bridge.generate_single_video

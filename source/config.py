@@ -69,6 +69,34 @@ class Settings:
                                          "decode the VAE in tiles (default: on when offloading)")
     hf_hub_offline: bool = setting("HF_HUB_OFFLINE", False,
                                    "never download weights from the Hugging Face Hub (local folders and cache only)")
+    # ---- engine wan2gp; the --wgp-* names are the original tool's (docs/ENGINES.md) ------------
+    wan2gp_python: Optional[str] = setting("WAN2GP_PYTHON", None,
+                                           "Wan2GP's own interpreter (default: <checkout>/venv/bin/python)")
+    wan2gp_timeout: float = setting("WAN2GP_HELPER_TIMEOUT", 900.0,
+                                    "seconds the Wan2GP helper may stay silent before it is killed (task retried)")
+    wgp_attention_mode: Optional[str] = setting("WGP_ATTENTION_MODE", None,
+                                                "Wan2GP attention: auto | sdpa | sage | sage2 | flash | xformers")
+    wgp_compile: Optional[str] = setting("WGP_COMPILE", None, "torch.compile Wan2GP's transformer: transformer | none")
+    wgp_profile: Optional[str] = setting("WGP_PROFILE", None,
+                                         "Wan2GP memory profile (mmgp): 1 HighRAM_HighVRAM ... 4 LowRAM_LowVRAM, "
+                                         "5 VerylowRAM_LowVRAM")
+    wgp_vae_config: Optional[str] = setting("WGP_VAE_CONFIG", None, "Wan2GP VAE tiling config (0 = auto)")
+    wgp_preload: Optional[str] = setting("WGP_PRELOAD", None,
+                                         "megabytes of the diffusion model to preload in VRAM (0 = none)")
+    wgp_transformer_dtype_policy: Optional[str] = setting("WGP_TRANSFORMER_DTYPE_POLICY", None,
+                                                          "transformer dtype: auto | fp16 | bf16")
+    wgp_boost: Optional[str] = setting("WGP_BOOST", None, "Wan2GP boost: 1 = joint CFG pass, 0 = off")
+    wgp_transformer_quantization: Optional[str] = setting("WGP_TRANSFORMER_QUANTIZATION", None,
+                                                          "transformer weights: int8 | fp8 | bf16")
+    wgp_text_encoder_quantization: Optional[str] = setting("WGP_TEXT_ENCODER_QUANTIZATION", None,
+                                                           "text encoder weights: int8 | bf16")
+    wgp_vae_precision: Optional[str] = setting("WGP_VAE_PRECISION", None, "VAE precision in bits: 16 | 32")
+    wgp_mixed_precision: Optional[str] = setting("WGP_MIXED_PRECISION", None, "1 = mixed-precision transformer")
+    wgp_preload_policy: Optional[str] = setting("WGP_PRELOAD_POLICY", None,
+                                                "letters P (preload at start), S (at switch), U (unload after "
+                                                "each task), e.g. P,S")
+    wgp_extra_args: Optional[str] = setting("WGP_EXTRA_ARGS", None,
+                                            "more Wan2GP command-line arguments, shell-quoted (e.g. '--gpu cuda:1')")
 
     # ---- derived ----------------------------------------------------------------------------------------
     @property
@@ -241,6 +269,8 @@ def validate_settings(settings: Settings) -> None:
         raise ValueError(f"QUEUE_WAKEUP must be auto, listen or poll, got {settings.queue_wakeup!r}")
     if settings.lease_seconds <= 0 or settings.poll_interval <= 0:
         raise ValueError("lease seconds and poll interval must be positive")
+    if settings.wan2gp_timeout <= 0:
+        raise ValueError(f"WAN2GP_HELPER_TIMEOUT must be positive, got {settings.wan2gp_timeout}")
 
 
 def redact_dsn(dsn: str) -> str:

@@ -11,6 +11,7 @@
         loras: dict[str, float] | None = None,          # {path_or_url: strength}
         use_causvid_lora: bool = False, use_lighti2x_lora: bool = False,
         engine: str | None = None,                      # auto | diffusers | tiny | wan2gp (default: settings)
+        wgp_settings: dict | None = None,               # Wan2GP-only settings (engine wan2gp; else ignored)
         progress_callback: Callable[[int, int], None] | None = None,  # (step, total); may raise to cancel
         settings: Settings | None = None,               # the worker's settings (default: this process's)
     ) -> Path
@@ -26,7 +27,7 @@ with `progress_callback(step, total)` after every denoising step, and write an H
 If `progress_callback` raises (e.g. TaskCancelled), the render stops at that step boundary, the
 exception propagates, and nothing is written at `output_path`.
 
-Errors a user understands: ValueError for bad input (unknown model -> UnknownModel listing the known
+Errors a user understands: UserError for bad input (unknown model -> UnknownModel listing the known
 ones; bad resolution; images a model cannot take), MissingWeights (the model and every place looked),
 LoraError (a LoRA not found or not applicable; LoraFetchError when its URL did not answer, which is
 transient), EngineUnavailable (wan2gp). Each belongs to the error family of source/errors.py.
@@ -34,6 +35,9 @@ transient), EngineUnavailable (wan2gp). Each belongs to the error family of sour
 Defaults: steps / guidance / flow shift come from the model's registry entry unless given; the LoRA
 flags set them (causvid: 9 / 1.0 / 1.0, lighti2x: 5 / 1.0 / 5.0) whatever was given. With the tiny
 engine, steps default to 4.
+
+Engine wan2gp (source/engines/wan2gp/): after the engine choice and the snapping above, the call goes
+to a Wan2GP helper process; Wan2GP supplies its own model defaults, and `wgp_settings` reach it.
 """
 from __future__ import annotations
 
@@ -46,11 +50,12 @@ from .engines import diffusers_engine
 from .engines.choice import choose_engine
 from .engines.inputs import as_image, as_video, guide_from_images
 from .engines.loras import ACCELERATOR_SETTINGS, accelerator_lora_file, apply_loras, resolve_lora_file
-from .engines.models import MODELS, lookup_model, tiny_kind_for
+from .engines.models import MODELS, UnknownModel, lookup_model, tiny_kind_for
 from .engines.residency import RESIDENT
 from .engines.runtime import runtime_options
 from .engines.tiny import ensure_tiny_model
 from .engines.weights import locate_weights
+from .errors import UserError
 from .media.frames import WAN_FPS, snap_frames, snap_resolution
 from .media.video_io import save_png, write_video
 
@@ -62,7 +67,7 @@ def generate_single_video(
     frames: int = 81, seed: int = 0, steps: Optional[int] = None, guidance_scale: Optional[float] = None,
     flow_shift: Optional[float] = None, start_image=None, end_image=None, guide_video=None, mask_video=None,
     reference_images=None, loras: Optional[dict] = None, use_causvid_lora: bool = False,
-    use_lighti2x_lora: bool = False, engine: Optional[str] = None,
+    use_lighti2x_lora: bool = False, engine: Optional[str] = None, wgp_settings: Optional[dict] = None,
     progress_callback: Optional[Callable[[int, int], None]] = None, settings: Optional[Settings] = None,
 ) -> Path:
     settings = settings if settings is not None else resolve_settings()
@@ -71,18 +76,36 @@ def generate_single_video(
     try:
         width, height = snap_resolution(resolution)
     except ValueError as exc:
-        raise ValueError(f"resolution: {exc}") from None
+        raise UserError(f"resolution: {exc}") from None
     try:
         frames = snap_frames(frames)
     except ValueError as exc:
-        raise ValueError(f"frames: {exc}") from None
+        raise UserError(f"frames: {exc}") from None
     if output_path.suffix.lower() == ".png" and frames != 1:
-        raise ValueError(f"a .png output holds one frame; {frames} frames were asked for")
+        raise UserError(f"a .png output holds one frame; {frames} frames were asked for")
     if use_causvid_lora and use_lighti2x_lora:
-        raise ValueError("use_causvid_lora and use_lighti2x_lora cannot both be set")
+        raise UserError("use_causvid_lora and use_lighti2x_lora cannot both be set")
+
+    # ---- wan2gp engine: Wan2GP resolves models, defaults and inputs in its own process ----
+    if engine == "wan2gp":
+        from .engines import wan2gp
+
+        return wan2gp.render(
+            model=model, prompt=prompt, output_path=output_path, negative_prompt=negative_prompt, width=width,
+            height=height, frames=frames, seed=seed, steps=steps, guidance_scale=guidance_scale,
+            flow_shift=flow_shift, start_image=start_image, end_image=end_image, guide_video=guide_video,
+            mask_video=mask_video, reference_images=reference_images, loras=loras,
+            accelerator="causvid" if use_causvid_lora else "lighti2x" if use_lighti2x_lora else None,
+            wgp_settings=wgp_settings, progress_callback=progress_callback, settings=settings)
+    if wgp_settings:
+        log.warning("wgp_settings (%s) apply to engine wan2gp only; ignored by engine %s",
+                    ", ".join(sorted(wgp_settings)), engine)
 
     # Which model, of which kind, from which folder.
     spec = lookup_model(model)
+    if spec.kind == "wan2gp":
+        raise UnknownModel(f"model {model!r} is a Wan2GP model type; it renders with --engine wan2gp only "
+                           f"(this worker renders with engine {engine})")
     has_guide = guide_video is not None or mask_video is not None
     has_start, has_end = start_image is not None, end_image is not None
     tiny = engine == "tiny" or spec.name == "tiny"
@@ -103,7 +126,7 @@ def generate_single_video(
         steps, guidance_scale, flow_shift = (ACCELERATOR_SETTINGS[flag][k]
                                              for k in ("steps", "guidance_scale", "flow_shift"))
     if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
-        raise ValueError(f"steps must be a positive integer, got {steps!r}")
+        raise UserError(f"steps must be a positive integer, got {steps!r}")
 
     # Inputs at the render size.
     size = (width, height)
@@ -140,15 +163,15 @@ def generate_single_video(
 def _check_inputs_fit(name: str, kind: str, *, has_guide: bool, has_start: bool, has_end: bool) -> None:
     """Real models take only the inputs they were trained for; say which model would take them."""
     if kind == "t2v" and (has_start or has_end or has_guide):
-        raise ValueError(f"model {name} makes video from text only; for start/end images use i2v, "
+        raise UserError(f"model {name} makes video from text only; for start/end images use i2v, "
                          f"flf2v_720p or a vace model, for guide/mask videos a vace model")
     if kind in ("i2v", "flf2v"):
         if has_guide:
-            raise ValueError(f"model {name} takes images, not guide/mask videos; use vace_14B or vace_1.3B")
+            raise UserError(f"model {name} takes images, not guide/mask videos; use vace_14B or vace_1.3B")
         if not has_start:
-            raise ValueError(f"model {name} needs a start image (image_start_paths)")
+            raise UserError(f"model {name} needs a start image (image_start_paths)")
     if kind == "ti2v" and (has_end or has_guide):
-        raise ValueError(f"model {name} takes a text prompt and at most a start image")
+        raise UserError(f"model {name} takes a text prompt and at most a start image")
 
 
 def _vace_inputs(call, guide_video, mask_video, reference_images, size) -> None:
@@ -173,5 +196,5 @@ def _vace_inputs(call, guide_video, mask_video, reference_images, size) -> None:
 
 def _strength(key, value) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"LoRA strength for {key} must be a number, got {value!r}")
+        raise UserError(f"LoRA strength for {key} must be a number, got {value!r}")
     return float(value)

@@ -112,6 +112,7 @@ class Worker:
                 break
         log.info("worker %s stopped after %d task(s)", self.worker_id, self.tasks_run)
         self._task_thread.shutdown(wait=False, cancel_futures=True)
+        _stop_engine_processes()
         return self.exit_code
 
     def _serve_once(self, task_types: Optional[list[str]], once: bool, until_idle: bool) -> bool:
@@ -285,3 +286,13 @@ class Worker:
         path = folder / safe_name(ctx.task.id)
         if path.is_dir() and path.resolve().parent == folder.resolve():
             shutil.rmtree(path, ignore_errors=True)
+
+
+def _stop_engine_processes() -> None:
+    """wan2gp engine: its helper process lives as long as the worker, not longer."""
+    import sys
+
+    if "source.engines.wan2gp" in sys.modules:  # only if a render could have started one
+        from .engines.wan2gp import stop_helper
+
+        stop_helper()

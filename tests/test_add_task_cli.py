@@ -1,4 +1,4 @@
-"""add_task.py as users run it: good rows, status, cancel, and SPEC §9's bad input (exit 2, nothing written)."""
+"""add_task.py as users run it: good rows, status, cancel, and bad input (exit 2, one line, nothing written)."""
 from __future__ import annotations
 
 import json

@@ -8,25 +8,25 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from source.handlers.base import Done, InvalidParams, TaskCancelled, TaskContext, TransientError
-from tests.helpers.legacy import get_handler
+from source.errors import InvalidParams, TaskCancelled, TransientError
 from source.media.video_io import count_frames, video_info
-from source.queue.model import Claim, Status, Task
+from source.queue.model import Status, Task
+from source.tasks.context import Done
+from source.workflows.registry import context_for, get_handler
 
 from .helpers.bridge import closed_port_url, gradient_frames, solid, write_test_video
 
 
-def make_ctx(tmp_path: Path, settings: dict, params: dict, task_id: str = "task-1", task_type: str = "wgp"):
+def make_ctx(tmp_path: Path, settings, params: dict, task_id: str = "task-1", task_type: str = "wgp"):
+    """The handler's context as the worker builds it (params validated), with outputs under tmp_path/out
+    and progress collected in a list."""
     task = Task(id=task_id, task_type=task_type, params=params, status=Status.IN_PROGRESS)
+    (tmp_path / "out").mkdir(parents=True, exist_ok=True)
+    settings = replace(settings, main_output_dir=str(tmp_path / "out"), work_dir=str(tmp_path / "work"),
+                       db_file=str(tmp_path / "tasks.db"))
+    ctx = context_for(task, settings, worker_id="w1")
     progress = []
-    ctx = TaskContext(task=task, claim=Claim(task=task, worker_id="w1", attempt=1),
-                      output_dir=tmp_path / "out", work_dir=tmp_path / "work", db_dir=tmp_path,
-                      engine=settings.engine, settings=settings)
-    ctx.output_dir.mkdir(parents=True, exist_ok=True)
-    ctx._progress = lambda value, message: progress.append((value, message))
-    import logging
-
-    ctx.log = logging.LoggerAdapter(logging.getLogger("test"), {})
+    ctx.progress_sink = lambda value, message: progress.append((value, message))
     return ctx, progress
 
 
@@ -78,14 +78,14 @@ def test_single_image_writes_png(tiny_settings, tmp_path):
 def test_cancel_stops_render_and_leaves_no_file(tiny_settings, tmp_path):
     ctx, progress = make_ctx(tmp_path, tiny_settings, {"model": "tiny", "prompt": "x", "resolution": "64x64",
                                                        "frames": 9, "steps": 6})
-    original = ctx._progress
+    original = ctx.progress_sink
 
     def lose_after_two(value, message):
         original(value, message)
         if len(progress) == 2:
             ctx.lost.set()  # what the worker does when the row is cancelled
 
-    ctx._progress = lose_after_two
+    ctx.progress_sink = lose_after_two
     with pytest.raises(TaskCancelled):
         run(ctx)
     assert len(progress) == 2
@@ -105,8 +105,8 @@ def test_cancel_stops_render_and_leaves_no_file(tiny_settings, tmp_path):
     ({"model": "tiny", "use_causvid_lora": "yes"}, "use_causvid_lora must be true or false"),
 ])
 def test_bad_params_name_the_field(tiny_settings, tmp_path, params, match):
-    ctx, _ = make_ctx(tmp_path, tiny_settings, {"resolution": "64x64", "frames": 5, "steps": 1, **params})
-    with pytest.raises(InvalidParams, match=match):
+    with pytest.raises(InvalidParams, match=match):   # refused when the params are read, or by the handler
+        ctx, _ = make_ctx(tmp_path, tiny_settings, {"resolution": "64x64", "frames": 5, "steps": 1, **params})
         run(ctx)
     assert list((tmp_path / "out").iterdir()) == []
 

@@ -98,7 +98,8 @@ def test_wan2gp_engine_says_what_is_missing(tmp_path, monkeypatch):
     with pytest.raises(EngineUnavailable, match="needs a Wan2GP checkout.*WAN2GP_PATH"):
         choose_engine("wan2gp", Settings(wan2gp_path=str(tmp_path / "nowhere")))
     (tmp_path / "wgp.py").write_text("# a checkout\n")
-    with pytest.raises(EngineUnavailable, match=f"found a checkout at {tmp_path}"):
+    # a checkout is found; what is missing now is Wan2GP's own interpreter
+    with pytest.raises(EngineUnavailable, match="needs Wan2GP's own Python.*WAN2GP_PYTHON"):
         choose_engine("wan2gp", Settings(wan2gp_path=str(tmp_path)))
 
 

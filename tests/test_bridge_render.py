@@ -9,7 +9,7 @@ import pytest
 from source.engines.loras import LoraError
 from source.engines.models import UnknownModel
 from source.engines.weights import MissingWeights
-from source.handlers.base import TaskCancelled
+from source.errors import TaskCancelled
 from source.media.video_io import count_frames, video_info
 from source.wgp_utils import generate_single_video
 

@@ -5,15 +5,14 @@ import argparse
 
 import pytest
 
-from source.cli.common import CliError
-from source.perspective_client import add_subcommand, build_params, run
-from tests.helpers.perspective import astronaut_png
+from source.cli.steerable_motion_cli import build_parser
+from source.errors import InvalidParams, UserError as CliError
+from source.workflows.perspective.client import build_params, build_submission
+from tests.helpers.perspective import astronaut_png, make_context
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="steerable_motion.py")
-    add_subcommand(parser.add_subparsers(dest="command", required=True))
-    return parser
+    return build_parser()
 
 
 def test_alias_and_defaults(tmp_path):
@@ -21,7 +20,7 @@ def test_alias_and_defaults(tmp_path):
     for name in ("different_perspective", "different_pose"):
         args = _parser().parse_args([name, "--input_image", str(image), "--prompt", "from behind",
                                      "--resolution", "72x60", "--output_video_frames", "10", "--wait"])
-        assert args.func is run and args.wait is True
+        assert args.build is build_submission and args.wait is True
         params = build_params(args)
         assert params["input_image_path"] == str(image.resolve())
         assert params["model_name"] == "vace_14B" and params["perspective_type"] == "pose"
@@ -72,3 +71,26 @@ def test_steerable_motion_has_the_subcommand(tmp_path):
     assert bad.returncode == 2
     assert bad.stderr.strip() == f"error: --input_image: file not found: {missing}"
     assert not (tmp_path / "t.db").exists()   # nothing was queued
+
+
+@pytest.mark.parametrize("flag, value", [
+    ("--resolution", "huge"),
+    ("--resolution", "8x8"),
+    ("--output_video_frames", "3"),
+    ("--model_name", "wan_9000"),
+    ("--prompt", "   "),
+])
+def test_client_and_worker_refuse_bad_params_with_the_same_words(tmp_path, flag, value):
+    """One params model: the client's one line is the worker's message, with the field as its flag."""
+    image = astronaut_png(tmp_path)
+    argv = ["different_perspective", "--input_image", str(image), flag, value]
+    if flag != "--prompt":
+        argv += ["--prompt", "x"]
+    with pytest.raises(CliError) as on_client:
+        build_params(_parser().parse_args(argv))
+
+    row = {"input_image_path": str(image), "prompt": "x", flag[2:]: int(value) if value.isdigit() else value}
+    with pytest.raises(InvalidParams) as in_worker:
+        make_context(tmp_path, "different_perspective_orchestrator", row)
+    assert str(in_worker.value).startswith(flag[2:])
+    assert str(on_client.value) == "--" + str(in_worker.value)

@@ -5,30 +5,18 @@ the pose fallback (static skeleton) is what runs; the point here is the rows, th
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from source.handlers.perspective import STEP_FINAL, STEPS, child_id
 from source.media import video_io
+from source.media.images import load_image
 from source.queue.model import NewTask, Status
+from source.workflows.perspective import STEP_FINAL, STEPS
+from source.workflows.perspective.steps import step_task_id
 from tests.helpers.perspective import astronaut, astronaut_png
-
-needs_queue = pytest.mark.skipif(importlib.util.find_spec("source.queue.factory") is None,
-                                 reason="the queue backends (source/queue/factory.py) are not on this branch yet")
-
-
-def _bridge_ready() -> bool:
-    import source.wgp_utils as bridge
-
-    return callable(getattr(bridge, "generate_single_video", None))
-
-
-needs_bridge = pytest.mark.skipif(not _bridge_ready(),
-                                  reason="the render bridge (generate_single_video) is not on this branch yet")
 
 
 @pytest.fixture
@@ -45,7 +33,6 @@ def _run_worker(backend, timeout=240):
     return proc.log_path.read_text()
 
 
-@needs_queue
 def test_utility_rows_chain_through_earlier_outputs(sqlite_backend, tmp_path):
     """rife_interpolate_images -> extract_frame(-1) -> generate_openpose -> upscale, each reading the
     row before it by id."""
@@ -63,15 +50,14 @@ def test_utility_rows_chain_through_earlier_outputs(sqlite_backend, tmp_path):
     assert all(r.status == Status.COMPLETE for r in rows.values()), \
         {r.task_type: (r.status, r.error_message) for r in rows.values()}
     assert video_io.count_frames(rows[rife.id].output_location) == 6
-    frame = video_io.load_image(rows[last.id].output_location)
-    expected = video_io.load_image(second, (256, 256)).astype(int)
+    frame = load_image(rows[last.id].output_location)
+    expected = load_image(second, (256, 256), fit="stretch").astype(int)
     assert frame.shape == (256, 256, 3) and np.abs(frame.astype(int) - expected).mean() < 4
     skeleton = Image.open(rows[pose.id].output_location)
     assert skeleton.size == (256, 256)
     assert Image.open(rows[bigger.id].output_location).size == (512, 512)
 
 
-@needs_queue
 def test_extract_frame_out_of_range_fails_the_row_naming_the_range(sqlite_backend, tmp_path):
     queue = sqlite_backend.queue()
     video = video_io.write_video([np.zeros((32, 32, 3), np.uint8)] * 3, tmp_path / "three.mp4")
@@ -82,7 +68,6 @@ def test_extract_frame_out_of_range_fails_the_row_naming_the_range(sqlite_backen
     assert "frame_index 3 is out of range" in task.error_message and "-3..2" in task.error_message
 
 
-@needs_queue
 def test_missing_input_image_fails_the_orchestrator_at_once(sqlite_backend, tmp_path):
     queue = sqlite_backend.queue()
     missing = tmp_path / "nowhere" / "hero.png"
@@ -93,11 +78,9 @@ def test_missing_input_image_fails_the_orchestrator_at_once(sqlite_backend, tmp_
     task = queue.get(task_id)
     assert task.status == Status.FAILED and task.attempts == 1
     assert str(missing) in task.error_message
-    assert all(queue.get(child_id(task_id, step)) is None for step in STEPS)  # nothing was fanned out
+    assert all(queue.get(step_task_id(task_id, task_id, step)) is None for step in STEPS)  # nothing was fanned out
 
 
-@needs_queue
-@needs_bridge
 def test_different_perspective_with_the_tiny_model_ends_complete_with_a_png(sqlite_backend, tmp_path):
     queue = sqlite_backend.queue()
     image = astronaut_png(tmp_path)
@@ -108,9 +91,10 @@ def test_different_perspective_with_the_tiny_model_ends_complete_with_a_png(sqli
     log = _run_worker(sqlite_backend, timeout=280)
     task = queue.get(task_id)
     assert task.status == Status.COMPLETE, (task.error_message, log[-3000:])
-    rows = [queue.get(child_id(task_id, step)) for step in STEPS]
+    rows = [queue.get(step_task_id(task_id, "persp-e2e", step)) for step in STEPS]
     assert [r.status for r in rows] == [Status.COMPLETE] * 4
-    assert task.output_location == rows[-1].output_location and rows[-1].id == child_id(task_id, STEP_FINAL)
+    assert task.output_location == rows[-1].output_location
+    assert rows[-1].id == step_task_id(task_id, "persp-e2e", STEP_FINAL)
     assert task.output_location.endswith("persp-e2e_final.png")
     assert Image.open(task.output_location).size == (64, 48)  # 72x60 floored to multiples of 16
     guide = video_io.read_frames(rows[1].output_location)
@@ -122,19 +106,13 @@ def test_different_perspective_with_the_tiny_model_ends_complete_with_a_png(sqli
     assert video_io.count_frames(rows[2].output_location) == 9
 
 
-@needs_queue
-@needs_bridge
 def test_command_line_wait_prints_the_final_png(sqlite_backend, tmp_path, capsys, monkeypatch):
-    import argparse
-
-    from source.perspective_client import add_subcommand
+    from source.cli.steerable_motion_cli import build_parser
 
     for key, value in sqlite_backend.env.items():
         monkeypatch.setenv(key, value)
     worker = sqlite_backend.start_worker("--engine", "tiny")   # serves until the fixture stops it
-    parser = argparse.ArgumentParser(prog="steerable_motion.py")
-    add_subcommand(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["different_pose", "--input_image", str(astronaut_png(tmp_path)),
+    args = build_parser().parse_args(["different_pose", "--input_image", str(astronaut_png(tmp_path)),
                               "--prompt", "a side view", "--model_name", "vace_1.3B", "--resolution", "64x64",
                               "--output_video_frames", "5", "--steps", "2", "--wait"])
     assert args.func(args) == 0, worker.log_path.read_text()[-3000:]

@@ -4,13 +4,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from source.handlers.base import FanOut, InvalidParams
-from source.handlers.perspective import (STEP_FINAL, STEP_GUIDE, STEP_RENDER, STEP_STILL, STEPS,
-                                         child_id, cover_resize, first_frame_mask, handle_orchestrator,
-                                         pose_guide_frames, still_model_for, target_pose)
-from tests.helpers.legacy import get_handler
+from source.errors import InvalidParams
 from source.media import video_io
-from source.media.pose import detect_pose, render_skeleton
+from source.media.images import fit_frame
+from source.media.pose import detect_pose, pose_guide_frames, render_skeleton
+from source.media.vace import keep_mask
+from source.tasks.context import FanOut
+from source.workflows.perspective import STEP_FINAL, STEPS
+from source.workflows.perspective.params import still_model_for
+from source.workflows.perspective.steps import handle_orchestrator, step_task_id, target_pose
+from source.workflows.registry import get_handler, parse_params
 from tests.helpers.perspective import astronaut, astronaut_png, make_context
 
 
@@ -31,8 +34,8 @@ def test_fan_out_four_chained_rows(tmp_path):
     assert isinstance(result, FanOut)
     assert [c.task_type for c in result.children] == list(STEPS)
     ids = [c.id for c in result.children]
-    assert ids == [child_id("orch-1", s) for s in STEPS] and len(set(ids)) == 4
-    assert result.awaited_task_id == child_id("orch-1", STEP_FINAL)
+    assert ids == [step_task_id("orch-1", "orch-1", s) for s in STEPS] and len(set(ids)) == 4
+    assert result.awaited_task_id == step_task_id("orch-1", "orch-1", STEP_FINAL)
     assert result.children[0].dependant_on == []
     for before, after in zip(result.children, result.children[1:]):
         assert after.dependant_on == [before.id]
@@ -72,12 +75,12 @@ def test_input_without_a_person_fails_at_once(tmp_path):
 def test_depth_without_a_local_depth_model_is_refused(tmp_path, monkeypatch):
     monkeypatch.delenv("DEPTH_MODEL_PATH", raising=False)
     image = astronaut_png(tmp_path)
-    ctx = make_context(tmp_path, "different_perspective_orchestrator", _params(image, perspective_type="depth"))
+    params = _params(image, perspective_type="depth")
     with pytest.raises(InvalidParams, match="perspective_type 'depth' needs a local depth-estimation model"):
-        handle_orchestrator(ctx)
+        handle_orchestrator(make_context(tmp_path, "different_perspective_orchestrator", params))
     monkeypatch.setenv("DEPTH_MODEL_PATH", str(tmp_path / "no-such-model"))
     with pytest.raises(InvalidParams, match="DEPTH_MODEL_PATH"):
-        handle_orchestrator(ctx)
+        handle_orchestrator(make_context(tmp_path, "different_perspective_orchestrator", params))
 
 
 @pytest.mark.parametrize("params, message", [
@@ -89,9 +92,8 @@ def test_depth_without_a_local_depth_model_is_refused(tmp_path, monkeypatch):
 ])
 def test_bad_params_name_the_field(tmp_path, params, message):
     image = astronaut_png(tmp_path)
-    ctx = make_context(tmp_path, "different_perspective_orchestrator", _params(image, **params))
     with pytest.raises(InvalidParams, match=message):
-        handle_orchestrator(ctx)
+        handle_orchestrator(make_context(tmp_path, "different_perspective_orchestrator", _params(image, **params)))
 
 
 def test_still_model_follows_the_vace_model_size():
@@ -103,13 +105,13 @@ def test_still_model_follows_the_vace_model_size():
 def test_cover_resize_keeps_proportions():
     image = np.zeros((100, 200, 3), np.uint8)
     image[:, 90:110] = 255                      # a white bar in the middle
-    out = cover_resize(image, (64, 64))
+    out = fit_frame(image, (64, 64))            # how the steps size the input image
     assert out.shape == (64, 64, 3)
     assert out[:, 32].min() > 200 and out[:, 0].max() == 0   # the bar stays centred, not stretched
 
 
 def test_mask_keeps_only_the_first_frame():
-    mask = first_frame_mask(5, 32, 16)
+    mask = keep_mask(5, [0], (32, 16))          # the render step's mask
     assert len(mask) == 5 and mask[0].shape == (16, 32, 3)
     assert mask[0].max() == 0 and all(m.min() == 255 for m in mask[1:])
 
@@ -136,11 +138,9 @@ def test_still_without_a_person_falls_back_to_the_input_pose(astronaut_pose):
 
 
 def test_validate_params_before_queueing():
-    from tests.helpers.legacy import validate_params
-
-    validate_params("different_perspective_orchestrator", {"input_image_path": "x.png", "prompt": "a hero"})
+    parse_params("different_perspective_orchestrator", {"input_image_path": "x.png", "prompt": "a hero"})
     with pytest.raises(InvalidParams, match="input_image_path must be an image path"):
-        validate_params("different_perspective_orchestrator", {"prompt": "a hero"})
+        parse_params("different_perspective_orchestrator", {"prompt": "a hero"})
     with pytest.raises(InvalidParams, match="output_video_frames must be an integer"):
-        validate_params("different_perspective_orchestrator",
-                        {"input_image_path": "x.png", "prompt": "a hero", "output_video_frames": "lots"})
+        parse_params("different_perspective_orchestrator",
+                     {"input_image_path": "x.png", "prompt": "a hero", "output_video_frames": "lots"})

@@ -7,24 +7,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from source.handlers.perspective import (STEP_FINAL, STEP_GUIDE, STEP_RENDER, STEP_STILL, handle_final,
-                                         handle_guide, handle_orchestrator)
+from source.errors import InvalidParams
 from source.media import video_io
 from source.media.pose import detect_pose, render_skeleton
 from source.queue.model import NewTask
+from source.workflows.perspective import STEP_FINAL, STEP_GUIDE, STEP_RENDER, STEP_STILL
+from source.workflows.perspective.steps import handle_final, handle_guide, handle_orchestrator
 from tests.helpers.perspective import astronaut, astronaut_png, make_context
 
 SIZE = (128, 128)
-
-
-@pytest.fixture
-def queue(tmp_path):
-    from source.queue.sqlite_backend import SqliteQueue
-
-    q = SqliteQueue(tmp_path / "tasks.db")
-    q.migrate()
-    yield q
-    q.close()
 
 
 def _completed_row(queue, output: str) -> str:
@@ -49,10 +40,10 @@ def _step_params(tmp_path, queue, step_outputs: dict) -> dict:
     return params
 
 
-def test_guide_moves_from_the_input_pose_to_the_still_pose(tmp_path, queue):
+def test_guide_moves_from_the_input_pose_to_the_still_pose(tmp_path, sqlite_queue):
     still = video_io.save_png(np.asarray(Image.fromarray(astronaut()[:, ::-1]).resize(SIZE)), tmp_path / "s.png")
-    params = _step_params(tmp_path, queue, {STEP_STILL: still})
-    ctx = make_context(tmp_path, STEP_GUIDE, params, task_id="guide", queue=queue)
+    params = _step_params(tmp_path, sqlite_queue, {STEP_STILL: still})
+    ctx = make_context(tmp_path, STEP_GUIDE, params, task_id="guide", queue=sqlite_queue)
     guide = handle_guide(ctx).output_location
     frames = video_io.read_frames(guide)
     assert len(frames) == 9 and frames[0].shape == (128, 128, 3)
@@ -66,11 +57,11 @@ def test_guide_moves_from_the_input_pose_to_the_still_pose(tmp_path, queue):
     assert np.abs(frames[1].astype(int) - frames[-1].astype(int)).mean() > 1  # and it moved on the way
 
 
-def test_guide_falls_back_to_a_static_input_pose_when_the_still_has_nobody(tmp_path, queue, caplog):
+def test_guide_falls_back_to_a_static_input_pose_when_the_still_has_nobody(tmp_path, sqlite_queue, caplog):
     noise = np.random.default_rng(1).integers(0, 256, (128, 128, 3), dtype=np.uint8)
     still = video_io.save_png(noise, tmp_path / "noise.png")
-    params = _step_params(tmp_path, queue, {STEP_STILL: still})
-    ctx = make_context(tmp_path, STEP_GUIDE, params, task_id="guide", queue=queue)
+    params = _step_params(tmp_path, sqlite_queue, {STEP_STILL: still})
+    ctx = make_context(tmp_path, STEP_GUIDE, params, task_id="guide", queue=sqlite_queue)
     with caplog.at_level("WARNING"):
         frames = video_io.read_frames(handle_guide(ctx).output_location)
     assert "no person found in the generated still" in caplog.text
@@ -81,11 +72,11 @@ def test_guide_falls_back_to_a_static_input_pose_when_the_still_has_nobody(tmp_p
     assert frames[1].mean() > 1   # and a skeleton is there
 
 
-def test_final_saves_the_last_frame_and_clears_the_run_folder(tmp_path, queue):
+def test_final_saves_the_last_frame_and_clears_the_run_folder(tmp_path, sqlite_queue):
     render = video_io.write_video([np.full((48, 64, 3), 20 * k, np.uint8) for k in range(5)],
                                   tmp_path / "render.mp4")
-    params = _step_params(tmp_path, queue, {STEP_RENDER: render})
-    ctx = make_context(tmp_path, STEP_FINAL, params, task_id="final", queue=queue)
+    params = _step_params(tmp_path, sqlite_queue, {STEP_RENDER: render})
+    ctx = make_context(tmp_path, STEP_FINAL, params, task_id="final", queue=sqlite_queue)
     run_dir = ctx.run_dir("run-a")
     (run_dir / "guide.mp4").write_bytes(b"x")
     out = handle_final(ctx).output_location
@@ -95,12 +86,10 @@ def test_final_saves_the_last_frame_and_clears_the_run_folder(tmp_path, queue):
     assert not run_dir.exists()
 
 
-def test_a_step_whose_earlier_row_is_not_complete_fails_clearly(tmp_path, queue):
-    params = _step_params(tmp_path, queue, {})
-    (pending,) = queue.enqueue([NewTask("noop", {})])
+def test_a_step_whose_earlier_row_is_not_complete_fails_clearly(tmp_path, sqlite_queue):
+    params = _step_params(tmp_path, sqlite_queue, {})
+    (pending,) = sqlite_queue.enqueue([NewTask("noop", {})])
     params["step_task_ids"][STEP_RENDER] = pending
-    ctx = make_context(tmp_path, STEP_FINAL, params, task_id="final", queue=queue)
-    from source.handlers.base import InvalidParams
-
+    ctx = make_context(tmp_path, STEP_FINAL, params, task_id="final", queue=sqlite_queue)
     with pytest.raises(InvalidParams, match=f"task {pending} is Queued, not Complete"):
         handle_final(ctx)

@@ -3,13 +3,14 @@ import numpy as np
 import pytest
 
 from source.media import colour
-from source.media.guides import (
-    CarriedAdjust, adjust_carried, build_guide_frames, build_mask_frames, fit_frame, guide_frame_roles,
-    load_anchor, write_frames,
-)
+from source.media.easing import crossfade_weights
+from source.media.guides import write_frames
+from source.media.images import fit_frame, load_image
 from source.media.stitch import StitchError, crossfade_frame, stitch_clips
 from source.media.video_io import count_frames, read_frames
-from source.travel.plan import FadeParams, crossfade_weights, plan_travel
+from source.workflows.travel.params import FadeParams
+from source.workflows.travel.plan import plan_travel
+from source.workflows.travel.steps import segment_guide, segment_mask
 from tests.helpers.travel import mean_abs_diff, numbered_clip, solid_clip, write_anchor_images
 
 SIZE = (64, 48)
@@ -18,7 +19,7 @@ SIZE = (64, 48)
 @pytest.fixture
 def anchors(tmp_path):
     paths = write_anchor_images(tmp_path, 3, size=(96, 64))      # other aspect: fitted by cropping
-    return {i: load_anchor(p, SIZE) for i, p in enumerate(paths)}
+    return {i: load_image(p, SIZE) for i, p in enumerate(paths)}
 
 
 def _decode_written(frames, path):
@@ -31,8 +32,8 @@ def _decode_written(frames, path):
 def test_first_segment_guide_and_mask_match_the_plan(tmp_path, anchors):
     plan = plan_travel(3, [17], [4])
     seg = plan.segments[0]
-    guide = _decode_written(build_guide_frames(seg, SIZE, anchors), tmp_path / "guide.mp4")
-    mask = _decode_written(build_mask_frames(seg, SIZE), tmp_path / "mask.mp4")
+    guide = _decode_written(segment_guide(seg, SIZE, anchors), tmp_path / "guide.mp4")
+    mask = _decode_written(segment_mask(seg, SIZE), tmp_path / "mask.mp4")
     assert guide[0].shape == (48, 64, 3)
     assert mean_abs_diff(guide[0], anchors[0]) < 3
     assert mean_abs_diff(guide[16], anchors[1]) < 3
@@ -49,9 +50,9 @@ def test_later_segment_carries_the_previous_tail(tmp_path, anchors):
     previous = numbered_clip(tmp_path / "prev.mp4", 60, 17, size=SIZE)
     from source.media.video_io import last_frames
     carried = last_frames(previous, seg.carry_in)
-    guide = _decode_written(build_guide_frames(seg, SIZE, anchors, carried), tmp_path / "g.mp4")
-    mask = _decode_written(build_mask_frames(seg, SIZE), tmp_path / "m.mp4")
-    assert guide_frame_roles(seg) == ["carried"] * 4 + ["gray"] * 12 + ["end"]
+    guide = _decode_written(segment_guide(seg, SIZE, anchors, carried), tmp_path / "g.mp4")
+    mask = _decode_written(segment_mask(seg, SIZE), tmp_path / "m.mp4")
+    assert seg.frame_roles == ["carried"] * 4 + ["gray"] * 12 + ["end"]
     for k in range(4):
         assert abs(float(guide[k].mean()) - (60 + 6 * (13 + k))) < 2.5, k   # frames 13..16 of the previous clip
         assert mask[k].max() <= 2
@@ -63,16 +64,16 @@ def test_later_segment_carries_the_previous_tail(tmp_path, anchors):
 
 def test_one_image_mask_keeps_only_frame_zero(tmp_path, anchors):
     seg = plan_travel(1, [9], [0]).segments[0]
-    mask = _decode_written(build_mask_frames(seg, SIZE), tmp_path / "m.mp4")
+    mask = _decode_written(segment_mask(seg, SIZE), tmp_path / "m.mp4")
     assert mask[0].max() <= 2 and all(m.min() >= 253 for m in mask[1:])
-    guide = build_guide_frames(seg, SIZE, {0: anchors[0]})
+    guide = segment_guide(seg, SIZE, {0: anchors[0]})
     assert all((g == 128).all() for g in guide[1:])
 
 
 def test_fades_blend_anchors_into_gray(anchors):
     seg = plan_travel(3, [17], [4]).segments[0]
     fade = FadeParams(low_point=0.0, high_point=1.0, curve_type="linear", duration_factor=0.5)
-    guide = build_guide_frames(seg, SIZE, anchors, fade_out=fade, fade_in=fade)
+    guide = segment_guide(seg, SIZE, anchors, fade_out=fade, fade_in=fade)
     # 15 free frames, 8 of them in each fade (round(7.5)); the first free frame is the full start anchor
     assert np.array_equal(guide[1], anchors[0])
     expected = np.clip(np.rint(128 + 0.875 * (anchors[0].astype(np.float32) - 128)), 0, 255)
@@ -83,12 +84,12 @@ def test_fades_blend_anchors_into_gray(anchors):
 
 def test_carried_frame_knobs():
     frame = np.full((4, 4, 3), (200, 100, 50), np.uint8)
-    assert adjust_carried(frame, CarriedAdjust()) is frame
-    gray = adjust_carried(frame, CarriedAdjust(desaturate=1.0))
+    assert colour.adjust_colour(frame) is frame
+    gray = colour.adjust_colour(frame, saturation=1.0 - 1.0)         # desaturate 1
     assert np.ptp(gray[0, 0].astype(int)) <= 1
-    darker = adjust_carried(frame, CarriedAdjust(brightness=-0.5))
+    darker = colour.adjust_colour(frame, brightness=-0.5)
     assert tuple(darker[0, 0]) == (100, 50, 25)
-    weaker = adjust_carried(frame, CarriedAdjust(strength=-0.5))
+    weaker = colour.adjust_colour(frame, strength=-0.5)
     assert tuple(weaker[0, 0]) == (164, 114, 89)
 
 
@@ -183,7 +184,7 @@ def test_colour_match_moves_from_start_to_end_anchor():
 
 def test_saturation_and_brightness():
     frame = np.full((2, 2, 3), (200, 100, 50), np.uint8)
-    assert colour.adjust_saturation_brightness(frame) is frame
-    flat = colour.adjust_saturation_brightness(frame, saturation=0.0)
+    assert colour.adjust_colour(frame) is frame
+    flat = colour.adjust_colour(frame, saturation=0.0)
     assert np.ptp(flat[0, 0].astype(int)) <= 1
-    assert tuple(colour.adjust_saturation_brightness(frame, brightness=-0.5)[0, 0]) == (100, 50, 25)
+    assert tuple(colour.adjust_colour(frame, brightness=-0.5)[0, 0]) == (100, 50, 25)

@@ -6,10 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from source.handlers.base import FanOut, InvalidParams, TaskContext
-from source.handlers.travel import handle_orchestrator
-from source.queue.model import Claim, Task
-from source.travel.plan import TravelPlan
+from source.config import Settings
+from source.errors import InvalidParams
+from source.queue.model import Task
+from source.tasks.context import FanOut
+from source.workflows.registry import context_for
+from source.workflows.travel.plan import TravelPlan
+from source.workflows.travel.steps import handle_orchestrator
 from tests.helpers.travel import solid_clip, write_anchor_images
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,8 +31,9 @@ def _details(images, **extra):
 def _ctx(tmp_path, params, task_id="orch-1"):
     task = Task(id=task_id, task_type="travel_orchestrator", params=params, status="In Progress",
                 run_id="run_a")
-    return TaskContext(task=task, claim=Claim(task, "w1", 1), output_dir=tmp_path / "out",
-                       work_dir=tmp_path / "work", db_dir=tmp_path)
+    settings = Settings(main_output_dir=str(tmp_path / "out"), work_dir=str(tmp_path / "work"),
+                        db_file=str(tmp_path / "tasks.db"))
+    return context_for(task, settings, worker_id="w1")
 
 
 @pytest.fixture
@@ -47,7 +51,7 @@ def test_fan_out_rows_chain_segments_and_persist_the_plan(tmp_path, images):
     assert stitch.dependant_on == [seg0.id, seg1.id]
     assert {c.run_id for c in result.children} == {"run_a"}
     assert (seg0.params["seed"], seg1.params["seed"]) == (100, 101)
-    plan = TravelPlan.from_dict(stitch.params["plan"])
+    plan = TravelPlan.parse(stitch.params["plan"])
     assert plan.final_frames == 30 and plan.overlaps == [4]
     assert seg1.params["plan"] == stitch.params["plan"]
     assert (tmp_path / "work" / "runs" / "run_a").is_dir()
@@ -70,7 +74,7 @@ def test_continue_from_video_counts_its_frames(tmp_path, images):
     video = solid_clip(tmp_path / "prev.mp4", (90, 90, 90), 21, (64, 64))
     result = handle_orchestrator(_ctx(tmp_path, {"orchestrator_details": _details(
         images[:1], continue_from_video_resolved_path=str(video))}))
-    plan = TravelPlan.from_dict(result.children[-1].params["plan"])
+    plan = TravelPlan.parse(result.children[-1].params["plan"])
     assert plan.continue_video_frames == 21 and plan.final_frames == 21 + 17 - 4
     assert len(result.children) == 2
 

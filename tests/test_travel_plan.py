@@ -1,9 +1,10 @@
 """The travel arithmetic: segment lengths, overlaps, kept frames, the stitch plan."""
 import pytest
 
-from source.travel.plan import (
-    FadeParams, PlanError, crossfade_weights, expand_list, fade_weights, plan_travel, stitch_plan,
-)
+from source.media.easing import crossfade_weights
+from source.media.stitch import stitch_plan
+from source.workflows.travel.params import FadeParams, OrchestratorDetails
+from source.workflows.travel.plan import PlanError, TravelPlan, expand_list, plan_travel
 
 
 def test_three_images_81_frames_overlap_16_make_146():
@@ -85,8 +86,7 @@ def test_independent_segments_are_anchored_on_their_own_images():
 
 def test_plan_round_trips_through_a_dict():
     plan = plan_travel(3, [81], [16], independent=False)
-    from source.travel.plan import TravelPlan
-    assert TravelPlan.from_dict(plan.to_dict()) == plan
+    assert TravelPlan.parse(plan.to_json()) == plan
 
 
 @pytest.mark.parametrize("lengths,overlaps,field", [
@@ -129,18 +129,26 @@ def test_crossfade_weights_raised_cosine_ending_on_the_new_clip():
 
 def test_fade_weights():
     fade = FadeParams(low_point=0.0, high_point=1.0, curve_type="linear", duration_factor=0.5)
-    out = fade_weights(8, fade, fading_out=True)
+    out = fade.weights(8, fading_out=True)
     assert out == pytest.approx([1.0, 0.75, 0.5, 0.25, 0, 0, 0, 0])
-    inn = fade_weights(8, fade, fading_out=False)
+    inn = fade.weights(8, fading_out=False)
     assert inn == list(reversed(out))
-    assert fade_weights(8, FadeParams(), fading_out=True) == [0.0] * 8
+    assert FadeParams().weights(8, fading_out=True) == [0.0] * 8
+
+
+def _fade(field, value):
+    """The fade settings `field` of orchestrator_details, as the params model reads them."""
+    details = {"input_image_paths_resolved": ["a.png", "b.png"], "base_prompts_expanded": ["a"],
+               "segment_frames_expanded": [17], "parsed_resolution_wh": "64x64", "model_name": "vace_14B",
+               field: value}
+    return getattr(OrchestratorDetails.parse(details), field)
 
 
 def test_fade_params_parse_errors_name_the_field():
-    assert FadeParams.parse("fade_in_params_json_str", '{"duration_factor": 0.5}').duration_factor == 0.5
+    assert _fade("fade_in_params_json_str", '{"duration_factor": 0.5}').duration_factor == 0.5
     with pytest.raises(PlanError, match="^fade_in_params_json_str is not valid JSON"):
-        FadeParams.parse("fade_in_params_json_str", "{nope")
+        _fade("fade_in_params_json_str", "{nope")
     with pytest.raises(PlanError, match="^fade_out_params_json_str.curve_type"):
-        FadeParams.parse("fade_out_params_json_str", {"curve_type": "wobbly"})
+        _fade("fade_out_params_json_str", {"curve_type": "wobbly"})
     with pytest.raises(PlanError, match="^fade_out_params_json_str.low_point"):
-        FadeParams.parse("fade_out_params_json_str", {"low_point": 2})
+        _fade("fade_out_params_json_str", {"low_point": 2})

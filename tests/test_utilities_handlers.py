@@ -7,12 +7,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from source.handlers.base import InvalidParams
-from tests.helpers.legacy import get_handler
-from source.handlers.utilities import (handle_extract_frame, handle_generate_openpose,
-                                       handle_rife_interpolate_images, handle_upscale)
+from source.errors import InvalidParams
 from source.media import video_io
+from source.media.images import load_image
 from source.media.pose import COLOURS, KEYPOINT_NAMES
+from source.workflows.registry import get_handler, parse_params
+from source.workflows.utilities.steps import (handle_extract_frame, handle_generate_openpose,
+                                              handle_rife_interpolate_images, handle_upscale)
 from tests.helpers.perspective import (astronaut_png, frame_level, make_context, numbered_video,
                                        square_image)
 
@@ -79,9 +80,9 @@ def test_extract_frame_out_of_range_names_the_range(tmp_path, index):
 
 def test_extract_frame_rejects_a_non_integer_index(tmp_path):
     video = numbered_video(tmp_path / "clip.mp4", 3)
-    ctx = make_context(tmp_path, "extract_frame", {"input_video_path": str(video), "frame_index": 1.5})
     with pytest.raises(InvalidParams, match="frame_index must be an integer"):
-        handle_extract_frame(ctx)
+        handle_extract_frame(make_context(tmp_path, "extract_frame",
+                                          {"input_video_path": str(video), "frame_index": 1.5}))
 
 
 # ---- rife_interpolate_images --------------------------------------------------------------------------
@@ -95,8 +96,8 @@ def test_rife_interpolate_images_frame_count_size_and_endpoints(tmp_path):
     frames = video_io.read_frames(out)
     assert len(frames) == 11
     assert frames[0].shape == (64, 96, 3)
-    first = video_io.load_image(a, (96, 64)).astype(int)
-    last = video_io.load_image(b, (96, 64)).astype(int)
+    first = load_image(a, (96, 64), fit="stretch").astype(int)
+    last = load_image(b, (96, 64), fit="stretch").astype(int)
     # H.264 at crf 17 is close, not exact
     assert np.abs(frames[0].astype(int) - first).mean() < 3
     assert np.abs(frames[-1].astype(int) - last).mean() < 3
@@ -116,9 +117,8 @@ def test_rife_interpolate_images_frame_count_size_and_endpoints(tmp_path):
 def test_rife_interpolate_images_bad_params(tmp_path, params, message):
     a = video_io.save_png(square_image((64, 64), 10, 10), tmp_path / "a.png")
     base = {"input_image_path1": str(a), "input_image_path2": str(a), "frames": 5, "resolution": "64x64"}
-    ctx = make_context(tmp_path, "rife_interpolate_images", {**base, **params})
     with pytest.raises(InvalidParams, match=message):
-        handle_rife_interpolate_images(ctx)
+        handle_rife_interpolate_images(make_context(tmp_path, "rife_interpolate_images", {**base, **params}))
 
 
 # ---- upscale --------------------------------------------------------------------------------------------
@@ -141,9 +141,8 @@ def test_upscale_image(tmp_path):
 
 def test_upscale_needs_a_positive_factor(tmp_path):
     video = numbered_video(tmp_path / "clip.mp4", 2)
-    ctx = make_context(tmp_path, "upscale", {"input_video_path": str(video), "upscale_factor": 0})
     with pytest.raises(InvalidParams, match="upscale_factor must be a positive number"):
-        handle_upscale(ctx)
+        handle_upscale(make_context(tmp_path, "upscale", {"input_video_path": str(video), "upscale_factor": 0}))
 
 
 @pytest.mark.parametrize("task_type, params, message", [
@@ -156,14 +155,14 @@ def test_upscale_needs_a_positive_factor(tmp_path):
     ("upscale", {"input_video_task_id": "x"}, "upscale_factor must be a positive number"),
 ])
 def test_validate_params_before_queueing(task_type, params, message):
-    from tests.helpers.legacy import validate_params
-
     with pytest.raises(InvalidParams, match=message):
-        validate_params(task_type, params)
+        parse_params(task_type, params)
 
 
 def test_validate_params_accepts_good_rows():
-    from tests.helpers.legacy import validate_params
-
-    validate_params("extract_frame", {"input_video_task_id": "x", "frame_index": -1})
-    validate_params("upscale", {"input_image_path": "a.png", "upscale_factor": 2})
+    frame = parse_params("extract_frame", {"input_video_task_id": "x", "frame_index": -1})
+    assert (frame.input_video_task_id, frame.input_video_path, frame.frame_index) == ("x", None, -1)
+    assert frame.ignored_keys == []
+    upscale = parse_params("upscale", {"input_image_path": "a.png", "upscale_factor": 2, "colour": "red"})
+    assert (upscale.input_image_path, upscale.upscale_factor) == ("a.png", 2.0)
+    assert upscale.ignored_keys == ["colour"]   # kept aside and reported, never used

@@ -10,7 +10,7 @@ from typing import Optional, TextIO
 
 from ..queue.model import Status, Task
 from .add_task_cli import resolve_location
-from .common import add_queue_arguments, die, open_migrated_queue, settings_from_args
+from .common import add_queue_arguments, die, open_queue_or_exit, settings_from_args
 
 
 def run_rows(queue, run_id: str) -> list[Task]:
@@ -30,9 +30,15 @@ def root_rows(rows: list[Task]) -> list[Task]:
     return [t for t in rows if not t.parent_task_id or t.parent_task_id not in ids]
 
 
-def row_label(task: Task) -> str:
+def segment_index(task: Task) -> Optional[int]:
+    """The index a row of a segmented workflow carries (travel_segment), else None."""
     index = task.params.get("segment_index") if isinstance(task.params, dict) else None
-    return f"{task.task_type}[{index}]" if isinstance(index, int) else task.task_type
+    return index if isinstance(index, int) else None
+
+
+def row_label(task: Task) -> str:
+    index = segment_index(task)
+    return task.task_type if index is None else f"{task.task_type}[{index}]"
 
 
 def run_progress(rows: list[Task]) -> float:
@@ -42,6 +48,50 @@ def run_progress(rows: list[Task]) -> float:
     if not counted:
         return 0.0
     return sum(1.0 if t.status == Status.COMPLETE else (t.progress or 0.0) for t in counted) / len(counted)
+
+
+def step_order(root: Task, rows: list[Task]) -> list[Task]:
+    """The rows the root fanned out, in the order they run: a row after the rows it depends on, then by
+    segment index, then as listed (oldest first)."""
+    children = [t for t in rows if t.parent_task_id == root.id]
+    by_id = {t.id: t for t in children}
+    depth: dict[str, int] = {}
+
+    def depth_of(task: Task) -> int:
+        if task.id not in depth:
+            depth[task.id] = 0  # a guard against cycles; rows never form one
+            depth[task.id] = 1 + max((depth_of(by_id[d]) for d in task.dependant_on if d in by_id), default=-1)
+        return depth[task.id]
+
+    return sorted(children, key=lambda t: (depth_of(t), segment_index(t) or 0))  # sorted() is stable
+
+
+def step_line(root: Task, rows: list[Task]) -> str:
+    """Where a run is: 'step 2/4 guide  50%: guide frames ready', from the row of the step that runs
+    now (or else the last one that started); a run of one row shows that row's own progress message.
+    A step is named by its task type without the workflow's prefix (the root's type up to its last
+    '_': different_perspective_guide -> guide)."""
+    steps = step_order(root, rows)
+    started = [k for k, t in enumerate(steps) if t.status != Status.QUEUED]
+    if not started:
+        if root.status == Status.QUEUED or (steps and root.status == Status.IN_PROGRESS):
+            return "waiting for a worker"
+        message = root.progress_message if root.status == Status.IN_PROGRESS else None
+        return f"{root.status}: {message}" if message else root.status
+    running = [k for k in started if steps[k].status == Status.IN_PROGRESS]
+    k = running[0] if running else started[-1]
+    step = steps[k]
+    prefix = root.task_type.rsplit("_", 1)[0] + "_"
+    label = row_label(step)
+    label = label[len(prefix):] if label.startswith(prefix) else label
+    line = f"step {k + 1}/{len(steps)} {label}"
+    if step.status == Status.IN_PROGRESS:
+        line += f" {(step.progress or 0.0) * 100:3.0f}%"
+        if step.progress_message:
+            line += f": {step.progress_message}"
+    else:
+        line += f" ({step.status})"
+    return line
 
 
 def format_run(rows: list[Task], resolve) -> str:
@@ -65,8 +115,8 @@ def progress_bar(fraction: float, width: int = 30) -> str:
 
 
 def wait_for_run(queue, root_id: str, resolve, timeout: Optional[float] = None,
-                 stream: TextIO = sys.stderr) -> int:
-    """Show a progress bar across the run's rows until the root row ends.
+                 stream: TextIO = sys.stderr, poll_seconds: float = 0.5) -> int:
+    """Show a progress bar across the run's rows, and the step that runs now, until the root row ends.
 
     Complete: prints the output path (stdout) and returns 0. Failed/Cancelled: the reason, returns 1.
     """
@@ -79,9 +129,8 @@ def wait_for_run(queue, root_id: str, resolve, timeout: Optional[float] = None,
             print(f"error: row {root_id} disappeared", file=sys.stderr)
             return 1
         rows = queue.list_run(root.run_id) if root.run_id else [root]
-        running = [t for t in rows if t.status == Status.IN_PROGRESS and t.parent_task_id]
-        note = f"{row_label(running[0])}: {running[0].progress_message or ''}" if running else root.status
-        line = f"{progress_bar(1.0 if root.status == Status.COMPLETE else run_progress(rows))} {note}"[:110]
+        done = 1.0 if root.status == Status.COMPLETE else run_progress(rows)
+        line = f"{progress_bar(done)} {step_line(root, rows)}"[:110]
         if line != last_line:
             if interactive:
                 stream.write("\r" + line.ljust(len(last_line)))
@@ -99,13 +148,15 @@ def wait_for_run(queue, root_id: str, resolve, timeout: Optional[float] = None,
                   file=sys.stderr)
             return 1
         if deadline is not None and time.monotonic() > deadline:
+            if interactive:
+                stream.write("\n")
             print(f"error: still {root.status} after {timeout:.0f} s (the run goes on; "
                   f"see `steerable_motion.py status {root.run_id or root_id}`)", file=sys.stderr)
             return 1
         try:
-            queue.wait_for_change(0.5)
+            queue.wait_for_change(poll_seconds)
         except Exception:
-            time.sleep(0.5)
+            time.sleep(poll_seconds)
 
 
 # ---- subcommands ------------------------------------------------------------------------------------
@@ -131,7 +182,7 @@ def register_cancel(subparsers) -> None:
 
 def status_command(args) -> int:
     settings = settings_from_args(args)
-    queue = open_migrated_queue(settings)
+    queue = open_queue_or_exit(settings)
     try:
         while True:
             rows = run_rows(queue, args.run_id)
@@ -149,7 +200,7 @@ def status_command(args) -> int:
 
 def cancel_command(args) -> int:
     settings = settings_from_args(args)
-    queue = open_migrated_queue(settings)
+    queue = open_queue_or_exit(settings)
     try:
         rows = run_rows(queue, args.run_id)
         if not rows:

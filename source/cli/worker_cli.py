@@ -8,15 +8,17 @@ import random
 import time
 from typing import Optional
 
-from ..config import ENGINES, scrub_secrets
+from ..config import ENGINES, options, scrub_secrets
+from ..engines.wan2gp.options import WGP_FLAG_NAMES, WGP_FLAGS
 from ..log import setup_logging
 from .common import (CliError, OneLineArgumentParser, QUEUE_FLAG_NAMES, add_queue_arguments, die,
-                     open_migrated_queue, settings_from_args)
+                     open_migrated_queue, open_queue_or_exit, settings_from_args)
 
 WORKER_FLAG_NAMES = QUEUE_FLAG_NAMES + (
     "poll_interval", "worker_id", "task_types", "lease_seconds", "engine", "offload", "compile",
     "attention", "dtype", "vae_tiling", "debug", "shutdown_grace_seconds", "queue_wakeup",
-)
+    "wan2gp_path", "wan2gp_python", "wan2gp_timeout",  # wan2gp engine, with the --wgp-* below
+) + WGP_FLAG_NAMES
 
 
 def build_parser() -> OneLineArgumentParser:
@@ -64,27 +66,46 @@ def build_parser() -> OneLineArgumentParser:
     render.add_argument("--vae-tiling", dest="vae_tiling", action=argparse.BooleanOptionalAction, default=None,
                         help="decode the VAE in tiles to save GPU memory (env VAE_TILING; default: on when "
                              "offloading)")
+    add_wan2gp_arguments(parser)
     return parser
 
 
+def add_wan2gp_arguments(parser: OneLineArgumentParser) -> None:
+    """--wan2gp-* (where Wan2GP is) and --wgp-* (Wan2GP's runtime options), for --engine wan2gp."""
+    group = parser.add_argument_group("engine wan2gp (docs/ENGINES.md)")
+    group.add_argument("--wan2gp-path", dest="wan2gp_path",
+                       help="a Wan2GP checkout (env WAN2GP_PATH; default ./Wan2GP)")
+    group.add_argument("--wan2gp-python", dest="wan2gp_python",
+                       help="Wan2GP's own interpreter (env WAN2GP_PYTHON; default <checkout>/venv/bin/python)")
+    group.add_argument("--wan2gp-timeout", dest="wan2gp_timeout", type=float,
+                       help="seconds the Wan2GP helper may stay silent before it is killed and the task "
+                            "retried (env WAN2GP_HELPER_TIMEOUT; default 900)")
+    for flag in WGP_FLAGS:
+        option = options()[flag.name]
+        group.add_argument("--" + flag.name.replace("_", "-"), dest=flag.name, choices=flag.choices,
+                           help=f"{option.help} (env {option.env})")
+
+
 def open_worker_queue(settings, log: logging.Logger):
-    """The migrated queue; while the server is full or starting (not while it refuses us), wait for it."""
+    """open_queue_or_exit, except that a server that is full or starting up is waited for: in a fleet,
+    a slot frees when another worker leaves."""
     from ..queue.model import DatabaseUnavailable
+    from ..queue.psycopg_connector import server_busy
 
     waiting_since = None
     while True:
         try:
             queue = open_migrated_queue(settings)
         except DatabaseUnavailable as exc:
-            from ..queue.psycopg_connector import server_busy
-
             if not server_busy(exc):
-                raise
+                return open_queue_or_exit(settings)  # one line naming the reason, exit 2
             if waiting_since is None:
                 waiting_since = time.monotonic()
                 log.warning("waiting for the database: %s", scrub_secrets(str(exc), settings))
             time.sleep(random.uniform(0.5, 1.0))
             continue
+        except Exception:  # refused for another reason: the usual one line and exit 2
+            return open_queue_or_exit(settings)
         if waiting_since is not None:
             log.warning("database reached after %.1f s", time.monotonic() - waiting_since)
         return queue
@@ -102,14 +123,19 @@ def main(argv: Optional[list[str]] = None) -> int:
     setup_logging(settings.debug, worker_id)
     log = logging.getLogger("headless")
     log.debug("settings: %s", settings.redacted())
-    try:
-        queue = open_worker_queue(settings, log)
-    except Exception as exc:  # bad DSN, unreachable server, unwritable file: one line, exit 2
-        die(scrub_secrets(f"cannot open the {settings.db_type} queue: {exc}", settings))
+    queue = open_worker_queue(settings, log)
     if args.migrate_only:
         log.info("schema is up to date (%s)", settings.db_type)
         queue.close()
         return 0
+    if settings.engine == "wan2gp":  # a missing checkout or interpreter: one line now, not on every task
+        from ..engines.wan2gp import check_wan2gp
+
+        try:
+            check_wan2gp(settings)
+        except ValueError as exc:
+            queue.close()
+            die(str(exc))
     from ..selfcheck import SelfCheckFailed, run_selfcheck
 
     worker = Worker(settings, queue, worker_id=worker_id)

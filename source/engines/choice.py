@@ -2,7 +2,7 @@
 
   diffusers  Hugging Face diffusers Wan pipelines; serves every model, `tiny` included
   tiny       any model name is served by the tiny random-weight model of the same kind (CPU tests, demos)
-  wan2gp     a Wan2GP checkout (WAN2GP_PATH or ./Wan2GP)
+  wan2gp     a Wan2GP checkout (WAN2GP_PATH or ./Wan2GP) run by its own interpreter in a helper process
   auto       diffusers when a CUDA device exists, else tiny (with a loud warning: outputs are noise)
 """
 from __future__ import annotations

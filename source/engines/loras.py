@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Optional
 
 from ..config import Settings
-from ..errors import UserError
+from ..errors import InvalidParams, UserError
 from ..storage.downloads import DownloadError, download_url, is_url
 
 LORA_TIMEOUT_S = 120.0
@@ -47,6 +47,10 @@ class LoraFetchError(LoraError, DownloadError):
     """A LoRA URL that did not answer or refused the download (transient: may pass on a retry)."""
 
 
+class LoraNotFound(LoraError, InvalidParams):
+    """A LoRA named in a task's `additional_loras` that is neither a file nor in the LoRA folder."""
+
+
 def resolve_lora_file(path_or_url: str, folder: Path) -> Path:
     """A LoRA given as a URL (downloaded into `folder`), a path, or a file name inside `folder`."""
     if is_url(path_or_url):
@@ -58,7 +62,8 @@ def resolve_lora_file(path_or_url: str, folder: Path) -> Path:
     for candidate in (path, folder / path):
         if candidate.is_file():
             return candidate.resolve()
-    raise LoraError(f"LoRA file not found: {path_or_url} (also looked in {folder})")
+    raise LoraNotFound(f"additional_loras: LoRA file not found: {path_or_url} (also looked in {folder})",
+                       field="additional_loras")
 
 
 def accelerator_lora_file(flag: str, size: str, settings: Settings, tiny_kind: Optional[str] = None) -> Path:

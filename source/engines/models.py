@@ -6,6 +6,7 @@
   flf2v first + last image -> video (WanImageToVideoPipeline with last_image)
   vace  guide video, mask video, reference images -> video (WanVACEPipeline)
   ti2v  Wan 2.2 5B: text -> video, or start image -> video (WanPipeline / WanImageToVideoPipeline)
+  wan2gp  `wan2gp:<model type>`: a model only a Wan2GP checkout serves (engine wan2gp)
 """
 from __future__ import annotations
 
@@ -56,17 +57,26 @@ ALIASES = {
 }
 
 
+# wan2gp engine: `wan2gp:<model type>` names any model of a Wan2GP checkout (LTX Video,
+# Hunyuan, a finetune, ...). Accepted here so enqueue-time checks pass; only that engine renders it and
+# checks the type against the checkout (source/engines/wan2gp/names.py).
+WAN2GP_PREFIX = "wan2gp:"
+
+
 def lookup_model(name: str) -> ModelSpec:
-    """The spec of a logical model name (case-insensitive; aliases accepted)."""
+    """The spec of a logical model name (case-insensitive; aliases accepted; `wan2gp:<type>`)."""
     if not isinstance(name, str) or not name.strip():
         raise UnknownModel(f"model must be a model name; known models: {', '.join(MODELS)}")
     key = name.strip()
+    if key.lower().startswith(WAN2GP_PREFIX) and key[len(WAN2GP_PREFIX):].strip():
+        return ModelSpec(key, "wan2gp", None, "wan2gp")
     lowered = {n.lower(): n for n in MODELS}
     if key.lower() in lowered:
         return MODELS[lowered[key.lower()]]
     if key.lower() in ALIASES:
         return MODELS[ALIASES[key.lower()]]
-    raise UnknownModel(f"unknown model {name!r}; known models: {', '.join(MODELS)}")
+    raise UnknownModel(f"unknown model {name!r}; known models: {', '.join(MODELS)} "
+                       f"(a Wan2GP model type is written {WAN2GP_PREFIX}<type>, for --engine wan2gp)")
 
 
 def kind_for_inputs(*, has_guide: bool, has_start: bool, has_end: bool) -> str:

@@ -1,9 +1,10 @@
-"""Colour correction of a rendered segment.
+"""Colour correction of frames.
 
 - Colour match: LAB mean/std transfer (per channel: (x - mean_frame) / std_frame * std_target +
   mean_target), with the target statistics blended from the start anchor's to the end anchor's across
   the segment, so a leg drifts from the first image's palette to the second's.
-- Saturation and brightness of segments after the first.
+- Saturation, brightness and strength (contrast about mid-grey) of a frame: the travel segments after
+  the first, and the frames a segment carries over from the previous one.
 
 sRGB <-> CIE LAB (D65) in float32 numpy; statistics are taken on a subsampled grid (every 2nd pixel
 each way is plenty for a mean and a standard deviation).
@@ -13,6 +14,8 @@ from __future__ import annotations
 from typing import Iterable, Iterator, Optional
 
 import numpy as np
+
+from .vace import GUIDE_GREY
 
 # sRGB (D65) -> XYZ, and back
 _RGB_TO_XYZ = np.array([[0.4124564, 0.3575761, 0.1804375],
@@ -83,15 +86,22 @@ def colour_match_frames(frames: Iterable[np.ndarray], length: int, start_anchor:
         yield transfer_stats(frame, mean, std)
 
 
-def adjust_saturation_brightness(frame: np.ndarray, saturation: float = 1.0,
-                                 brightness: float = 0.0) -> np.ndarray:
-    """saturation: 1 keeps, 0 is grayscale, > 1 boosts; brightness: multiply by 1 + brightness."""
-    if saturation == 1.0 and brightness == 0.0:
+def adjust_colour(frame: np.ndarray, saturation: float = 1.0, brightness: float = 0.0,
+                  strength: float = 0.0) -> np.ndarray:
+    """Saturation, then brightness, then strength, in float and rounded once.
+
+    saturation: 1 keeps, 0 is greyscale (Rec. 601 luma), > 1 boosts; brightness: multiply by
+    1 + brightness; strength: 1 + strength scales the distance from mid-grey (`GUIDE_GREY`), so a
+    negative value flattens the picture toward the grey VACE reads as "generate".
+    """
+    if saturation == 1.0 and brightness == 0.0 and strength == 0.0:
         return frame
     out = frame.astype(np.float32)
     if saturation != 1.0:
-        gray = (out @ np.array([0.299, 0.587, 0.114], np.float32))[..., None]
-        out = gray + saturation * (out - gray)
+        grey = (out @ np.array([0.299, 0.587, 0.114], np.float32))[..., None]
+        out = grey + saturation * (out - grey)
     if brightness:
         out = out * (1.0 + brightness)
+    if strength:
+        out = GUIDE_GREY + (1.0 + strength) * (out - GUIDE_GREY)
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)

@@ -12,14 +12,15 @@ from typing import Optional, Sequence, Union
 import numpy as np
 from PIL import Image, ImageOps
 
-from ..errors import UserError
+from ..errors import InvalidParams
 
 ImageSource = Union[str, Path, np.ndarray, Image.Image]
 FITS = ("cover", "stretch")
 
 
-class ImageError(UserError):
-    """An image that is missing or cannot be decoded; the message names it (and the field, if given)."""
+class ImageError(InvalidParams):
+    """An image a task was given that is missing or cannot be decoded; the message names it (and the
+    field, if given)."""
 
 
 def _open(source: ImageSource, what: str) -> Image.Image:

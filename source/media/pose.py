@@ -19,9 +19,12 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass
-from typing import Callable, Optional, Sequence
+from typing import Optional, Sequence
 
 import numpy as np
+
+from ..errors import InvalidParams
+from .easing import ease
 
 KEYPOINT_NAMES = (
     "nose", "neck", "right_shoulder", "right_elbow", "right_wrist", "left_shoulder", "left_elbow",
@@ -56,8 +59,9 @@ DEFAULT_MIN_VISIBILITY = 0.5  # MediaPipe landmarks below this visibility count 
 MIN_DETECTION_SIDE = 256
 
 
-class NoPersonFound(ValueError):
-    """Pose detection found nobody in the image."""
+class NoPersonFound(InvalidParams):
+    """Pose detection found nobody in the image: an input a person must change (the message names the
+    image, and the field that gave it when the caller says)."""
 
 
 @dataclass
@@ -122,8 +126,13 @@ def pose_from_landmarks(landmarks: Sequence, min_visibility: float = DEFAULT_MIN
     return Pose(points)
 
 
-def detect_pose(image: np.ndarray, min_visibility: float = DEFAULT_MIN_VISIBILITY) -> Pose:
-    """Body keypoints of the most prominent person in an RGB uint8 image; NoPersonFound if none."""
+def detect_pose(image: np.ndarray, min_visibility: float = DEFAULT_MIN_VISIBILITY, *, what: str = "the image",
+                field: Optional[str] = None) -> Pose:
+    """Body keypoints of the most prominent person in an RGB uint8 image; NoPersonFound if none.
+
+    `what` names the image in that error ("no person found in hero.png"), `field` the parameter that
+    gave it (the message then starts with "<field>: ").
+    """
     image = np.ascontiguousarray(image, dtype=np.uint8)
     if image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"detect_pose needs an HxWx3 RGB image, got shape {image.shape}")
@@ -136,23 +145,17 @@ def detect_pose(image: np.ndarray, min_visibility: float = DEFAULT_MIN_VISIBILIT
         image = np.asarray(Image.fromarray(image).resize(size, Image.BICUBIC))
     with _detector_lock:
         result = _get_detector().process(image)
+    prefix = f"{field}: " if field else ""
     if result.pose_landmarks is None:
-        raise NoPersonFound("no person found in the image")
+        raise NoPersonFound(f"{prefix}no person found in {what}", field=field)
     pose = pose_from_landmarks(result.pose_landmarks.landmark, min_visibility)
     if not pose.present.any():
-        raise NoPersonFound("a person was detected but no keypoint is visible enough")
+        raise NoPersonFound(f"{prefix}a person was detected in {what} but no keypoint is visible enough",
+                            field=field)
     return pose
 
 
 # ---- interpolation ------------------------------------------------------------------------------------
-
-EASINGS: dict[str, Callable[[float], float]] = {
-    "linear": lambda t: t,
-    "ease_in": lambda t: t * t,
-    "ease_out": lambda t: 1 - (1 - t) * (1 - t),
-    "ease_in_out": lambda t: 0.5 - 0.5 * math.cos(math.pi * t),
-}
-
 
 def interpolate_pose(start: Pose, end: Pose, t: float) -> Pose:
     """The pose a fraction t (0..1, already eased) of the way from start to end.
@@ -176,15 +179,20 @@ def interpolate_pose(start: Pose, end: Pose, t: float) -> Pose:
 
 
 def interpolate_poses(start: Pose, end: Pose, frames: int, easing: str = "linear") -> list[Pose]:
-    """`frames` poses from start (first) to end (last) inclusive, timed by an easing curve."""
+    """`frames` poses from start (first) to end (last) inclusive, timed by an easing curve
+    (source/media/easing.py; an unknown name is a ValueError)."""
     if frames < 1:
         raise ValueError(f"frames must be >= 1, got {frames}")
-    curve = EASINGS.get(easing)
-    if curve is None:
-        raise ValueError(f"unknown easing {easing!r}; known: {', '.join(EASINGS)}")
-    if frames == 1:
-        return [Pose(start.keypoints.copy())]
-    return [interpolate_pose(start, end, curve(k / (frames - 1))) for k in range(frames)]
+    return [interpolate_pose(start, end, ease(easing, k / max(frames - 1, 1))) for k in range(frames)]
+
+
+def pose_guide_frames(image: np.ndarray, start: Pose, end: Pose, frames: int,
+                      easing: str = "ease_in_out") -> list[np.ndarray]:
+    """A pose guide video: frame 0 the image itself, then skeletons moving from `start` to `end` (the
+    last frame), drawn at the image's size."""
+    height, width = image.shape[:2]
+    poses = interpolate_poses(start, end, frames, easing)
+    return [image] + [render_skeleton(pose, width, height) for pose in poses[1:]]
 
 
 # ---- drawing ------------------------------------------------------------------------------------------

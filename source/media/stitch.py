@@ -1,4 +1,8 @@
-"""Join clips into one video with raised-cosine cross-fades (SPEC §6), streaming clip by clip.
+"""Join clips into one video with raised-cosine cross-fades, streaming clip by clip.
+
+Clip k of length L_k shares O_k frames with clip k + 1: the output is clip 0 without its last O_0
+frames, then for each join a cross-fade of clip k's last O_k frames into clip k + 1's first O_k frames,
+then the rest of clip k + 1 up to its own outgoing overlap (docs/TRAVEL.md, "The stitch").
 
 Only the outgoing overlap of the current clip is held in memory (at most max(O) frames), so memory does
 not grow with the number of clips. The output has exactly sum(L) - sum(O) frames; a clip whose decoded
@@ -6,21 +10,52 @@ length differs from the plan is an error naming that clip.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 import numpy as np
 from PIL import Image, ImageFilter
 
-from ..travel.plan import crossfade_weights, stitch_plan
+from .easing import crossfade_weights
 from .frames import WAN_FPS
-from .guides import fit_frame
+from .images import fit_frame
 from .upscale import upscale_frame
 from .video_io import VideoWriter, iter_frames
 
 
 class StitchError(RuntimeError):
     """A clip that does not match the plan; the message names the clip."""
+
+
+@dataclass(frozen=True)
+class ClipSpan:
+    """How the stitch uses one clip: frames [0, fade_in) blend with the previous clip's tail, frames
+    [fade_in, length - fade_out) are copied, the last fade_out frames wait for the next clip."""
+
+    length: int
+    fade_in: int
+    fade_out: int
+
+    @property
+    def copied(self) -> int:
+        return self.length - self.fade_in - self.fade_out
+
+
+def stitch_plan(clip_lengths: Sequence[int], overlaps: Sequence[int]) -> list[ClipSpan]:
+    """The span of each clip; ValueError when the overlaps do not fit (one per join, and a clip's
+    incoming and outgoing cross-fades must not share frames)."""
+    if len(overlaps) != max(len(clip_lengths) - 1, 0):
+        raise ValueError(f"{len(clip_lengths)} clips need {max(len(clip_lengths) - 1, 0)} overlaps, "
+                         f"got {len(overlaps)}")
+    spans = []
+    for k, length in enumerate(clip_lengths):
+        fade_in = overlaps[k - 1] if k > 0 else 0
+        fade_out = overlaps[k] if k < len(overlaps) else 0
+        if fade_in + fade_out > length:
+            raise ValueError(f"clip {k} has {length} frames, fewer than its overlaps {fade_in} + {fade_out}")
+        spans.append(ClipSpan(length, fade_in, fade_out))
+    return spans
 
 
 def crossfade_frame(outgoing: np.ndarray, incoming: np.ndarray, weight: float,

@@ -1,26 +1,48 @@
-"""Video and image files in and out, with PyAV (its wheels ship FFmpeg; no system ffmpeg needed).
+"""Video files in and out, and PNG frames out, with PyAV (its wheels ship FFmpeg; no system ffmpeg needed).
 
 Frames are numpy arrays, H x W x 3, uint8, RGB. Readers stream; nothing holds a whole video unless asked.
+Images are read by source/media/images.py.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterable, Iterator, Optional, Union
+from typing import Iterable, Iterator, Union
 
 import av
 import numpy as np
 from PIL import Image
 
+from ..errors import InvalidParams, UserError
 from .frames import WAN_FPS
 
 PathLike = Union[str, Path]
 
 
+class VideoError(UserError):
+    """A file that is missing or is not a video PyAV can decode; the message names the file."""
+
+
+class FrameOutOfRange(InvalidParams, IndexError):
+    """A frame index outside the video; the message gives the valid range."""
+
+
+@contextmanager
+def _video_stream(path: PathLike):
+    """The first video stream of a file, open for decoding; VideoError when the file is not a video."""
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise VideoError(f"cannot read video {Path(path).name}: it has no video stream")
+            yield container, container.streams.video[0]
+    except av.error.FFmpegError as exc:  # PyAV's own error kinds: not found, invalid data, ...
+        raise VideoError(f"cannot read video {Path(path).name}: {exc}") from None
+
+
 def iter_frames(path: PathLike) -> Iterator[np.ndarray]:
     """Decode every frame of a video, in order, as RGB uint8 arrays."""
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
+    with _video_stream(path) as (container, stream):
         stream.thread_type = "AUTO"
         for frame in container.decode(stream):
             yield frame.to_ndarray(format="rgb24")
@@ -33,8 +55,7 @@ def read_frames(path: PathLike) -> list[np.ndarray]:
 def count_frames(path: PathLike) -> int:
     """Frames counted by decoding (exact, whatever the container header claims)."""
     count = 0
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
+    with _video_stream(path) as (container, stream):
         for _ in container.decode(stream):
             count += 1
     return count
@@ -42,8 +63,7 @@ def count_frames(path: PathLike) -> int:
 
 def video_info(path: PathLike) -> dict:
     """width, height, fps (float) and the frame count from the header (may be 0 when unknown)."""
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
+    with _video_stream(path) as (_, stream):
         rate = stream.average_rate or stream.base_rate or Fraction(WAN_FPS)
         return {
             "width": stream.codec_context.width,
@@ -54,12 +74,12 @@ def video_info(path: PathLike) -> dict:
 
 
 def read_frame(path: PathLike, index: int) -> np.ndarray:
-    """Frame `index` (negative counts from the end); IndexError with the valid range otherwise."""
+    """Frame `index` (negative counts from the end); FrameOutOfRange with the valid range otherwise."""
     total = count_frames(path)
     position = index + total if index < 0 else index
     if not 0 <= position < total:
-        raise IndexError(f"frame_index {index} is out of range for a video of {total} frames "
-                         f"(valid: {-total}..{total - 1})")
+        raise FrameOutOfRange(f"frame_index {index} is out of range for a video of {total} frames "
+                              f"(valid: {-total}..{total - 1})", field="frame_index")
     for i, frame in enumerate(iter_frames(path)):
         if i == position:
             return frame
@@ -154,20 +174,6 @@ def write_video(frames: Iterable[np.ndarray], path: PathLike, fps: int = WAN_FPS
         for frame in frames:
             writer.write(frame)
     return Path(path)
-
-
-def load_image(path: PathLike, size: Optional[tuple[int, int]] = None) -> np.ndarray:
-    """An image file as RGB uint8; resized to (W, H) with Lanczos when size is given."""
-    try:
-        with Image.open(path) as img:
-            img = img.convert("RGB")
-            if size is not None and img.size != tuple(size):
-                img = img.resize(tuple(size), Image.LANCZOS)
-            return np.asarray(img, dtype=np.uint8).copy()
-    except FileNotFoundError:
-        raise FileNotFoundError(f"image not found: {path}") from None
-    except OSError as exc:
-        raise ValueError(f"cannot read image {path}: {exc}") from None
 
 
 def save_png(frame: np.ndarray, path: PathLike) -> Path:

@@ -11,20 +11,24 @@ steerable_motion.py) and once in the worker, which hands the validated object to
 - `Model.describe()` lists the fields (name, type, default, range, meaning, aliases) for the generated
   parameter reference.
 
-The field types below (`Int`, `Number`, `Flag`, `Text`, `choice(...)`) accept what JSON writers send
-and refuse the rest with messages in one style: `<field> must be an integer, got 'x'`.
+The field types below (`Int`, `Number`, `Flag`, `Text`, `choice(...)`, `location(...)`, `Resolution`,
+`RenderResolution`, `ModelName`) accept what JSON writers send and refuse the rest with messages in one
+style: `<field> must be an integer, got 'x'`.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, Optional, get_args, get_origin
+from typing import Annotated, Any, ClassVar, Literal, Optional, get_args, get_origin
 
 import annotated_types
-from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, ValidationError
+from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, ValidationError, ValidationInfo, \
+    model_validator
 from pydantic.fields import FieldInfo
 
+from ..engines.models import lookup_model
 from ..errors import InvalidParams, UserError
+from ..media.frames import parse_resolution, snap_resolution
 
 # ---- field types -------------------------------------------------------------------------------------------
 
@@ -84,6 +88,51 @@ def aliases(name: str, *others: str) -> AliasChoices:
     return AliasChoices(name, *others)
 
 
+def location(kind: str = "a file", *, optional: bool = False) -> Any:
+    """An input given as a path or http(s) URL: a non-empty string (`<field> must be <kind> path or
+    URL, got None`). Whether the file exists is the worker's question (`TaskContext.local_file`).
+    optional=True: null and "" mean "not given" (None)."""
+
+    def check(value: Any) -> Optional[str]:
+        if optional and (value is None or value == ""):
+            return None
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError(f"must be {kind} path or URL, got {value!r}")
+        return value.strip()
+
+    return Annotated[Optional[str] if optional else str, BeforeValidator(check)]
+
+
+def _resolution(value: Any, info: ValidationInfo, snapped: bool) -> str:
+    try:
+        width, height = parse_resolution(value)
+        if snapped:
+            snap_resolution((width, height))
+    except ValueError as exc:
+        raise InvalidParams(f"{info.field_name}: {exc}", field=info.field_name) from None
+    return f"{width}x{height}"
+
+
+# "WxH" or [W, H], kept as given (written back as "WxH"). `RenderResolution` must also stay at least
+# 16x16 once floored to multiples of 16, as the render bridge floors it (source/media/frames.py).
+Resolution = Annotated[str, BeforeValidator(lambda value, info: _resolution(value, info, snapped=False))]
+RenderResolution = Annotated[str, BeforeValidator(lambda value, info: _resolution(value, info, snapped=True))]
+
+
+def _model_name(value: Any, info: ValidationInfo) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError('is required (e.g. "t2v_1.3B", "vace_14B", "tiny")')
+    try:
+        lookup_model(value)
+    except UserError as exc:  # UnknownModel: names the model and lists the known ones
+        raise InvalidParams(f"{info.field_name}: {exc}", field=info.field_name) from None
+    return value.strip()
+
+
+# A model name the render bridge knows (source/engines/models.py), kept as the user spelt it.
+ModelName = Annotated[str, BeforeValidator(_model_name)]
+
+
 # ---- errors ------------------------------------------------------------------------------------------------
 
 
@@ -138,6 +187,9 @@ class Params(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
+    # What `parse` raises: InvalidParams, or a workflow's own kind of it (travel's PlanError).
+    error_class: ClassVar[type[InvalidParams]] = InvalidParams
+
     @classmethod
     def parse(cls, raw: Any, settings: Any = None, *, prefix: Optional[str] = None):
         """The validated object, or InvalidParams naming the field (`prefix.` before nested names)."""
@@ -145,7 +197,7 @@ class Params(BaseModel):
             return raw
         if not isinstance(raw, dict):
             name = prefix or "params"
-            raise InvalidParams(f"{name} must be a JSON object, got {type(raw).__name__}", field=prefix)
+            raise cls.error_class(f"{name} must be a JSON object, got {type(raw).__name__}", field=prefix)
         try:
             return cls.model_validate(raw, context={"settings": settings})
         except ValidationError as exc:
@@ -153,7 +205,7 @@ class Params(BaseModel):
             if prefix:
                 message = f"{prefix}.{message}" if where else f"{prefix}: {message}"
                 where = f"{prefix}.{where}" if where else prefix
-            raise InvalidParams(message, field=where) from None
+            raise cls.error_class(message, field=where) from None
 
     def to_json(self) -> dict:
         """The validated values as JSON (what a child row or the reference shows)."""
@@ -163,11 +215,70 @@ class Params(BaseModel):
     def describe(cls) -> list["ParamDoc"]:
         return [ParamDoc.of(name, info) for name, info in cls.model_fields.items()]
 
+    # ---- command-line flags -------------------------------------------------------------------------
+    @classmethod
+    def flag_of(cls, field: str) -> Optional[str]:
+        """The steerable_motion.py flag a field path is given with ('frame_overlap_expanded[0]' ->
+        '--frame_overlap[0]'), from the field's `flag(...)` metadata; nested models are followed.
+        None when the field has no flag."""
+        name = field.split(".")[0].split("[")[0]
+        info = cls.model_fields.get(name)
+        if info is None:
+            return None
+        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+        if extra.get("flag"):
+            return extra["flag"] + field[len(name):]
+        nested = info.annotation
+        rest = field[len(name):].lstrip(".")
+        if rest and isinstance(nested, type) and issubclass(nested, Params):
+            return nested.flag_of(rest)
+        return None
+
+    @classmethod
+    def for_command_line(cls, exc: UserError) -> UserError:
+        """The same error as a command-line user reads it: the field it names becomes the flag."""
+        message = str(exc)
+        flag = cls.flag_of(exc.field) if exc.field else None
+        if flag is None:
+            return exc
+        if message.startswith(exc.field):
+            message = flag + message[len(exc.field):]
+        else:
+            message = f"{flag}: {message}"
+        return type(exc)(message, field=flag)
+
+
+def flag(name: str) -> dict:
+    """Field metadata naming the command-line flag a field is given with: Field(..., json_schema_extra=flag("--seed"))."""
+    return {"flag": name}
+
 
 class TaskParams(Params):
     """A task type's params. Unknown keys are kept aside (`ignored_keys`) and reported, not used."""
 
     model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
+
+    # A key given as null counts as not given, so its default applies (rows of some task types have
+    # always been written with nulls for "unset").
+    null_is_unset: ClassVar[bool] = False
+    # A required field that is not given is checked as null by its own type, so the message says what
+    # is expected ("input_image_path2 must be a file path or URL, got None") rather than "is required".
+    missing_as_null: ClassVar[bool] = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unset_and_missing(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        if cls.null_is_unset:
+            data = {key: value for key, value in data.items() if value is not None}
+        if cls.missing_as_null:
+            for name, info in cls.model_fields.items():
+                alias = info.validation_alias
+                names = [c for c in alias.choices if isinstance(c, str)] if isinstance(alias, AliasChoices) else []
+                if info.is_required() and not any(key in data for key in [name, *names]):
+                    data = {**data, name: None}
+        return data
 
     @property
     def ignored_keys(self) -> list[str]:

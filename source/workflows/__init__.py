@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 # The workflow packages, in the order their subcommands appear in steerable_motion.py --help.
-WORKFLOWS = ("legacy", "noop")  # travel, perspective, single, utilities: moving out of "legacy"
+WORKFLOWS = ("travel", "perspective", "single", "utilities", "noop")
 
 
 @dataclass(frozen=True)

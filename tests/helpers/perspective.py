@@ -1,5 +1,5 @@
-"""Fixtures for the pose, utility and different-perspective tests: a TaskContext for calling a handler
-directly, the bundled astronaut photo, and small synthetic videos."""
+"""Helpers for the pose, utility and different-perspective tests: a handler's context built as the
+worker builds it, the bundled astronaut photo, and small synthetic videos."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,18 +7,27 @@ from typing import Optional
 
 import numpy as np
 
-from source.handlers.base import TaskContext
+from source.config import Settings, resolve_settings
 from source.media import video_io
-from source.queue.model import Claim, Status, Task
+from source.queue.model import Status, Task
+from source.tasks.context import TaskContext
+from source.workflows.registry import context_for
+
+
+def settings_for(tmp_path: Path, engine: str = "tiny") -> Settings:
+    """The worker's settings for a test: folders under tmp_path; the rest from the environment (as the
+    worker resolves them, so DEPTH_MODEL_PATH set by a test counts)."""
+    return resolve_settings({"main_output_dir": str(tmp_path / "outputs"), "work_dir": str(tmp_path / "work"),
+                             "db_type": "sqlite", "db_file": str(tmp_path / "tasks.db"),
+                             "engine": engine})
 
 
 def make_context(tmp_path: Path, task_type: str, params: dict, task_id: str = "task-1",
                  queue=None, engine: str = "tiny") -> TaskContext:
-    """A TaskContext for calling a handler in-process, the way the worker builds one."""
+    """The context a worker hands the handler of `task_type` (its params validated by the task
+    type's model: bad params raise InvalidParams here)."""
     task = Task(id=task_id, task_type=task_type, params=params, status=Status.IN_PROGRESS)
-    return TaskContext(task=task, claim=Claim(task=task, worker_id="test-worker", attempt=1),
-                       output_dir=tmp_path / "outputs", work_dir=tmp_path / "work", db_dir=tmp_path,
-                       engine=engine, queue=queue)
+    return context_for(task, settings_for(tmp_path, engine), queue=queue, worker_id="test-worker")
 
 
 def astronaut() -> np.ndarray:

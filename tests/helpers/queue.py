@@ -3,6 +3,7 @@ SQL access, and workers for subprocesses.
 
 `queue_factory` is parametrized over BACKENDS; each call returns a fresh, empty, migrated queue
 (`queue.target` says where it lives, so other processes and raw clients can open the same one).
+`sqlite_queue` is one such queue on SQLite only, at tmp_path/tasks.db.
 SQLite: a file in tmp_path. PostgreSQL: a database created for the call (from a migrated template made
 once per test session) on 127.0.0.1:5432 as user postgres; all are dropped at the end of the session.
 Supabase: such a database behind its own PostgREST and gateway (tests/helpers/supabase.py).
@@ -210,6 +211,14 @@ def queue_factory(request, tmp_path, postgres_databases):
     factory = QueueFactory(request.param, tmp_path, postgres_databases)
     yield factory
     factory.close()
+
+
+@pytest.fixture
+def sqlite_queue(tmp_path) -> TaskQueue:
+    """One migrated SQLite queue at tmp_path/tasks.db, for tests about something other than the queue."""
+    queue = QueueTarget("sqlite", str(tmp_path / "tasks.db")).open()
+    yield queue
+    queue.close()
 
 
 # ---- functions run in subprocesses -------------------------------------------------------------------

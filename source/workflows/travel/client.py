@@ -1,29 +1,30 @@
-"""`steerable_motion.py travel_between_images`: build orchestrator_details, validate, queue, optionally wait.
+"""`steerable_motion.py travel_between_images`: the run's settings from the flags, validated, its plan
+computed, as one travel_orchestrator row (steerable_motion.py queues it and, with --wait, follows it).
 
-Everything is checked before a row is written (exit 2 with a one-line reason, nothing written).
+Everything is checked before a row is written (exit 2 with a one-line reason naming the flag, nothing
+written). The plan is computed here, once, and persisted on the row, where the orchestrator checks and
+uses it; only a continued video given as a URL (its length known once it is fetched) leaves the plan to
+the orchestrator.
 """
 from __future__ import annotations
 
-import json
-import sys
-import time
-import uuid
+import argparse
+import os
 from pathlib import Path
 from typing import Optional
 
-from ..cli.common import CliError, add_queue_arguments, die, open_migrated_queue, settings_from_args
-from ..queue.model import NewTask
-from ..storage.downloads import is_url
-from .plan import PlanError, plan_travel
-from .request import check_local_inputs, check_output_dir, parse_details
+from ...config import Settings
+from ...errors import UserError
+from ...queue.model import NewTask
+from ...storage.downloads import is_url
+from ...tasks.ids import new_run_id
+from ...tasks.submission import Submission
+from . import ORCHESTRATOR
+from .params import OrchestratorDetails, TravelOrchestratorParams, check_input_files, check_output_dir
+from .plan import build_plan
 
 
-def new_run_id() -> str:
-    """Sortable, unique, and safe in file names."""
-    return time.strftime("%Y%m%d_%H%M%S", time.gmtime()) + "_" + uuid.uuid4().hex[:8]
-
-
-def register_travel(subparsers) -> None:
+def register(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "travel_between_images", help="a video travelling through anchor images (VACE segments + stitch)",
         description="Queue a travel between images: N images make N-1 segments (N after "
@@ -84,12 +85,8 @@ def register_travel(subparsers) -> None:
     p.add_argument("--priority", type=int, default=0, help="higher runs first (default 0)")
     p.add_argument("--debug", action="store_true", help="keep the run's work folder (guides, masks, raw renders)")
     p.add_argument("--skip_cleanup", action="store_true", help="keep the run's work folder")
-    p.add_argument("--wait", action="store_true",
-                   help="show a progress bar until the run ends, then print the final video's path "
-                        "(exit 0) or the failure (exit 1)")
-    p.add_argument("--wait_timeout", type=float, help="with --wait: give up waiting after this many seconds")
-    add_queue_arguments(p)
-    p.set_defaults(func=travel_command)
+    p.set_defaults(build=build_submission)
+    return p
 
 
 def _absolute(path: Optional[str]) -> Optional[str]:
@@ -104,27 +101,18 @@ def _parse_loras(items: list[str]) -> dict[str, float]:
     for item in items:
         path, sep, strength = item.rpartition("=")
         if not sep or not path:
-            raise CliError(f"--loras takes PATH=STRENGTH, got {item!r}")
+            raise UserError(f"--loras takes PATH=STRENGTH, got {item!r}", field="--loras")
         try:
             loras[_absolute(path)] = float(strength)
         except ValueError:
-            raise CliError(f"--loras: strength of {path} must be a number, got {strength!r}") from None
+            raise UserError(f"--loras: strength of {path} must be a number, got {strength!r}", field="--loras") from None
         if not is_url(path) and not Path(path).expanduser().is_file():
-            raise CliError(f"--loras: file not found: {path}")
+            raise UserError(f"--loras: file not found: {path}", field="--loras")
     return loras
 
 
-def _json_option(flag: str, text: Optional[str]):
-    if text is None:
-        return None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise CliError(f"{flag} is not valid JSON: {exc.msg}") from None
-
-
 def details_from_args(args, run_id: str) -> dict:
-    """orchestrator_details (SPEC §5 names) from the command line."""
+    """orchestrator_details from the command line (the fields of `OrchestratorDetails`)."""
     images = [_absolute(p) for p in args.input_images]
     details = {
         "run_id": run_id,
@@ -136,9 +124,8 @@ def details_from_args(args, run_id: str) -> dict:
         "parsed_resolution_wh": args.resolution,
         "model_name": args.model_name,
         "seed_base": args.seed,
-        "fps_helpers": 16,
-        "fade_in_params_json_str": _json_option("--fade_in_params", args.fade_in_params),
-        "fade_out_params_json_str": _json_option("--fade_out_params", args.fade_out_params),
+        "fade_in_params_json_str": args.fade_in_params,
+        "fade_out_params_json_str": args.fade_out_params,
         "continue_from_video_resolved_path": _absolute(args.continue_from_video),
         "apply_causvid": args.use_causvid_lora,
         "apply_lighti2x": args.use_lighti2x_lora,
@@ -161,90 +148,47 @@ def details_from_args(args, run_id: str) -> dict:
     return {k: v for k, v in details.items() if v is not None}
 
 
-def _check_model(name: str) -> None:
-    """Unknown model names fail before anything is written."""
-    from ..engines.models import UnknownModel, lookup_model
-
-    try:
-        lookup_model(name)
-    except UnknownModel as exc:  # its message names the model and lists the known ones
-        raise CliError(f"--model_name: {exc}") from None
-
-
 def _prepare_output_dir(path: Optional[str]) -> Optional[str]:
-    """The user's --output_dir as an absolute folder; checked before anything is written."""
+    """The user's --output_dir as an absolute folder, created if missing; checked before anything is
+    written."""
     if path is None:
         return None
     folder = Path(path).expanduser().resolve()
     if folder.exists() and not folder.is_dir():
-        raise CliError(f"--output_dir is not a folder: {path}")
+        raise UserError(f"--output_dir is not a folder: {path}", field="--output_dir")
     existing = folder
     while not existing.exists():
         existing = existing.parent
-    import os
-
     if not os.access(existing, os.W_OK | os.X_OK):
-        raise CliError(f"--output_dir is not writable: {path}")
+        raise UserError(f"--output_dir is not writable: {path}", field="--output_dir")
+    folder.mkdir(parents=True, exist_ok=True)
+    check_output_dir(str(folder))
     return str(folder)
 
 
-# orchestrator_details field -> the flag a command-line user typed
-_FLAG_FOR_FIELD = {
-    "input_image_paths_resolved": "--input_images", "base_prompts_expanded": "--base_prompts",
-    "negative_prompts_expanded": "--negative_prompts", "segment_frames_expanded": "--segment_frames",
-    "frame_overlap_expanded": "--frame_overlap", "parsed_resolution_wh": "--resolution",
-    "continue_from_video_resolved_path": "--continue_from_video", "seed_base": "--seed",
-    "fade_in_params_json_str": "--fade_in_params", "fade_out_params_json_str": "--fade_out_params",
-}
-
-
-def as_flag_message(message: str) -> str:
-    """Validation messages name orchestrator_details fields; on the command line, name the flag."""
-    for field_name, flag in _FLAG_FOR_FIELD.items():
-        if message.startswith(field_name):
-            return flag + message[len(field_name):]
-    return message
-
-
-def travel_command(args) -> int:
+def build_submission(args: argparse.Namespace, settings: Settings) -> Submission:
+    """The run's orchestrator row from the arguments, checked as the worker will check it, with its plan."""
     run_id = args.run_id or new_run_id()
     try:
-        settings = settings_from_args(args)
-        details = details_from_args(args, run_id)
-        _check_model(args.model_name)
+        raw = details_from_args(args, run_id)
         output_dir = _prepare_output_dir(args.output_dir)
-        request = parse_details(details)
-        check_local_inputs(request)
-        if not request.continue_video:           # the plan's own checks (overlaps vs lengths)
-            plan = plan_travel(len(request.images), request.segment_frames, request.frame_overlaps,
-                               independent=request.independent)
-        else:
-            plan = None
-    except (CliError, PlanError, ValueError) as exc:
-        die(as_flag_message(str(exc)))
-    try:
-        queue = open_migrated_queue(settings)
-    except Exception as exc:
-        die(f"cannot open the {settings.db_type} queue: {exc}")
-    try:
         if output_dir is not None:
-            Path(output_dir).mkdir(parents=True, exist_ok=True)
-            check_output_dir(output_dir)
-            details["output_dir"] = output_dir
-        root = NewTask(task_type="travel_orchestrator", params={"orchestrator_details": details},
-                       run_id=run_id, project_id=args.project_id, priority=args.priority)
-        (task_id,) = queue.enqueue([root])
-        summary = f"{request.num_segments} segment(s)"
-        if plan is not None:
-            summary += f", {plan.final_frames} frames"
-        print(f"queued travel run {run_id}: {summary}; orchestrator row {task_id}", file=sys.stderr)
-        print(run_id, flush=True)
-        if not args.wait:
-            return 0
-        from ..cli.add_task_cli import resolve_location
-        from ..cli.runs import wait_for_run
-
-        return wait_for_run(queue, task_id, lambda loc: resolve_location(settings, loc),
-                            timeout=args.wait_timeout)
-    finally:
-        queue.close()
+            raw["output_dir"] = output_dir
+        # The same model the worker validates the row with: the one check of the flags' values here.
+        details = TravelOrchestratorParams.parse({"orchestrator_details": raw}, settings).orchestrator_details
+        video_frames = check_input_files(details)
+        plan = None
+        if details.continue_from_video_resolved_path is None or video_frames is not None:
+            plan = build_plan(len(details.input_image_paths_resolved), details.segment_frames_expanded,
+                              details.frame_overlap_expanded, video_frames, details.independent_segments)
+    except UserError as exc:
+        raise OrchestratorDetails.for_command_line(exc) from None
+    params = {"orchestrator_details": details.to_json()}
+    if plan is not None:
+        params["plan"] = plan.to_json()
+    root = NewTask(task_type=ORCHESTRATOR, params=params, run_id=run_id, project_id=args.project_id,
+                   priority=args.priority)
+    summary = f"travel run {run_id}: {details.num_segments} segment(s)"
+    if plan is not None:
+        summary += f", {plan.final_frames} frames"
+    return Submission(rows=[root], run_id=run_id, summary=summary)

@@ -1,0 +1,85 @@
+"""`steerable_motion.py different_perspective` (alias `different_pose`): one different-perspective run.
+
+The flags are the orchestrator's params (`--input_image` is `input_image_path`), checked by the same
+model the worker uses (params.py), so a bad value is refused here with the worker's words, the field
+written as its flag. steerable_motion.py queues the row and, with --wait, follows the run.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Optional
+
+from ...config import Settings
+from ...errors import UserError
+from ...queue.model import NewTask
+from ...storage.downloads import is_url
+from ...tasks.ids import new_run_id
+from ...tasks.submission import Submission
+from . import ORCHESTRATOR
+from .params import PERSPECTIVE_TYPES, PerspectiveParams
+
+COMMAND = "different_perspective"
+ALIASES = ["different_pose"]
+
+
+def _default(name: str):
+    return PerspectiveParams.model_fields[name].default
+
+
+def register(subparsers) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        COMMAND, aliases=ALIASES, help="re-pose the character of one image as a prompt describes",
+        description="Render a still of the prompt, move the input image's pose towards the still's pose "
+                    "as an OpenPose skeleton guide, render it with VACE (the input image as reference) and "
+                    "save the last frame as a PNG.")
+    parser.add_argument("--input_image", required=True, help="the character's image (path or http(s) URL)")
+    parser.add_argument("--prompt", required=True, help="what the new view or pose should show")
+    parser.add_argument("--negative_prompt", default=_default("negative_prompt"), help="what to avoid (default: empty)")
+    parser.add_argument("--model_name", default=_default("model_name"),
+                        help=f"VACE model for the render (default {_default('model_name')}); the still uses "
+                             "the text-to-video model of the same size")
+    parser.add_argument("--resolution", default=_default("resolution"),
+                        help=f"WxH, floored to multiples of 16 (default {_default('resolution')})")
+    parser.add_argument("--output_video_frames", type=int, default=_default("output_video_frames"),
+                        help=f"length of the guided clip, snapped to 4k+1 (default {_default('output_video_frames')}); "
+                             "more frames give the pose more room to move")
+    parser.add_argument("--seed", type=int, default=_default("seed"), help=f"random seed (default {_default('seed')})")
+    parser.add_argument("--steps", type=int, default=None, help="denoising steps (default: the model's)")
+    parser.add_argument("--perspective_type", choices=PERSPECTIVE_TYPES, default=_default("perspective_type"),
+                        help="pose (MediaPipe skeletons; default) or depth (needs DEPTH_MODEL_PATH)")
+    parser.add_argument("--run_id", default=None, help="name of the run (default: a new id)")
+    parser.add_argument("--skip_cleanup", action="store_true", help="keep the run's work folder")
+    parser.set_defaults(build=build_submission)
+    return parser
+
+
+def build_params(args: argparse.Namespace, settings: Optional[Settings] = None) -> dict:
+    """The orchestrator row's params from the arguments, checked as the worker will check them."""
+    image = args.input_image
+    if not is_url(image):
+        path = Path(image).expanduser()
+        if not path.is_file():
+            raise UserError(f"--input_image: file not found: {image}", field="--input_image")
+        image = str(path.resolve())
+    params = {
+        "input_image_path": image, "prompt": args.prompt, "negative_prompt": args.negative_prompt,
+        "model_name": args.model_name, "resolution": args.resolution,
+        "output_video_frames": args.output_video_frames, "seed": args.seed,
+        "perspective_type": args.perspective_type, "skip_cleanup": args.skip_cleanup,
+    }
+    if args.steps is not None:
+        params["steps"] = args.steps
+    try:
+        PerspectiveParams.parse(params, settings)
+    except UserError as exc:
+        raise PerspectiveParams.for_command_line(exc) from None
+    return params
+
+
+def build_submission(args: argparse.Namespace, settings: Settings) -> Submission:
+    params = build_params(args, settings)
+    run_id = args.run_id or new_run_id()
+    params["run_id"] = run_id
+    root = NewTask(task_type=ORCHESTRATOR, params=params, run_id=run_id)
+    return Submission(rows=[root], run_id=run_id, summary=f"different perspective run {run_id}")

@@ -1,0 +1,113 @@
+"""Parameters of a different-perspective run: the orchestrator's (what a user gives, validated by
+steerable_motion.py and by the worker) and its steps' (written by the orchestrator, checked and
+completed: resolution and frame count already snapped, the still's model chosen).
+
+A key given as null counts as not given.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+
+from ...config import Settings
+from ...engines.models import lookup_model
+from ...errors import InvalidParams
+from ...media.easing import EASINGS
+from ...media.frames import snap_frames, snap_resolution
+from ...tasks.params import (Flag, Int, ModelName, RenderResolution, TaskParams, Text, choice, flag, location,
+                             settings_of)
+
+PERSPECTIVE_TYPES = ("pose", "depth")
+
+
+def still_model_for(model_name: str) -> str:
+    """The text-to-video model that paints the still for a (VACE) model of the same size."""
+    size = lookup_model(model_name).size
+    if size == "tiny":
+        return "tiny"
+    return "t2v_1.3B" if size == "1.3B" else "t2v"
+
+
+def depth_model_folder(settings: Settings) -> Path:
+    """The local depth-estimation model `perspective_type: "depth"` needs; InvalidParams without one."""
+    folder = settings.depth_model_folder
+    if folder is None:
+        raise InvalidParams("perspective_type 'depth' needs a local depth-estimation model: set "
+                            "DEPTH_MODEL_PATH to its folder (none is available here); use 'pose' instead",
+                            field="perspective_type")
+    return folder
+
+
+def _non_empty(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("must be a non-empty string")
+    return value.strip()
+
+
+class _Common(TaskParams):
+    """What the orchestrator and its steps share."""
+
+    null_is_unset = True
+    missing_as_null = True
+
+    input_image_path: location("an image") = Field(..., json_schema_extra=flag("--input_image"),
+                                                   description="the character's image: a path or http(s) URL")
+    prompt: Text = Field(..., json_schema_extra=flag("--prompt"),
+                         description="what the new view or pose should show")
+    negative_prompt: Text = Field("", json_schema_extra=flag("--negative_prompt"), description="what to avoid")
+    model_name: ModelName = Field("vace_14B", json_schema_extra=flag("--model_name"),
+                                  description="the VACE model of the render")
+    seed: Int = Field(0, json_schema_extra=flag("--seed"), description="random seed of both renders")
+    steps: Optional[Int] = Field(None, ge=1, json_schema_extra=flag("--steps"),
+                                 description="denoising steps (default: the model's)")
+    perspective_type: choice(*PERSPECTIVE_TYPES) = Field(
+        "pose", json_schema_extra=flag("--perspective_type"), description="pose (MediaPipe skeletons) or depth (needs DEPTH_MODEL_PATH)")
+    easing: choice(*EASINGS) = Field("ease_in_out", description="timing of the pose's move over the clip")
+    skip_cleanup: Flag = Field(False, json_schema_extra=flag("--skip_cleanup"),
+                               description="keep the run's work folder")
+
+    _prompt = field_validator("prompt", mode="before")(_non_empty)
+
+
+class PerspectiveParams(_Common):
+    """different_perspective_orchestrator."""
+
+    still_model_name: Optional[ModelName] = Field(
+        None, description="the text-to-video model of the still (default: the one of the render model's size)")
+    resolution: RenderResolution = Field("832x480", json_schema_extra=flag("--resolution"),
+                                         description='"WxH", floored to multiples of 16')
+    output_video_frames: Int = Field(81, ge=5, json_schema_extra=flag("--output_video_frames"),
+                                     description="length of the guided clip, snapped to 4k+1; "
+                                                 "more frames give the pose more room to move")
+    run_id: Optional[Text] = Field(None, json_schema_extra=flag("--run_id"),
+                                   description="name of the run (default: the row's run_id, else its id)")
+
+    @model_validator(mode="after")
+    def _depth_model(self, info: ValidationInfo):
+        settings = settings_of(info)
+        if self.perspective_type == "depth" and settings is not None:
+            depth_model_folder(settings)
+        return self
+
+    def for_steps(self, run_id: str, input_image: str, step_task_ids: dict[str, str]) -> "StepParams":
+        """The steps' params: sizes snapped once, here."""
+        width, height = snap_resolution(self.resolution)
+        return StepParams(
+            run_id=run_id, input_image_path=input_image, prompt=self.prompt,
+            negative_prompt=self.negative_prompt, model_name=self.model_name,
+            still_model_name=self.still_model_name or still_model_for(self.model_name),
+            resolution=f"{width}x{height}", frames=snap_frames(self.output_video_frames), seed=self.seed,
+            steps=self.steps, perspective_type=self.perspective_type, easing=self.easing,
+            skip_cleanup=self.skip_cleanup, step_task_ids=step_task_ids)
+
+
+class StepParams(_Common):
+    """The four step rows (written by the orchestrator)."""
+
+    run_id: Text = Field(..., description="the run: names the work folder and the final PNG")
+    still_model_name: ModelName = Field(..., description="the text-to-video model of the still")
+    resolution: RenderResolution = Field(..., description='"WxH", multiples of 16')
+    frames: Int = Field(..., ge=1, description="frames of the guide and the render (4k+1)")
+    step_task_ids: dict[str, Text] = Field(..., description="task type of each step -> its row id")

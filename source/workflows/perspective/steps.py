@@ -1,0 +1,156 @@
+"""The different-perspective handlers: the orchestrator's fan-out and the four steps.
+
+Intermediates live in the run's work folder, which the final step removes after success (unless debug
+or `skip_cleanup`). When the still shows nobody (random-weight test models paint noise; a prompt may ask
+for no person), the guide keeps the input pose on every frame (a static skeleton) and says so in the
+log and in `poses.json`; the render then keeps the pose and follows the prompt and the reference.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from ...media import video_io
+from ...media.frames import snap_resolution
+from ...media.images import load_image, load_pil
+from ...media.pose import NoPersonFound, Pose, detect_pose, pose_guide_frames, render_skeleton
+from ...media.vace import keep_mask
+from ...queue.model import NewTask
+from ...storage.downloads import is_url
+from ...storage.outputs import safe_name
+from ...tasks.context import Done, FanOut, TaskContext
+from ...tasks.ids import child_task_id
+from . import STEP_FINAL, STEP_GUIDE, STEP_RENDER, STEP_STILL, STEPS
+from .params import PerspectiveParams, StepParams, depth_model_folder
+
+
+def step_task_id(orchestrator_id: str, run_id: str, step: str) -> str:
+    """The id of one step's row (the same orchestrator and run always give the same ids)."""
+    return child_task_id(orchestrator_id, run_id, step.rsplit("_", 1)[-1])
+
+
+# ---- the orchestrator -----------------------------------------------------------------------------------
+
+def handle_orchestrator(ctx: TaskContext) -> FanOut:
+    task = ctx.task
+    params: PerspectiveParams = ctx.params
+    source = ctx.local_file("input_image_path", params.input_image_path)
+    if params.perspective_type == "pose":
+        # Checked now, not three renders later: the pose workflow needs a person in the input.
+        image = load_image(source, snap_resolution(params.resolution), what="input_image_path")
+        detect_pose(image, what=f"{params.input_image_path} (perspective_type 'pose' needs one)",
+                    field="input_image_path")
+
+    run_id = params.run_id or task.run_id or task.id
+    ids = {step: step_task_id(task.id, run_id, step) for step in STEPS}
+    image_ref = params.input_image_path if is_url(params.input_image_path) else str(source.resolve())
+    step_params = params.for_steps(run_id, image_ref, ids).to_json()
+    children, previous = [], None
+    for step in STEPS:
+        children.append(NewTask(task_type=step, params=dict(step_params), id=ids[step],
+                                dependant_on=[previous] if previous else [], run_id=run_id,
+                                project_id=task.project_id, parent_task_id=task.id, priority=task.priority))
+        previous = ids[step]
+    ctx.log.info("different perspective %s: %d rows, %s frames at %s", run_id, len(children),
+                 step_params["frames"], step_params["resolution"])
+    return FanOut(children=children, awaited_task_id=ids[STEP_FINAL])
+
+
+# ---- the steps ------------------------------------------------------------------------------------------
+
+def _input_image(ctx: TaskContext) -> np.ndarray:
+    """The input image at the run's size, cropped to its proportions."""
+    params: StepParams = ctx.params
+    return load_image(ctx.local_file("input_image_path", params.input_image_path),
+                      snap_resolution(params.resolution), what="input_image_path")
+
+
+def _step_output(ctx: TaskContext, step: str) -> Path:
+    return ctx.local_file(f"{step} output", task_id=ctx.params.step_task_ids[step])
+
+
+def _render_kwargs(params: StepParams) -> dict:
+    kwargs = {"prompt": params.prompt, "negative_prompt": params.negative_prompt,
+              "resolution": params.resolution, "seed": params.seed}
+    if params.steps is not None:
+        kwargs["steps"] = params.steps
+    return kwargs
+
+
+def handle_still(ctx: TaskContext) -> Done:
+    """Step 1: one frame of the prompt with a text-to-video model."""
+    from ...wgp_utils import generate_single_video
+
+    params: StepParams = ctx.params
+    path = generate_single_video(model=params.still_model_name, output_path=ctx.run_dir(params.run_id) / "still.png",
+                                 frames=1, progress_callback=ctx.step_progress("still"), settings=ctx.settings,
+                                 **_render_kwargs(params))
+    return Done(str(path))
+
+
+def target_pose(input_pose: Pose, still: np.ndarray) -> tuple[Pose, bool]:
+    """The pose to move towards: the still's, or the input's own when the still shows nobody.
+
+    Returns (pose, fell_back).
+    """
+    try:
+        return detect_pose(still), False
+    except NoPersonFound:
+        return input_pose, True
+
+
+def handle_guide(ctx: TaskContext) -> Done:
+    """Step 2: the guide video (pose skeletons, or depth maps) from the input image to the still."""
+    params: StepParams = ctx.params
+    run_dir = ctx.run_dir(params.run_id)
+    width, height = snap_resolution(params.resolution)
+    image = _input_image(ctx)
+    still = load_image(_step_output(ctx, STEP_STILL), (width, height), fit="stretch", what="still")
+    if params.perspective_type == "depth":
+        from ...media.depth import depth_guide_frames
+
+        frames = depth_guide_frames(image, still, params.frames, depth_model_folder(ctx.settings))
+        note = {"perspective_type": "depth"}
+    else:
+        start = detect_pose(image, what=params.input_image_path, field="input_image_path")
+        end, fell_back = target_pose(start, still)
+        if fell_back:
+            ctx.log.warning("no person found in the generated still; the guide keeps the input pose "
+                            "on every frame (static skeleton)")
+        video_io.save_png(render_skeleton(start, width, height), run_dir / "pose_input.png")
+        video_io.save_png(render_skeleton(end, width, height), run_dir / "pose_target.png")
+        frames = pose_guide_frames(image, start, end, params.frames, params.easing)
+        note = {"perspective_type": "pose", "target_pose_fallback": fell_back,
+                "input_pose": start.to_json(), "target_pose": end.to_json()}
+    (run_dir / "poses.json").write_text(json.dumps(note, indent=1), encoding="utf-8")
+    ctx.report_progress(0.5, "guide frames ready")
+    return Done(str(video_io.write_video(frames, run_dir / "guide.mp4")))
+
+
+def handle_render(ctx: TaskContext) -> Done:
+    """Step 3: VACE with the guide, a keep-the-first-frame mask, and the input image as reference."""
+    from ...wgp_utils import generate_single_video
+
+    params: StepParams = ctx.params
+    size = snap_resolution(params.resolution)
+    reference = load_pil(ctx.local_file("input_image_path", params.input_image_path), size,
+                         what="input_image_path")
+    path = generate_single_video(model=params.model_name, output_path=ctx.run_dir(params.run_id) / "render.mp4",
+                                 frames=params.frames, guide_video=str(_step_output(ctx, STEP_GUIDE)),
+                                 mask_video=keep_mask(params.frames, [0], size), reference_images=[reference],
+                                 progress_callback=ctx.step_progress("render"), settings=ctx.settings,
+                                 **_render_kwargs(params))
+    return Done(str(path))
+
+
+def handle_final(ctx: TaskContext) -> Done:
+    """Step 4: the render's last frame as the run's final PNG; then the run's work folder goes."""
+    params: StepParams = ctx.params
+    frame = video_io.read_frame(_step_output(ctx, STEP_RENDER), -1)
+    final = video_io.save_png(frame, ctx.output_dir / f"{safe_name(params.run_id)}_final.png")
+    if not (ctx.debug or params.skip_cleanup):
+        shutil.rmtree(ctx.run_dir(params.run_id), ignore_errors=True)
+    return Done(str(final))

@@ -1,0 +1,15 @@
+"""single: one generation through the render bridge, as a video (`wgp`, `standard_wgp_task`) or one
+frame as a PNG (`single_image`)."""
+from .. import TaskType, Workflow
+
+WORKFLOW = Workflow(
+    name="single",
+    task_types=(
+        TaskType("wgp", handler="steps:handle_wgp", params="params:WgpParams",
+                 summary="one video from a prompt and optional images, guide and mask"),
+        TaskType("standard_wgp_task", handler="steps:handle_wgp", params="params:WgpParams",
+                 summary="the same as wgp (the original tool's name)"),
+        TaskType("single_image", handler="steps:handle_single_image", params="params:WgpParams",
+                 summary="one frame as a PNG (wgp's params; frames is ignored)"),
+    ),
+)

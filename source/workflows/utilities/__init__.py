@@ -1,0 +1,17 @@
+"""utilities: small single-step tasks on images and videos (pose skeleton, one frame of a video,
+in-between frames, upscale)."""
+from .. import TaskType, Workflow
+
+WORKFLOW = Workflow(
+    name="utilities",
+    task_types=(
+        TaskType("generate_openpose", handler="steps:handle_generate_openpose", params="params:OpenposeParams",
+                 summary="pose skeleton PNG (and keypoints JSON) of an image"),
+        TaskType("extract_frame", handler="steps:handle_extract_frame", params="params:ExtractFrameParams",
+                 summary="one frame of a video as a PNG"),
+        TaskType("rife_interpolate_images", handler="steps:handle_rife_interpolate_images",
+                 params="params:InterpolateParams", summary="in-between frames of two images as an mp4"),
+        TaskType("upscale", handler="steps:handle_upscale", params="params:UpscaleParams",
+                 summary="an image or a video upscaled"),
+    ),
+)
