@@ -81,10 +81,8 @@ def check_handlers(settings: Settings, queue: TaskQueue) -> str:
     types = served_task_types(settings)
     for task_type in types:
         try:
-            handler = get_handler(task_type)
+            get_handler(task_type)
             params_model(task_type)
-            for module in getattr(handler, "imports", ()):  # a handler that imports its modules late
-                importlib.import_module(module)
         except Exception as exc:  # any failure to import is the environment's: say which and why
             raise SelfCheckFailed(f"cannot run {task_type}: {explain_environment_error(exc)}") from None
     return f"handlers of {len(types)} task type(s) import"

@@ -77,12 +77,17 @@ def test_a_schema_newer_than_the_worker_knows_is_refused(sqlite_backend):
     assert "schema is version 999, newer than this worker knows" in line
 
 
-def test_an_engine_that_cannot_start_says_why(sqlite_backend, tmp_path):
-    result = run_worker(sqlite_backend, "--once", "--task-types", "wgp", "--engine", "wan2gp",
-                        WAN2GP_PATH=str(tmp_path / "no-checkout"))
+def test_an_engine_that_cannot_start_says_why(sqlite_backend):
+    """The tiny engine needs diffusers: without it, the worker names it before claiming a render."""
+    queue = sqlite_backend.queue()
+    [task_id] = queue.enqueue([NewTask("noop", {})])
+    result = run_worker(sqlite_backend, "--once", "--task-types", "wgp,noop", "--engine", "tiny",
+                        block="diffusers")
     assert result.returncode == 3, result.stderr[-2000:]
     [line] = error_lines(result)
-    assert "the render engine cannot start: engine wan2gp" in line
+    assert "module 'diffusers' is not installed" in line
+    assert queue.get(task_id).status == Status.QUEUED
+    queue.close()
 
 
 def test_unknown_task_types_are_named(sqlite_backend):
