@@ -12,7 +12,9 @@ import logging
 import sqlite3
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -47,6 +49,20 @@ def via(proxy: FlakyProxy, dsn: str) -> str:
     from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
     return make_conninfo(**{**conninfo_to_dict(dsn), "host": "127.0.0.1", "port": str(proxy.port)})
+
+
+@contextmanager
+def queue_through_proxy(target: QueueTarget, wakeup: str = "poll", **wrapper) -> Iterator[tuple]:
+    """(ReconnectingQueue, FlakyProxy): the worker's queue reaching the database through the network
+    stand-in."""
+    proxy = FlakyProxy(upstream_port=5432)
+    queue = ReconnectingQueue(open_migrated_queue(Settings(db_type="postgres", database_url=via(
+        proxy, target.location), queue_wakeup=wakeup)), **wrapper)
+    try:
+        yield queue, proxy
+    finally:
+        queue.close()
+        proxy.close()
 
 
 def outage_lines(caplog) -> tuple[int, int]:
@@ -93,10 +109,7 @@ def test_sessions_terminated_before_complete_the_result_still_lands(postgres_tar
 
 
 def test_fail_and_fan_out_land_after_a_drop_and_a_lost_answer(postgres_target):
-    proxy = FlakyProxy(upstream_port=5432)
-    queue = ReconnectingQueue(open_migrated_queue(Settings(db_type="postgres", database_url=via(
-        proxy, postgres_target.location), queue_wakeup="poll")))
-    try:
+    with queue_through_proxy(postgres_target) as (queue, proxy):
         parent, doomed = queue.enqueue([NewTask("noop", {}, priority=2), NewTask("noop", {}, priority=1)])
         claim = queue.claim("w1", LEASE)
         child = NewTask("noop", {}, id=f"{parent}-child")
@@ -109,18 +122,11 @@ def test_fail_and_fan_out_land_after_a_drop_and_a_lost_answer(postgres_target):
         proxy.lose_next_answer()
         assert queue.fail(second, "boom") is True  # landed although its answer was lost
         assert (queue.get(doomed).status, queue.get(doomed).error_message) == (Status.FAILED, "boom")
-    finally:
-        queue.close()
-        proxy.close()
 
 
 def test_a_claim_whose_answer_was_lost_is_taken_up_not_left_held(postgres_target, caplog):
     caplog.set_level(logging.INFO, logger="queue")
-    proxy = FlakyProxy(upstream_port=5432)
-    through_proxy = via(proxy, postgres_target.location)
-    inner = open_migrated_queue(Settings(db_type="postgres", database_url=through_proxy, queue_wakeup="poll"))
-    queue = ReconnectingQueue(inner)
-    try:
+    with queue_through_proxy(postgres_target) as (queue, proxy):
         first, second = queue.enqueue([NewTask("noop", {}, priority=1), NewTask("noop", {})])
         proxy.lose_next_answer()
         claim = queue.claim("w1", LEASE)
@@ -134,18 +140,12 @@ def test_a_claim_whose_answer_was_lost_is_taken_up_not_left_held(postgres_target
         assert queue.complete(claim, "a.mp4") is True
         assert queue.get(first).status == Status.COMPLETE
         assert outage_lines(caplog) == (2, 2)
-    finally:
-        queue.close()
-        proxy.close()
 
 
 def test_a_network_outage_is_waited_out_and_the_fence_still_decides(postgres_target, caplog):
     caplog.set_level(logging.INFO, logger="queue")
-    proxy = FlakyProxy(upstream_port=5432)
-    through_proxy = via(proxy, postgres_target.location)
-    queue = ReconnectingQueue(open_migrated_queue(Settings(db_type="postgres", database_url=through_proxy)))
     direct = postgres_target.open()
-    try:
+    with queue_through_proxy(postgres_target, wakeup="listen") as (queue, proxy):
         [task_id] = queue.enqueue([NewTask("noop", {})])
         claim = queue.claim("w1", 1.0)
         proxy.down()
@@ -164,10 +164,7 @@ def test_a_network_outage_is_waited_out_and_the_fence_still_decides(postgres_tar
         assert direct.complete(other, "w2.mp4")
         assert direct.get(task_id).output_location == "w2.mp4"
         assert outage_lines(caplog) == (1, 1)
-    finally:
-        queue.close()
-        direct.close()
-        proxy.close()
+    direct.close()
 
 
 def test_sqlite_locked_past_the_busy_timeout_is_waited_out(tmp_path, caplog):
@@ -197,19 +194,12 @@ def test_sqlite_locked_past_the_busy_timeout_is_waited_out(tmp_path, caplog):
 def test_a_worker_asked_to_stop_gives_up_waiting_for_the_database(postgres_target):
     from source.queue.reconnecting import StoppedWaiting
 
-    proxy = FlakyProxy(upstream_port=5432)
-    through_proxy = via(proxy, postgres_target.location)
     stop = threading.Event()
-    queue = ReconnectingQueue(open_migrated_queue(Settings(db_type="postgres", database_url=through_proxy)),
-                              stop_waiting=stop)
-    try:
+    with queue_through_proxy(postgres_target, stop_waiting=stop) as (queue, proxy):
         proxy.down()
         threading.Timer(0.5, stop.set).start()
         with pytest.raises(StoppedWaiting):
             queue.claim("w1", LEASE)
-    finally:
-        queue.close()
-        proxy.close()
 
 
 # ---- worker processes ------------------------------------------------------------------------------------
