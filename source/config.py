@@ -32,6 +32,9 @@ class Settings:
     db_type: str = setting("DB_TYPE", "sqlite", "queue backend: sqlite | postgres | supabase")
     db_file: str = setting("SQLITE_DB_PATH", "tasks.db", "SQLite database file")
     database_url: Optional[str] = setting("DATABASE_URL", None, "PostgreSQL DSN (postgres backend)")
+    queue_wakeup: str = setting("QUEUE_WAKEUP", "auto",
+                                "how an idle postgres worker learns of new rows: listen (LISTEN/NOTIFY) | poll "
+                                "(through a transaction pooler) | auto (poll on ports 6432 and 6543)")
     supabase_url: Optional[str] = setting("SUPABASE_URL", None, "Supabase project URL")
     supabase_service_key: Optional[str] = setting("SUPABASE_SERVICE_KEY", None, "Supabase service-role key")
     supabase_video_bucket: str = setting("SUPABASE_VIDEO_BUCKET", "videos", "Storage bucket for outputs")
@@ -271,6 +274,8 @@ def validate_settings(settings: Settings) -> None:
         raise ValueError("DB_TYPE=postgres needs DATABASE_URL (a PostgreSQL connection string)")
     if settings.db_type == "supabase" and not (settings.supabase_url and settings.supabase_service_key):
         raise ValueError("DB_TYPE=supabase needs SUPABASE_URL and SUPABASE_SERVICE_KEY")
+    if settings.queue_wakeup not in ("auto", "listen", "poll"):
+        raise ValueError(f"QUEUE_WAKEUP must be auto, listen or poll, got {settings.queue_wakeup!r}")
     if settings.lease_seconds <= 0 or settings.poll_interval <= 0:
         raise ValueError("lease seconds and poll interval must be positive")
     if settings.wan2gp_timeout <= 0:

@@ -8,6 +8,11 @@ react to signals:
   is told to stop (its next progress report raises TaskCancelled) and the row goes back to `Queued`
   without counting the attempt;
 - second signal: the row goes back at once and the process exits.
+
+The queue is wrapped in a ReconnectingQueue (queue/reconnecting.py): while the database is away the
+worker waits for it (one log line when it goes, one when it is back) and a finished result is written
+once it returns. A task that fails because this worker cannot run it (a module missing: ImportError,
+BrokenEnvironment) goes back to the queue and the worker stops with exit code 3.
 """
 from __future__ import annotations
 
@@ -26,10 +31,11 @@ from dataclasses import dataclass
 from typing import Optional
 
 from .config import Settings
-from .errors import TaskCancelled, describe, is_transient, is_user_error
+from .errors import TaskCancelled, describe, is_broken_environment, is_transient, is_user_error
 from .log import task_logging
 from .queue.base import TaskQueue
 from .queue.model import Claim, Task
+from .queue.reconnecting import ReconnectingQueue, StoppedWaiting
 from .storage.outputs import publish_output, safe_name
 from .tasks.context import Done, FanOut, TaskContext
 from .workflows.registry import get_handler, parse_params
@@ -41,6 +47,7 @@ SWEEP_INTERVAL_S = 5.0             # how often an idle or busy worker reclaims e
 RETRY_BASE_DELAY_S = 5.0           # transient failures back off 5 s, 10 s, 20 s, ... (capped)
 RETRY_MAX_DELAY_S = 300.0
 EXIT_AFTER_LOST_TASK_S = 10.0      # after the row is given back, how long to wait for the thread
+EXIT_BROKEN = 3                    # exit code: this worker cannot run its tasks (see source/selfcheck.py)
 
 
 def make_worker_id(prefix: Optional[str]) -> str:
@@ -59,10 +66,12 @@ class _Outcome:
 class Worker:
     def __init__(self, settings: Settings, queue: TaskQueue, worker_id: Optional[str] = None):
         self.settings = settings
-        self.queue = queue
         self.worker_id = worker_id or make_worker_id(settings.worker_id)
         self.stop_requested = threading.Event()
         self.stop_now = threading.Event()
+        self.queue = queue if isinstance(queue, ReconnectingQueue) else ReconnectingQueue(
+            queue, stop_waiting=self.stop_requested, stop_writing=self.stop_now)
+        self.exit_code = 0
         self._stop_deadline: Optional[float] = None
         self._last_sweep = 0.0
         self._last_model: Optional[str] = None
@@ -95,27 +104,38 @@ class Worker:
                  self.settings.engine)
         task_types = self.settings.task_type_list
         while not self.stop_requested.is_set():
-            self._maybe_sweep()
-            claim = self.queue.claim(self.worker_id, self.settings.lease_seconds, task_types,
-                                     prefer_model=self._last_model)
-            if claim is not None:
-                self.current_task = claim.task
-                self.execute(claim)
-                self.current_task = None
-                if once:
+            try:
+                if self._serve_once(task_types, once, until_idle):
                     break
-                continue
-            if (once or until_idle) and self.queue.pending_count(task_types) == 0:
-                log.info("queue idle; exiting")
+            except StoppedWaiting as exc:
+                log.warning("stopping while the database is away (%s)", exc)
+                self.abandoned_task = True  # a task thread may still run: do not wait for it at exit
                 break
-            wait = self.settings.poll_interval
-            if once or until_idle:
-                wait = min(wait, 1.0)  # someone else's leased row may free work at any moment
-            self.queue.wait_for_change(min(wait, SWEEP_INTERVAL_S))
         log.info("worker %s stopped after %d task(s)", self.worker_id, self.tasks_run)
         self._task_thread.shutdown(wait=False, cancel_futures=True)
         _stop_engine_processes()
-        return 0
+        return self.exit_code
+
+    def _serve_once(self, task_types: Optional[list[str]], once: bool, until_idle: bool) -> bool:
+        """Claim and run one task, or wait for one. True when the loop should end."""
+        self._maybe_sweep()
+        claim = self.queue.claim(self.worker_id, self.settings.lease_seconds, task_types,
+                                 prefer_model=self._last_model)
+        if claim is not None:
+            self.current_task = claim.task
+            try:
+                self.execute(claim)
+            finally:
+                self.current_task = None
+            return once
+        if (once or until_idle) and self.queue.pending_count(task_types) == 0:
+            log.info("queue idle; exiting")
+            return True
+        wait = self.settings.poll_interval
+        if once or until_idle:
+            wait = min(wait, 1.0)  # someone else's leased row may free work at any moment
+        self.queue.wait_for_change(min(wait, SWEEP_INTERVAL_S))
+        return False
 
     def _maybe_sweep(self) -> None:
         now = time.monotonic()
@@ -243,6 +263,15 @@ class Worker:
             return
         if isinstance(error, TaskCancelled) or ctx.lost.is_set():
             log.info("stopped: the row was cancelled or taken over")
+            return
+        if is_broken_environment(error):
+            from .selfcheck import explain_environment_error
+
+            log.error("this worker cannot run %s: %s; the row goes back to the queue and the worker stops",
+                      task.task_type, explain_environment_error(error))
+            self.queue.release(claim)
+            self.exit_code = EXIT_BROKEN
+            self.stop_requested.set()
             return
         message = describe(error)
         transient = is_transient(error)

@@ -6,7 +6,7 @@ Fixtures available to every test: `tiny_settings` (helpers/bridge.py), `backend`
 import os
 
 pytest_plugins = ["tests.helpers.bridge", "tests.helpers.queue", "tests.helpers.workers",
-                  "tests.helpers.dashboard"]
+                  "tests.helpers.dashboard", "tests.helpers.pgbouncer"]
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

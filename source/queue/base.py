@@ -40,6 +40,10 @@ class TaskQueue(ABC):
     def migrate(self) -> Migration:
         """Create or upgrade the schema (idempotent, versioned); say what was done."""
 
+    @abstractmethod
+    def schema_version(self) -> Optional[int]:
+        """The newest migration applied to this database (None: no schema)."""
+
     def close(self) -> None:
         """Release connections."""
 
@@ -79,6 +83,11 @@ class TaskQueue(ABC):
         """Atomically take the best eligible row: Queued, not scheduled for later, all dependencies
         Complete; priority desc then created_at asc (rows whose params.model == prefer_model first
         among equals is allowed). Sets worker_id, attempts+1, started_at, lease. None if nothing."""
+
+    @abstractmethod
+    def claimed_by(self, worker_id: str) -> list[Task]:
+        """Rows In Progress under a lease held by `worker_id`, newest first. A worker that sent a claim
+        and lost the answer finds here the row it holds (worker ids are unique per process start)."""
 
     @abstractmethod
     def heartbeat(self, claim: Claim, lease_seconds: float) -> bool:

@@ -25,6 +25,10 @@ class PostgresQueue(TaskQueue):
     def migrate(self) -> Migration:
         return self.connector.migrate()
 
+    def schema_version(self) -> Optional[int]:
+        version = self.connector.call("schema_version")
+        return None if version is None else int(version)
+
     def close(self) -> None:
         self.connector.close()
 
@@ -55,6 +59,9 @@ class PostgresQueue(TaskQueue):
             return None
         task = task_from_row(rows[0])
         return Claim(task=task, worker_id=worker_id, attempt=task.attempts)
+
+    def claimed_by(self, worker_id: str) -> list[Task]:
+        return [task_from_row(row) for row in self.connector.call("claimed_by", worker_id=worker_id)]
 
     def _fenced(self, name: str, claim: Claim, **arguments: Any) -> bool:
         return bool(self.connector.call(name, task_id=claim.task_id, worker_id=claim.worker_id,

@@ -5,4 +5,5 @@ WORKFLOW = Workflow(
     name="noop",
     task_types=(TaskType("noop", handler="steps:handle_noop", params="params:NoopParams",
                          summary="does nothing (queue smoke tests and benchmarks)"),),
+    renders=False,
 )

@@ -25,6 +25,10 @@ SELECT wq_cancel_v1(p_task_id => %(task_id)s::text, p_reason => %(reason)s::text
 SELECT * FROM wq_claim_v1(p_worker_id => %(worker_id)s::text, p_lease_seconds => %(lease_seconds)s::float8,
                           p_task_types => %(task_types)s::text[], p_prefer_model => %(prefer_model)s::text);
 
+-- name: claimed_by
+-- Rows this worker holds under a lease, newest first (after a claim whose answer was lost).
+SELECT * FROM wq_claimed_by_v1(p_worker_id => %(worker_id)s::text);
+
 -- name: heartbeat
 -- Extend the lease of an attempt this worker still owns.
 SELECT wq_heartbeat_v1(p_task_id => %(task_id)s::text, p_worker_id => %(worker_id)s::text,

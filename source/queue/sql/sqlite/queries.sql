@@ -139,6 +139,16 @@ SELECT id FROM tasks WHERE id IN (SELECT value FROM json_each(:ids));
 -- One row.
 SELECT * FROM tasks WHERE id = :task_id;
 
+-- name: claimed_by
+-- Rows this worker holds under a lease, newest first (after a claim whose answer was lost).
+SELECT * FROM tasks
+WHERE status = 'In Progress' AND worker_id = :worker_id AND lease_expires_at IS NOT NULL
+ORDER BY started_at DESC, id;
+
+-- name: schema_version
+-- The newest migration applied.
+SELECT max(version) FROM queue_migrations;
+
 -- name: list_run
 -- All rows of a workflow run, oldest first.
 SELECT * FROM tasks WHERE run_id = :run_id ORDER BY created_at, rowid;
