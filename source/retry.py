@@ -28,8 +28,9 @@ class Backoff:
 
 def retrying(call: Callable[[], T], backoff: Backoff, *, should_retry: Callable[[BaseException], bool],
              what: str = "", sleep: Callable[[float], None] = time.sleep,
-             logger: Optional[logging.Logger] = None) -> T:
-    """`call()`, tried up to `backoff.attempts` times while `should_retry(error)` says so."""
+             logger: Optional[logging.Logger] = None, announce: bool = True) -> T:
+    """`call()`, tried up to `backoff.attempts` times while `should_retry(error)` says so. `announce`:
+    log a line before each retry (off for retries too quick and too common to be news)."""
     for attempt in range(1, backoff.attempts + 1):
         try:
             return call()
@@ -37,7 +38,8 @@ def retrying(call: Callable[[], T], backoff: Backoff, *, should_retry: Callable[
             if attempt >= backoff.attempts or not should_retry(exc):
                 raise
             delay = backoff.delay(attempt)
-            (logger or log).warning("%s%s; retrying in %.1f s (try %d of %d)", f"{what}: " if what else "",
-                                    exc, delay, attempt + 1, backoff.attempts)
+            if announce:
+                    (logger or log).warning("%s%s; retrying in %.1f s (try %d of %d)", f"{what}: " if what else "",
+                                        exc, delay, attempt + 1, backoff.attempts)
             sleep(delay)
     raise AssertionError("unreachable")

@@ -21,6 +21,7 @@ import httpx
 from postgrest.exceptions import APIError
 
 from ..config import Settings, scrub_secrets
+from ..retry import Backoff, retrying
 from .base import Migration
 from .connector import ChangeCounterPoller, Connector
 from .model import DatabaseUnavailable, InvalidTask, QueueError
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 # An idle worker asks the change counter this often; a busy one never polls.
 POLL_SECONDS = 0.25
 RPC_TIMEOUT_S = 30.0
-CONNECT_RETRIES = 2            # a request that never reached the server is safe to send again
+CONNECT_BACKOFF = Backoff(attempts=3, first_delay=0.2, max_delay=0.4)  # tries of a request that never arrived
 SCHEMA_RELOAD_WAIT_S = 15.0    # after migrating, how long PostgREST may take to see the new functions
 
 # Answers meaning "the service is away", not "the request was wrong": HTTP statuses a gateway gives
@@ -81,25 +82,26 @@ class PostgrestConnector(Connector):
     def _rpc(self, function: str, args: dict) -> Any:
         """Call one SQL function; bad input (SQLSTATE class 22) becomes InvalidTask; an unreachable
         PostgREST or database DatabaseUnavailable."""
-        for attempt in range(CONNECT_RETRIES + 1):
-            try:
-                with self._lock:
-                    return self._client.rpc(function, args).execute().data
-            except APIError as exc:
-                raise self._explain(function, exc) from None
-            except httpx.ConnectError as exc:
-                if attempt == CONNECT_RETRIES:
-                    raise DatabaseUnavailable(f"cannot reach Supabase at {self.url} ({type(exc).__name__}) "
-                                              f"calling {function}", maybe_applied=False) from None
-                time.sleep(0.2 * (attempt + 1))
-            except httpx.TransportError as exc:  # sent, but the answer never came: it may have run
-                raise DatabaseUnavailable(f"Supabase at {self.url} did not answer {function} "
-                                          f"({type(exc).__name__}: {self._scrub(str(exc))})",
-                                          maybe_applied=True) from None
-            except httpx.HTTPError as exc:
-                raise QueueError(f"Supabase at {self.url} did not answer {function} "
-                                 f"({type(exc).__name__}: {self._scrub(str(exc))})") from None
-        raise AssertionError("unreachable")
+        def once() -> Any:
+            with self._lock:
+                return self._client.rpc(function, args).execute().data
+
+        try:
+            # a request that never reached the server is safe to send again
+            return retrying(once, CONNECT_BACKOFF, should_retry=lambda exc: isinstance(exc, httpx.ConnectError),
+                            what=function, announce=False)
+        except APIError as exc:
+            raise self._explain(function, exc) from None
+        except httpx.ConnectError as exc:
+            raise DatabaseUnavailable(f"cannot reach Supabase at {self.url} ({type(exc).__name__}) "
+                                      f"calling {function}", maybe_applied=False) from None
+        except httpx.TransportError as exc:  # sent, but the answer never came: it may have run
+            raise DatabaseUnavailable(f"Supabase at {self.url} did not answer {function} "
+                                      f"({type(exc).__name__}: {self._scrub(str(exc))})",
+                                      maybe_applied=True) from None
+        except httpx.HTTPError as exc:
+            raise QueueError(f"Supabase at {self.url} did not answer {function} "
+                             f"({type(exc).__name__}: {self._scrub(str(exc))})") from None
 
     def _scrub(self, text: str) -> str:
         return scrub_secrets(text, self.settings)

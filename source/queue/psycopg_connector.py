@@ -14,7 +14,6 @@ A broken connection is dropped and the call raises DatabaseUnavailable; the next
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 import psycopg
@@ -23,6 +22,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from ..retry import Backoff, retrying
 from .base import Migration
 from .connections import ThreadConnections
 from .connector import ChangeCounterPoller, Connector
@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 CHANNEL = "wq_tasks"
 # pg_advisory_xact_lock key held while migrating, so workers starting together migrate once.
 MIGRATION_LOCK_KEY = 0x77715F6D6967  # "wq_mig"
-RETRIES_ON_CONFLICT = 3
+CONFLICT_BACKOFF = Backoff(attempts=4, first_delay=0.01, max_delay=0.05)
 WAKEUP_MODES = ("auto", "listen", "poll")
 # Ports where a transaction pooler usually listens (pgbouncer's default, Supabase's pooler): LISTEN
 # cannot work through them, so `auto` polls there.
@@ -150,15 +150,12 @@ class PsycopgConnector(Connector):
         call = postgres_calls()[name]
         params = {argument.placeholder: Jsonb(value) if argument.type == "jsonb" else value
                   for argument, value in call.bind(arguments)}
-        for attempt in range(RETRIES_ON_CONFLICT + 1):
+        def once() -> list:
             conn = self._connection()
             try:
-                rows = conn.execute(call.sql, params).fetchall()
-                break
+                return conn.execute(call.sql, params).fetchall()
             except (errors.DeadlockDetected, errors.SerializationFailure):
-                if attempt == RETRIES_ON_CONFLICT:
-                    raise
-                time.sleep(0.01 * (attempt + 1))
+                raise
             except psycopg.Error as exc:
                 if is_outage(exc) or conn.closed:
                     self._connections.discard_dedicated("session", conn)
@@ -167,6 +164,10 @@ class PsycopgConnector(Connector):
                 if (exc.sqlstate or "").startswith("22"):  # data exception: the input was refused
                     raise InvalidTask(exc.diag.message_primary or str(exc)) from None
                 raise
+
+        # two transactions that collided: one was rolled back whole, so running it again is safe
+        rows = retrying(once, CONFLICT_BACKOFF, should_retry=lambda exc: isinstance(
+            exc, (errors.DeadlockDetected, errors.SerializationFailure)), what=name, announce=False)
         return rows if call.returns_rows else next(iter(rows[0].values()))
 
     # ---- waking up: LISTEN/NOTIFY, or polling the change counter ------------------------------------
