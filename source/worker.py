@@ -8,6 +8,10 @@ react to signals:
   is told to stop (its next progress report raises TaskCancelled) and the row goes back to `Queued`
   without counting the attempt;
 - second signal: the row goes back at once and the process exits.
+
+Once the row is given back, the process waits at most `EXIT_AFTER_LOST_TASK_S` for the task thread to
+stop at its next step (its progress report raises TaskCancelled); a thread inside one long call (a model
+load, one render step on a CPU) is left behind and the process exits without it.
 """
 from __future__ import annotations
 
@@ -32,15 +36,17 @@ from .queue.base import TaskQueue
 from .queue.model import Claim
 from .storage.outputs import publish_output, safe_name
 from .tasks.context import Done, FanOut, TaskContext
+from .workflows import workdirs
 from .workflows.registry import get_handler, parse_params
 
 log = logging.getLogger("worker")
 
 PROGRESS_MIN_INTERVAL_S = 0.5      # progress writes are throttled to this
 SWEEP_INTERVAL_S = 5.0             # how often an idle or busy worker reclaims expired leases
+RUN_FOLDER_SWEEP_S = 600.0         # how often it removes work folders of runs that ended elsewhere
 RETRY_BASE_DELAY_S = 5.0           # transient failures back off 5 s, 10 s, 20 s, ... (capped)
 RETRY_MAX_DELAY_S = 300.0
-EXIT_AFTER_LOST_TASK_S = 10.0      # after the row is given back, how long to wait for the thread
+EXIT_AFTER_LOST_TASK_S = 1.0       # after the row is given back, how long to wait for the thread
 
 
 def make_worker_id(prefix: Optional[str]) -> str:
@@ -65,8 +71,11 @@ class Worker:
         self.stop_now = threading.Event()
         self._stop_deadline: Optional[float] = None
         self._last_sweep = 0.0
+        self._last_folder_sweep: Optional[float] = None
         self._last_model: Optional[str] = None
-        self.tasks_run = 0
+        self.tasks_run = 0           # tasks that ended here (complete, failed, fanned out, stopped)
+        self.tasks_given_back = 0    # tasks handed back to the queue at shutdown
+        self.running = False         # a task is running now
         self.abandoned_task = False  # a given-back task whose thread is still running
         # One long-lived thread runs every handler: models loaded by one task stay usable by the next,
         # and the queue backends' per-thread connections are opened once, not once per task.
@@ -78,14 +87,19 @@ class Worker:
         signal.signal(signal.SIGINT, self._on_signal)
 
     def _on_signal(self, signum, _frame) -> None:
+        name = signal.Signals(signum).name
         if self.stop_requested.is_set():
-            log.warning("second %s: giving the running task back now", signal.Signals(signum).name)
+            if self.running:
+                log.warning("second %s: giving the running task back now", name)
             self.stop_now.set()
+            return
+        if self.running:
+            log.info("%s: no new tasks; the running task may finish within %.0f s", name,
+                     self.settings.shutdown_grace_seconds)
         else:
-            log.info("%s: no new tasks; the running task may finish within %.0f s",
-                     signal.Signals(signum).name, self.settings.shutdown_grace_seconds)
-            self._stop_deadline = time.monotonic() + self.settings.shutdown_grace_seconds
-            self.stop_requested.set()
+            log.info("%s: stopping (no task is running)", name)
+        self._stop_deadline = time.monotonic() + self.settings.shutdown_grace_seconds
+        self.stop_requested.set()
 
     # ---- the loop ------------------------------------------------------------------------------
     def run(self, once: bool = False, until_idle: bool = False) -> int:
@@ -109,7 +123,8 @@ class Worker:
             if once or until_idle:
                 wait = min(wait, 1.0)  # someone else's leased row may free work at any moment
             self.queue.wait_for_change(min(wait, SWEEP_INTERVAL_S))
-        log.info("worker %s stopped after %d task(s)", self.worker_id, self.tasks_run)
+        given_back = f" ({self.tasks_given_back} given back to the queue)" if self.tasks_given_back else ""
+        log.info("worker %s stopped after %d task(s)%s", self.worker_id, self.tasks_run, given_back)
         self._task_thread.shutdown(wait=False, cancel_futures=True)
         _stop_engine_processes()
         return 0
@@ -121,11 +136,16 @@ class Worker:
             swept = self.queue.sweep_expired()
             if swept:
                 log.warning("reclaimed %d row(s) whose worker was lost", swept)
+        if self._last_folder_sweep is None or now - self._last_folder_sweep >= RUN_FOLDER_SWEEP_S:
+            self._last_folder_sweep = now
+            try:
+                workdirs.sweep_ended_runs(self.queue, self.settings)
+            except Exception as exc:  # only tidying
+                log.warning("run folders not checked: %s", exc)
 
     # ---- one task ------------------------------------------------------------------------------
     def execute(self, claim: Claim) -> None:
         task = claim.task
-        self.tasks_run += 1
         model = task.params.get("model") or task.params.get("model_name")
         self._last_model = model if isinstance(model, str) else self._last_model
         with task_logging(task.id):
@@ -134,10 +154,16 @@ class Worker:
             outcome = _Outcome()
             started = time.monotonic()
             future = self._task_thread.submit(self._run_handler, ctx, outcome)
-            released = self._supervise(claim, ctx, future)
-            if released:
-                return
-            self._finish(claim, ctx, outcome, time.monotonic() - started)
+            self.running = True
+            try:
+                if self._supervise(claim, ctx, future):
+                    self.tasks_given_back += 1
+                    return
+                self.tasks_run += 1
+                self._finish(claim, ctx, outcome, time.monotonic() - started)
+                self._cleanup_run_dir(ctx)
+            finally:
+                self.running = False
 
     def _context(self, claim: Claim) -> TaskContext:
         """The handler's context; its params are validated on the task thread (`_run_handler`)."""
@@ -212,8 +238,8 @@ class Worker:
         try:
             future.result(timeout=EXIT_AFTER_LOST_TASK_S)
         except FutureTimeout:
-            log.warning("the task did not stop within %.0f s (a long GPU call?); exiting anyway",
-                        EXIT_AFTER_LOST_TASK_S)
+            log.warning("the task did not stop within %.0f s (it is inside one long call: a model load or a "
+                        "render step); exiting without it", EXIT_AFTER_LOST_TASK_S)
             self.abandoned_task = True
         except Exception:
             pass
@@ -233,7 +259,7 @@ class Worker:
         if error is None:
             location = outcome.result.output_location if isinstance(outcome.result, Done) else None
             if self.queue.complete(claim, location):
-                log.info("complete in %.2f s: %s", seconds, location)
+                log.info("complete in %.2f s: %s", seconds, location if location is not None else "(no output)")
                 self._cleanup_task_dir(ctx)
             else:
                 log.warning("result discarded: the row is no longer ours (%s)", location)
@@ -250,6 +276,14 @@ class Worker:
         delay = min(RETRY_MAX_DELAY_S, RETRY_BASE_DELAY_S * (2 ** max(0, claim.attempt - 1)))
         if not self.queue.fail(claim, message, retry=transient, retry_delay_seconds=delay):
             log.warning("failure not recorded: the row is no longer ours")
+
+    def _cleanup_run_dir(self, ctx: TaskContext) -> None:
+        """The run's work folder goes if this task's end ended the run (source/workflows/workdirs.py)."""
+        try:
+            workdirs.remove_if_ended(self.queue, self.settings, ctx.task.run_id,
+                                     keep=ctx.params is not None and ctx.params.keeps_work_folder)
+        except Exception as exc:  # only tidying: a database blip leaves the folder for the next sweep
+            log.warning("run folder not checked: %s", exc)
 
     def _cleanup_task_dir(self, ctx: TaskContext) -> None:
         """A finished task's own work folder goes, unless debugging (final artefacts live elsewhere)."""

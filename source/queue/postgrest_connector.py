@@ -36,7 +36,7 @@ SCHEMA_RELOAD_WAIT_S = 15.0    # after migrating, how long PostgREST may take to
 
 HOW_TO_INSTALL = ("install it with `DB_TYPE=postgres DATABASE_URL=<the project's Postgres connection "
                   "string> python headless.py --migrate-only`, or paste the output of "
-                  "`python scripts/supabase_sql.py` into the SQL editor")
+                  "`.venv/bin/python scripts/supabase_sql.py` into the SQL editor")
 
 
 class SchemaNotInstalled(QueueError):

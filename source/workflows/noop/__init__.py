@@ -4,5 +4,6 @@ from .. import TaskType, Workflow
 WORKFLOW = Workflow(
     name="noop",
     task_types=(TaskType("noop", handler="steps:handle_noop", params="params:NoopParams",
-                         summary="does nothing (queue smoke tests and benchmarks)"),),
+                         summary="does nothing (queue smoke tests and benchmarks)",
+                         example="params:EXAMPLE"),),
 )
