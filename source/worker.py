@@ -169,11 +169,14 @@ class Worker:
         """The handler's context; its params are validated on the task thread (`_run_handler`)."""
         ctx = TaskContext(task=claim.task, claim=claim, params=None, settings=self.settings, queue=self.queue)
         last_write = [0.0]
+        held: list = []  # the last report the throttle held back
 
         def report(progress: float, message: str) -> None:
             now = time.monotonic()
             if progress < 1.0 and now - last_write[0] < PROGRESS_MIN_INTERVAL_S:
+                held[:] = [(progress, message)]
                 return
+            held.clear()
             last_write[0] = now
             try:
                 owned = self.queue.set_progress(claim, max(0.0, min(1.0, float(progress))), message[:200])
@@ -184,6 +187,13 @@ class Worker:
                 ctx.lost.set()
                 raise TaskCancelled(f"task {claim.task_id} was cancelled or lost its lease")
 
+        def flush() -> None:
+            """Write the report the throttle held back, so the row keeps the handler's last word."""
+            if held:
+                last_write[0] = 0.0
+                report(*held[0])
+
+        report.flush = flush
         ctx.progress_sink = report
         return ctx
 
@@ -196,6 +206,7 @@ class Worker:
                     log.warning("params not used by %s (ignored): %s", ctx.task.task_type,
                                 ", ".join(ctx.params.ignored_keys))
                 result = handler(ctx)
+                ctx.progress_sink.flush()
                 if isinstance(result, Done):
                     # publishing (an upload in Supabase mode) happens here, on the task thread, so the
                     # main thread keeps the lease alive however long it takes
@@ -259,7 +270,10 @@ class Worker:
         if error is None:
             location = outcome.result.output_location if isinstance(outcome.result, Done) else None
             if self.queue.complete(claim, location):
-                log.info("complete in %.2f s: %s", seconds, location if location is not None else "(no output)")
+                if location is None:
+                    log.info("complete in %.2f s (no output)", seconds)
+                else:
+                    log.info("complete in %.2f s: %s", seconds, location)
                 self._cleanup_task_dir(ctx)
             else:
                 log.warning("result discarded: the row is no longer ours (%s)", location)
