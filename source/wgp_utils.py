@@ -118,12 +118,13 @@ def generate_single_video(
     has_guide = guide_video is not None or mask_video is not None
     has_start, has_end = start_image is not None, end_image is not None
     tiny = engine == "tiny" or spec.name == "tiny"
+    if spec.name != "tiny":  # a tiny model standing in for a real one takes what the real one takes
+        _check_inputs_fit(spec.name, spec.kind, has_guide=has_guide, has_start=has_start, has_end=has_end)
     if tiny:
         kind = tiny_kind_for(spec.kind, has_guide=has_guide, has_start=has_start, has_end=has_end)
         location = ensure_tiny_model(kind, settings)
     else:
         kind = spec.kind
-        _check_inputs_fit(spec.name, kind, has_guide=has_guide, has_start=has_start, has_end=has_end)
         location = locate_weights(spec, settings)
 
     # Settings: given value > model default; the LoRA flags override both.

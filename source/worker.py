@@ -264,6 +264,7 @@ class Worker:
             if self.queue.fan_out(claim, list(outcome.result.children), outcome.result.awaited_task_id):
                 log.info("fanned out %d row(s); waiting for %s", len(outcome.result.children),
                          outcome.result.awaited_task_id)
+                self._cleanup_task_dir(ctx)
             else:
                 log.warning("fan-out discarded: the row is no longer ours")
             return

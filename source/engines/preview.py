@@ -41,12 +41,14 @@ def render(guide: Sequence, mask: Optional[Sequence], *, prompt: str = "",
     frames = [np.asarray(frame.convert("RGB") if isinstance(frame, Image.Image) else frame, dtype=np.uint8)
               for frame in guide]
     kept = [mask_keeps(m) for m in mask] if mask is not None else [not is_flat_grey(f) for f in frames]
-    log.info("PREVIEW (no model): %d frames, %d kept, the rest morphed between them", len(frames), sum(kept))
     if not any(kept) and all(is_flat_grey(frame, tolerance=0) for frame in frames):
+        log.info("PREVIEW (no model): %d frame(s) of a card with the prompt (nothing to keep)", len(frames))
         card = title_card(frames[0].shape[1], frames[0].shape[0], prompt)
         if progress_callback is not None:
             progress_callback(len(frames), len(frames))
         return [card] * len(frames)
+    log.info("PREVIEW (no model): %d frames, %d kept, the others filled by morphs between them", len(frames),
+             sum(kept))
     return morph_gaps(frames, kept, progress=progress_callback)
 
 
