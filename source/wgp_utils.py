@@ -52,7 +52,7 @@ from typing import Callable, Optional
 from .config import Settings, resolve_settings
 from .engines import diffusers_engine
 from .engines.choice import choose_engine
-from .engines.inputs import as_image, as_video, guide_from_images
+from .engines.inputs import as_image, guide_and_mask
 from .engines.loras import ACCELERATOR_SETTINGS, accelerator_lora_file, apply_loras, resolve_lora_file
 from .engines.models import MODELS, UnknownModel, lookup_model, tiny_kind_for
 from .engines.residency import RESIDENT
@@ -186,28 +186,9 @@ def _check_inputs_fit(name: str, kind: str, *, has_guide: bool, has_start: bool,
 
 def _vace_inputs(call, guide_video, mask_video, reference_images, size) -> None:
     """Guide, mask and reference images for VACE."""
-    call.guide_video, call.mask_video = _guide_and_mask(call.start_image, call.end_image, guide_video, mask_video,
+    call.guide_video, call.mask_video = guide_and_mask(call.start_image, call.end_image, guide_video, mask_video,
                                                         call.frames, size)
     call.reference_images = [as_image(image, size, "reference image") for image in (reference_images or [])]
-
-
-def _guide_and_mask(start, end, guide_video, mask_video, frames: int, size) -> tuple[list, Optional[list]]:
-    """Guide and mask: the given ones, else built from the start/end images (kept frames black); given
-    start/end images replace the guide's first/last frame and are kept."""
-    if guide_video is not None:
-        guide = as_video(guide_video, size, frames, "guide video")
-        mask = as_video(mask_video, size, frames, "mask video") if mask_video is not None else None
-        if start is not None or end is not None:
-            _, image_mask = guide_from_images(start, end, frames, size)
-            mask = mask or image_mask
-            for index, image in ((0, start), (-1, end)):
-                if image is not None:
-                    guide[index], mask[index] = image, image_mask[index]
-        return guide, mask
-    if mask_video is not None:
-        guide, _ = guide_from_images(start, end, frames, size)
-        return guide, as_video(mask_video, size, frames, "mask video")
-    return guide_from_images(start, end, frames, size)
 
 
 def _render_preview(model, prompt, output_path: Path, size, frames, start_image, end_image, guide_video,
@@ -218,7 +199,7 @@ def _render_preview(model, prompt, output_path: Path, size, frames, start_image,
     lookup_model(model)  # an unknown name fails here as with every engine
     start = as_image(start_image, size, "start image") if start_image is not None else None
     end = as_image(end_image, size, "end image") if end_image is not None else None
-    guide, mask = _guide_and_mask(start, end, guide_video, mask_video, frames, size)
+    guide, mask = guide_and_mask(start, end, guide_video, mask_video, frames, size)
     video = preview.render(guide, mask, prompt=str(prompt or ""), progress_callback=progress_callback)
     if output_path.suffix.lower() == ".png":
         return save_png(video[0], output_path)
