@@ -175,8 +175,8 @@ def wait_for_run(queue, root_id: str, resolve, timeout: Optional[float] = None,
                 end_line()
                 if interactive:
                     last_line = ""   # the bar starts again on the line after the hint
-                stream.write(f"no worker has claimed this run after {hint_after:.0f} s; start one (in another "
-                             f"terminal) with: {worker_hint}\n")
+                stream.write(f"no worker has claimed this run after {hint_after:.0f} s (none is running, or all "
+                             f"are busy); start one (in another terminal) with: {worker_hint}\n")
                 stream.flush()
             try:
                 queue.wait_for_change(poll_seconds)
