@@ -7,7 +7,8 @@ react to signals:
 - first SIGTERM/SIGINT: claim nothing more; the running task may finish within the grace period, else it
   is told to stop (its next progress report raises TaskCancelled) and the row goes back to `Queued`
   without counting the attempt;
-- second signal: the row goes back at once and the process exits.
+- second signal: the row goes back at once and the process exits;
+- a signal while idle ends the wait for new work at once.
 
 Once the row is given back, the process waits at most `EXIT_AFTER_LOST_TASK_S` for the task thread to
 stop at its next step (its progress report raises TaskCancelled); a thread inside one long call (a model
@@ -55,6 +56,10 @@ def make_worker_id(prefix: Optional[str]) -> str:
     return f"{base}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
 
+class _StopWaiting(Exception):
+    """Raised by the signal handler into the idle wait for new work, so an idle worker stops at once."""
+
+
 @dataclass
 class _Outcome:
     result: object = None
@@ -76,6 +81,7 @@ class Worker:
         self.tasks_run = 0           # tasks that ended here (complete, failed, fanned out, stopped)
         self.tasks_given_back = 0    # tasks handed back to the queue at shutdown
         self.running = False         # a task is running now
+        self._idle = False           # the main thread waits for new work (a signal may cut it short)
         self.abandoned_task = False  # a given-back task whose thread is still running
         # One long-lived thread runs every handler: models loaded by one task stay usable by the next,
         # and the queue backends' per-thread connections are opened once, not once per task.
@@ -100,6 +106,8 @@ class Worker:
             log.info("%s: stopping (no task is running)", name)
         self._stop_deadline = time.monotonic() + self.settings.shutdown_grace_seconds
         self.stop_requested.set()
+        if self._idle:
+            raise _StopWaiting()
 
     # ---- the loop ------------------------------------------------------------------------------
     def run(self, once: bool = False, until_idle: bool = False) -> int:
@@ -122,7 +130,13 @@ class Worker:
             wait = self.settings.poll_interval
             if once or until_idle:
                 wait = min(wait, 1.0)  # someone else's leased row may free work at any moment
-            self.queue.wait_for_change(min(wait, SWEEP_INTERVAL_S))
+            self._idle = True
+            try:
+                self.queue.wait_for_change(min(wait, SWEEP_INTERVAL_S))
+                self._idle = False
+            except _StopWaiting:  # a signal while idle: stop now, not when the wait ends
+                pass
+            self._idle = False
         given_back = f" ({self.tasks_given_back} given back to the queue)" if self.tasks_given_back else ""
         log.info("worker %s stopped after %d task(s)%s", self.worker_id, self.tasks_run, given_back)
         self._task_thread.shutdown(wait=False, cancel_futures=True)

@@ -216,3 +216,14 @@ def test_an_idle_worker_says_it_stops_and_a_task_without_output_says_so(sqlite_b
     assert any(line.startswith("complete in ") and line.endswith(" s (no output)") for line in lines), lines
     assert "SIGINT: stopping (no task is running)" in lines
     assert lines[-1].endswith("stopped after 1 task(s)")
+
+
+def test_an_idle_worker_stops_at_a_signal_on_every_backend(backend):
+    proc = backend.start_worker("--poll-interval", "30")
+    wait_for(lambda: "started" in proc.log_path.read_text(), timeout=60, what="the worker to start")
+    time.sleep(0.5)                                                    # inside its wait for new work
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=20) == 0
+    log = proc.log_path.read_text()
+    assert "SIGINT: stopping (no task is running)" in log and "Traceback" not in log, log[-2000:]
+    assert _worker_lines(proc)[-1].endswith("stopped after 0 task(s)")
