@@ -7,7 +7,8 @@ from __future__ import annotations
 import shlex
 import sys
 import time
-from typing import Optional, TextIO
+from contextlib import contextmanager
+from typing import Iterator, Optional, TextIO
 
 from ..queue.model import Status, Task
 from .add_task_cli import resolve_location
@@ -234,44 +235,39 @@ def register_cancel(subparsers) -> None:
     parser.set_defaults(func=cancel_command)
 
 
-def status_command(args) -> int:
+@contextmanager
+def opened_run(args) -> Iterator[tuple]:
+    """(settings, queue, rows) of the run RUN_ID names; one line and exit 2 when there is none."""
     settings = settings_from_args(args)
     queue = open_migrated_queue(settings)
     try:
+        rows = run_rows(queue, args.run_id)
+        if not rows:
+            die(f"no run or row with id {args.run_id}")
+        yield settings, queue, rows
+    finally:
+        queue.close()
+
+
+def status_command(args) -> int:
+    with opened_run(args) as (settings, queue, rows):
         while True:
-            rows = run_rows(queue, args.run_id)
-            if not rows:
-                die(f"no run or row with id {args.run_id}")
-            text = format_run(rows, lambda loc: resolve_location(settings, loc))
-            print(text, flush=True)
+            print(format_run(rows, lambda loc: resolve_location(settings, loc)), flush=True)
             if not args.watch or all(t.status in Status.TERMINAL for t in root_rows(rows)):
                 return 0
             time.sleep(1.0)
             print()
-    finally:
-        queue.close()
+            rows = run_rows(queue, args.run_id)
 
 
 def wait_command(args) -> int:
-    settings = settings_from_args(args)
-    queue = open_migrated_queue(settings)
-    try:
-        rows = run_rows(queue, args.run_id)
-        if not rows:
-            die(f"no run or row with id {args.run_id}")
+    with opened_run(args) as (settings, queue, rows):
         return wait_for_run(queue, root_rows(rows)[0].id, lambda loc: resolve_location(settings, loc),
                             timeout=args.wait_timeout, worker_hint=worker_hint_for(args))
-    finally:
-        queue.close()
 
 
 def cancel_command(args) -> int:
-    settings = settings_from_args(args)
-    queue = open_migrated_queue(settings)
-    try:
-        rows = run_rows(queue, args.run_id)
-        if not rows:
-            die(f"no run or row with id {args.run_id}")
+    with opened_run(args) as (_, queue, rows):
         changed = 0
         for task in root_rows(rows) + rows:
             current = queue.get(task.id)
@@ -279,5 +275,3 @@ def cancel_command(args) -> int:
                 changed += queue.cancel(task.id, "cancelled by user (steerable_motion.py cancel)")
         print(f"cancelled {changed} row(s)" if changed else "nothing to cancel: the run has ended", file=sys.stderr)
         return 0
-    finally:
-        queue.close()
