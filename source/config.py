@@ -32,6 +32,9 @@ class Settings:
     db_type: str = setting("DB_TYPE", "sqlite", "queue backend: sqlite | postgres | supabase")
     db_file: str = setting("SQLITE_DB_PATH", "tasks.db", "SQLite database file")
     database_url: Optional[str] = setting("DATABASE_URL", None, "PostgreSQL DSN (postgres backend)")
+    queue_wakeup: str = setting("QUEUE_WAKEUP", "auto",
+                                "how an idle postgres worker learns of new rows: listen (LISTEN/NOTIFY) | poll "
+                                "(through a transaction pooler) | auto (poll on ports 6432 and 6543)")
     supabase_url: Optional[str] = setting("SUPABASE_URL", None, "Supabase project URL")
     supabase_service_key: Optional[str] = setting("SUPABASE_SERVICE_KEY", None, "Supabase service-role key")
     supabase_video_bucket: str = setting("SUPABASE_VIDEO_BUCKET", "videos", "Storage bucket for outputs")
@@ -94,6 +97,15 @@ class Settings:
                                                 "each task), e.g. P,S")
     wgp_extra_args: Optional[str] = setting("WGP_EXTRA_ARGS", None,
                                             "more Wan2GP command-line arguments, shell-quoted (e.g. '--gpu cuda:1')")
+    # ---- dashboard (steerable_motion.py dashboard) ------------------------------------------------------
+    dashboard_host: str = setting("DASHBOARD_HOST", "127.0.0.1",
+                                  "address the dashboard binds; any but loopback needs DASHBOARD_TOKEN")
+    dashboard_port: int = setting("DASHBOARD_PORT", 8765, "port of the dashboard")
+    dashboard_token: Optional[str] = setting("DASHBOARD_TOKEN", None,
+                                             "token the dashboard asks for (header or login form)")
+    dashboard_output_roots: Optional[str] = setting(
+        "DASHBOARD_OUTPUT_ROOTS", None,
+        "comma-separated folders, besides MAIN_OUTPUT_DIR, whose files the dashboard may serve")
 
     # ---- derived ----------------------------------------------------------------------------------------
     @property
@@ -155,7 +167,7 @@ class Settings:
         out = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.name == "supabase_service_key" and value:
+            if f.name in ("supabase_service_key", "dashboard_token") and value:
                 value = "***"
             if f.name == "database_url" and value:
                 value = redact_dsn(value)
@@ -262,6 +274,8 @@ def validate_settings(settings: Settings) -> None:
         raise ValueError("DB_TYPE=postgres needs DATABASE_URL (a PostgreSQL connection string)")
     if settings.db_type == "supabase" and not (settings.supabase_url and settings.supabase_service_key):
         raise ValueError("DB_TYPE=supabase needs SUPABASE_URL and SUPABASE_SERVICE_KEY")
+    if settings.queue_wakeup not in ("auto", "listen", "poll"):
+        raise ValueError(f"QUEUE_WAKEUP must be auto, listen or poll, got {settings.queue_wakeup!r}")
     if settings.lease_seconds <= 0 or settings.poll_interval <= 0:
         raise ValueError("lease seconds and poll interval must be positive")
     if settings.wan2gp_timeout <= 0:
@@ -277,7 +291,7 @@ def redact_dsn(dsn: str) -> str:
 def scrub_secrets(text: str, settings: Settings) -> str:
     """Remove the service key and database password from a message before it is logged or shown."""
     text = redact_dsn(str(text))
-    for secret in (settings.supabase_service_key, settings.database_url):
+    for secret in (settings.supabase_service_key, settings.database_url, settings.dashboard_token):
         if secret and len(secret) >= 8:
             text = text.replace(secret, redact_dsn(secret) if secret == settings.database_url else "***")
     return text

@@ -9,6 +9,10 @@ Three kinds, and every domain error in the project subclasses one of them where 
   memory, a helper process that died). The row is retried with back-off up to `max_attempts`.
 - `TaskCancelled`: the row was cancelled or its lease went to another worker; stop, write nothing.
 
+Apart from these, `BrokenEnvironment` (and any ImportError) says the worker itself cannot run the task:
+a module is missing or a library does not load. The row goes back to the queue, not Failed, and the
+worker stops (source/selfcheck.py catches most of these before the first claim).
+
 Anything else is a bug or an environment problem: the row fails with the exception's kind and message.
 
 This module imports nothing from the project, so every layer (media, storage, engines, queue,
@@ -40,6 +44,11 @@ class TaskCancelled(Exception):
     """The task was cancelled or its lease lost; stop without writing anything."""
 
 
+class BrokenEnvironment(Exception):
+    """This worker cannot run tasks (a module missing, a library that does not load): give the row
+    back and stop."""
+
+
 # ---- classification ------------------------------------------------------------------------------------
 
 def is_transient(exc: BaseException) -> bool:
@@ -50,6 +59,10 @@ def is_transient(exc: BaseException) -> bool:
     if torch is not None and isinstance(exc, getattr(torch, "OutOfMemoryError", ())):
         return True
     return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+
+
+def is_broken_environment(exc: BaseException) -> bool:
+    return isinstance(exc, (BrokenEnvironment, ImportError))
 
 
 def is_user_error(exc: BaseException) -> bool:

@@ -13,6 +13,11 @@ react to signals:
 Once the row is given back, the process waits at most `EXIT_AFTER_LOST_TASK_S` for the task thread to
 stop at its next step (its progress report raises TaskCancelled); a thread inside one long call (a model
 load, one render step on a CPU) is left behind and the process exits without it.
+
+The queue is wrapped in a ReconnectingQueue (queue/reconnecting.py): while the database is away the
+worker waits for it (one log line when it goes, one when it is back) and a finished result is written
+once it returns. A task that fails because this worker cannot run it (a module missing: ImportError,
+BrokenEnvironment) goes back to the queue and the worker stops with exit code 3.
 """
 from __future__ import annotations
 
@@ -31,10 +36,11 @@ from dataclasses import dataclass
 from typing import Optional
 
 from .config import Settings
-from .errors import TaskCancelled, describe, is_transient, is_user_error
+from .errors import TaskCancelled, describe, is_broken_environment, is_transient, is_user_error
 from .log import task_logging
 from .queue.base import TaskQueue
-from .queue.model import Claim
+from .queue.model import Claim, Task
+from .queue.reconnecting import ReconnectingQueue, StoppedWaiting
 from .storage.outputs import publish_output, safe_name
 from .tasks.context import Done, FanOut, TaskContext
 from .workflows import workdirs
@@ -48,6 +54,7 @@ RUN_FOLDER_SWEEP_S = 600.0         # how often it removes work folders of runs t
 RETRY_BASE_DELAY_S = 5.0           # transient failures back off 5 s, 10 s, 20 s, ... (capped)
 RETRY_MAX_DELAY_S = 300.0
 EXIT_AFTER_LOST_TASK_S = 1.0       # after the row is given back, how long to wait for the thread
+EXIT_BROKEN = 3                    # exit code: this worker cannot run its tasks (see source/selfcheck.py)
 
 
 def make_worker_id(prefix: Optional[str]) -> str:
@@ -56,8 +63,9 @@ def make_worker_id(prefix: Optional[str]) -> str:
     return f"{base}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
 
-class _StopWaiting(Exception):
-    """Raised by the signal handler into the idle wait for new work, so an idle worker stops at once."""
+class _StopWaiting(BaseException):
+    """Raised by the signal handler into the idle wait for new work, so an idle worker stops at once (a
+    BaseException, like KeyboardInterrupt: no `except Exception` on the way swallows it)."""
 
 
 @dataclass
@@ -70,10 +78,12 @@ class _Outcome:
 class Worker:
     def __init__(self, settings: Settings, queue: TaskQueue, worker_id: Optional[str] = None):
         self.settings = settings
-        self.queue = queue
         self.worker_id = worker_id or make_worker_id(settings.worker_id)
         self.stop_requested = threading.Event()
         self.stop_now = threading.Event()
+        self.queue = queue if isinstance(queue, ReconnectingQueue) else ReconnectingQueue(
+            queue, stop_waiting=self.stop_requested, stop_writing=self.stop_now)
+        self.exit_code = 0
         self._stop_deadline: Optional[float] = None
         self._last_sweep = 0.0
         self._last_folder_sweep: Optional[float] = None
@@ -82,6 +92,7 @@ class Worker:
         self.tasks_given_back = 0    # tasks handed back to the queue at shutdown
         self.running = False         # a task is running now
         self._idle = False           # the main thread waits for new work (a signal may cut it short)
+        self.current_task: Optional[Task] = None  # the row being run (the workers registry shows it)
         self.abandoned_task = False  # a given-back task whose thread is still running
         # One long-lived thread runs every handler: models loaded by one task stay usable by the next,
         # and the queue backends' per-thread connections are opened once, not once per task.
@@ -116,32 +127,45 @@ class Worker:
                  self.settings.engine)
         task_types = self.settings.task_type_list
         while not self.stop_requested.is_set():
-            self._maybe_sweep()
-            claim = self.queue.claim(self.worker_id, self.settings.lease_seconds, task_types,
-                                     prefer_model=self._last_model)
-            if claim is not None:
-                self.execute(claim)
-                if once:
-                    break
-                continue
-            if (once or until_idle) and self.queue.pending_count(task_types) == 0:
-                log.info("queue idle; exiting")
-                break
-            wait = self.settings.poll_interval
-            if once or until_idle:
-                wait = min(wait, 1.0)  # someone else's leased row may free work at any moment
-            self._idle = True
             try:
-                self.queue.wait_for_change(min(wait, SWEEP_INTERVAL_S))
-                self._idle = False
-            except _StopWaiting:  # a signal while idle: stop now, not when the wait ends
-                pass
-            self._idle = False
+                if self._serve_once(task_types, once, until_idle):
+                    break
+            except StoppedWaiting as exc:
+                log.warning("stopping while the database is away (%s)", exc)
+                self.abandoned_task = True  # a task thread may still run: do not wait for it at exit
+                break
         given_back = f" ({self.tasks_given_back} given back to the queue)" if self.tasks_given_back else ""
         log.info("worker %s stopped after %d task(s)%s", self.worker_id, self.tasks_run, given_back)
         self._task_thread.shutdown(wait=False, cancel_futures=True)
         _stop_engine_processes()
-        return 0
+        return self.exit_code
+
+    def _serve_once(self, task_types: Optional[list[str]], once: bool, until_idle: bool) -> bool:
+        """Claim and run one task, or wait for one. True when the loop should end."""
+        self._maybe_sweep()
+        claim = self.queue.claim(self.worker_id, self.settings.lease_seconds, task_types,
+                                 prefer_model=self._last_model)
+        if claim is not None:
+            self.current_task = claim.task
+            try:
+                self.execute(claim)
+            finally:
+                self.current_task = None
+            return once
+        if (once or until_idle) and self.queue.pending_count(task_types) == 0:
+            log.info("queue idle; exiting")
+            return True
+        wait = self.settings.poll_interval
+        if once or until_idle:
+            wait = min(wait, 1.0)  # someone else's leased row may free work at any moment
+        self._idle = True
+        try:
+            self.queue.wait_for_change(min(wait, SWEEP_INTERVAL_S))
+            self._idle = False
+        except _StopWaiting:  # a signal while idle: stop now, not when the wait ends
+            pass
+        self._idle = False
+        return False
 
     def _maybe_sweep(self) -> None:
         now = time.monotonic()
@@ -170,11 +194,11 @@ class Worker:
             future = self._task_thread.submit(self._run_handler, ctx, outcome)
             self.running = True
             try:
-                if self._supervise(claim, ctx, future):
+                if self._supervise(claim, ctx, future) or self._finish(claim, ctx, outcome,
+                                                                       time.monotonic() - started):
                     self.tasks_given_back += 1
                     return
                 self.tasks_run += 1
-                self._finish(claim, ctx, outcome, time.monotonic() - started)
                 self._cleanup_run_dir(ctx)
             finally:
                 self.running = False
@@ -271,7 +295,8 @@ class Worker:
         self.stop_requested.set()
         return True
 
-    def _finish(self, claim: Claim, ctx: TaskContext, outcome: _Outcome, seconds: float) -> None:
+    def _finish(self, claim: Claim, ctx: TaskContext, outcome: _Outcome, seconds: float) -> bool:
+        """Record how the task ended. True when the row was given back instead (this worker cannot run it)."""
         task = claim.task
         error = outcome.error
         if error is None and isinstance(outcome.result, FanOut):
@@ -281,7 +306,7 @@ class Worker:
                 self._cleanup_task_dir(ctx)
             else:
                 log.warning("fan-out discarded: the row is no longer ours")
-            return
+            return False
         if error is None:
             location = outcome.result.output_location if isinstance(outcome.result, Done) else None
             if self.queue.complete(claim, location):
@@ -292,10 +317,19 @@ class Worker:
                 self._cleanup_task_dir(ctx)
             else:
                 log.warning("result discarded: the row is no longer ours (%s)", location)
-            return
+            return False
         if isinstance(error, TaskCancelled) or ctx.lost.is_set():
             log.info("stopped: the row was cancelled or taken over")
-            return
+            return False
+        if is_broken_environment(error):
+            from .selfcheck import explain_environment_error
+
+            log.error("this worker cannot run %s: %s; the row goes back to the queue and the worker stops",
+                      task.task_type, explain_environment_error(error))
+            self.queue.release(claim)
+            self.exit_code = EXIT_BROKEN
+            self.stop_requested.set()
+            return True
         message = describe(error)
         transient = is_transient(error)
         if self.settings.debug or not is_user_error(error):
@@ -305,6 +339,7 @@ class Worker:
         delay = min(RETRY_MAX_DELAY_S, RETRY_BASE_DELAY_S * (2 ** max(0, claim.attempt - 1)))
         if not self.queue.fail(claim, message, retry=transient, retry_delay_seconds=delay):
             log.warning("failure not recorded: the row is no longer ours")
+        return False
 
     def _cleanup_run_dir(self, ctx: TaskContext) -> None:
         """The run's work folder goes if this task's end ended the run (source/workflows/workdirs.py)."""

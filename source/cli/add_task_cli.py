@@ -9,7 +9,7 @@ from typing import Optional
 from ..queue.model import InvalidTask, NewTask
 from ..storage.outputs import absolute_location
 from ..workflows.registry import known_task_types, parse_params
-from .common import CliError, OneLineArgumentParser, add_queue_arguments, die, open_migrated_queue, \
+from .common import CliError, OneLineArgumentParser, add_queue_arguments, die, open_queue_or_exit, \
     settings_from_args
 
 
@@ -109,10 +109,7 @@ def main(argv: Optional[list[str]] = None) -> int:
                            project_id=args.project_id)
     except (CliError, InvalidTask, ValueError) as exc:  # UnknownTaskType and InvalidParams are ValueErrors
         die(str(exc))
-    try:
-        queue = open_migrated_queue(settings)
-    except Exception as exc:
-        die(f"cannot open the {settings.db_type} queue: {exc}")
+    queue = open_queue_or_exit(settings)
     try:
         if args.task_type is not None:
             try:

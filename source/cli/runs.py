@@ -12,7 +12,7 @@ from typing import Iterator, Optional, TextIO
 
 from ..queue.model import Status, Task
 from .add_task_cli import resolve_location
-from .common import EXIT_INTERRUPTED, add_queue_arguments, die, open_migrated_queue, settings_from_args, \
+from .common import EXIT_INTERRUPTED, add_queue_arguments, die, open_queue_or_exit, settings_from_args, \
     worker_command
 
 NO_WORKER_HINT_S = 5.0   # --wait: after this long with nothing of the run claimed, say how to start a worker
@@ -239,7 +239,7 @@ def register_cancel(subparsers) -> None:
 def opened_run(args) -> Iterator[tuple]:
     """(settings, queue, rows) of the run RUN_ID names; one line and exit 2 when there is none."""
     settings = settings_from_args(args)
-    queue = open_migrated_queue(settings)
+    queue = open_queue_or_exit(settings)
     try:
         rows = run_rows(queue, args.run_id)
         if not rows:

@@ -4,7 +4,8 @@ Each workflow that has a subcommand names its `register(subparsers)` in its decl
 (`source/workflows/<name>/__init__.py`: `client=`). A register function adds the subcommand's own flags
 and sets `build` (args, settings -> Submission: the run's rows, checked). This program adds the queue
 flags and --wait to each, queues the rows in one transaction, prints the run id (stdout) and, with
---wait, follows the run. `status` and `cancel` work on any run.
+--wait, follows the run. `status` and `cancel` work on any run; `workers` and `dashboard` show the fleet
+(source/cli/fleet_cli.py).
 """
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ from typing import Optional
 from ..errors import UserError
 from ..storage.outputs import absolute_location
 from ..workflows.registry import client_registrars
-from .common import (CliError, OneLineArgumentParser, add_queue_arguments, die, open_migrated_queue,
+from .common import (CliError, OneLineArgumentParser, add_queue_arguments, die, open_queue_or_exit,
                      settings_from_args)
+from .fleet_cli import register_dashboard, register_workers
 from .runs import register_cancel, register_status, register_wait, wait_for_run, worker_hint_for
 
 
@@ -36,10 +38,7 @@ def submit_command(args: argparse.Namespace) -> int:
         submission = args.build(args, settings)
     except (CliError, UserError) as exc:
         die(str(exc))
-    try:
-        queue = open_migrated_queue(settings)
-    except Exception as exc:
-        die(f"cannot open the {settings.db_type} queue: {exc}")
+    queue = open_queue_or_exit(settings)
     try:
         ids = queue.enqueue(list(submission.rows))
         print(f"queued {submission.summary}; root row {ids[0]}", file=sys.stderr)
@@ -65,7 +64,7 @@ def build_parser() -> OneLineArgumentParser:
         add_wait_arguments(workflow_parser)
         add_queue_arguments(workflow_parser)
         workflow_parser.set_defaults(func=submit_command)
-    for register in (register_status, register_wait, register_cancel):
+    for register in (register_status, register_wait, register_cancel, register_workers, register_dashboard):
         register(subparsers)
     return parser
 

@@ -4,17 +4,19 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import random
+import time
 from typing import Optional
 
 from ..config import ENGINES, options, scrub_secrets
 from ..engines.wan2gp.options import WGP_FLAG_NAMES, WGP_FLAGS
 from ..log import setup_logging
 from .common import (CliError, OneLineArgumentParser, QUEUE_FLAG_NAMES, add_queue_arguments, die,
-                     open_migrated_queue, settings_from_args)
+                     open_migrated_queue, open_queue_or_exit, settings_from_args)
 
 WORKER_FLAG_NAMES = QUEUE_FLAG_NAMES + (
     "poll_interval", "worker_id", "task_types", "lease_seconds", "engine", "offload", "compile",
-    "attention", "dtype", "vae_tiling", "debug", "shutdown_grace_seconds",
+    "attention", "dtype", "vae_tiling", "debug", "shutdown_grace_seconds", "queue_wakeup",
     "wan2gp_path", "wan2gp_python", "wan2gp_timeout",  # wan2gp engine, with the --wgp-* below
 ) + WGP_FLAG_NAMES
 
@@ -37,6 +39,10 @@ def build_parser() -> OneLineArgumentParser:
     parser.add_argument("--shutdown-grace-seconds", dest="shutdown_grace_seconds", type=float,
                         help="on SIGTERM, how long the running task may take to finish before it is "
                              "given back to the queue (env SHUTDOWN_GRACE_SECONDS; default 30)")
+    parser.add_argument("--wakeup", dest="queue_wakeup", choices=("auto", "listen", "poll"),
+                        help="how an idle postgres worker learns of new rows: LISTEN/NOTIFY, or polling "
+                             "every 0.25 s (needed through pgbouncer in transaction mode or Supabase's "
+                             "port 6543); auto polls on ports 6432 and 6543 (env QUEUE_WAKEUP; default auto)")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--once", action="store_true", help="run one task, then exit")
     mode.add_argument("--until-idle", action="store_true",
@@ -81,22 +87,45 @@ def add_wan2gp_arguments(parser: OneLineArgumentParser) -> None:
                            help=f"{option.help} (env {option.env})")
 
 
+def open_worker_queue(settings, log: logging.Logger):
+    """open_queue_or_exit, except that a server that is full or starting up is waited for: in a fleet,
+    a slot frees when another worker leaves."""
+    from ..queue.model import DatabaseUnavailable
+    from ..queue.psycopg_connector import server_busy
+
+    waiting_since = None
+    while True:
+        try:
+            queue = open_migrated_queue(settings)
+        except DatabaseUnavailable as exc:
+            if not server_busy(exc):
+                return open_queue_or_exit(settings)  # one line naming the reason, exit 2
+            if waiting_since is None:
+                waiting_since = time.monotonic()
+                log.warning("waiting for the database: %s", scrub_secrets(str(exc), settings))
+            time.sleep(random.uniform(0.5, 1.0))
+            continue
+        except Exception:  # refused for another reason: the usual one line and exit 2
+            return open_queue_or_exit(settings)
+        if waiting_since is not None:
+            log.warning("database reached after %.1f s", time.monotonic() - waiting_since)
+        return queue
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = settings_from_args(args, WORKER_FLAG_NAMES)
     except CliError as exc:
         die(str(exc))
-    from ..worker import Worker, make_worker_id
+    from ..fleet import WorkerPresence
+    from ..worker import EXIT_BROKEN, Worker, make_worker_id
 
     worker_id = make_worker_id(settings.worker_id)
     setup_logging(settings.debug, worker_id)
     log = logging.getLogger("headless")
     log.debug("settings: %s", settings.redacted())
-    try:
-        queue = open_migrated_queue(settings)
-    except Exception as exc:  # bad DSN, unreachable server, unwritable file: one line, exit 2
-        die(scrub_secrets(f"cannot open the {settings.db_type} queue: {exc}", settings))
+    queue = open_worker_queue(settings, log)
     if args.migrate_only:
         where = f"sqlite {settings.db_path}" if settings.db_type == "sqlite" else settings.db_type
         log.info("%s: %s", where, queue.migration)
@@ -110,11 +139,22 @@ def main(argv: Optional[list[str]] = None) -> int:
         except ValueError as exc:
             queue.close()
             die(str(exc))
+    from ..selfcheck import SelfCheckFailed, run_selfcheck
+
     worker = Worker(settings, queue, worker_id=worker_id)
+    try:
+        for line in run_selfcheck(settings, worker.queue):  # the worker's queue waits out an outage
+            log.info("self-check: %s", line)
+    except SelfCheckFailed as exc:
+        queue.close()
+        die(f"self-check failed, nothing claimed: {exc}", code=EXIT_BROKEN)
     worker.install_signal_handlers()
+    presence = WorkerPresence(worker)
+    presence.start()
     try:
         code = worker.run(once=args.once, until_idle=args.until_idle)
     finally:
+        presence.stop()
         queue.close()
     if worker.abandoned_task:
         # the row is already back in the queue; don't wait at exit for a thread stuck in a GPU call

@@ -13,6 +13,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
+from .fleet import DurationBucket, FleetOverview, RunSummary, StatusCount, WorkerBeat, WorkerInfo, WorkerRecord
 from .model import Claim, NewTask, Task
 
 
@@ -40,6 +41,10 @@ class TaskQueue(ABC):
     @abstractmethod
     def migrate(self) -> Migration:
         """Create or upgrade the schema (idempotent, versioned); say what was done."""
+
+    @abstractmethod
+    def schema_version(self) -> Optional[int]:
+        """The newest migration applied to this database (None: no schema)."""
 
     def close(self) -> None:
         """Release connections."""
@@ -80,6 +85,11 @@ class TaskQueue(ABC):
         """Atomically take the best eligible row: Queued, not scheduled for later, all dependencies
         Complete; priority desc then created_at asc (rows whose params.model == prefer_model first
         among equals is allowed). Sets worker_id, attempts+1, started_at, lease. None if nothing."""
+
+    @abstractmethod
+    def claimed_by(self, worker_id: str) -> list[Task]:
+        """Rows In Progress under a lease held by `worker_id`, newest first. A worker that sent a claim
+        and lost the answer finds here the row it holds (worker ids are unique per process start)."""
 
     @abstractmethod
     def heartbeat(self, claim: Claim, lease_seconds: float) -> bool:
@@ -124,3 +134,39 @@ class TaskQueue(ABC):
     def wait_for_change(self, timeout: float) -> None:
         """Block until the queue may have new eligible work, or the timeout passes. Cheap when idle
         (Postgres LISTEN/NOTIFY, SQLite PRAGMA data_version polled every few ms)."""
+
+    # ---- the workers registry (source/queue/fleet.py) ---------------------------------------------
+    @abstractmethod
+    def register_worker(self, info: WorkerInfo, forget_after_seconds: float) -> None:
+        """Record a worker at its start, state idle; registry rows not seen for `forget_after_seconds`
+        are dropped on the way."""
+
+    @abstractmethod
+    def beat_worker(self, beat: WorkerBeat) -> bool:
+        """Record what the worker is doing now and that it is alive. False when it has no live row (never
+        registered, forgotten, or already stopped)."""
+
+    @abstractmethod
+    def list_workers(self, seen_within_seconds: float) -> list[WorkerRecord]:
+        """Workers whose last beat is at most `seen_within_seconds` old, newest beat first, each with the
+        task it is running."""
+
+    # ---- read-only views of the fleet (dashboard, metrics) -----------------------------------------
+    @abstractmethod
+    def status_counts(self) -> list[StatusCount]:
+        """Rows by task type and status."""
+
+    @abstractmethod
+    def fleet_overview(self, within_seconds: float) -> FleetOverview:
+        """Runs in all and in the last `within_seconds`, rows failed and completed then, the age of the
+        oldest Queued row."""
+
+    @abstractmethod
+    def list_runs(self, limit: int, offset: int = 0, status: Optional[str] = None) -> list[RunSummary]:
+        """One page of runs, newest first: each root row (one no orchestrator fanned out) with the counts
+        of the rows it fanned out; optionally only runs whose root has `status`."""
+
+    @abstractmethod
+    def task_durations(self, bounds: Sequence[float]) -> list[DurationBucket]:
+        """Complete rows' run times by task type: how many took at most each bound, and in all."""
+

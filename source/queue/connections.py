@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Callable, Generic, TypeVar
+from typing import Callable, Generic, Optional, TypeVar
 
 C = TypeVar("C")
 
@@ -73,9 +73,13 @@ class ThreadConnections(Generic[C]):
                 conn = self._dedicated[key] = self._track(open_connection())
             return conn
 
-    def discard_dedicated(self, key: str) -> None:
-        """The connection named `key` is broken: close it; the next `dedicated(key, ...)` opens another."""
+    def discard_dedicated(self, key: str, broken: Optional[C] = None) -> None:
+        """The connection named `key` is broken: close it; the next `dedicated(key, ...)` opens another.
+        With `broken`: only if that is still the connection named `key` (another thread sharing it may
+        have replaced it already)."""
         with self._dedicated_lock:
+            if broken is not None and self._dedicated.get(key) is not broken:
+                return
             conn = self._dedicated.pop(key, None)
         if conn is not None:
             self._close(conn)

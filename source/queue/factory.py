@@ -21,7 +21,7 @@ def open_queue(settings: Settings) -> TaskQueue:
 
         if not settings.database_url:
             raise ValueError("DB_TYPE=postgres needs DATABASE_URL (a PostgreSQL connection string)")
-        return PostgresQueue(PsycopgConnector(settings.database_url))
+        return PostgresQueue(PsycopgConnector(settings.database_url, wakeup=settings.queue_wakeup))
     if settings.db_type == "supabase":
         from .postgres_backend import PostgresQueue
         from .postgrest_connector import PostgrestConnector

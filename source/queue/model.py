@@ -7,7 +7,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+import re
 from typing import Any, Optional
+
+from ..errors import TransientError
 
 
 class Status:
@@ -38,6 +41,43 @@ class QueueError(Exception):
 
 class InvalidTask(QueueError):
     """A new row that cannot be accepted (bad field, unknown dependency, ...)."""
+
+
+class DatabaseUnavailable(QueueError, TransientError):
+    """The database could not be reached or the connection broke: an outage, not a refusal. Raised by
+    the connectors and the SQLite queue; `ReconnectingQueue` (reconnecting.py) waits it out.
+
+    `maybe_applied`: the request may have reached the database before the connection broke, so the
+    change may have been made although no answer came back (a claim may hold a row, a complete may
+    have landed)."""
+
+    def __init__(self, message: str, *, maybe_applied: bool) -> None:
+        super().__init__(message)
+        self.maybe_applied = maybe_applied
+
+
+# The integer columns (priority, max_attempts) are 32-bit on every backend.
+INT_LIMIT = 2 ** 31
+
+
+def check_storable(params: dict) -> None:
+    """InvalidTask unless every backend can store these params the same: JSON without NaN or
+    infinities, without NUL characters (PostgreSQL's jsonb refuses them) and without lone surrogates
+    (not UTF-8)."""
+    import json
+
+    try:
+        text = json.dumps(params, ensure_ascii=False, allow_nan=False)
+    except RecursionError:
+        raise InvalidTask("params are nested too deeply to store") from None
+    except (TypeError, ValueError) as exc:
+        raise InvalidTask(f"params cannot be stored as JSON: {exc}") from None
+    if re.search(r"(?<!\\)(\\\\)*\\u0000", text):  # an escaped NUL, not an escaped backslash before "u0000"
+        raise InvalidTask("params contain a NUL character (\\u0000), which cannot be stored")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidTask("params contain a lone surrogate (e.g. \\ud800), which is not valid text") from None
 
 
 def new_task_id() -> str:
@@ -93,8 +133,11 @@ class NewTask:
             self.id = new_task_id()
         if not isinstance(self.priority, int) or isinstance(self.priority, bool):
             raise InvalidTask("priority must be an integer")
-        if not isinstance(self.max_attempts, int) or self.max_attempts < 1:
-            raise InvalidTask("max_attempts must be an integer >= 1")
+        if not -INT_LIMIT <= self.priority < INT_LIMIT:
+            raise InvalidTask(f"priority must be between {-INT_LIMIT} and {INT_LIMIT - 1}, got {self.priority}")
+        if not isinstance(self.max_attempts, int) or not 1 <= self.max_attempts < INT_LIMIT:
+            raise InvalidTask(f"max_attempts must be an integer from 1 to {INT_LIMIT - 1}")
+        check_storable(self.params)
 
 
 @dataclass

@@ -11,6 +11,8 @@ from typing import Any, Optional, Sequence
 
 from .base import Migration, TaskQueue
 from .connector import Connector
+from .fleet import (DurationBucket, FleetOverview, RunSummary, StatusCount, WorkerBeat, WorkerInfo,
+                    WorkerRecord, run_summaries)
 from .model import Claim, NewTask, Task
 from .rows import task_from_row, tasks_json
 
@@ -22,6 +24,10 @@ class PostgresQueue(TaskQueue):
     # ---- set-up -----------------------------------------------------------------------------------
     def migrate(self) -> Migration:
         return self.connector.migrate()
+
+    def schema_version(self) -> Optional[int]:
+        version = self.connector.call("schema_version")
+        return None if version is None else int(version)
 
     def close(self) -> None:
         self.connector.close()
@@ -54,6 +60,9 @@ class PostgresQueue(TaskQueue):
         task = task_from_row(rows[0])
         return Claim(task=task, worker_id=worker_id, attempt=task.attempts)
 
+    def claimed_by(self, worker_id: str) -> list[Task]:
+        return [task_from_row(row) for row in self.connector.call("claimed_by", worker_id=worker_id)]
+
     def _fenced(self, name: str, claim: Claim, **arguments: Any) -> bool:
         return bool(self.connector.call(name, task_id=claim.task_id, worker_id=claim.worker_id,
                                         attempt=claim.attempt, **arguments))
@@ -80,6 +89,37 @@ class PostgresQueue(TaskQueue):
 
     def sweep_expired(self) -> int:
         return int(self.connector.call("sweep_expired"))
+
+    # ---- the workers registry ---------------------------------------------------------------------
+    def register_worker(self, info: WorkerInfo, forget_after_seconds: float) -> None:
+        self.connector.call("register_worker", worker=info.as_json(),
+                            forget_after_seconds=float(forget_after_seconds))
+
+    def beat_worker(self, beat: WorkerBeat) -> bool:
+        return bool(self.connector.call("beat_worker", **beat.__dict__))
+
+    def list_workers(self, seen_within_seconds: float) -> list[WorkerRecord]:
+        rows = self.connector.call("list_workers", seen_within_seconds=float(seen_within_seconds))
+        return [WorkerRecord.from_row(row) for row in rows]
+
+    # ---- read-only views of the fleet -------------------------------------------------------------
+    def status_counts(self) -> list[StatusCount]:
+        return [StatusCount.from_row(row) for row in self.connector.call("status_counts")]
+
+    def fleet_overview(self, within_seconds: float) -> FleetOverview:
+        [row] = self.connector.call("fleet_overview", within_seconds=float(within_seconds))
+        return FleetOverview.from_row(row, row["oldest_queued_seconds"])
+
+    def list_runs(self, limit: int, offset: int = 0, status: Optional[str] = None) -> list[RunSummary]:
+        roots = [task_from_row(row) for row in self.connector.call(
+            "list_roots", status=status, limit=max(0, int(limit)), offset=max(0, int(offset)))]
+        run_ids = sorted({root.run_id for root in roots if root.run_id})
+        counts = self.connector.call("run_counts", run_ids=run_ids) if run_ids else []
+        return run_summaries(roots, counts)
+
+    def task_durations(self, bounds: Sequence[float]) -> list[DurationBucket]:
+        rows = self.connector.call("task_durations", bounds=[float(b) for b in bounds])
+        return [DurationBucket.from_row(row) for row in rows]
 
     # ---- waking up --------------------------------------------------------------------------------
     def wait_for_change(self, timeout: float) -> None:

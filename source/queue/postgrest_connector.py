@@ -23,7 +23,7 @@ from postgrest.exceptions import APIError
 from ..config import Settings, scrub_secrets
 from .base import Migration
 from .connector import ChangeCounterPoller, Connector
-from .model import InvalidTask, QueueError
+from .model import DatabaseUnavailable, InvalidTask, QueueError
 from .sqlfiles import latest_version, postgres_calls
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,12 @@ POLL_SECONDS = 0.25
 RPC_TIMEOUT_S = 30.0
 CONNECT_RETRIES = 2            # a request that never reached the server is safe to send again
 SCHEMA_RELOAD_WAIT_S = 15.0    # after migrating, how long PostgREST may take to see the new functions
+
+# Answers meaning "the service is away", not "the request was wrong": HTTP statuses a gateway gives
+# (as the error code when the body is not PostgREST's JSON), PostgREST's connection errors, and the
+# SQLSTATEs of a dropped or refused database connection.
+GATEWAY_UNAVAILABLE = ("500", "502", "503", "504")
+OUTAGE_CODES = ("PGRST000", "PGRST001", "PGRST002", "PGRST003", "08", "57P0", "53300", "25006")
 
 HOW_TO_INSTALL = ("install it with `DB_TYPE=postgres DATABASE_URL=<the project's Postgres connection "
                   "string> python headless.py --migrate-only`, or paste the output of "
@@ -73,7 +79,8 @@ class PostgrestConnector(Connector):
         return self._rpc(call.function, {argument.name: value for argument, value in call.bind(arguments)})
 
     def _rpc(self, function: str, args: dict) -> Any:
-        """Call one SQL function; bad input (SQLSTATE class 22) becomes InvalidTask."""
+        """Call one SQL function; bad input (SQLSTATE class 22) becomes InvalidTask; an unreachable
+        PostgREST or database DatabaseUnavailable."""
         for attempt in range(CONNECT_RETRIES + 1):
             try:
                 with self._lock:
@@ -82,9 +89,13 @@ class PostgrestConnector(Connector):
                 raise self._explain(function, exc) from None
             except httpx.ConnectError as exc:
                 if attempt == CONNECT_RETRIES:
-                    raise QueueError(f"cannot reach Supabase at {self.url} ({type(exc).__name__}) "
-                                     f"calling {function}") from None
+                    raise DatabaseUnavailable(f"cannot reach Supabase at {self.url} ({type(exc).__name__}) "
+                                              f"calling {function}", maybe_applied=False) from None
                 time.sleep(0.2 * (attempt + 1))
+            except httpx.TransportError as exc:  # sent, but the answer never came: it may have run
+                raise DatabaseUnavailable(f"Supabase at {self.url} did not answer {function} "
+                                          f"({type(exc).__name__}: {self._scrub(str(exc))})",
+                                          maybe_applied=True) from None
             except httpx.HTTPError as exc:
                 raise QueueError(f"Supabase at {self.url} did not answer {function} "
                                  f"({type(exc).__name__}: {self._scrub(str(exc))})") from None
@@ -98,6 +109,11 @@ class PostgrestConnector(Connector):
         message = self._scrub(exc.message or str(exc))
         if code.startswith("22"):  # data exception raised by the function: the input was refused
             return InvalidTask(message)
+        if code in GATEWAY_UNAVAILABLE or code.startswith(OUTAGE_CODES):
+            # a gateway without its PostgREST (500, 502, 504: the request may have run) or PostgREST without
+            # its database (PGRST000-003, 503; connection-class SQLSTATEs): nothing was committed
+            return DatabaseUnavailable(f"Supabase at {self.url} is unavailable ({code}: {message}) calling "
+                                       f"{function}", maybe_applied=code in ("500", "502", "504"))
         if code == "PGRST202":      # no such function in PostgREST's schema cache
             return SchemaNotInstalled(f"the queue's SQL function {function} is not installed in this Supabase "
                                       f"project: {HOW_TO_INSTALL}")

@@ -3,12 +3,17 @@
 What the database does is in sql/sqlite/: the schema with its triggers (dependency counters, cascades,
 awaiting orchestrators) and queries.sql (every statement, named). This module only sequences them.
 
+A locked database (another process holding the write lock past the busy timeout), a disk I/O error or
+a file that cannot be opened raises DatabaseUnavailable (the broken connection is dropped); the
+worker's ReconnectingQueue waits it out like a lost PostgreSQL connection.
+
 Why BEGIN IMMEDIATE: a deferred transaction that reads and then writes fails with SQLITE_BUSY under
 concurrent writers (WAL cannot upgrade a stale read snapshot) even with a busy timeout; an immediate one
 waits for the write lock up front and never fails that way.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -20,7 +25,9 @@ from typing import Iterator, Optional, Sequence
 
 from .base import Migration, TaskQueue
 from .connections import ThreadConnections
-from .model import Claim, InvalidTask, NewTask, QueueError, Task
+from .fleet import (DurationBucket, FleetOverview, RunSummary, StatusCount, WorkerBeat, WorkerInfo,
+                    WorkerRecord, run_summaries)
+from .model import Claim, DatabaseUnavailable, InvalidTask, NewTask, QueueError, Task
 from .rows import after, parse_timestamp, task_from_row, to_db_text, utc_now
 from .sqlfiles import migration_files, named_queries
 
@@ -28,6 +35,10 @@ QUERIES = {name: query.sql for name, query in named_queries("sqlite/queries.sql"
 BUSY_TIMEOUT_SECONDS = 30.0
 CHANGE_CHECK_SECONDS = 0.005   # PRAGMA data_version poll period while idle
 PREFER_MODEL_WINDOW = 32       # candidates looked at when a worker prefers its loaded model
+# sqlite3.OperationalError messages that mean "the database cannot be used right now", not "the
+# statement is wrong"
+OUTAGE_MESSAGES = ("database is locked", "database table is locked", "disk i/o error",
+                   "unable to open database file", "database or disk is full", "database is busy")
 
 CREATE_MIGRATIONS_TABLE = """
 CREATE TABLE IF NOT EXISTS queue_migrations (
@@ -49,8 +60,13 @@ def split_statements(script: str) -> list[str]:
     return statements
 
 
+def is_outage(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and str(exc).lower().startswith(OUTAGE_MESSAGES)
+
+
 class SqliteQueue(TaskQueue):
-    def __init__(self, path: str | os.PathLike) -> None:
+    def __init__(self, path: str | os.PathLike, busy_timeout: float = BUSY_TIMEOUT_SECONDS) -> None:
+        self.busy_timeout = float(busy_timeout)
         self.path = Path(path).expanduser().resolve()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._connections: ThreadConnections[sqlite3.Connection] = ThreadConnections(self._open)
@@ -58,10 +74,10 @@ class SqliteQueue(TaskQueue):
 
     # ---- connections ------------------------------------------------------------------------------
     def _open(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None,
+        conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None,
                                check_same_thread=False)
         conn.row_factory = sqlite3.Row
-        conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
+        conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
         if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
             conn.execute("PRAGMA journal_mode = WAL")
         # NORMAL in WAL mode: a crash of the process loses nothing; a power cut may lose the last commits.
@@ -69,15 +85,37 @@ class SqliteQueue(TaskQueue):
         return conn
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        conn = self._connections.get()
-        conn.execute("BEGIN IMMEDIATE")
+    def _unavailable_as_outage(self, maybe_applied: bool = False, dedicated: Optional[str] = None) -> Iterator[None]:
+        """A locked, unreadable or unopenable database: drop the connection in use (this thread's, or
+        the dedicated one named), raise DatabaseUnavailable."""
         try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+            yield
+        except sqlite3.OperationalError as exc:
+            if not is_outage(exc):
+                raise
+            if dedicated:
+                self._connections.discard_dedicated(dedicated)
+            else:
+                self._connections.discard()
+            raise DatabaseUnavailable(f"SQLite database {self.path}: {exc}", maybe_applied=maybe_applied) from None
+
+    def _read(self, query: str, params: dict) -> list[sqlite3.Row]:
+        with self._unavailable_as_outage():
+            return self._connections.get().execute(QUERIES[query], params).fetchall()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._unavailable_as_outage():
+            conn = self._connections.get()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):  # an I/O error may have rolled it back already
+                    conn.execute("ROLLBACK")
+                raise
+        with self._unavailable_as_outage(maybe_applied=True):  # the commit may have reached the disk
+            conn.execute("COMMIT")
 
     def close(self) -> None:
         self._connections.close_all()
@@ -101,6 +139,10 @@ class SqliteQueue(TaskQueue):
         return Migration(before=max(done, default=None), after=max(done | set(applied_now), default=None),
                          applied=tuple(applied_now))
 
+    def schema_version(self) -> Optional[int]:
+        [row] = self._read("schema_version", {})
+        return None if row[0] is None else int(row[0])
+
     # ---- clients ----------------------------------------------------------------------------------
     def enqueue(self, tasks: Sequence[NewTask]) -> list[str]:
         tasks = list(tasks)
@@ -123,12 +165,11 @@ class SqliteQueue(TaskQueue):
             })
 
     def get(self, task_id: str) -> Optional[Task]:
-        row = self._connections.get().execute(QUERIES["get"], {"task_id": task_id}).fetchone()
-        return None if row is None else task_from_row(dict(row))
+        rows = self._read("get", {"task_id": task_id})
+        return task_from_row(dict(rows[0])) if rows else None
 
     def list_run(self, run_id: str) -> list[Task]:
-        rows = self._connections.get().execute(QUERIES["list_run"], {"run_id": run_id}).fetchall()
-        return [task_from_row(dict(row)) for row in rows]
+        return [task_from_row(dict(row)) for row in self._read("list_run", {"run_id": run_id})]
 
     def cancel(self, task_id: str, reason: str = "cancelled by user") -> int:
         with self._write() as conn:
@@ -138,14 +179,14 @@ class SqliteQueue(TaskQueue):
             return conn.total_changes - before
 
     def pending_count(self, task_types: Optional[Sequence[str]] = None) -> int:
-        row = self._connections.get().execute(QUERIES["pending_count"], {
-            "task_types": types_json(task_types)}).fetchone()
+        [row] = self._read("pending_count", {"task_types": types_json(task_types)})
         return int(row[0])
 
     # ---- workers ----------------------------------------------------------------------------------
     def claim(self, worker_id: str, lease_seconds: float, task_types: Optional[Sequence[str]] = None,
               prefer_model: Optional[str] = None) -> Optional[Claim]:
-        self._start_watching()
+        with self._unavailable_as_outage(dedicated="watch"):
+            self._start_watching()
         with self._write() as conn:
             while True:
                 now = utc_now()
@@ -166,6 +207,9 @@ class SqliteQueue(TaskQueue):
                     continue
                 task = task_from_row(row)
                 return Claim(task=task, worker_id=worker_id, attempt=task.attempts)
+
+    def claimed_by(self, worker_id: str) -> list[Task]:
+        return [task_from_row(dict(row)) for row in self._read("claimed_by", {"worker_id": worker_id})]
 
     def _fenced(self, name: str, claim: Claim, **values) -> bool:
         values.update(task_id=claim.task_id, worker_id=claim.worker_id, attempt=claim.attempt,
@@ -210,6 +254,49 @@ class SqliteQueue(TaskQueue):
         with self._write() as conn:
             return conn.execute(QUERIES["sweep_expired"], {"now": to_db_text(utc_now())}).rowcount
 
+    # ---- the workers registry ---------------------------------------------------------------------
+    def register_worker(self, info: WorkerInfo, forget_after_seconds: float) -> None:
+        now = utc_now()
+        with self._write() as conn:
+            conn.execute(QUERIES["forget_workers"], {"before": to_db_text(after(now, -forget_after_seconds))})
+            conn.execute(QUERIES["register_worker"], dict(info.as_json(), now=to_db_text(now)))
+
+    def beat_worker(self, beat: WorkerBeat) -> bool:
+        with self._write() as conn:
+            return conn.execute(QUERIES["beat_worker"], dict(beat.__dict__, now=to_db_text(utc_now()))).rowcount == 1
+
+    def list_workers(self, seen_within_seconds: float) -> list[WorkerRecord]:
+        now = utc_now()
+        rows = self._connections.get().execute(QUERIES["list_workers"], {
+            "since": to_db_text(after(now, -seen_within_seconds))}).fetchall()
+        return [WorkerRecord.from_row(dict(row), silent_seconds=(
+            now - parse_timestamp(row["last_seen_at"])).total_seconds()) for row in rows]
+
+    # ---- read-only views of the fleet -------------------------------------------------------------
+    def status_counts(self) -> list[StatusCount]:
+        rows = self._connections.get().execute(QUERIES["status_counts"]).fetchall()
+        return [StatusCount.from_row(row) for row in rows]
+
+    def fleet_overview(self, within_seconds: float) -> FleetOverview:
+        now = utc_now()
+        row = self._connections.get().execute(QUERIES["fleet_overview"], {
+            "since": to_db_text(after(now, -within_seconds))}).fetchone()
+        oldest = parse_timestamp(row["oldest_queued_at"])
+        return FleetOverview.from_row(row, None if oldest is None else (now - oldest).total_seconds())
+
+    def list_runs(self, limit: int, offset: int = 0, status: Optional[str] = None) -> list[RunSummary]:
+        conn = self._connections.get()
+        roots = [task_from_row(dict(row)) for row in conn.execute(QUERIES["list_roots"], {
+            "status": status, "limit": max(0, int(limit)), "offset": max(0, int(offset))})]
+        run_ids = sorted({root.run_id for root in roots if root.run_id})
+        counts = [dict(row) for row in conn.execute(QUERIES["run_counts"], {"run_ids": json.dumps(run_ids)})]
+        return run_summaries(roots, counts)
+
+    def task_durations(self, bounds: Sequence[float]) -> list[DurationBucket]:
+        rows = self._connections.get().execute(QUERIES["task_durations"], {
+            "bounds": json.dumps([float(b) for b in bounds])}).fetchall()
+        return [DurationBucket.from_row(row) for row in rows]
+
     # ---- waking up --------------------------------------------------------------------------------
     def _start_watching(self) -> sqlite3.Connection:
         """The change-check connection; its first data_version is read before the first claim, so a
@@ -224,6 +311,10 @@ class SqliteQueue(TaskQueue):
     def wait_for_change(self, timeout: float) -> None:
         """Return when another connection committed since the last return (or the first claim), when
         the earliest retry back-off ends, or after `timeout` seconds."""
+        with self._unavailable_as_outage(dedicated="watch"):
+            self._wait_for_change(timeout)
+
+    def _wait_for_change(self, timeout: float) -> None:
         watch = self._start_watching()
         deadline = time.monotonic() + max(0.0, timeout)
         now = utc_now()

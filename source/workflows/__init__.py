@@ -38,3 +38,4 @@ class Workflow:
     name: str
     task_types: tuple[TaskType, ...]
     client: Optional[str] = None   # "module:register" adding its steerable_motion.py subcommand
+    renders: bool = True           # its handlers use the render engine (the worker checks it can start)

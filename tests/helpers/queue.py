@@ -7,6 +7,8 @@ SQL access, and workers for subprocesses.
 SQLite: a file in tmp_path. PostgreSQL: a database created for the call (from a migrated template made
 once per test session) on 127.0.0.1:5432 as user postgres; all are dropped at the end of the session.
 Supabase: such a database behind its own PostgREST and gateway (tests/helpers/supabase.py).
+pgbouncer: such a database reached through the session's pgbouncer in transaction mode
+(tests/helpers/pgbouncer.py), the worker waking up by polling: the postgres backend as a large fleet runs it.
 PostgreSQL absent: the postgres cases skip with the reason, or fail when REQUIRE_SERVICES=1.
 
 Adding a backend: its settings in `QueueTarget.settings`, its locations in `QueueFactory.target`, and
@@ -46,6 +48,8 @@ class QueueTarget:
             from tests.helpers.supabase import target_settings
 
             return target_settings(self.location)
+        if self.backend == "pgbouncer":
+            return Settings(db_type="postgres", database_url=self.location, queue_wakeup="poll")
         return Settings(db_type=self.backend, database_url=self.location)
 
     def open(self) -> TaskQueue:
@@ -78,7 +82,7 @@ class QueueTarget:
         return rows[0][0]
 
 
-BACKENDS = ("sqlite", "postgres", "supabase")
+BACKENDS = ("sqlite", "postgres", "supabase", "pgbouncer")
 
 
 class PostgresDatabases:
@@ -166,12 +170,16 @@ class QueueFactory:
         """A fresh location; migrated unless `empty` (SQLite files always start empty)."""
         if self.backend == "sqlite":
             return QueueTarget("sqlite", str(self.tmp_path / f"tasks-{uuid.uuid4().hex[:8]}.db"))
-        if self.backend in ("postgres", "supabase"):
+        if self.backend in ("postgres", "supabase", "pgbouncer"):
             reason = self.databases.check()
             if reason:
                 skip_or_fail(reason)
             dsn = self.databases.create(empty=empty)
             self.dsns.append(dsn)
+            if self.backend == "pgbouncer":
+                from tests.helpers.pgbouncer import session_pgbouncer
+
+                return QueueTarget("pgbouncer", session_pgbouncer().dsn(dsn))
             if self.backend == "supabase":
                 from tests.helpers.supabase import RestEndpoints
 

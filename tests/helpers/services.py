@@ -3,9 +3,10 @@ unless REQUIRE_SERVICES=1 (CI), where missing is a failure."""
 from __future__ import annotations
 
 import os
+import subprocess
 import uuid
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Iterator, Optional
 
 import pytest
 
@@ -20,6 +21,18 @@ def skip_or_fail(reason: str) -> None:
     if services_required():
         pytest.fail(f"{reason} (REQUIRE_SERVICES=1)")
     pytest.skip(reason)
+
+
+def stop_process(process: Optional["subprocess.Popen"], grace: float = 5.0) -> None:
+    """SIGTERM a service process we started, SIGKILL it after `grace` seconds; None or ended: nothing."""
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(grace)
 
 
 def dsn_for(database: str, admin_dsn: str = PG_ADMIN_DSN) -> str:

@@ -37,7 +37,7 @@ from urllib.parse import quote
 
 import jwt
 
-from .services import PG_ADMIN_DSN, skip_or_fail, temporary_postgres_database
+from .services import PG_ADMIN_DSN, skip_or_fail, stop_process, temporary_postgres_database
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 JWT_SECRET = "test-only-secret-for-postgrest-at-least-32-characters"
@@ -168,14 +168,15 @@ class PostgrestServer:
             time.sleep(0.05)
         raise RuntimeError("PostgREST never loaded its schema cache")
 
+    def restart(self, down_seconds: float = 0.0) -> None:
+        """Stop the process, stay away `down_seconds`, start again on the same port (an outage)."""
+        self.process.terminate()
+        self.process.wait(10)
+        time.sleep(down_seconds)
+        self.start()
+
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        stop_process(self.process)
         self.process = None
         shutil.rmtree(self._dir, ignore_errors=True)
 
@@ -334,11 +335,16 @@ class Gateway:
         target = f"{self.postgrest_url}/{request.match_info['tail']}"
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_HEADERS}
         body = await request.read()
-        async with self._session.request(request.method, target, params=request.query, headers=headers,
-                                         data=body or None, allow_redirects=False) as upstream:
-            payload = await upstream.read()
-            out_headers = {k: v for k, v in upstream.headers.items() if k.lower() not in _HOP_HEADERS}
-            return web.Response(status=upstream.status, body=payload, headers=out_headers)
+        import aiohttp
+
+        try:
+            async with self._session.request(request.method, target, params=request.query, headers=headers,
+                                             data=body or None, allow_redirects=False) as upstream:
+                payload = await upstream.read()
+                out_headers = {k: v for k, v in upstream.headers.items() if k.lower() not in _HOP_HEADERS}
+                return web.Response(status=upstream.status, body=payload, headers=out_headers)
+        except aiohttp.ClientError:  # PostgREST is down: answer as Supabase's gateway does
+            return web.Response(status=502, text="An invalid response was received from the upstream server")
 
     def start(self) -> "Gateway":
         from aiohttp import web

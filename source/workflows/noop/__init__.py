@@ -6,4 +6,5 @@ WORKFLOW = Workflow(
     task_types=(TaskType("noop", handler="steps:handle_noop", params="params:NoopParams",
                          summary="does nothing (queue smoke tests and benchmarks)",
                          example="params:EXAMPLE"),),
+    renders=False,
 )

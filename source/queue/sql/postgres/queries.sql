@@ -25,6 +25,10 @@ SELECT wq_cancel_v1(p_task_id => %(task_id)s::text, p_reason => %(reason)s::text
 SELECT * FROM wq_claim_v1(p_worker_id => %(worker_id)s::text, p_lease_seconds => %(lease_seconds)s::float8,
                           p_task_types => %(task_types)s::text[], p_prefer_model => %(prefer_model)s::text);
 
+-- name: claimed_by
+-- Rows this worker holds under a lease, newest first (after a claim whose answer was lost).
+SELECT * FROM wq_claimed_by_v1(p_worker_id => %(worker_id)s::text);
+
 -- name: heartbeat
 -- Extend the lease of an attempt this worker still owns.
 SELECT wq_heartbeat_v1(p_task_id => %(task_id)s::text, p_worker_id => %(worker_id)s::text,
@@ -77,3 +81,41 @@ SELECT * FROM wq_poll_v1();
 -- name: schema_version
 -- The newest migration applied.
 SELECT wq_schema_version_v1();
+
+-- ---- the workers registry and the fleet's read-only views (110_workers.sql) ---------------------------
+
+-- name: register_worker
+-- Record a worker at its start; registry rows not seen for p_forget_after_seconds are dropped.
+SELECT wq_register_worker_v1(p_worker => %(worker)s::jsonb, p_forget_after_seconds => %(forget_after_seconds)s::float8);
+
+-- name: beat_worker
+-- A worker's beat (state, current task, model, GPU memory used, tasks run); False when it has no live row.
+SELECT wq_beat_worker_v1(p_worker_id => %(worker_id)s::text, p_state => %(state)s::text,
+                         p_current_task_id => %(current_task_id)s::text, p_model => %(model)s::text,
+                         p_gpu_memory_used_mb => %(gpu_memory_used_mb)s::integer,
+                         p_tasks_run => %(tasks_run)s::integer);
+
+-- name: list_workers
+-- Workers seen lately, with their current task's type, progress and run, and seconds since their last beat.
+SELECT * FROM wq_list_workers_v1(p_seen_within_seconds => %(seen_within_seconds)s::float8);
+
+-- name: status_counts
+-- Rows by task type and status.
+SELECT * FROM wq_status_counts_v1();
+
+-- name: fleet_overview
+-- Runs in all and lately, rows failed and completed lately, the oldest Queued row's age in seconds.
+SELECT * FROM wq_fleet_overview_v1(p_within_seconds => %(within_seconds)s::float8);
+
+-- name: list_roots
+-- One page of root rows (a run each), newest first, optionally of one status.
+SELECT * FROM wq_list_roots_v1(p_status => %(status)s::text, p_limit => %(limit)s::integer,
+                               p_offset => %(offset)s::integer);
+
+-- name: run_counts
+-- The fanned-out rows of some runs by status: count, summed progress, last finish.
+SELECT * FROM wq_run_counts_v1(p_run_ids => %(run_ids)s::text[]);
+
+-- name: task_durations
+-- Complete rows' run times by task type, counted under each bound, plus the total count and sum.
+SELECT * FROM wq_task_durations_v1(p_bounds => %(bounds)s::float8[]);

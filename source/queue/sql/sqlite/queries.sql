@@ -139,6 +139,16 @@ SELECT id FROM tasks WHERE id IN (SELECT value FROM json_each(:ids));
 -- One row.
 SELECT * FROM tasks WHERE id = :task_id;
 
+-- name: claimed_by
+-- Rows this worker holds under a lease, newest first (after a claim whose answer was lost).
+SELECT * FROM tasks
+WHERE status = 'In Progress' AND worker_id = :worker_id AND lease_expires_at IS NOT NULL
+ORDER BY started_at DESC, id;
+
+-- name: schema_version
+-- The newest migration applied.
+SELECT max(version) FROM queue_migrations;
+
 -- name: list_run
 -- All rows of a workflow run, oldest first.
 SELECT * FROM tasks WHERE run_id = :run_id ORDER BY created_at, rowid;
@@ -152,3 +162,77 @@ SELECT min(scheduled_at) FROM tasks WHERE status = 'Queued' AND scheduled_at > :
 SELECT count(*) FROM tasks
 WHERE (status = 'Queued' OR (status = 'In Progress' AND lease_expires_at IS NOT NULL))
   AND (:task_types IS NULL OR task_type IN (SELECT value FROM json_each(:task_types)));
+
+-- ---- the workers registry and the fleet's read-only views (110_workers.sql) ---------------------------
+
+-- name: register_worker
+-- Record a worker at its start (a restarted process has a new worker_id, so this inserts).
+INSERT INTO wq_workers (worker_id, host, pid, gpu_name, gpu_memory_total_mb, gpu_memory_used_mb, engine,
+                        model, version, task_types, lease_seconds, state, current_task_id, tasks_run,
+                        started_at, last_seen_at)
+VALUES (:worker_id, :host, :pid, :gpu_name, :gpu_memory_total_mb, :gpu_memory_used_mb, :engine, :model,
+        :version, :task_types, :lease_seconds, 'idle', NULL, 0, :now, :now)
+ON CONFLICT (worker_id) DO UPDATE SET
+    host = excluded.host, pid = excluded.pid, gpu_name = excluded.gpu_name,
+    gpu_memory_total_mb = excluded.gpu_memory_total_mb, engine = excluded.engine,
+    version = excluded.version, task_types = excluded.task_types, lease_seconds = excluded.lease_seconds,
+    state = 'idle', last_seen_at = excluded.last_seen_at;
+
+-- name: forget_workers
+-- Registry rows last seen before :before (long stopped or gone) are dropped.
+DELETE FROM wq_workers WHERE last_seen_at < :before;
+
+-- name: beat_worker
+-- A worker's beat: what it is doing now; a stopped row stays stopped.
+UPDATE wq_workers SET state = :state, current_task_id = :current_task_id, model = :model,
+                      gpu_memory_used_mb = :gpu_memory_used_mb, tasks_run = :tasks_run, last_seen_at = :now
+WHERE worker_id = :worker_id AND state <> 'stopped';
+
+-- name: list_workers
+-- Workers seen since :since, with the task each is running (type, progress, run), newest beat first.
+SELECT w.*, t.task_type AS current_task_type, t.progress AS current_progress,
+       t.progress_message AS current_progress_message, t.run_id AS current_run_id
+FROM wq_workers AS w LEFT JOIN tasks AS t ON t.id = w.current_task_id
+WHERE w.last_seen_at >= :since
+ORDER BY w.last_seen_at DESC, w.worker_id;
+
+-- name: status_counts
+-- Rows by task type and status.
+SELECT task_type, status, count(*) AS rows FROM tasks GROUP BY task_type, status ORDER BY task_type, status;
+
+-- name: fleet_overview
+-- Runs (root rows) in all and since :since, rows failed and completed since :since, the oldest Queued row.
+SELECT
+    (SELECT count(*) FROM tasks WHERE parent_task_id IS NULL) AS runs,
+    (SELECT count(*) FROM tasks WHERE parent_task_id IS NULL AND created_at >= :since) AS runs_since,
+    (SELECT count(*) FROM tasks WHERE status = 'Failed' AND finished_at >= :since) AS failed_since,
+    (SELECT count(*) FROM tasks WHERE status = 'Complete' AND finished_at >= :since) AS completed_since,
+    (SELECT min(created_at) FROM tasks WHERE status = 'Queued') AS oldest_queued_at;
+
+-- name: list_roots
+-- One page of root rows (a run each), newest first, optionally only those with :status.
+SELECT * FROM tasks INDEXED BY tasks_roots
+WHERE parent_task_id IS NULL AND (:status IS NULL OR status = :status)
+ORDER BY created_at DESC, rowid DESC
+LIMIT :limit OFFSET :offset;
+
+-- name: run_counts
+-- The fanned-out rows of the runs in the JSON list :run_ids, by status: how many, their progress summed,
+-- the last finish.
+SELECT run_id, status, count(*) AS rows, sum(coalesce(progress, 0)) AS progress,
+       max(finished_at) AS last_finished_at
+FROM tasks
+WHERE run_id IN (SELECT value FROM json_each(:run_ids)) AND parent_task_id IS NOT NULL
+GROUP BY run_id, status;
+
+-- name: task_durations
+-- Complete rows' run times (finished_at - started_at) by task type: for each bound of the JSON list
+-- :bounds how many took at most that long, and (bound NULL) how many in all and their seconds summed.
+WITH done AS (
+    SELECT task_type, (julianday(finished_at) - julianday(started_at)) * 86400.0 AS seconds
+    FROM tasks WHERE status = 'Complete' AND started_at IS NOT NULL AND finished_at IS NOT NULL)
+SELECT done.task_type, bound.value AS le, sum(done.seconds <= bound.value) AS rows, NULL AS seconds
+FROM done CROSS JOIN json_each(:bounds) AS bound
+GROUP BY done.task_type, bound.value
+UNION ALL
+SELECT task_type, NULL, count(*), sum(seconds) FROM done GROUP BY task_type;

@@ -1,0 +1,110 @@
+"""Who may see the dashboard: everyone on this machine when it binds a loopback address without a
+token; with DASHBOARD_TOKEN, only requests that carry it.
+
+The token travels as `Authorization: Bearer <token>` (or `X-Dashboard-Token`) from scrapers and scripts,
+or as a cookie set by the login form for a browser. The cookie holds an HMAC of the token, not the token
+itself, and is HttpOnly and SameSite=Strict. Pages redirect to the login form; anything else answers 401.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+from typing import Optional
+from urllib.parse import parse_qs, quote
+
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+COOKIE = "dashboard_session"
+MIN_TOKEN_LENGTH = 16
+OPEN_PATHS = ("/login", "/static/", "/healthz")   # reachable without the token
+
+
+def is_loopback(host: str) -> bool:
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def binding_problem(host: str, token: Optional[str]) -> Optional[str]:
+    """Why the dashboard must not start with this address and token, or None."""
+    if token is not None and len(token) < MIN_TOKEN_LENGTH:
+        return (f"DASHBOARD_TOKEN is too short ({len(token)} characters; use at least {MIN_TOKEN_LENGTH}, "
+                "e.g. from `python -c 'import secrets; print(secrets.token_urlsafe(24))'`)")
+    if not is_loopback(host) and not token:
+        return (f"binding {host} opens the dashboard to the network: set DASHBOARD_TOKEN (environment or "
+                ".env), or bind 127.0.0.1")
+    return None
+
+
+def session_value(token: str) -> str:
+    return hmac.new(token.encode(), b"dashboard-session", hashlib.sha256).hexdigest()
+
+
+def safe_next(target: Optional[str]) -> str:
+    """Where to go after logging in: a path on this site only."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+class TokenGate:
+    """ASGI middleware: requests without the token get a login redirect (pages) or 401 (the rest)."""
+
+    def __init__(self, app: ASGIApp, token: Optional[str]) -> None:
+        self.app = app
+        self.token = token or None
+        self.cookie = session_value(token) if token else None
+
+    def allows(self, request: Request) -> bool:
+        if self.token is None or request.url.path.startswith(OPEN_PATHS):
+            return True
+        header = request.headers.get("authorization", "")
+        offered = header[7:].strip() if header.lower().startswith("bearer ") else \
+            request.headers.get("x-dashboard-token", "")
+        if offered and token_matches(self.token, offered):
+            return True
+        cookie = request.cookies.get(COOKIE, "")
+        return bool(cookie) and hmac.compare_digest(cookie.encode(), self.cookie.encode())
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        if self.allows(request):
+            await self.app(scope, receive, send)
+            return
+        await refusal(request)(scope, receive, send)
+
+
+def refusal(request: Request) -> Response:
+    wants_page = request.method == "GET" and "text/html" in request.headers.get("accept", "") \
+        and not request.headers.get("x-live")
+    if wants_page:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+    return PlainTextResponse("this dashboard needs its token (Authorization: Bearer <DASHBOARD_TOKEN>)\n",
+                             status_code=401, headers={"WWW-Authenticate": "Bearer"})
+
+
+async def login_form_values(request: Request) -> dict[str, str]:
+    """The login form's fields (application/x-www-form-urlencoded, read without a multipart parser)."""
+    body = (await request.body())[:4096].decode("utf-8", "replace")
+    return {key: values[0] for key, values in parse_qs(body).items()}
+
+
+def logged_in(token: str, target: str, secure: bool) -> Response:
+    response = RedirectResponse(safe_next(target), status_code=303)
+    response.set_cookie(COOKIE, session_value(token), httponly=True, samesite="strict", secure=secure,
+                        max_age=30 * 24 * 3600)
+    return response
+
+
+def token_matches(token: Optional[str], offered: str) -> bool:
+    return bool(token) and hmac.compare_digest(offered.encode(), token.encode())

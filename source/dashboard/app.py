@@ -1,0 +1,162 @@
+"""The dashboard's Starlette application: pages, the live fragments they refresh from, artefacts from
+the output roots, /metrics and the login form.
+
+Every page is rendered on the server. A page's refresh (static/dashboard.js) asks for the same URL with
+the header `X-Live: 1` and gets only the page's main region, which the script swaps in place while
+keeping the video and image elements that did not change (a playing video keeps playing).
+Handlers are plain functions: Starlette runs them on its thread pool, where the queue backends keep one
+connection per thread.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from ..config import Settings, scrub_secrets
+from ..queue.base import TaskQueue
+from ..queue.model import Status
+from . import access, pages
+from .files import OutputRoots
+from .metrics import CONTENT_TYPE, metrics_text
+
+HERE = Path(__file__).resolve().parent
+REFRESH_MS = 1500
+SECURITY_HEADERS = {
+    # nothing loads from anywhere but this server; no inline script; never framed
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; media-src 'self'; "
+                               "script-src 'self'; style-src 'self'; frame-ancestors 'none'; "
+                               "base-uri 'none'; form-action 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+def templates() -> Environment:
+    env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]),
+                      trim_blocks=True, lstrip_blocks=True)
+    env.globals.update(Status=Status, span=pages.span, percent=lambda x: f"{100 * (x or 0):.0f}%")
+    return env
+
+
+class Dashboard:
+    def __init__(self, settings: Settings, queue: TaskQueue, roots: OutputRoots) -> None:
+        self.settings = settings
+        self.queue = queue
+        self.roots = roots
+        self.env = templates()
+
+    # ---- rendering ---------------------------------------------------------------------------------
+    def page(self, request: Request, name: str, title: str, **context) -> Response:
+        """The whole page, or only its main region for a live refresh."""
+        main = self.env.get_template(name).render(request=request, **context)
+        if request.headers.get("x-live"):
+            return HTMLResponse(main, headers=SECURITY_HEADERS)
+        html = self.env.get_template("base.html").render(
+            main=main, title=title, path=request.url.path, refresh_ms=REFRESH_MS,
+            token_required=bool(self.settings.dashboard_token))
+        return HTMLResponse(html, headers=SECURITY_HEADERS)
+
+    def not_found(self, request: Request, what: str) -> Response:
+        response = self.page(request, "missing.html", "Not found", what=what)
+        response.status_code = 404
+        return response
+
+    # ---- pages -------------------------------------------------------------------------------------
+    def overview(self, request: Request) -> Response:
+        return self.page(request, "overview.html", "Overview", **pages.overview_page(self.queue, self.roots))
+
+    def runs(self, request: Request) -> Response:
+        status = request.query_params.get("status") or None
+        if status is not None and status not in Status.ALL:
+            status = None
+        page = _int(request.query_params.get("page"), 1)
+        return self.page(request, "runs.html", "Runs", **pages.runs_page(self.queue, self.roots, page, status))
+
+    def run(self, request: Request) -> Response:
+        run_id = request.path_params["run_id"]
+        context = pages.run_page(self.queue, self.roots, run_id)
+        if context is None:
+            return self.not_found(request, f"no run or row with id {run_id}")
+        return self.page(request, "run.html", f"Run {context['run_id']}", **context)
+
+    def workers(self, request: Request) -> Response:
+        return self.page(request, "workers.html", "Workers", **pages.workers_page(self.queue))
+
+    # ---- the rest ----------------------------------------------------------------------------------
+    def file(self, request: Request) -> Response:
+        path = self.roots.find(_int(request.path_params["root"], -1), request.path_params["path"])
+        if path is None:
+            return PlainTextResponse("not found\n", status_code=404)
+        return FileResponse(path, headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache"})
+
+    def metrics(self, request: Request) -> Response:
+        return Response(metrics_text(self.queue), media_type=CONTENT_TYPE)
+
+    def unavailable(self, request: Request, exc: Exception) -> Response:
+        """The queue did not answer (database down, network lost): one line, secrets removed; the page's
+        script shows `offline` and keeps trying."""
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        return PlainTextResponse(f"the {self.settings.db_type} queue did not answer: "
+                                 f"{scrub_secrets(first, self.settings)}\n", status_code=503)
+
+    def healthz(self, request: Request) -> Response:
+        return PlainTextResponse("ok\n")
+
+    def login_form(self, request: Request) -> Response:
+        return self._login_page(request, request.query_params.get("next", "/"), error=None)
+
+    async def login(self, request: Request) -> Response:
+        values = await access.login_form_values(request)
+        target = values.get("next", "/")
+        if access.token_matches(self.settings.dashboard_token, values.get("token", "")):
+            return access.logged_in(self.settings.dashboard_token, target, request.url.scheme == "https")
+        response = self._login_page(request, target, error="That is not the token.")
+        response.status_code = 401
+        return response
+
+    def _login_page(self, request: Request, target: str, error: Optional[str]) -> Response:
+        html = self.env.get_template("login.html").render(next=access.safe_next(target), error=error,
+                                                          enabled=bool(self.settings.dashboard_token))
+        return HTMLResponse(html, headers=SECURITY_HEADERS)
+
+    def logout(self, request: Request) -> Response:
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(access.COOKIE)
+        return response
+
+
+def _int(text: Optional[str], default: int) -> int:
+    try:
+        return int(text) if text is not None else default
+    except ValueError:
+        return default
+
+
+def create_app(settings: Settings, queue: TaskQueue, roots: Optional[OutputRoots] = None) -> Starlette:
+    """The application over an open queue; files are served from `roots` (default: from the settings)."""
+    dashboard = Dashboard(settings, queue, roots or OutputRoots.from_settings(settings))
+    routes = [
+        Route("/", dashboard.overview),
+        Route("/runs", dashboard.runs),
+        Route("/runs/{run_id:str}", dashboard.run),
+        Route("/workers", dashboard.workers),
+        Route("/files/{root}/{path:path}", dashboard.file),
+        Route("/metrics", dashboard.metrics),
+        Route("/healthz", dashboard.healthz),
+        Route("/login", dashboard.login_form, methods=["GET"]),
+        Route("/login", dashboard.login, methods=["POST"]),
+        Route("/logout", dashboard.logout),
+        Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+    ]
+    app = Starlette(routes=routes, exception_handlers={Exception: dashboard.unavailable})
+    app.add_middleware(access.TokenGate, token=settings.dashboard_token)
+    app.state.dashboard = dashboard
+    return app

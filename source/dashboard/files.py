@@ -1,0 +1,91 @@
+"""Serving artefacts from the configured output roots, and nothing else.
+
+A row's local output becomes the URL /files/<root index>/<path inside that root>. Serving resolves
+the path (following symlinks) and answers only when the result is an existing file inside the root's
+own resolved folder: `..`, absolute paths, encoded separators and symlinks that lead out all end in
+404, exactly like a file that does not exist. URLs on rows are never fetched here (the page links them).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Optional, Sequence
+from urllib.parse import quote
+
+from ..config import Settings
+from ..storage.outputs import absolute_location
+
+VIDEO_SUFFIXES = {".mp4", ".webm", ".mov", ".m4v", ".mkv"}
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif"}
+
+
+@dataclass(frozen=True)
+class Output:
+    """A row's output as the page shows it: `url` is ours (/files/...) or the row's own link."""
+
+    kind: str            # video | image | file | link | unserved
+    location: str        # as written on the row, made absolute for local paths
+    url: Optional[str] = None
+
+    @property
+    def name(self) -> str:
+        return PurePosixPath(self.location.split("?", 1)[0]).name or self.location
+
+
+class OutputRoots:
+    def __init__(self, folders: Sequence[Path], base_dir: Path) -> None:
+        self.roots = [Path(folder).expanduser().resolve() for folder in folders]
+        self.base_dir = Path(base_dir)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, extra: Sequence[str] = ()) -> "OutputRoots":
+        """MAIN_OUTPUT_DIR, then DASHBOARD_OUTPUT_ROOTS, then `extra`; duplicates dropped."""
+        folders = [settings.output_path]
+        for text in [settings.dashboard_output_roots or "", *extra]:
+            folders += [Path(part.strip()) for part in text.split(",") if part.strip()]
+        unique = list(dict.fromkeys(Path(f).expanduser().resolve() for f in folders))
+        return cls(unique, settings.db_dir)
+
+    def describe(self, location: Optional[str]) -> Optional[Output]:
+        """How the page shows a row's output_location (None when the row has none)."""
+        if not location:
+            return None
+        if "://" in location:
+            scheme = location.split("://", 1)[0].lower()
+            return Output("link", location, location if scheme in ("http", "https") else None)
+        path = Path(absolute_location(location, self.base_dir))
+        url = self.url_for(path)
+        if url is None:
+            return Output("unserved", str(path))
+        suffix = path.suffix.lower()
+        kind = "video" if suffix in VIDEO_SUFFIXES else "image" if suffix in IMAGE_SUFFIXES else "file"
+        return Output(kind, str(path), url)
+
+    def url_for(self, path: Path) -> Optional[str]:
+        """/files/<i>/<relative path> for a file inside root i (after resolving symlinks), else None."""
+        try:
+            resolved = path.resolve(strict=True)
+        except (OSError, RuntimeError):
+            return None
+        if not resolved.is_file():
+            return None
+        for index, root in enumerate(self.roots):
+            if resolved.is_relative_to(root):
+                return f"/files/{index}/" + quote(resolved.relative_to(root).as_posix())
+        return None
+
+    def find(self, index: int, relative: str) -> Optional[Path]:
+        """The file behind /files/<index>/<relative>, or None (then the answer is 404)."""
+        if not 0 <= index < len(self.roots) or not relative or "\\" in relative or "\0" in relative:
+            return None
+        parts = PurePosixPath(relative).parts
+        if relative.startswith("/") or any(part in ("..", ".") for part in parts):
+            return None
+        root = self.roots[index]
+        try:
+            resolved = (root / Path(*parts)).resolve(strict=True)
+        except (OSError, RuntimeError):
+            return None
+        if not resolved.is_relative_to(root) or not resolved.is_file():
+            return None
+        return resolved
