@@ -31,6 +31,8 @@ import time
 from typing import Any, Callable, Optional, Sequence, TypeVar
 
 from .base import Migration, TaskQueue
+from .fleet import (DurationBucket, FleetOverview, RunSummary, StatusCount, WorkerBeat, WorkerInfo,
+                    WorkerRecord)
 from .model import Claim, DatabaseUnavailable, NewTask, QueueError, Status, Task
 
 log = logging.getLogger("queue")
@@ -219,6 +221,29 @@ class ReconnectingQueue(TaskQueue):
             self.stop_waiting.wait(min(max(0.0, timeout), BACKOFF_MAX_S))
             return
         self.outage.back()
+
+    # ---- the workers registry and read-only views: advisory, not retried (a beat missed in an outage
+    # is made up by the next one; the presence thread logs nothing per failed beat) -----------------------
+    def register_worker(self, info: WorkerInfo, forget_after_seconds: float) -> None:
+        self.queue.register_worker(info, forget_after_seconds)
+
+    def beat_worker(self, beat: WorkerBeat) -> bool:
+        return self.queue.beat_worker(beat)
+
+    def list_workers(self, seen_within_seconds: float) -> list[WorkerRecord]:
+        return self.queue.list_workers(seen_within_seconds)
+
+    def status_counts(self) -> list[StatusCount]:
+        return self.queue.status_counts()
+
+    def fleet_overview(self, within_seconds: float) -> FleetOverview:
+        return self.queue.fleet_overview(within_seconds)
+
+    def list_runs(self, limit: int, offset: int = 0, status: Optional[str] = None) -> list[RunSummary]:
+        return self.queue.list_runs(limit, offset, status)
+
+    def task_durations(self, bounds: Sequence[float]) -> list[DurationBucket]:
+        return self.queue.task_durations(bounds)
 
     def __getattr__(self, name: str) -> Any:
         """Anything else (a backend's own attributes, e.g. `target` in tests) is the wrapped queue's."""
