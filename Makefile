@@ -28,8 +28,8 @@ install-dev: $(VENV)/.dev-installed
 services:
 	bash scripts/install_test_services.sh || [ "$$REQUIRE_SERVICES" != "1" ]
 
-# The main job on the embedded default (SQLite; tiny random-weight models where no GPU exists):
-# queue a travel between the three sample images, drain the queue, print the final video's path.
+# The main job on the embedded default (SQLite) with the preview engine (no model; seconds on a CPU):
+# queue a travel between the three sample images, drain the queue, end with the final video's path.
 demo: install
 	bash scripts/demo.sh
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Queue one task row, or show / cancel one. `python add_task.py --help`."""
+"""Queue one task row, or show / cancel one. `.venv/bin/python add_task.py --help`."""
 import sys
 
-from source.cli.add_task_cli import main
+from source.cli.common import run_command
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command("source.cli.add_task_cli"))

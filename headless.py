@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
-"""Worker: claims rows from the tasks table and renders them. `python headless.py --help`."""
+"""Worker: claims rows from the tasks table and renders them. `.venv/bin/python headless.py --help`."""
 import sys
 
 if __name__ == "__main__":
     try:
-        from source.cli.worker_cli import main
+        from source.cli.common import run_command
 
-        sys.exit(main())
+        sys.exit(run_command("source.cli.worker_cli"))
     except ModuleNotFoundError as exc:  # an interpreter without the project's packages: say which, claim nothing
         from source.selfcheck import explain_environment_error
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""High-level workflows (travel_between_images, ...), run status and cancel. `python steerable_motion.py --help`."""
+"""High-level workflows (travel_between_images, ...), run status and cancel. `.venv/bin/python steerable_motion.py --help`."""
 import sys
 
-from source.cli.steerable_motion_cli import main
+from source.cli.common import run_command
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command("source.cli.steerable_motion_cli"))

@@ -20,8 +20,8 @@ directly and through pgbouncer in transaction mode (pool of 20): connections use
 workers connected, claims/s over a 2,000-row backlog, and enqueue -> start p50/p99 for rows enqueued one
 by one at 50 rows/s.
 
-    python benchmarks/chaos_bench.py                      # everything; rewrites the section of RESULTS.md
-    python benchmarks/chaos_bench.py --parts chaos --backends postgres --no-write
+    .venv/bin/python benchmarks/chaos_bench.py                      # everything; rewrites the section of RESULTS.md
+    .venv/bin/python benchmarks/chaos_bench.py --parts chaos --backends postgres --no-write
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Fleet benchmark: what the workers registry costs the queue, and how fast the dashboard answers with
 10,000 rows in the table.
 
-    python benchmarks/fleet_bench.py [--backends sqlite,postgres] [--no-write] [--skip-queue]
+    .venv/bin/python benchmarks/fleet_bench.py [--backends sqlite,postgres] [--no-write] [--skip-queue]
 
 1. One beat (`beat_worker`): its own cost, p50 / p99.
 2. The queue benchmark's measurements (benchmarks/queue_bench.py: enqueue -> start and parent -> child
@@ -314,7 +314,7 @@ def report(args, beats, queue_results, dashboards, seconds):
             lines.append(f"| {name} | {full[0]:.1f} / {full[1]:.1f} | {live_text} | {full[2] / 1024:.0f} | {load} |")
     if args.note:
         lines += ["", args.note]
-    lines += ["", f"Run took {seconds:.0f} s: `python benchmarks/fleet_bench.py`."]
+    lines += ["", f"Run took {seconds:.0f} s: `.venv/bin/python benchmarks/fleet_bench.py`."]
     return "\n".join(lines)
 
 

@@ -1,8 +1,8 @@
 """Seconds per denoising step of full-size Wan 2.1 transformers on a GPU: stock diffusers vs. tuned.
 
-    python benchmarks/gpu_bench.py                      # 1.3B and 14B, every variant, 832x480x81
-    python benchmarks/gpu_bench.py --models 1.3B --steps 5 --json out.json
-    python benchmarks/gpu_bench.py --tiny               # CPU: tiny-model render time, 64x64x17
+    .venv/bin/python benchmarks/gpu_bench.py                      # 1.3B and 14B, every variant, 832x480x81
+    .venv/bin/python benchmarks/gpu_bench.py --models 1.3B --steps 5 --json out.json
+    .venv/bin/python benchmarks/gpu_bench.py --tiny               # CPU: tiny-model render time, 64x64x17
 
 Random bf16 weights with the real Wan 2.1 dimensions (the weights do not change the speed), one step
 with classifier-free guidance = two transformer forwards (cond + uncond), as diffusers' WanPipeline runs

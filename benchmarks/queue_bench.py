@@ -1,6 +1,6 @@
 """Queue benchmark: wake-up latency, throughput, claim cost behind blocked rows, idle CPU.
 
-    python benchmarks/queue_bench.py [--backends sqlite,postgres] [--no-write]
+    .venv/bin/python benchmarks/queue_bench.py [--backends sqlite,postgres] [--no-write]
 
 For each backend, with a trivial in-process handler (claim, then complete):
 - enqueue -> start latency for an idle worker (a separate process in wait_for_change + claim);
@@ -310,7 +310,7 @@ def main(argv=None):
             f"between processes; the idle worker wakes on NOTIFY (Postgres) or on a PRAGMA data_version change checked every 5 ms (SQLite); the CPU figure is a worker idling with the default {POLL_INTERVAL:.0f} s backstop poll.\n\n"
             f"{body}\n\nTargets:\n{verdicts(results)}\n\n"
             + (f"{args.note}\n\n" if args.note else "") +
-            f"Run took {time.monotonic() - began:.0f} s: `python benchmarks/queue_bench.py`.")
+            f"Run took {time.monotonic() - began:.0f} s: `.venv/bin/python benchmarks/queue_bench.py`.")
     print(text)
     if not args.no_write:
         write_results(text)

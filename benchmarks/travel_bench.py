@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Travel-between-images benchmark. `python benchmarks/travel_bench.py [--quick]`
+"""Travel-between-images benchmark. `.venv/bin/python benchmarks/travel_bench.py [--quick]`
 
 1. A real 3-image run (samples/, 832x480, 81 frames, overlap 16, the `tiny` random-weight VACE model)
    through a SQLite queue and an in-process worker: wall time split into rendering (time inside

@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
-"""Draw the three sample anchor images (dawn, noon, dusk over the same hills) used by the README.
+"""Write the sample images the README's examples use (samples/README.md says where each comes from).
 
-Made here so the repository carries no third-party pictures: `python samples/make_samples.py`
-rewrites samples/anchor_{0,1,2}.png deterministically (256x256 RGB PNGs).
+`.venv/bin/python samples/make_samples.py` rewrites them deterministically:
+- anchor_{0,1,2}.png: dawn, noon and dusk over the same hills (256x256 RGB), drawn here, so the
+  repository carries no third-party pictures for them;
+- person.png: scikit-image's astronaut photograph (512x512 RGB, public domain: NASA), when scikit-image
+  is installed (`make test` installs it); skipped otherwise.
 """
 from pathlib import Path
 
@@ -36,11 +39,25 @@ def draw_scene(top, bottom, sun, centre, hills) -> Image.Image:
     return img
 
 
+def person() -> Image.Image:
+    """scikit-image's bundled astronaut photograph (Eileen Collins, NASA; public domain)."""
+    import skimage.data
+
+    return Image.fromarray(skimage.data.astronaut())
+
+
 def main() -> None:
     folder = Path(__file__).resolve().parent
     for i, scene in enumerate(SCENES):
         draw_scene(*scene).save(folder / f"anchor_{i}.png", optimize=True)
         print(folder / f"anchor_{i}.png")
+    try:
+        image = person()
+    except ImportError:
+        print("person.png kept as it is: scikit-image is not installed")
+        return
+    image.save(folder / "person.png", optimize=True)
+    print(folder / "person.png")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Check the layering of source/: no import cycle between its packages, and no layer importing above it.
 
-    python scripts/check_layers.py          # prints the package graph; exit 1 on a cycle or a broken rule
+    .venv/bin/python scripts/check_layers.py          # prints the package graph; exit 1 on a cycle or a broken rule
 
 Reads every module under source/ with `ast` (nothing is imported or run), resolves its imports
 (absolute `source.x` and relative `from ..x import y`, at module level or inside functions), and

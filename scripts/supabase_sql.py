@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Print the Postgres migrations as one SQL script, for a Supabase project's SQL editor.
 
-    python scripts/supabase_sql.py > supabase_install.sql
+    .venv/bin/python scripts/supabase_sql.py > supabase_install.sql
 
 The same files `headless.py --migrate-only` applies with DB_TYPE=postgres, in the same order, in one
 transaction. Each migration is idempotent, so pasting the script again after an upgrade is safe.

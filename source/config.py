@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Mapping, Optional
 
 DB_TYPES = ("sqlite", "postgres", "supabase")
-ENGINES = ("diffusers", "tiny", "wan2gp")
+ENGINES = ("diffusers", "tiny", "wan2gp", "preview")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -53,7 +53,7 @@ class Settings:
                                             "on SIGTERM, how long the running task may take to finish")
     debug: bool = setting("DEBUG", False, "verbose logs; keep work folders")
     # ---- rendering ------------------------------------------------------------------------------------
-    engine: str = setting("ENGINE", "auto", "render engine: auto | diffusers | tiny | wan2gp")
+    engine: str = setting("ENGINE", "auto", "render engine: auto | diffusers | tiny | wan2gp | preview")
     models_dir: str = setting("MODELS_DIR", "models", "local folder of diffusers-format model folders")
     wan2gp_path: Optional[str] = setting("WAN2GP_PATH", None, "a Wan2GP checkout for the wan2gp engine")
     tiny_models_dir: Optional[str] = setting(

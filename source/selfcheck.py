@@ -135,6 +135,8 @@ def check_engine(settings: Settings, queue: TaskQueue) -> Optional[str]:
         engine = choose_engine(None, settings)
         if engine in ("diffusers", "tiny"):
             importlib.import_module("diffusers")
+        if engine == "preview":  # its optical flow (OpenCV, from the opencv-contrib wheel mediapipe installs)
+            importlib.import_module("cv2")
     except ImportError as exc:
         raise SelfCheckFailed(f"the render engine cannot start: {explain_environment_error(exc)}") from None
     except Exception as exc:  # the engine's own reason (e.g. wan2gp without a checkout)

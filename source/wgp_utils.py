@@ -10,7 +10,7 @@
         reference_images: list[PIL.Image | str] | None = None,
         loras: dict[str, float] | None = None,          # {path_or_url: strength}
         use_causvid_lora: bool = False, use_lighti2x_lora: bool = False,
-        engine: str | None = None,                      # auto | diffusers | tiny | wan2gp (default: settings)
+        engine: str | None = None,                      # auto | diffusers | tiny | wan2gp | preview (default: settings)
         wgp_settings: dict | None = None,               # Wan2GP-only settings (engine wan2gp; else ignored)
         progress_callback: Callable[[int, int], None] | None = None,  # (step, total); may raise to cancel
         settings: Settings | None = None,               # the worker's settings (default: this process's)
@@ -36,6 +36,10 @@ Defaults: steps / guidance / flow shift come from the model's registry entry unl
 flags set them (causvid: 9 / 1.0 / 1.0, lighti2x: 5 / 1.0 / 5.0) whatever was given. With the tiny
 engine, steps default to 4.
 
+Engine preview (source/engines/preview.py): after the snapping, no model is loaded (the name is still checked): the
+guide and mask are built from the inputs as for VACE, and the frames to invent are optical-flow morphs
+between the kept frames. The file's title tag says it is a preview.
+
 Engine wan2gp (source/engines/wan2gp/): after the engine choice and the snapping above, the call goes
 to a Wan2GP helper process; Wan2GP supplies its own model defaults, and `wgp_settings` reach it.
 """
@@ -48,7 +52,7 @@ from typing import Callable, Optional
 from .config import Settings, resolve_settings
 from .engines import diffusers_engine
 from .engines.choice import choose_engine
-from .engines.inputs import as_image, as_video, guide_from_images
+from .engines.inputs import as_image, guide_and_mask
 from .engines.loras import ACCELERATOR_SETTINGS, accelerator_lora_file, apply_loras, resolve_lora_file
 from .engines.models import MODELS, UnknownModel, lookup_model, tiny_kind_for
 from .engines.residency import RESIDENT
@@ -101,6 +105,11 @@ def generate_single_video(
         log.warning("wgp_settings (%s) apply to engine wan2gp only; ignored by engine %s",
                     ", ".join(sorted(wgp_settings)), engine)
 
+    # ---- preview engine: no model; the known frames morphed into each other ----
+    if engine == "preview":
+        return _render_preview(model, prompt, output_path, (width, height), frames, start_image, end_image,
+                               guide_video, mask_video, progress_callback)
+
     # Which model, of which kind, from which folder.
     spec = lookup_model(model)
     if spec.kind == "wan2gp":
@@ -109,12 +118,13 @@ def generate_single_video(
     has_guide = guide_video is not None or mask_video is not None
     has_start, has_end = start_image is not None, end_image is not None
     tiny = engine == "tiny" or spec.name == "tiny"
+    if spec.name != "tiny":  # a tiny model standing in for a real one takes what the real one takes
+        _check_inputs_fit(spec.name, spec.kind, has_guide=has_guide, has_start=has_start, has_end=has_end)
     if tiny:
         kind = tiny_kind_for(spec.kind, has_guide=has_guide, has_start=has_start, has_end=has_end)
         location = ensure_tiny_model(kind, settings)
     else:
         kind = spec.kind
-        _check_inputs_fit(spec.name, kind, has_guide=has_guide, has_start=has_start, has_end=has_end)
         location = locate_weights(spec, settings)
 
     # Settings: given value > model default; the LoRA flags override both.
@@ -175,23 +185,25 @@ def _check_inputs_fit(name: str, kind: str, *, has_guide: bool, has_start: bool,
 
 
 def _vace_inputs(call, guide_video, mask_video, reference_images, size) -> None:
-    """Guide and mask for VACE: given ones, else built from the start/end images (kept frames black)."""
-    if guide_video is not None:
-        call.guide_video = as_video(guide_video, size, call.frames, "guide video")
-        call.mask_video = as_video(mask_video, size, call.frames, "mask video") if mask_video is not None else None
-        if call.start_image is not None or call.end_image is not None:
-            _, image_mask = guide_from_images(call.start_image, call.end_image, call.frames, size)
-            mask = call.mask_video or image_mask
-            for index, image in ((0, call.start_image), (-1, call.end_image)):
-                if image is not None:
-                    call.guide_video[index], mask[index] = image, image_mask[index]
-            call.mask_video = mask
-    elif mask_video is not None:
-        call.mask_video = as_video(mask_video, size, call.frames, "mask video")
-        call.guide_video, _ = guide_from_images(call.start_image, call.end_image, call.frames, size)
-    else:
-        call.guide_video, call.mask_video = guide_from_images(call.start_image, call.end_image, call.frames, size)
+    """Guide, mask and reference images for VACE."""
+    call.guide_video, call.mask_video = guide_and_mask(call.start_image, call.end_image, guide_video, mask_video,
+                                                        call.frames, size)
     call.reference_images = [as_image(image, size, "reference image") for image in (reference_images or [])]
+
+
+def _render_preview(model, prompt, output_path: Path, size, frames, start_image, end_image, guide_video,
+                    mask_video, progress_callback) -> Path:
+    """The preview engine's render (source/engines/preview.py): no model, no weights."""
+    from .engines import preview
+
+    lookup_model(model)  # an unknown name fails here as with every engine
+    start = as_image(start_image, size, "start image") if start_image is not None else None
+    end = as_image(end_image, size, "end image") if end_image is not None else None
+    guide, mask = guide_and_mask(start, end, guide_video, mask_video, frames, size)
+    video = preview.render(guide, mask, prompt=str(prompt or ""), progress_callback=progress_callback)
+    if output_path.suffix.lower() == ".png":
+        return save_png(video[0], output_path)
+    return write_video(video, output_path, fps=WAN_FPS, title=preview.PREVIEW_TITLE)
 
 
 def _strength(key, value) -> float:

@@ -7,7 +7,12 @@ react to signals:
 - first SIGTERM/SIGINT: claim nothing more; the running task may finish within the grace period, else it
   is told to stop (its next progress report raises TaskCancelled) and the row goes back to `Queued`
   without counting the attempt;
-- second signal: the row goes back at once and the process exits.
+- second signal: the row goes back at once and the process exits;
+- a signal while idle ends the wait for new work at once.
+
+Once the row is given back, the process waits at most `EXIT_AFTER_LOST_TASK_S` for the task thread to
+stop at its next step (its progress report raises TaskCancelled); a thread inside one long call (a model
+load, one render step on a CPU) is left behind and the process exits without it.
 
 The queue is wrapped in a ReconnectingQueue (queue/reconnecting.py): while the database is away the
 worker waits for it (one log line when it goes, one when it is back) and a finished result is written
@@ -38,15 +43,17 @@ from .queue.model import Claim, Task
 from .queue.reconnecting import ReconnectingQueue, StoppedWaiting
 from .storage.outputs import publish_output, safe_name
 from .tasks.context import Done, FanOut, TaskContext
+from .workflows import workdirs
 from .workflows.registry import get_handler, parse_params
 
 log = logging.getLogger("worker")
 
 PROGRESS_MIN_INTERVAL_S = 0.5      # progress writes are throttled to this
 SWEEP_INTERVAL_S = 5.0             # how often an idle or busy worker reclaims expired leases
+RUN_FOLDER_SWEEP_S = 600.0         # how often it removes work folders of runs that ended elsewhere
 RETRY_BASE_DELAY_S = 5.0           # transient failures back off 5 s, 10 s, 20 s, ... (capped)
 RETRY_MAX_DELAY_S = 300.0
-EXIT_AFTER_LOST_TASK_S = 10.0      # after the row is given back, how long to wait for the thread
+EXIT_AFTER_LOST_TASK_S = 1.0       # after the row is given back, how long to wait for the thread
 EXIT_BROKEN = 3                    # exit code: this worker cannot run its tasks (see source/selfcheck.py)
 
 
@@ -54,6 +61,11 @@ def make_worker_id(prefix: Optional[str]) -> str:
     """Unique per process start, so a restarted worker never passes for its former self."""
     base = prefix or socket.gethostname().split(".")[0] or "worker"
     return f"{base}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+class _StopWaiting(BaseException):
+    """Raised by the signal handler into the idle wait for new work, so an idle worker stops at once (a
+    BaseException, like KeyboardInterrupt: no `except Exception` on the way swallows it)."""
 
 
 @dataclass
@@ -74,8 +86,12 @@ class Worker:
         self.exit_code = 0
         self._stop_deadline: Optional[float] = None
         self._last_sweep = 0.0
+        self._last_folder_sweep: Optional[float] = None
         self._last_model: Optional[str] = None
-        self.tasks_run = 0
+        self.tasks_run = 0           # tasks that ended here (complete, failed, fanned out, stopped)
+        self.tasks_given_back = 0    # tasks handed back to the queue at shutdown
+        self.running = False         # a task is running now
+        self._idle = False           # the main thread waits for new work (a signal may cut it short)
         self.current_task: Optional[Task] = None  # the row being run (the workers registry shows it)
         self.abandoned_task = False  # a given-back task whose thread is still running
         # One long-lived thread runs every handler: models loaded by one task stay usable by the next,
@@ -88,14 +104,21 @@ class Worker:
         signal.signal(signal.SIGINT, self._on_signal)
 
     def _on_signal(self, signum, _frame) -> None:
+        name = signal.Signals(signum).name
         if self.stop_requested.is_set():
-            log.warning("second %s: giving the running task back now", signal.Signals(signum).name)
+            if self.running:
+                log.warning("second %s: giving the running task back now", name)
             self.stop_now.set()
+            return
+        if self.running:
+            log.info("%s: no new tasks; the running task may finish within %.0f s", name,
+                     self.settings.shutdown_grace_seconds)
         else:
-            log.info("%s: no new tasks; the running task may finish within %.0f s",
-                     signal.Signals(signum).name, self.settings.shutdown_grace_seconds)
-            self._stop_deadline = time.monotonic() + self.settings.shutdown_grace_seconds
-            self.stop_requested.set()
+            log.info("%s: stopping (no task is running)", name)
+        self._stop_deadline = time.monotonic() + self.settings.shutdown_grace_seconds
+        self.stop_requested.set()
+        if self._idle:
+            raise _StopWaiting()
 
     # ---- the loop ------------------------------------------------------------------------------
     def run(self, once: bool = False, until_idle: bool = False) -> int:
@@ -111,7 +134,8 @@ class Worker:
                 log.warning("stopping while the database is away (%s)", exc)
                 self.abandoned_task = True  # a task thread may still run: do not wait for it at exit
                 break
-        log.info("worker %s stopped after %d task(s)", self.worker_id, self.tasks_run)
+        given_back = f" ({self.tasks_given_back} given back to the queue)" if self.tasks_given_back else ""
+        log.info("worker %s stopped after %d task(s)%s", self.worker_id, self.tasks_run, given_back)
         self._task_thread.shutdown(wait=False, cancel_futures=True)
         _stop_engine_processes()
         return self.exit_code
@@ -134,7 +158,13 @@ class Worker:
         wait = self.settings.poll_interval
         if once or until_idle:
             wait = min(wait, 1.0)  # someone else's leased row may free work at any moment
-        self.queue.wait_for_change(min(wait, SWEEP_INTERVAL_S))
+        self._idle = True
+        try:
+            self.queue.wait_for_change(min(wait, SWEEP_INTERVAL_S))
+            self._idle = False
+        except _StopWaiting:  # a signal while idle: stop now, not when the wait ends
+            pass
+        self._idle = False
         return False
 
     def _maybe_sweep(self) -> None:
@@ -144,11 +174,16 @@ class Worker:
             swept = self.queue.sweep_expired()
             if swept:
                 log.warning("reclaimed %d row(s) whose worker was lost", swept)
+        if self._last_folder_sweep is None or now - self._last_folder_sweep >= RUN_FOLDER_SWEEP_S:
+            self._last_folder_sweep = now
+            try:
+                workdirs.sweep_ended_runs(self.queue, self.settings)
+            except Exception as exc:  # only tidying
+                log.warning("run folders not checked: %s", exc)
 
     # ---- one task ------------------------------------------------------------------------------
     def execute(self, claim: Claim) -> None:
         task = claim.task
-        self.tasks_run += 1
         model = task.params.get("model") or task.params.get("model_name")
         self._last_model = model if isinstance(model, str) else self._last_model
         with task_logging(task.id):
@@ -157,20 +192,29 @@ class Worker:
             outcome = _Outcome()
             started = time.monotonic()
             future = self._task_thread.submit(self._run_handler, ctx, outcome)
-            released = self._supervise(claim, ctx, future)
-            if released:
-                return
-            self._finish(claim, ctx, outcome, time.monotonic() - started)
+            self.running = True
+            try:
+                if self._supervise(claim, ctx, future) or self._finish(claim, ctx, outcome,
+                                                                       time.monotonic() - started):
+                    self.tasks_given_back += 1
+                    return
+                self.tasks_run += 1
+                self._cleanup_run_dir(ctx)
+            finally:
+                self.running = False
 
     def _context(self, claim: Claim) -> TaskContext:
         """The handler's context; its params are validated on the task thread (`_run_handler`)."""
         ctx = TaskContext(task=claim.task, claim=claim, params=None, settings=self.settings, queue=self.queue)
         last_write = [0.0]
+        held: list = []  # the last report the throttle held back
 
         def report(progress: float, message: str) -> None:
             now = time.monotonic()
             if progress < 1.0 and now - last_write[0] < PROGRESS_MIN_INTERVAL_S:
+                held[:] = [(progress, message)]
                 return
+            held.clear()
             last_write[0] = now
             try:
                 owned = self.queue.set_progress(claim, max(0.0, min(1.0, float(progress))), message[:200])
@@ -181,6 +225,13 @@ class Worker:
                 ctx.lost.set()
                 raise TaskCancelled(f"task {claim.task_id} was cancelled or lost its lease")
 
+        def flush() -> None:
+            """Write the report the throttle held back, so the row keeps the handler's last word."""
+            if held:
+                last_write[0] = 0.0
+                report(*held[0])
+
+        report.flush = flush
         ctx.progress_sink = report
         return ctx
 
@@ -193,6 +244,7 @@ class Worker:
                     log.warning("params not used by %s (ignored): %s", ctx.task.task_type,
                                 ", ".join(ctx.params.ignored_keys))
                 result = handler(ctx)
+                ctx.progress_sink.flush()
                 if isinstance(result, Done):
                     # publishing (an upload in Supabase mode) happens here, on the task thread, so the
                     # main thread keeps the lease alive however long it takes
@@ -235,35 +287,40 @@ class Worker:
         try:
             future.result(timeout=EXIT_AFTER_LOST_TASK_S)
         except FutureTimeout:
-            log.warning("the task did not stop within %.0f s (a long GPU call?); exiting anyway",
-                        EXIT_AFTER_LOST_TASK_S)
+            log.warning("the task did not stop within %.0f s (it is inside one long call: a model load or a "
+                        "render step); exiting without it", EXIT_AFTER_LOST_TASK_S)
             self.abandoned_task = True
         except Exception:
             pass
         self.stop_requested.set()
         return True
 
-    def _finish(self, claim: Claim, ctx: TaskContext, outcome: _Outcome, seconds: float) -> None:
+    def _finish(self, claim: Claim, ctx: TaskContext, outcome: _Outcome, seconds: float) -> bool:
+        """Record how the task ended. True when the row was given back instead (this worker cannot run it)."""
         task = claim.task
         error = outcome.error
         if error is None and isinstance(outcome.result, FanOut):
             if self.queue.fan_out(claim, list(outcome.result.children), outcome.result.awaited_task_id):
                 log.info("fanned out %d row(s); waiting for %s", len(outcome.result.children),
                          outcome.result.awaited_task_id)
+                self._cleanup_task_dir(ctx)
             else:
                 log.warning("fan-out discarded: the row is no longer ours")
-            return
+            return False
         if error is None:
             location = outcome.result.output_location if isinstance(outcome.result, Done) else None
             if self.queue.complete(claim, location):
-                log.info("complete in %.2f s: %s", seconds, location)
+                if location is None:
+                    log.info("complete in %.2f s (no output)", seconds)
+                else:
+                    log.info("complete in %.2f s: %s", seconds, location)
                 self._cleanup_task_dir(ctx)
             else:
                 log.warning("result discarded: the row is no longer ours (%s)", location)
-            return
+            return False
         if isinstance(error, TaskCancelled) or ctx.lost.is_set():
             log.info("stopped: the row was cancelled or taken over")
-            return
+            return False
         if is_broken_environment(error):
             from .selfcheck import explain_environment_error
 
@@ -272,7 +329,7 @@ class Worker:
             self.queue.release(claim)
             self.exit_code = EXIT_BROKEN
             self.stop_requested.set()
-            return
+            return True
         message = describe(error)
         transient = is_transient(error)
         if self.settings.debug or not is_user_error(error):
@@ -282,6 +339,15 @@ class Worker:
         delay = min(RETRY_MAX_DELAY_S, RETRY_BASE_DELAY_S * (2 ** max(0, claim.attempt - 1)))
         if not self.queue.fail(claim, message, retry=transient, retry_delay_seconds=delay):
             log.warning("failure not recorded: the row is no longer ours")
+        return False
+
+    def _cleanup_run_dir(self, ctx: TaskContext) -> None:
+        """The run's work folder goes if this task's end ended the run (source/workflows/workdirs.py)."""
+        try:
+            workdirs.remove_if_ended(self.queue, self.settings, ctx.task.run_id,
+                                     keep=ctx.params is not None and ctx.params.keeps_work_folder)
+        except Exception as exc:  # only tidying: a database blip leaves the folder for the next sweep
+            log.warning("run folder not checked: %s", exc)
 
     def _cleanup_task_dir(self, ctx: TaskContext) -> None:
         """A finished task's own work folder goes, unless debugging (final artefacts live elsewhere)."""

@@ -30,7 +30,7 @@ def test_queue_status_and_cancel(backend):
     assert status.returncode == 0 and "Queued" in status.stdout and task_id in status.stdout
 
     cancel = backend.run_cli("add_task.py", "--cancel", task_id)
-    assert cancel.returncode == 0 and "cancelled 2 row(s)" in cancel.stdout
+    assert cancel.returncode == 0 and "cancelled 2 row(s)" in cancel.stderr   # a message: stderr
     assert queue.get(child_id).status == Status.CANCELLED
     assert task_id in queue.get(child_id).error_message
 

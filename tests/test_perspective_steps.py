@@ -72,18 +72,15 @@ def test_guide_falls_back_to_a_static_input_pose_when_the_still_has_nobody(tmp_p
     assert frames[1].mean() > 1   # and a skeleton is there
 
 
-def test_final_saves_the_last_frame_and_clears_the_run_folder(tmp_path, sqlite_queue):
+def test_final_saves_the_last_frame(tmp_path, sqlite_queue):
     render = video_io.write_video([np.full((48, 64, 3), 20 * k, np.uint8) for k in range(5)],
                                   tmp_path / "render.mp4")
     params = _step_params(tmp_path, sqlite_queue, {STEP_RENDER: render})
     ctx = make_context(tmp_path, STEP_FINAL, params, task_id="final", queue=sqlite_queue)
-    run_dir = ctx.run_dir("run-a")
-    (run_dir / "guide.mp4").write_bytes(b"x")
     out = handle_final(ctx).output_location
     assert out == str(tmp_path / "outputs" / "run-a_final.png")
     frame = np.asarray(Image.open(out))
     assert frame.shape == (48, 64, 3) and abs(frame.mean() - 80) < 3
-    assert not run_dir.exists()
 
 
 def test_a_step_whose_earlier_row_is_not_complete_fails_clearly(tmp_path, sqlite_queue):

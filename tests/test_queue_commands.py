@@ -35,12 +35,32 @@ def test_add_task_migrates_once(migrations, tmp_path, capsys):
     assert migrations == [db, db]
 
 
-def test_migrate_only_migrates_once(migrations, tmp_path):
+def test_migrate_only_migrates_once_and_says_what_it_did(migrations, tmp_path, capfd):
     from source.cli.worker_cli import main
+    from source.queue.sqlfiles import latest_version
 
     db = tmp_path / "tasks.db"
+    latest = latest_version("sqlite")
     assert main(["--migrate-only", "--db-file", str(db)]) == 0
     assert migrations == [db]
+    assert f"sqlite {db}: queue schema created (version {latest})" in capfd.readouterr().err
+    assert main(["--migrate-only", "--db-file", str(db)]) == 0
+    assert f"queue schema is current (version {latest})" in capfd.readouterr().err
     queue = SqliteQueue(db)
-    assert str(queue.migrate()) == f"queue schema is current (version {latest_version('sqlite')})"
+    assert str(queue.migrate()) == f"queue schema is current (version {latest})"
     queue.close()
+
+
+def test_migrate_only_says_which_version_it_upgraded_from(migrations, tmp_path, capfd, monkeypatch):
+    from source.cli.worker_cli import main
+    from source.queue import sqlite_backend
+    from source.queue.sqlfiles import latest_version, migration_files
+
+    db = tmp_path / "tasks.db"
+    first = migration_files("sqlite")[:1]
+    with monkeypatch.context() as older:   # the schema an older checkout made
+        older.setattr(sqlite_backend, "migration_files", lambda dialect: first)
+        SqliteQueue(db).migrate()
+    assert main(["--migrate-only", "--db-file", str(db)]) == 0
+    assert (f"queue schema upgraded from version {first[0][0]} to {latest_version('sqlite')}"
+            in capfd.readouterr().err)

@@ -143,6 +143,6 @@ def test_cancel_a_queued_run(sqlite_backend, tmp_path):
     images = write_anchor_images(tmp_path / "in", 3)
     run_id = _queue_run(backend, images)
     result = backend.run_cli("steerable_motion.py", "cancel", run_id)
-    assert result.returncode == 0 and "cancelled 1 row" in result.stdout
+    assert result.returncode == 0 and "cancelled 1 row" in result.stderr
     root, _ = _root(backend.queue(), run_id)
     assert root.status == Status.CANCELLED

@@ -6,9 +6,11 @@ import signal
 import time
 from collections import Counter
 
+import pytest
+
 from source.queue.model import NewTask, Status
 
-from .helpers.workers import read_marker, wait_for, wait_for_status, wait_terminal
+from .helpers.workers import make_backend, read_marker, wait_for, wait_for_status, wait_terminal
 
 
 def test_four_workers_run_every_row_exactly_once(backend):
@@ -171,3 +173,57 @@ def test_cancel_of_a_running_row_stops_it(backend):
     assert queue.get(task_id).status == Status.CANCELLED
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=20) == 0
+
+
+# ---- what the worker says at shutdown (the loop, not the backend: SQLite only) ------------------------
+
+@pytest.fixture
+def sqlite_backend(tmp_path):
+    with make_backend("sqlite", tmp_path) as backend:
+        yield backend
+
+
+def _worker_lines(proc) -> list[str]:
+    return [line.split("worker: ", 1)[1] for line in proc.log_path.read_text().splitlines() if "worker: " in line]
+
+
+@pytest.mark.parametrize("params, stops", [({"sleep": 60}, True), ({"busy": 60}, False)])
+def test_after_giving_a_row_back_the_worker_says_whether_the_task_stopped(sqlite_backend, params, stops):
+    queue = sqlite_backend.queue()
+    (task_id,) = queue.enqueue([NewTask("noop", params)])
+    proc = sqlite_backend.start_worker("--shutdown-grace-seconds", "60")
+    wait_for_status(queue, task_id, Status.IN_PROGRESS)
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=20) == 0
+    lines = _worker_lines(proc)
+    assert "SIGINT: no new tasks; the running task may finish within 60 s" in lines
+    assert "shutdown: row given back to the queue (attempt not counted)" in lines
+    assert any(line.startswith("the task did not stop within 1 s") for line in lines) == (not stops), lines
+    assert lines[-1].endswith("stopped after 0 task(s) (1 given back to the queue)")
+    assert queue.get(task_id).status == Status.QUEUED
+
+
+def test_an_idle_worker_says_it_stops_and_a_task_without_output_says_so(sqlite_backend):
+    queue = sqlite_backend.queue()
+    (task_id,) = queue.enqueue([NewTask("noop", {})])
+    proc = sqlite_backend.start_worker()
+    wait_for_status(queue, task_id, Status.COMPLETE)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=20) == 0
+    lines = _worker_lines(proc)
+    assert any(line.startswith("complete in ") and line.endswith(" s (no output)") for line in lines), lines
+    assert "SIGINT: stopping (no task is running)" in lines
+    assert lines[-1].endswith("stopped after 1 task(s)")
+
+
+def test_an_idle_worker_stops_at_a_signal_on_every_backend(backend):
+    proc = backend.start_worker("--poll-interval", "30")
+    wait_for(lambda: "started" in proc.log_path.read_text(), timeout=60, what="the worker to start")
+    time.sleep(0.5)                                                    # inside its wait for new work
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=20) == 0
+    log = proc.log_path.read_text()
+    assert "SIGINT: stopping (no task is running)" in log and "Traceback" not in log, log[-2000:]
+    assert _worker_lines(proc)[-1].endswith("stopped after 0 task(s)")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Optional
 
@@ -15,7 +16,9 @@ from .common import CliError, OneLineArgumentParser, add_queue_arguments, die, o
 def build_parser() -> OneLineArgumentParser:
     parser = OneLineArgumentParser(
         prog="add_task.py",
-        description="Queue one task row (prints its id), or show or cancel a row.")
+        description="Queue one task row (prints its id), or show or cancel a row.",
+        epilog="`--type T --describe` prints T's parameters (name, type, default, range, meaning, other "
+               "accepted names) and an example; docs/TASKS.md holds them for every type.")
     action = parser.add_mutually_exclusive_group(required=True)
     action.add_argument("--type", dest="task_type",
                         help=f"task type to queue; known: {', '.join(known_task_types())}")
@@ -23,6 +26,8 @@ def build_parser() -> OneLineArgumentParser:
     action.add_argument("--cancel", metavar="ID",
                         help="cancel a row (queued: at once; running: at its next step) and its dependants")
     parser.add_argument("--params", help="the task's params: a JSON object, or @file.json")
+    parser.add_argument("--describe", action="store_true",
+                        help="with --type: print the type's parameters and an example instead of queueing")
     parser.add_argument("--dependant-on", dest="dependant_on", action="append", default=[], metavar="ID",
                         help="a row this one waits for (repeat for several); runs when all are Complete")
     parser.add_argument("--priority", type=int, default=0, help="higher runs first (default 0)")
@@ -75,8 +80,24 @@ def resolve_location(settings, location: str) -> str:
     return absolute_location(location, settings.db_dir)
 
 
+def describe_command(args) -> int:
+    """`--type T --describe`: the reference of one task type (docs/TASKS.md has them all)."""
+    from ..workflows.reference import task_reference, terminal_text
+    from ..workflows.registry import UnknownTaskType
+
+    if args.task_type is None:
+        die("--describe goes with --type T")
+    try:
+        print(terminal_text(task_reference(args.task_type)))
+    except UnknownTaskType as exc:
+        die(str(exc))
+    return 0
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.describe:
+        return describe_command(args)
     try:
         settings = settings_from_args(args)
         if args.task_type is not None:
@@ -103,7 +124,8 @@ def main(argv: Optional[list[str]] = None) -> int:
             die(f"no task with id {task_id}")
         if args.cancel:
             changed = queue.cancel(task_id)
-            print(f"cancelled {changed} row(s)" if changed else f"nothing to cancel: {task_id} is {task.status}")
+            print(f"cancelled {changed} row(s)" if changed else f"nothing to cancel: {task_id} is {task.status}",
+                  file=sys.stderr)
             return 0
         print(format_status(task, lambda loc: resolve_location(settings, loc)))
         return 0

@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import argparse
+import importlib
+import os
 import sys
+from pathlib import Path
 from typing import NoReturn, Optional
 
 from ..config import DB_TYPES, Settings, resolve_settings, scrub_secrets
@@ -10,6 +13,8 @@ from ..queue.base import TaskQueue
 from ..queue.factory import open_migrated_queue
 
 EXIT_BAD_ARGS = 2
+EXIT_INTERRUPTED = 130   # 128 + SIGINT, as shells report a command stopped by Ctrl-C
+EXIT_CLOSED_PIPE = 141   # 128 + SIGPIPE, as shells report a command whose reader went away
 
 
 class CliError(Exception):
@@ -61,3 +66,38 @@ class OneLineArgumentParser(argparse.ArgumentParser):
         print(f"error: {message} (see {self.prog} --help)", file=sys.stderr)
         sys.exit(EXIT_BAD_ARGS)
 
+
+
+def run_command(module: str) -> int:
+    """Import a command's module (`source.cli.x_cli`) and run its `main` the way every command behaves
+    at the terminal: Ctrl-C ends it with one line and exit 130 (no traceback, also while it imports);
+    a reader that went away (`status RUN | head -3`) ends it quietly."""
+    try:
+        return importlib.import_module(module).main()
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # Python would report the failed flush of stdout at exit; point it at nothing instead.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                os.dup2(devnull, stream.fileno())
+            except (OSError, ValueError):
+                pass
+        return EXIT_CLOSED_PIPE
+
+
+def worker_command() -> str:
+    """How to start a worker from here, as the README writes it (`.venv/bin/python headless.py`)."""
+    script = Path(__file__).resolve().parents[2] / "headless.py"
+    here = Path.cwd()
+    python = Path(sys.executable)
+    return f"{_relative(python, here)} {_relative(script, here)}"
+
+
+def _relative(path: Path, here: Path) -> str:
+    try:
+        return os.path.relpath(path, here) if path.is_absolute() and path.is_relative_to(here) else str(path)
+    except ValueError:
+        return str(path)

@@ -4,13 +4,18 @@ Generic over workflows: a run is the rows sharing a `run_id`; its root is the ro
 """
 from __future__ import annotations
 
+import shlex
 import sys
 import time
-from typing import Optional, TextIO
+from contextlib import contextmanager
+from typing import Iterator, Optional, TextIO
 
 from ..queue.model import Status, Task
 from .add_task_cli import resolve_location
-from .common import add_queue_arguments, die, open_queue_or_exit, settings_from_args
+from .common import EXIT_INTERRUPTED, add_queue_arguments, die, open_queue_or_exit, settings_from_args, \
+    worker_command
+
+NO_WORKER_HINT_S = 5.0   # --wait: after this long with nothing of the run claimed, say how to start a worker
 
 
 def run_rows(queue, run_id: str) -> list[Task]:
@@ -115,48 +120,87 @@ def progress_bar(fraction: float, width: int = 30) -> str:
 
 
 def wait_for_run(queue, root_id: str, resolve, timeout: Optional[float] = None,
-                 stream: TextIO = sys.stderr, poll_seconds: float = 0.5) -> int:
+                 stream: TextIO = sys.stderr, poll_seconds: float = 0.5, worker_hint: Optional[str] = None,
+                 hint_after: float = NO_WORKER_HINT_S) -> int:
     """Show a progress bar across the run's rows, and the step that runs now, until the root row ends.
 
     Complete: prints the output path (stdout) and returns 0. Failed/Cancelled: the reason, returns 1.
+    Nothing of the run claimed after `hint_after` seconds: says so once, with `worker_hint` (the command
+    that starts a worker). Ctrl-C: one line saying the run goes on and how to follow or cancel it; 130.
     """
-    deadline = None if timeout is None else time.monotonic() + timeout
+    started = time.monotonic()
+    deadline = None if timeout is None else started + timeout
     interactive = stream.isatty()
     last_line = ""
-    while True:
-        root = queue.get(root_id)
-        if root is None:
-            print(f"error: row {root_id} disappeared", file=sys.stderr)
-            return 1
-        rows = queue.list_run(root.run_id) if root.run_id else [root]
-        done = 1.0 if root.status == Status.COMPLETE else run_progress(rows)
-        line = f"{progress_bar(done)} {step_line(root, rows)}"[:110]
-        if line != last_line:
-            if interactive:
-                stream.write("\r" + line.ljust(len(last_line)))
-            else:
-                stream.write(line + "\n")
+    hinted = False
+    root: Optional[Task] = None
+
+    def end_line() -> None:
+        if interactive and last_line:
+            stream.write("\n")
             stream.flush()
-            last_line = line
-        if root.status in Status.TERMINAL:
-            if interactive:
-                stream.write("\n")
-            if root.status == Status.COMPLETE:
-                print(resolve(root.output_location) if root.output_location else "")
-                return 0
-            print(f"error: run {root.status.lower()}: {root.error_message or 'no reason recorded'}",
-                  file=sys.stderr)
-            return 1
-        if deadline is not None and time.monotonic() > deadline:
-            if interactive:
-                stream.write("\n")
-            print(f"error: still {root.status} after {timeout:.0f} s (the run goes on; "
-                  f"see `steerable_motion.py status {root.run_id or root_id}`)", file=sys.stderr)
-            return 1
-        try:
-            queue.wait_for_change(poll_seconds)
-        except Exception:
-            time.sleep(poll_seconds)
+
+    try:
+        while True:
+            root = queue.get(root_id)
+            if root is None:
+                end_line()
+                print(f"error: row {root_id} disappeared", file=sys.stderr)
+                return 1
+            rows = queue.list_run(root.run_id) if root.run_id else [root]
+            done = 1.0 if root.status == Status.COMPLETE else run_progress(rows)
+            line = f"{progress_bar(done)} {step_line(root, rows)}"[:110]
+            if line != last_line:
+                if interactive:
+                    stream.write("\r" + line.ljust(len(last_line)))
+                else:
+                    stream.write(line + "\n")
+                stream.flush()
+                last_line = line
+            if root.status in Status.TERMINAL:
+                end_line()
+                if root.status == Status.COMPLETE:
+                    print(resolve(root.output_location) if root.output_location else "", flush=True)
+                    return 0
+                print(f"error: run {root.status.lower()}: {root.error_message or 'no reason recorded'}",
+                      file=sys.stderr)
+                return 1
+            if deadline is not None and time.monotonic() > deadline:
+                end_line()
+                print(f"error: still {root.status} after {timeout:.0f} s (the run goes on; "
+                      f"see `steerable_motion.py status {root.run_id or root_id}`)", file=sys.stderr)
+                return 1
+            if (worker_hint and not hinted and time.monotonic() - started >= hint_after
+                    and all(t.status == Status.QUEUED for t in rows)):
+                hinted = True
+                end_line()
+                if interactive:
+                    last_line = ""   # the bar starts again on the line after the hint
+                stream.write(f"no worker has claimed this run after {hint_after:.0f} s (none is running, or all "
+                             f"are busy); start one (in another terminal) with: {worker_hint}\n")
+                stream.flush()
+            try:
+                queue.wait_for_change(poll_seconds)
+            except Exception:
+                time.sleep(poll_seconds)
+    except KeyboardInterrupt:
+        end_line()
+        run = (root.run_id if root is not None else None) or root_id
+        state = "running" if root is not None and root.status == Status.IN_PROGRESS else "queued"
+        print(f"stopped waiting; run {run} is still {state}: follow it with `steerable_motion.py wait {run}`, "
+              f"cancel it with `steerable_motion.py cancel {run}`", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def worker_hint_for(args) -> str:
+    """The command that starts a worker on the queue these arguments name (secrets left out)."""
+    parts = [worker_command()]
+    for flag, name in (("--db-type", "db_type"), ("--db-file", "db_file"), ("--main-output-dir", "main_output_dir")):
+        if getattr(args, name, None):
+            parts.append(f"{flag} {shlex.quote(str(getattr(args, name)))}")
+    if getattr(args, "database_url", None):
+        parts.append("--database-url <the same URL>")
+    return " ".join(parts)
 
 
 # ---- subcommands ------------------------------------------------------------------------------------
@@ -172,6 +216,17 @@ def register_status(subparsers) -> None:
     parser.set_defaults(func=status_command)
 
 
+def register_wait(subparsers) -> None:
+    parser = subparsers.add_parser("wait", help="follow a run until it ends; print its final artefact's path",
+                                   description="Show a run's progress bar until it ends, then print the final "
+                                               "artefact's path (exit 0) or the failure (exit 1), as --wait does.")
+    parser.add_argument("run_id", metavar="RUN_ID", help="the run id (or any of its row ids)")
+    parser.add_argument("--wait_timeout", type=float, metavar="SECONDS",
+                        help="give up waiting after this many seconds (the run goes on)")
+    add_queue_arguments(parser)
+    parser.set_defaults(func=wait_command)
+
+
 def register_cancel(subparsers) -> None:
     parser = subparsers.add_parser("cancel", help="cancel a run (queued rows at once, running rows at "
                                                   "their next step)")
@@ -180,37 +235,43 @@ def register_cancel(subparsers) -> None:
     parser.set_defaults(func=cancel_command)
 
 
-def status_command(args) -> int:
-    settings = settings_from_args(args)
-    queue = open_queue_or_exit(settings)
-    try:
-        while True:
-            rows = run_rows(queue, args.run_id)
-            if not rows:
-                die(f"no run or row with id {args.run_id}")
-            text = format_run(rows, lambda loc: resolve_location(settings, loc))
-            print(text, flush=True)
-            if not args.watch or all(t.status in Status.TERMINAL for t in root_rows(rows)):
-                return 0
-            time.sleep(1.0)
-            print()
-    finally:
-        queue.close()
-
-
-def cancel_command(args) -> int:
+@contextmanager
+def opened_run(args) -> Iterator[tuple]:
+    """(settings, queue, rows) of the run RUN_ID names; one line and exit 2 when there is none."""
     settings = settings_from_args(args)
     queue = open_queue_or_exit(settings)
     try:
         rows = run_rows(queue, args.run_id)
         if not rows:
             die(f"no run or row with id {args.run_id}")
+        yield settings, queue, rows
+    finally:
+        queue.close()
+
+
+def status_command(args) -> int:
+    with opened_run(args) as (settings, queue, rows):
+        while True:
+            print(format_run(rows, lambda loc: resolve_location(settings, loc)), flush=True)
+            if not args.watch or all(t.status in Status.TERMINAL for t in root_rows(rows)):
+                return 0
+            time.sleep(1.0)
+            print()
+            rows = run_rows(queue, args.run_id)
+
+
+def wait_command(args) -> int:
+    with opened_run(args) as (settings, queue, rows):
+        return wait_for_run(queue, root_rows(rows)[0].id, lambda loc: resolve_location(settings, loc),
+                            timeout=args.wait_timeout, worker_hint=worker_hint_for(args))
+
+
+def cancel_command(args) -> int:
+    with opened_run(args) as (_, queue, rows):
         changed = 0
         for task in root_rows(rows) + rows:
             current = queue.get(task.id)
             if current is not None and current.status not in Status.TERMINAL:
                 changed += queue.cancel(task.id, "cancelled by user (steerable_motion.py cancel)")
-        print(f"cancelled {changed} row(s)" if changed else "nothing to cancel: the run has ended")
+        print(f"cancelled {changed} row(s)" if changed else "nothing to cancel: the run has ended", file=sys.stderr)
         return 0
-    finally:
-        queue.close()

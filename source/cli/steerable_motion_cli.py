@@ -19,7 +19,7 @@ from ..workflows.registry import client_registrars
 from .common import (CliError, OneLineArgumentParser, add_queue_arguments, die, open_queue_or_exit,
                      settings_from_args)
 from .fleet_cli import register_dashboard, register_workers
-from .runs import register_cancel, register_status, wait_for_run
+from .runs import register_cancel, register_status, register_wait, wait_for_run, worker_hint_for
 
 
 def add_wait_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,11 +42,13 @@ def submit_command(args: argparse.Namespace) -> int:
     try:
         ids = queue.enqueue(list(submission.rows))
         print(f"queued {submission.summary}; root row {ids[0]}", file=sys.stderr)
+        for note in submission.notes:
+            print(f"note: {note}", file=sys.stderr)
         print(submission.run_id, flush=True)
         if not args.wait:
             return 0
         return wait_for_run(queue, ids[0], lambda location: absolute_location(location, settings.db_dir),
-                            timeout=args.wait_timeout)
+                            timeout=args.wait_timeout, worker_hint=worker_hint_for(args))
     finally:
         queue.close()
 
@@ -62,7 +64,7 @@ def build_parser() -> OneLineArgumentParser:
         add_wait_arguments(workflow_parser)
         add_queue_arguments(workflow_parser)
         workflow_parser.set_defaults(func=submit_command)
-    for register in (register_status, register_cancel, register_workers, register_dashboard):
+    for register in (register_status, register_wait, register_cancel, register_workers, register_dashboard):
         register(subparsers)
     return parser
 

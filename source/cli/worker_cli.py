@@ -53,8 +53,9 @@ def build_parser() -> OneLineArgumentParser:
                         help="verbose logs; keep work folders (env DEBUG)")
     render = parser.add_argument_group("rendering")
     render.add_argument("--engine", dest="engine", choices=("auto",) + ENGINES,
-                        help="render engine (env ENGINE; default auto: diffusers on a GPU, "
-                             "else the random-weight tiny models)")
+                        help="render engine (env ENGINE; default auto: diffusers on a GPU, else the "
+                             "random-weight tiny models); preview: no model, the known frames morphed "
+                             "into each other, to check a run's timing on a CPU")
     render.add_argument("--offload", dest="offload", choices=("none", "model", "sequential"),
                         help="CPU offload for GPUs with little memory (env OFFLOAD; default none)")
     render.add_argument("--compile", dest="compile", action="store_true", default=None,
@@ -126,7 +127,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     log.debug("settings: %s", settings.redacted())
     queue = open_worker_queue(settings, log)
     if args.migrate_only:
-        log.info("schema is up to date (%s)", settings.db_type)
+        where = f"sqlite {settings.db_path}" if settings.db_type == "sqlite" else settings.db_type
+        log.info("%s: %s", where, queue.migration)
         queue.close()
         return 0
     if settings.engine == "wan2gp":  # a missing checkout or interpreter: one line now, not on every task

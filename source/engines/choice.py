@@ -3,6 +3,7 @@
   diffusers  Hugging Face diffusers Wan pipelines; serves every model, `tiny` included
   tiny       any model name is served by the tiny random-weight model of the same kind (CPU tests, demos)
   wan2gp     a Wan2GP checkout (WAN2GP_PATH or ./Wan2GP) run by its own interpreter in a helper process
+  preview    no model: the known frames morphed into each other (a run's timing on a CPU; engines/preview.py)
   auto       diffusers when a CUDA device exists, else tiny (with a loud warning: outputs are noise)
 """
 from __future__ import annotations
@@ -35,7 +36,8 @@ def choose_engine(requested: Optional[str], settings: Settings, cuda: Optional[b
             return "diffusers"
         if not _warned_auto_tiny:
             log.warning("engine auto: no CUDA device, rendering with the TINY random-weight engine; outputs "
-                        "are noise. Use --engine diffusers to force real models on the CPU.")
+                        "are noise. --engine preview shows a run's timing with its known frames instead; "
+                        "--engine diffusers forces real models on the CPU.")
             _warned_auto_tiny = True
         return "tiny"
     if name not in ENGINES:

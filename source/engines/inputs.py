@@ -62,3 +62,22 @@ def guide_from_images(start: Optional[Image.Image], end: Optional[Image.Image], 
     mask = as_pil(keep_mask(frames, kept, size))
     return guide, mask
 
+
+def guide_and_mask(start, end, guide_video, mask_video, frames: int, size) -> tuple[list, Optional[list]]:
+    """A VACE render's guide and mask at size (W, H): the given ones, else built from the start/end
+    images (kept frames black); given start/end images replace the guide's first/last frame and are
+    kept. The mask is None for a guide given without one."""
+    if guide_video is not None:
+        guide = as_video(guide_video, size, frames, "guide video")
+        mask = as_video(mask_video, size, frames, "mask video") if mask_video is not None else None
+        if start is not None or end is not None:
+            _, image_mask = guide_from_images(start, end, frames, size)
+            mask = mask or image_mask
+            for index, image in ((0, start), (-1, end)):
+                if image is not None:
+                    guide[index], mask[index] = image, image_mask[index]
+        return guide, mask
+    if mask_video is not None:
+        guide, _ = guide_from_images(start, end, frames, size)
+        return guide, as_video(mask_video, size, frames, "mask video")
+    return guide_from_images(start, end, frames, size)

@@ -79,6 +79,18 @@ def lookup_model(name: str) -> ModelSpec:
                        f"(a Wan2GP model type is written {WAN2GP_PREFIX}<type>, for --engine wan2gp)")
 
 
+def model_names(*kinds: str) -> str:
+    """The names `lookup_model` accepts for models of these kinds (all kinds when none given), for help
+    texts and the parameter reference: registry names, their other spellings, `tiny` (random weights,
+    any kind) and the `wan2gp:<model type>` form."""
+    chosen = [name for name, spec in MODELS.items() if spec.kind != "auto" and (not kinds or spec.kind in kinds)]
+    others = sorted(alias for alias, target in ALIASES.items() if target in chosen)
+    text = ", ".join(chosen)
+    if others:
+        text += f" (also written {', '.join(others)})"
+    return text + f"; tiny (random weights, for tests); {WAN2GP_PREFIX}<model type> (engine wan2gp)"
+
+
 def kind_for_inputs(*, has_guide: bool, has_start: bool, has_end: bool) -> str:
     """The kind of model a call needs, from its inputs (used for `model: "tiny"`)."""
     if has_guide:

@@ -16,14 +16,17 @@ log = logging.getLogger(__name__)
 
 
 def quiet_loading_bars() -> None:
-    """No tqdm bars from diffusers/transformers between the worker's log lines (kept with --debug)."""
+    """No tqdm bars ("Writing model shards", "Loading checkpoint shards") and no advice (a missing
+    torchvision) from diffusers/transformers between the worker's log lines, which set their own log
+    levels when first imported; their errors still show. All of it comes back with --debug."""
     if log.isEnabledFor(logging.DEBUG):
         return
     from diffusers.utils import logging as diffusers_logging
     from transformers.utils import logging as transformers_logging
 
-    diffusers_logging.disable_progress_bar()
-    transformers_logging.disable_progress_bar()
+    for library in (diffusers_logging, transformers_logging):
+        library.disable_progress_bar()
+        library.set_verbosity_error()
 
 
 class Residency:

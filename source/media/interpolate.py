@@ -13,12 +13,17 @@ At t = 0 and t = 1 this returns the end images exactly. "blend" is a plain cross
 
 A RIFE network is not bundled: its weights cannot be fetched here, and this module does not implement
 it. The method name "rife" is reserved and fails with a clear message.
+
+`morph_gaps` fills the frames of a video that lie between kept ones with such morphs (the preview
+engine, source/engines/preview.py, renders a VACE guide this way).
 """
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Callable, Iterator, Optional, Sequence
 
 import numpy as np
+
+from .vace import GUIDE_GREY
 
 METHODS = ("flow", "blend")
 
@@ -85,3 +90,44 @@ def interpolate_frames(first: np.ndarray, last: np.ndarray, frames: int,
             flow_t1 = (1 - t) * (1 - t) * flow_ab - t * (1 - t) * flow_ba
             mixed = (1 - t) * _warp(a, flow_t0) + t * _warp(b, flow_t1)
         yield np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
+
+
+def morph_gaps(frames: Sequence[np.ndarray], kept: Sequence[bool], *,
+               progress: Optional[Callable[[int, int], None]] = None) -> list[np.ndarray]:
+    """A video whose kept frames stay as they are and whose other frames are filled in.
+
+    A run of frames between two kept frames becomes the optical-flow morph from the one kept before it
+    to the one kept after it (`interpolate_frames`, method "flow"). A run with a kept frame on one side
+    only keeps the frames given there when they hold a picture (a pose or depth guide), and repeats the
+    nearest kept frame where they are flat grey (a VACE guide's "invent this"). With no kept frame at
+    all the frames come back as given.
+
+    progress(filled, total) is called after each run of filled frames and may raise to stop.
+    """
+    if len(frames) != len(kept):
+        raise ValueError(f"{len(frames)} frames but {len(kept)} kept flags")
+    out = list(frames)
+    keep_at = [k for k, flag in enumerate(kept) if flag]
+    total = len(frames) - len(keep_at)
+    filled = 0
+    if not keep_at or not total:
+        return out
+    for before, after in zip(keep_at, keep_at[1:]):
+        if after - before > 1:
+            inner = list(interpolate_frames(frames[before], frames[after], after - before + 1))[1:-1]
+            out[before + 1:after] = inner
+            filled += len(inner)
+            if progress is not None:
+                progress(filled, total)
+    for k in [*range(keep_at[0]), *range(keep_at[-1] + 1, len(frames))]:
+        if is_flat_grey(frames[k]):
+            out[k] = frames[keep_at[0] if k < keep_at[0] else keep_at[-1]]
+        filled += 1
+    if progress is not None and filled:
+        progress(filled, total)
+    return out
+
+
+def is_flat_grey(frame: np.ndarray, tolerance: int = 2) -> bool:
+    """True for a frame of one grey (a VACE guide's generated frame), within `tolerance` levels."""
+    return int(frame.max()) - int(frame.min()) <= tolerance and abs(int(frame[0, 0, 0]) - GUIDE_GREY) <= tolerance

@@ -12,14 +12,22 @@ point that fades out of an interpolation also fades out of the picture.
 
 Detection uses MediaPipe's legacy `solutions.pose` (mediapipe 0.10.x ships `pose_detection.tflite` and
 `pose_landmark_full.tflite` inside the wheel, so nothing is downloaded). One detector per process, made
-on first use and guarded by a lock (a MediaPipe graph must not run two images at once).
+on first use and guarded by a lock (a MediaPipe graph must not run two images at once). MediaPipe's
+C++ side (absl, TensorFlow Lite) writes its notices straight to file descriptor 2; they are caught while
+it works and logged at DEBUG (`--debug` shows them).
 """
 from __future__ import annotations
 
+import logging
 import math
+import os
+import re
+import sys
+import tempfile
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Iterator, Optional, Sequence
 
 import numpy as np
 
@@ -93,6 +101,37 @@ class Pose:
 
 _detector = None
 _detector_lock = threading.Lock()
+log = logging.getLogger(__name__)
+_OUR_LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")  # a line of source/log.py's format
+
+
+@contextmanager
+def _native_notices_at_debug() -> Iterator[None]:
+    """Catch what native code writes to file descriptor 2 meanwhile and log it at DEBUG. Log lines
+    of this program written meanwhile (other threads) are passed through unchanged."""
+    if log.isEnabledFor(logging.DEBUG):
+        yield
+        return
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no usable stderr: nothing to keep quiet
+        yield
+        return
+    with tempfile.TemporaryFile() as caught:
+        os.dup2(caught.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            caught.seek(0)
+            for line in caught.read().decode("utf-8", errors="replace").splitlines():
+                if _OUR_LOG_LINE.match(line):
+                    print(line, file=sys.stderr)
+                elif line.strip():
+                    log.debug("mediapipe: %s", line)
 
 
 def _get_detector():
@@ -143,7 +182,7 @@ def detect_pose(image: np.ndarray, min_visibility: float = DEFAULT_MIN_VISIBILIT
         factor = MIN_DETECTION_SIDE / short
         size = (round(image.shape[1] * factor), round(image.shape[0] * factor))
         image = np.asarray(Image.fromarray(image).resize(size, Image.BICUBIC))
-    with _detector_lock:
+    with _detector_lock, _native_notices_at_debug():
         result = _get_detector().process(image)
     prefix = f"{field}: " if field else ""
     if result.pose_landmarks is None:

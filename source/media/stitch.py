@@ -21,7 +21,7 @@ from .easing import crossfade_weights
 from .frames import WAN_FPS
 from .images import fit_frame
 from .upscale import upscale_frame
-from .video_io import VideoWriter, iter_frames
+from .video_io import VideoWriter, iter_frames, video_info
 
 
 class StitchError(RuntimeError):
@@ -107,7 +107,9 @@ def stitch_clips(
     total = sum(expected_lengths) - sum(overlaps)
     scale = upscale_factor if upscale_factor and upscale_factor != 1 else None
 
-    writer = VideoWriter(output_path, fps=fps, crf=crf, preset=preset)
+    # the clips' title tag, when they share one (a preview's says so), goes on the joined video too
+    titles = {video_info(path)["title"] for path in clip_paths}
+    writer = VideoWriter(output_path, fps=fps, crf=crf, preset=preset, title=titles.pop() if len(titles) == 1 else None)
 
     def emit(frame: np.ndarray) -> None:
         writer.write(upscale_frame(frame, scale) if scale else frame)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterable, Iterator, Union
+from typing import Iterable, Iterator, Optional, Union
 
 import av
 import numpy as np
@@ -62,10 +62,12 @@ def count_frames(path: PathLike) -> int:
 
 
 def video_info(path: PathLike) -> dict:
-    """width, height, fps (float) and the frame count from the header (may be 0 when unknown)."""
-    with _video_stream(path) as (_, stream):
+    """width, height, fps (float), the frame count from the header (may be 0 when unknown) and the
+    file's title tag (None when it has none)."""
+    with _video_stream(path) as (container, stream):
         rate = stream.average_rate or stream.base_rate or Fraction(WAN_FPS)
         return {
+            "title": container.metadata.get("title"),
             "width": stream.codec_context.width,
             "height": stream.codec_context.height,
             "fps": float(rate),
@@ -104,8 +106,9 @@ class VideoWriter:
     """
 
     def __init__(self, path: PathLike, fps: int = WAN_FPS, crf: int = 17, codec: str = "libx264",
-                 preset: str = "medium"):
+                 preset: str = "medium", title: Optional[str] = None):
         self.path = Path(path)
+        self.title = title
         self.fps = fps
         self.crf = crf
         self.codec = codec
@@ -120,6 +123,8 @@ class VideoWriter:
             raise ValueError(f"video size must be even for yuv420p, got {width}x{height}")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._container = av.open(str(self._tmp), mode="w", format="mp4")
+        if self.title:
+            self._container.metadata["title"] = self.title
         stream = self._container.add_stream(self.codec, rate=self.fps)
         stream.width, stream.height = width, height
         stream.pix_fmt = "yuv420p"
@@ -169,8 +174,10 @@ class VideoWriter:
             self.abort()
 
 
-def write_video(frames: Iterable[np.ndarray], path: PathLike, fps: int = WAN_FPS, crf: int = 17) -> Path:
-    with VideoWriter(path, fps=fps, crf=crf) as writer:
+def write_video(frames: Iterable[np.ndarray], path: PathLike, fps: int = WAN_FPS, crf: int = 17,
+                title: Optional[str] = None) -> Path:
+    """Write frames as an mp4; `title` goes into the file's title tag (ffprobe shows it)."""
+    with VideoWriter(path, fps=fps, crf=crf, title=title) as writer:
         for frame in frames:
             writer.write(frame)
     return Path(path)

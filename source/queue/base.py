@@ -35,6 +35,8 @@ class Migration:
 
 
 class TaskQueue(ABC):
+    migration: Optional[Migration] = None   # what the migrate() of the command that opened it did
+
     # ---- set-up ---------------------------------------------------------------------------------
     @abstractmethod
     def migrate(self) -> Migration:

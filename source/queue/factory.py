@@ -32,10 +32,11 @@ def open_queue(settings: Settings) -> TaskQueue:
 
 def open_migrated_queue(settings: Settings) -> TaskQueue:
     """The queue for `settings.db_type` with its schema created or upgraded (with DATABASE_URL, also
-    Supabase's; without it, Supabase's schema is only checked). Closed again if that fails."""
+    Supabase's; without it, Supabase's schema is only checked); `queue.migration` says what was done.
+    Closed again if that fails."""
     queue = open_queue(settings)
     try:
-        queue.migrate()
+        queue.migration = queue.migrate()
     except BaseException:
         queue.close()
         raise

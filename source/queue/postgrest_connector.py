@@ -43,7 +43,7 @@ OUTAGE_CODES = ("PGRST000", "PGRST001", "PGRST002", "PGRST003", "08", "57P0", "5
 
 HOW_TO_INSTALL = ("install it with `DB_TYPE=postgres DATABASE_URL=<the project's Postgres connection "
                   "string> python headless.py --migrate-only`, or paste the output of "
-                  "`python scripts/supabase_sql.py` into the SQL editor")
+                  "`.venv/bin/python scripts/supabase_sql.py` into the SQL editor")
 
 
 class SchemaNotInstalled(QueueError):

@@ -92,9 +92,12 @@ class TaskContext:
             raise TaskCancelled(f"task {self.task.id} was cancelled or lost its lease")
 
     def step_progress(self, what: str, start: float = 0.0, end: float = 1.0) -> Callable[[int, int], None]:
-        """A render callback (step, total) that reports `what: step k/n` between `start` and `end`."""
+        """A render callback (step, total) that reports `what: step k/n` between `start` and `end`
+        (`what: preview (no model), frame k/n` on a worker rendering with the preview engine)."""
+        unit = "preview (no model), frame" if self.settings.engine == "preview" else "step"
+
         def on_step(step: int, total: int) -> None:
-            self.report_progress(start + (end - start) * step / max(total, 1), f"{what}: step {step}/{total}")
+            self.report_progress(start + (end - start) * step / max(total, 1), f"{what}: {unit} {step}/{total}")
         return on_step
 
     # ---- earlier rows and input files -----------------------------------------------------------------

@@ -284,6 +284,11 @@ class TaskParams(Params):
     def ignored_keys(self) -> list[str]:
         return sorted(self.model_extra or {})
 
+    @property
+    def keeps_work_folder(self) -> bool:
+        """The run's work folder stays after the run ends (a workflow's debug or skip-cleanup keys)."""
+        return False
+
 
 def settings_of(info: Any) -> Any:
     """The Settings a model is validated with (limits, folders), or None."""

@@ -7,8 +7,10 @@ offers as `WORKFLOW = Workflow(...)` and imports nothing heavy: handlers and mod
 "module:attribute" inside the package and imported when first needed, so a worker serving only queue
 tasks never imports torch.
 
-`registry.py` collects the declarations of the packages listed in `WORKFLOWS`. A new task type is a
-new package here (or a new entry in an existing one) plus its name in `WORKFLOWS`.
+`registry.py` collects the declarations of the packages listed in `WORKFLOWS`; `reference.py` writes the
+parameter reference from them (docs/TASKS.md); `workdirs.py` removes the work folders of runs that have
+ended. A new task type is a new package here (or a new entry in an existing one) plus its name in
+`WORKFLOWS`.
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ class TaskType:
     params: str             # "module:Class" inside the workflow package (a TaskParams subclass)
     summary: str = ""       # one line for --help and the reference
     internal: bool = False  # written by an orchestrator, not queued by people
+    example: str = ""       # "module:name" of an example of its params (a dict, or a function making one)
 
 
 @dataclass(frozen=True)

@@ -67,6 +67,15 @@ def params_model(task_type: str) -> type[TaskParams]:
     return _resolve(package, declaration.params)
 
 
+def example_params(task_type: str) -> Optional[dict]:
+    """The example of a task type's params its workflow declares (docs/TASKS.md shows it), or None."""
+    package, declaration = lookup(task_type)
+    if not declaration.example:
+        return None
+    example = _resolve(package, declaration.example)
+    return example() if callable(example) else example
+
+
 def get_handler(task_type: str) -> Callable[[TaskContext], Any]:
     package, declaration = lookup(task_type)
     return _resolve(package, declaration.handler)

@@ -26,7 +26,7 @@ from typing import Any, Optional
 
 from ...media.video_io import VideoWriter, save_png
 from ...media.vace import MASK_GENERATE, grey_frame
-from ..inputs import as_image, as_video, guide_from_images
+from ..inputs import as_image, as_video, guide_and_mask
 from .errors import bad_input
 from .keys import MANAGED_KEYS
 
@@ -163,23 +163,10 @@ def conditioning_settings(info: ModelInfo, writer: InputWriter, *, keep: int, re
 
 
 def _vace_guide(guide_video, mask_video, start, end, frames: int, size) -> tuple[list, list]:
-    """Guide and mask as the diffusers engine builds them (source/wgp_utils.py::_vace_inputs)."""
-    if guide_video is not None:
-        guide = as_video(guide_video, size, frames, "guide video")
-        mask = as_video(mask_video, size, frames, "mask video") if mask_video is not None else None
-        if start is not None or end is not None:
-            _, image_mask = guide_from_images(start, end, frames, size)
-            mask = mask or image_mask
-            for index, image in ((0, start), (-1, end)):
-                if image is not None:
-                    guide[index], mask[index] = image, image_mask[index]
-        if mask is None:
-            mask = [_generate(size)] * frames
-        return guide, mask
-    if mask_video is not None:
-        guide, _ = guide_from_images(start, end, frames, size)
-        return guide, as_video(mask_video, size, frames, "mask video")
-    return guide_from_images(start, end, frames, size)
+    """Guide and mask as every engine builds them (source/engines/inputs.py `guide_and_mask`); a guide
+    given without a mask generates every frame."""
+    guide, mask = guide_and_mask(start, end, guide_video, mask_video, frames, size)
+    return guide, mask if mask is not None else [_generate(size)] * frames
 
 
 def _generate(size):

@@ -10,15 +10,20 @@ from ...tasks.params import Number, TaskParams, Text
 
 class NoopParams(TaskParams):
     sleep: Number = Field(0.0, ge=0, description="seconds to wait (reporting progress) before finishing")
+    busy: Number = Field(0.0, ge=0, description="seconds spent first in one call that reports no progress "
+                                                "(as a model load or one long render step)")
     marker_file: Optional[Text] = Field(None, description="a file to which each execution appends one line "
                                                          "(task id, worker id, attempt)")
     fail: Optional[Text] = Field(None, description="fail with this message instead of finishing")
     output: Optional[Text] = Field(None, description="text recorded as the row's output_location; {worker} and "
                                                     "{attempt} are replaced by who ran it")
 
-    @field_validator("sleep", mode="before")
+    @field_validator("sleep", "busy", mode="before")
     @classmethod
     def _seconds(cls, value):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
             raise ValueError("must be a non-negative number of seconds")
         return value
+
+
+EXAMPLE = {"sleep": 1.5, "output": "ran on {worker}"}

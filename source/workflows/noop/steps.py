@@ -9,6 +9,7 @@ from .params import NoopParams
 
 def handle_noop(ctx: TaskContext) -> Done:
     params: NoopParams = ctx.params
+    time.sleep(params.busy)
     deadline = time.monotonic() + params.sleep
     while time.monotonic() < deadline:
         ctx.report_progress(1 - (deadline - time.monotonic()) / max(params.sleep, 1e-9), "sleeping")

@@ -11,11 +11,13 @@ from pathlib import Path
 from typing import Optional
 
 from ...config import Settings
+from ...engines.models import model_names
 from ...errors import UserError
 from ...queue.model import NewTask
 from ...storage.downloads import is_url
 from ...tasks.ids import new_run_id
-from ...tasks.submission import Submission
+from ...media.frames import parse_resolution, snap_frames, snap_resolution
+from ...tasks.submission import Submission, changed_note
 from . import ORCHESTRATOR
 from .params import PERSPECTIVE_TYPES, PerspectiveParams
 
@@ -37,8 +39,8 @@ def register(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--prompt", required=True, help="what the new view or pose should show")
     parser.add_argument("--negative_prompt", default=_default("negative_prompt"), help="what to avoid (default: empty)")
     parser.add_argument("--model_name", default=_default("model_name"),
-                        help=f"VACE model for the render (default {_default('model_name')}); the still uses "
-                             "the text-to-video model of the same size")
+                        help=f"VACE model for the render (default {_default('model_name')}): "
+                             f"{model_names('vace')}; the still uses the text-to-video model of the same size")
     parser.add_argument("--resolution", default=_default("resolution"),
                         help=f"WxH, floored to multiples of 16 (default {_default('resolution')})")
     parser.add_argument("--output_video_frames", type=int, default=_default("output_video_frames"),
@@ -82,4 +84,9 @@ def build_submission(args: argparse.Namespace, settings: Settings) -> Submission
     run_id = args.run_id or new_run_id()
     params["run_id"] = run_id
     root = NewTask(task_type=ORCHESTRATOR, params=params, run_id=run_id)
-    return Submission(rows=[root], run_id=run_id, summary=f"different perspective run {run_id}")
+    notes = (changed_note("--resolution", "{}x{}".format(*parse_resolution(args.resolution)),
+                          "{}x{}".format(*snap_resolution(args.resolution)), "sides floored to multiples of 16"),
+             changed_note("--output_video_frames", args.output_video_frames, snap_frames(args.output_video_frames),
+                          "Wan renders 4k+1 frames"))
+    return Submission(rows=[root], run_id=run_id, summary=f"different perspective run {run_id}",
+                      notes=tuple(note for note in notes if note))

@@ -70,6 +70,10 @@ class _Common(TaskParams):
 
     _prompt = field_validator("prompt", mode="before")(_non_empty)
 
+    @property
+    def keeps_work_folder(self) -> bool:
+        return self.skip_cleanup
+
 
 class PerspectiveParams(_Common):
     """different_perspective_orchestrator."""
@@ -111,3 +115,10 @@ class StepParams(_Common):
     resolution: RenderResolution = Field(..., description='"WxH", multiples of 16')
     frames: Int = Field(..., ge=1, description="frames of the guide and the render (4k+1)")
     step_task_ids: dict[str, Text] = Field(..., description="task type of each step -> its row id")
+
+
+# What `steerable_motion.py different_perspective --input_image samples/person.png ...` queues (relative
+# paths are read from the folder of the database file).
+EXAMPLE = {"input_image_path": "samples/person.png", "prompt": "the same person seen from behind",
+           "model_name": "vace_14B", "resolution": "256x256", "output_video_frames": 17, "seed": 1,
+           "run_id": "behind_run"}

@@ -1,7 +1,7 @@
 """The different-perspective handlers: the orchestrator's fan-out and the four steps.
 
-Intermediates live in the run's work folder, which the final step removes after success (unless debug
-or `skip_cleanup`). When the still shows nobody (random-weight test models paint noise; a prompt may ask
+Intermediates live in the run's work folder, which the worker removes once the run has ended (unless
+debug or `skip_cleanup`). When the still shows nobody (random-weight test models paint noise; a prompt may ask
 for no person), the guide keeps the input pose on every frame (a static skeleton) and says so in the
 log and in `poses.json`; the render then keeps the pose and follows the prompt and the reference.
 """
@@ -57,6 +57,15 @@ def handle_orchestrator(ctx: TaskContext) -> FanOut:
     ctx.log.info("different perspective %s: %d rows, %s frames at %s", run_id, len(children),
                  step_params["frames"], step_params["resolution"])
     return FanOut(children=children, awaited_task_id=ids[STEP_FINAL])
+
+
+def example_step() -> dict:
+    """What each step row of params.EXAMPLE's run carries (the reference shows it)."""
+    from .params import EXAMPLE
+
+    params = PerspectiveParams.parse(EXAMPLE)
+    ids = {step: step_task_id("the-orchestrator-row-id", params.run_id, step) for step in STEPS}
+    return params.for_steps(params.run_id, params.input_image_path, ids).to_json()
 
 
 # ---- the steps ------------------------------------------------------------------------------------------
@@ -147,10 +156,8 @@ def handle_render(ctx: TaskContext) -> Done:
 
 
 def handle_final(ctx: TaskContext) -> Done:
-    """Step 4: the render's last frame as the run's final PNG; then the run's work folder goes."""
+    """Step 4: the render's last frame as the run's final PNG (the worker then removes the run's work
+    folder, as it does for every run that has ended)."""
     params: StepParams = ctx.params
     frame = video_io.read_frame(_step_output(ctx, STEP_RENDER), -1)
-    final = video_io.save_png(frame, ctx.output_dir / f"{safe_name(params.run_id)}_final.png")
-    if not (ctx.debug or params.skip_cleanup):
-        shutil.rmtree(ctx.run_dir(params.run_id), ignore_errors=True)
-    return Done(str(final))
+    return Done(str(video_io.save_png(frame, ctx.output_dir / f"{safe_name(params.run_id)}_final.png")))

@@ -6,10 +6,10 @@ WORKFLOW = Workflow(
     name="single",
     task_types=(
         TaskType("wgp", handler="steps:handle_wgp", params="params:WgpParams",
-                 summary="one video from a prompt and optional images, guide and mask"),
+                 summary="one video from a prompt and optional images, guide and mask", example="params:EXAMPLE"),
         TaskType("standard_wgp_task", handler="steps:handle_wgp", params="params:WgpParams",
-                 summary="the same as wgp (the original tool's name)"),
+                 summary="the same as wgp (the original tool's name)", example="params:EXAMPLE"),
         TaskType("single_image", handler="steps:handle_single_image", params="params:WgpParams",
-                 summary="one frame as a PNG (wgp's params; frames is ignored)"),
+                 summary="one frame as a PNG (wgp's params; frames is ignored)", example="params:EXAMPLE_IMAGE"),
     ),
 )

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Optional
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
+from ...engines.models import model_names
 from ...engines.wan2gp.keys import NATIVE_KEYS
 from ...errors import InvalidParams
 from ...tasks.params import Flag, Int, ModelName, Number, RenderResolution, TaskParams, Text, aliases, location
@@ -39,8 +40,7 @@ class WgpParams(TaskParams):
     missing_as_null = True
 
     model: ModelName = Field(..., validation_alias=aliases("model", "model_name"),
-                             description='the model, e.g. "t2v_1.3B", "vace_14B", "i2v", "tiny" '
-                                         "(source/engines/models.py lists them)")
+                             description=f"the model: {model_names()}")
     prompt: Text = Field("", description="what to render")
     negative_prompt: Text = Field("", description="what to avoid")
     resolution: RenderResolution = Field("832x480", description='"WxH" or [W, H]; floored to multiples of 16')
@@ -94,3 +94,11 @@ class WgpParams(TaskParams):
                 raise InvalidParams(f"additional_loras: strength for {key} must be a number, got {strength!r}",
                                     field="additional_loras")
         return value
+
+
+# A first-last-frame video between two samples (relative paths are read from the database file's folder).
+EXAMPLE = {"model": "flf2v_720p", "prompt": "the sun rises over green hills", "resolution": "832x480",
+           "frames": 81, "seed": 7, "image_start_paths": "samples/anchor_0.png",
+           "image_end_paths": "samples/anchor_1.png"}
+EXAMPLE_IMAGE = {"model": "t2v_1.3B", "prompt": "a lighthouse on a cliff at dusk", "resolution": "832x480",
+                 "seed": 3}

@@ -13,11 +13,13 @@ WORKFLOW = Workflow(
     name="travel",
     task_types=(
         TaskType(ORCHESTRATOR, handler="steps:handle_orchestrator", params="params:TravelOrchestratorParams",
-                 summary="a travel between images: checks the run and fans out its segments and stitch"),
+                 summary="a travel between images: checks the run and fans out its segments and stitch",
+                 example="params:EXAMPLE"),
         TaskType(SEGMENT, handler="steps:handle_segment", params="params:TravelSegmentParams",
-                 summary="renders one leg of a travel run", internal=True),
+                 summary="renders one leg of a travel run", internal=True, example="steps:example_segment"),
         TaskType(STITCH, handler="steps:handle_stitch", params="params:TravelStitchParams",
-                 summary="joins a travel run's legs into {run_id}_final.mp4", internal=True),
+                 summary="joins a travel run's legs into {run_id}_final.mp4", internal=True,
+                 example="steps:example_stitch"),
     ),
     client="client:register",
 )

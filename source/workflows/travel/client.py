@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import Optional
 
 from ...config import Settings
+from ...engines.models import model_names
 from ...errors import UserError
+from ...media.frames import parse_resolution
 from ...queue.model import NewTask
 from ...storage.downloads import is_url
 from ...tasks.ids import new_run_id
-from ...tasks.submission import Submission
+from ...tasks.submission import Submission, changed_note
 from . import ORCHESTRATOR
 from .params import OrchestratorDetails, TravelOrchestratorParams, check_input_files, check_output_dir
 from .plan import build_plan
@@ -29,9 +31,11 @@ def register(subparsers) -> argparse.ArgumentParser:
         "travel_between_images", help="a video travelling through anchor images (VACE segments + stitch)",
         description="Queue a travel between images: N images make N-1 segments (N after "
                     "--continue_from_video), each rendered with VACE from a guide video, then cross-faded "
-                    "into {run_id}_final.mp4. Per-segment lists given one value repeat for every segment.")
+                    "into {run_id}_final.mp4. One image makes one segment that starts at it and goes where "
+                    "the model takes it. Per-segment lists given one value repeat for every segment.")
     p.add_argument("--input_images", nargs="+", required=True, metavar="IMAGE",
-                   help="anchor images in order (paths or http(s) URLs)")
+                   help="anchor images in order (paths or http(s) URLs); N images make N-1 segments; one image "
+                        "makes one segment that starts at it and whose end the model decides (not anchored)")
     p.add_argument("--base_prompts", nargs="+", default=[""], metavar="PROMPT",
                    help="prompt per segment (one value: used for all)")
     p.add_argument("--negative_prompts", nargs="+", default=[""], metavar="PROMPT",
@@ -43,7 +47,8 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--frame_overlap", nargs="+", type=int, default=[16], metavar="N",
                    help="frames shared by consecutive segments, made even and capped by the segments' "
                         "lengths (default 16; 0 concatenates)")
-    p.add_argument("--model_name", default="vace_14B", help="a VACE model: vace_14B (default), vace_1.3B")
+    p.add_argument("--model_name", default="vace_14B",
+                   help=f"the VACE model (default vace_14B): {model_names('vace')}")
     p.add_argument("--seed", type=int, default=0, help="segment i renders with seed + i (default 0)")
     p.add_argument("--continue_from_video", metavar="VIDEO",
                    help="continue this video: its last frames start segment 0")
@@ -190,5 +195,21 @@ def build_submission(args: argparse.Namespace, settings: Settings) -> Submission
                    priority=args.priority)
     summary = f"travel run {run_id}: {details.num_segments} segment(s)"
     if plan is not None:
-        summary += f", {plan.final_frames} frames"
-    return Submission(rows=[root], run_id=run_id, summary=summary)
+        summary += f", {plan.final_frames} frames, anchors at frames {', '.join(map(str, plan.anchor_frames))}"
+    if details.num_segments == 1 and len(details.input_image_paths_resolved) == 1 and plan is not None:
+        summary += " from one image (its end is not anchored: the model decides where it goes)"
+    return Submission(rows=[root], run_id=run_id, summary=summary, notes=snapping_notes(args, details, plan))
+
+
+def snapping_notes(args: argparse.Namespace, details: OrchestratorDetails, plan) -> tuple[str, ...]:
+    """What the run renders differently from what the flags asked: frames per segment (4k+1),
+    overlaps (even, capped by the segments), resolution (multiples of 16)."""
+    notes = [changed_note("--resolution", "{}x{}".format(*parse_resolution(args.resolution)),
+                          "{}x{}".format(*details.parsed_resolution_wh), "sides floored to multiples of 16")]
+    if plan is not None:
+        notes.append(changed_note("--segment_frames", details.segment_frames_expanded, plan.segment_lengths,
+                                  "Wan renders 4k+1 frames"))
+        asked = details.frame_overlap_expanded[:len(plan.overlaps)]
+        notes.append(changed_note("--frame_overlap", asked, plan.overlaps,
+                                  "overlaps are even and fit both segments they join"))
+    return tuple(note for note in notes if note)

@@ -19,7 +19,7 @@ from typing import Annotated, Any, Callable, ClassVar, Optional
 
 from pydantic import BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from ...engines.models import lookup_model
+from ...engines.models import lookup_model, model_names
 from ...errors import InvalidParams
 from ...media.easing import EASINGS, fade_weights
 from ...media.frames import WAN_FPS, snap_resolution
@@ -75,8 +75,10 @@ class TravelSettings(Params):
 
     run_id: Optional[Text] = Field(None, json_schema_extra=flag("--run_id"),
                                    description="the run's name (default: the orchestrator row's run_id or id)")
-    input_image_paths_resolved: list[Text] = Field(json_schema_extra=flag("--input_images"),
-                                                   description="anchor images in order (paths or http(s) URLs)")
+    input_image_paths_resolved: list[Text] = Field(
+        json_schema_extra=flag("--input_images"),
+        description="anchor images in order (paths or http(s) URLs): N images make N-1 segments; one image "
+                    "makes one segment that starts at it and whose end is not anchored")
     continue_from_video_resolved_path: Optional[Text] = Field(
         None, json_schema_extra=flag("--continue_from_video"),
         description="a video to continue (path or URL): its last frames start segment 0")
@@ -89,7 +91,7 @@ class TravelSettings(Params):
         json_schema_extra=flag("--resolution"),
         description="'WxH' or [W, H], floored to multiples of 16 (at least 16x16)")
     model_name: Text = Field(json_schema_extra=flag("--model_name"),
-                             description="a VACE model (vace_14B, vace_1.3B)")
+                             description=f"a VACE model: {model_names('vace')}")
     seed_base: Int = Field(0, json_schema_extra=flag("--seed"), description="segment i renders with seed_base + i")
     fps_helpers: Int = Field(WAN_FPS, description=f"frame rate of guides, masks and outputs: {WAN_FPS}, the "
                                                   f"model's (nothing is resampled)")
@@ -147,6 +149,10 @@ class TravelSettings(Params):
         return data
 
     @property
+    def keeps_work_folder(self) -> bool:
+        return self.debug_mode_enabled or self.skip_cleanup_enabled
+
+    @property
     def num_segments(self) -> int:
         return segment_count(len(self.input_image_paths_resolved), self.continue_from_video_resolved_path is not None)
 
@@ -201,7 +207,9 @@ class TravelSettings(Params):
     def _model(cls, name: str) -> str:
         if not name.strip():
             raise ValueError("is required (a VACE model such as vace_14B or vace_1.3B)")
-        lookup_model(name)  # UnknownModel: names the model and lists the known ones
+        kind = lookup_model(name).kind  # UnknownModel: names the model and lists the known ones
+        if kind not in ("vace", "auto", "wan2gp"):  # auto: tiny, which stands in for a VACE model
+            raise ValueError(f"must be a VACE model ({model_names('vace')}), got {name!r} (a {kind} model)")
         return name.strip()
 
     @field_validator("output_dir")
@@ -273,6 +281,17 @@ class OrchestratorDetails(TravelSettings):
 
 flag_of = OrchestratorDetails.flag_of
 
+# What `steerable_motion.py travel_between_images --input_images samples/anchor_*.png ...` queues, less
+# the plan (the orchestrator computes one when the row has none). Relative paths are read from the
+# folder of the database file.
+EXAMPLE = {"orchestrator_details": {
+    "run_id": "valley_run",
+    "input_image_paths_resolved": ["samples/anchor_0.png", "samples/anchor_1.png", "samples/anchor_2.png"],
+    "base_prompts_expanded": ["a valley from dawn to dusk, the sun crossing the sky"],
+    "segment_frames_expanded": [33], "frame_overlap_expanded": [8], "parsed_resolution_wh": "256x256",
+    "model_name": "vace_14B", "seed_base": 123,
+}}
+
 
 # ---- the rows ------------------------------------------------------------------------------------------
 
@@ -322,6 +341,10 @@ class TravelOrchestratorParams(TaskParams):
         nested = [f"orchestrator_details.{key}" for key in self.orchestrator_details.model_extra or {}]
         return sorted(super().ignored_keys + nested)
 
+    @property
+    def keeps_work_folder(self) -> bool:
+        return self.orchestrator_details.keeps_work_folder
+
 
 class _StageParams(TaskParams):
     """What a segment or stitch row carries (written by the orchestrator)."""
@@ -332,6 +355,10 @@ class _StageParams(TaskParams):
     travel: TravelSettings = Field(description="the run's settings, as the orchestrator validated them")
     plan: TravelPlan = Field(description="the run's plan")
     segment_task_ids: list[Text] = Field(description="the ids of the run's segment rows, in order")
+
+    @property
+    def keeps_work_folder(self) -> bool:
+        return self.travel.keeps_work_folder
 
     @model_validator(mode="after")
     def _one_id_per_segment(self):

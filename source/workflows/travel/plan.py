@@ -170,6 +170,31 @@ class TravelPlan(Params):
         return sum(self.clip_lengths) - sum(self.overlaps)
 
     @property
+    def clip_starts(self) -> list[int]:
+        """The final-video frame where each clip's first frame lands (its cross-fade starts there)."""
+        starts, position = [], 0
+        for j, length in enumerate(self.clip_lengths):
+            starts.append(position)
+            position += length - (self.overlaps[j] if j < len(self.overlaps) else 0)
+        return starts
+
+    @property
+    def anchor_frames(self) -> list[int]:
+        """The final-video frame of each anchor image, in image order: the first frame for an image a
+        run starts from, else the last frame of the segment that ends on it. Chained segments hand over
+        there (the cross-fade's last frame is the next clip's carried copy of it); in independent mode
+        it is where the cross-fade between the two segments ends."""
+        offset = 1 if self.continue_video_frames is not None else 0
+        starts, frames = self.clip_starts, {}
+        for seg in self.segments:
+            start = starts[seg.index + offset]
+            if seg.start_anchor is not None:
+                frames.setdefault(seg.start_anchor, start)
+            if seg.end_anchor is not None:
+                frames[seg.end_anchor] = start + seg.length - 1
+        return [frames[image] for image in sorted(frames)]
+
+    @property
     def segments(self) -> list[SegmentPlan]:
         continuing = self.continue_video_frames is not None
         segments = []

@@ -3,7 +3,8 @@
 The orchestrator checks the run's files, takes the plan from its row (computing it only when the row
 has none) and fans out the segment rows and the stitch row; every child carries the run's settings
 (`travel`) and the plan (`plan`), so all stages read the same numbers. Intermediates live in the run's
-work folder (`ctx.run_dir(run_id)`); segment videos and the final video go to the run's output folder
+work folder (`ctx.run_dir(run_id)`, removed by the worker once the run has ended, however it ended,
+unless debug or skip_cleanup); segment videos and the final video go to the run's output folder
 with the run id in their names.
 """
 from __future__ import annotations
@@ -99,6 +100,24 @@ def fan_out_rows(orchestrator_id: str, run_id: str, details: OrchestratorDetails
     return rows
 
 
+def _example_rows() -> list[NewTask]:
+    """The rows the orchestrator fans out for params.EXAMPLE (the reference shows them)."""
+    from .params import EXAMPLE
+
+    details = TravelOrchestratorParams.parse(EXAMPLE).orchestrator_details
+    plan = build_plan(len(details.input_image_paths_resolved), details.segment_frames_expanded,
+                      details.frame_overlap_expanded)
+    return fan_out_rows("the-orchestrator-row-id", details.run_id, details, plan)
+
+
+def example_segment() -> dict:
+    return _example_rows()[0].params
+
+
+def example_stitch() -> dict:
+    return _example_rows()[-1].params
+
+
 # ---- segment ----------------------------------------------------------------------------------------
 
 def segment_guide(seg: SegmentPlan, size: tuple[int, int], anchors: Mapping[int, np.ndarray],
@@ -162,7 +181,8 @@ def render_segment(ctx: TaskContext, params: TravelSegmentParams) -> Path:
     work.mkdir(parents=True, exist_ok=True)
     size = travel.parsed_resolution_wh
     final_dir = output_folder(ctx, travel)
-    ctx.report_progress(0.02, f"segment {index}: building guide and mask")
+    label = f"segment {index + 1}/{params.plan.num_segments}"
+    ctx.report_progress(0.02, f"{label}: building guide and mask")
 
     # The anchors this segment keeps (start_anchor is from_anchor or None) or is colour-matched to.
     anchors = {}
@@ -190,11 +210,11 @@ def render_segment(ctx: TaskContext, params: TravelSegmentParams) -> Path:
         resolution=f"{size[0]}x{size[1]}", frames=seg.length, seed=params.seed, steps=travel.steps,
         guidance_scale=travel.guidance_scale, flow_shift=travel.flow_shift, guide_video=as_pil(guide),
         mask_video=as_pil(mask), loras=travel.additional_loras or None, use_causvid_lora=travel.apply_causvid,
-        use_lighti2x_lora=travel.apply_lighti2x, progress_callback=ctx.step_progress(f"segment {index}", 0.05, 0.9),
+        use_lighti2x_lora=travel.apply_lighti2x, progress_callback=ctx.step_progress(f"{label} rendering", 0.05, 0.9),
         settings=ctx.settings,
     )
     del guide, mask
-    ctx.report_progress(0.92, f"segment {index}: finishing")
+    ctx.report_progress(0.92, f"{label}: finishing")
 
     final = final_dir / f"{safe_name(params.run_id)}_seg{index:02d}.mp4"
     saturation = travel.after_first_post_generation_saturation
@@ -205,7 +225,7 @@ def render_segment(ctx: TaskContext, params: TravelSegmentParams) -> Path:
         frames = iter_frames(raw)
         if travel.colour_match_videos:
             frames = colour_match_frames(frames, seg.length, anchors.get(seg.from_anchor), anchors.get(seg.end_anchor))
-        with VideoWriter(final, fps=WAN_FPS) as writer:
+        with VideoWriter(final, fps=WAN_FPS, title=video_info(raw)["title"]) as writer:
             for frame in frames:
                 writer.write(adjust_colour(frame, saturation, brightness))
     else:
@@ -240,8 +260,4 @@ def handle_stitch(ctx: TaskContext) -> Done:
         stitch_clips(clips, plan.overlaps, final, expected_lengths=plan.clip_lengths, clip_names=names,
                      size=travel.parsed_resolution_wh, sharp_amount=travel.crossfade_sharp_amt,
                      upscale_factor=travel.upscale_factor, fps=WAN_FPS, progress=on_clip)
-
-    if not (ctx.debug or travel.debug_mode_enabled or travel.skip_cleanup_enabled):
-        # Only this run's work folder; final artefacts live in the output folder.
-        shutil.rmtree(run_dir, ignore_errors=True)
     return Done(str(final))

@@ -83,3 +83,12 @@ class UpscaleParams(TaskParams):
     def _an_input(self):
         _give_one_of(self, "input_image_path", "input_image_task_id", "input_video_path", "input_video_task_id")
         return self
+
+
+# Examples for the reference (relative paths are read from the folder of the database file).
+EXAMPLE_OPENPOSE = {"input_image_path": "samples/person.png"}
+EXAMPLE_EXTRACT_FRAME = {"input_video_task_id": "<the id of an earlier row whose output is a video>",
+                         "frame_index": -1}
+EXAMPLE_INTERPOLATE = {"input_image_path1": "samples/anchor_0.png", "input_image_path2": "samples/anchor_1.png",
+                       "frames": 17, "resolution": "256x256", "method": "flow"}
+EXAMPLE_UPSCALE = {"input_image_path": "samples/anchor_0.png", "upscale_factor": 2}

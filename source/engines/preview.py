@@ -1,0 +1,62 @@
+"""The preview engine: no model at all. It shows where a render's known frames land and how long it
+runs, on any CPU, in seconds, before anyone pays for GPU time.
+
+A render's inputs become a VACE guide and mask as for any engine (start/end images, or a guide video
+and mask); the frames the mask keeps stay as they are, and the frames a model would invent are filled
+by optical-flow morphs between the kept frames around them (source/media/interpolate.py `morph_gaps`).
+Frames with a kept frame on one side only show the guide there (a pose or depth guide) or repeat the
+nearest kept frame. A render with nothing to keep (text only) is a grey card that says it is a preview
+and shows the prompt.
+
+Everything it makes says so: the log line of every render, the rows' progress messages (the worker's
+render steps read "(preview)"), and the video file's title tag (`PREVIEW_TITLE`). Prompts, seeds,
+steps, LoRAs and reference images are not used.
+"""
+from __future__ import annotations
+
+import logging
+import textwrap
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from ..media.interpolate import is_flat_grey, morph_gaps
+from ..media.vace import GUIDE_GREY
+
+log = logging.getLogger(__name__)
+
+PREVIEW_TITLE = "preview: optical-flow morph between the known frames, no model"
+
+
+def mask_keeps(mask_frame) -> bool:
+    """A mask frame that keeps its guide frame (black: keep, white: generate)."""
+    return float(np.asarray(mask_frame).mean()) < 128.0
+
+
+def render(guide: Sequence, mask: Optional[Sequence], *, prompt: str = "",
+           progress_callback: Optional[Callable[[int, int], None]] = None) -> list[np.ndarray]:
+    """The preview's frames (H x W x 3 uint8), one per guide frame. Without a mask, the guide's flat
+    grey frames are the ones to fill (VACE's reading of a guide)."""
+    frames = [np.asarray(frame.convert("RGB") if isinstance(frame, Image.Image) else frame, dtype=np.uint8)
+              for frame in guide]
+    kept = [mask_keeps(m) for m in mask] if mask is not None else [not is_flat_grey(f) for f in frames]
+    if not any(kept) and all(is_flat_grey(frame, tolerance=0) for frame in frames):
+        log.info("PREVIEW (no model): %d frame(s) of a card with the prompt (nothing to keep)", len(frames))
+        card = title_card(frames[0].shape[1], frames[0].shape[0], prompt)
+        if progress_callback is not None:
+            progress_callback(len(frames), len(frames))
+        return [card] * len(frames)
+    log.info("PREVIEW (no model): %d frames, %d kept, the others filled by morphs between them", len(frames),
+             sum(kept))
+    return morph_gaps(frames, kept, progress=progress_callback)
+
+
+def title_card(width: int, height: int, prompt: str) -> np.ndarray:
+    """A grey frame reading "PREVIEW (no model)" and the prompt: what a text-only render previews as."""
+    image = Image.new("RGB", (width, height), (GUIDE_GREY,) * 3)
+    draw = ImageDraw.Draw(image)
+    columns = max(8, width // 7)
+    lines = ["PREVIEW (no model)", ""] + textwrap.wrap(prompt or "(no prompt)", columns)[: max(1, height // 14 - 3)]
+    draw.multiline_text((6, 6), "\n".join(lines), fill=(255, 255, 255), spacing=3)
+    return np.asarray(image, dtype=np.uint8)
