@@ -16,11 +16,18 @@ from .helpers.workers import make_backend, read_marker, wait_for, wait_for_statu
 def test_four_workers_run_every_row_exactly_once(backend):
     queue = backend.queue()
     marker = backend.tmp / "executions.txt"
+    # all four serving before the rows arrive (a slow start must not leave one worker all the work)
+    workers = [backend.start_worker() for _ in range(4)]
+    wait_for(lambda: len([w for w in queue.list_workers(600) if w.state == "idle"]) == 4, timeout=180,
+             what="four idle workers in the registry")
     ids = queue.enqueue([NewTask("noop", {"marker_file": str(marker), "output": "done-{worker}"})
                          for _ in range(200)])
-    workers = [backend.start_worker("--until-idle") for _ in range(4)]
+    wait_for(lambda: all(queue.get(i).status == Status.COMPLETE for i in ids), timeout=180,
+             what="every row Complete")
     for proc in workers:
-        assert proc.wait(timeout=180) == 0, proc.log_path.read_text()[-2000:]
+        proc.send_signal(signal.SIGTERM)
+    for proc in workers:
+        assert proc.wait(timeout=60) == 0, proc.log_path.read_text()[-2000:]
     runs = Counter(line[0] for line in read_marker(marker))
     assert set(runs) == set(ids)
     assert max(runs.values()) == 1, [i for i, n in runs.items() if n > 1]
