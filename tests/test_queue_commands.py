@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from source.queue.sqlite_backend import SqliteQueue
+from source.queue.sqlfiles import latest_version
 
 
 @pytest.fixture
@@ -41,5 +42,5 @@ def test_migrate_only_migrates_once(migrations, tmp_path):
     assert main(["--migrate-only", "--db-file", str(db)]) == 0
     assert migrations == [db]
     queue = SqliteQueue(db)
-    assert str(queue.migrate()) == "queue schema is current (version 1)"
+    assert str(queue.migrate()) == f"queue schema is current (version {latest_version('sqlite')})"
     queue.close()

@@ -9,7 +9,7 @@ import time
 from typing import Optional, TextIO
 
 from ..queue.model import Status, Task
-from .add_task_cli import resolve_location
+from .add_task_cli import ignored_key_hints, resolve_location
 from .common import add_queue_arguments, die, open_migrated_queue, settings_from_args
 
 
@@ -106,6 +106,8 @@ def format_run(rows: list[Task], resolve) -> str:
             lines.append(f"    output: {resolve(task.output_location)}")
         if task.error_message:
             lines.append(f"    error:  {task.error_message}")
+        for hint in ignored_key_hints(task):
+            lines.append(f"    ignored: {hint}")
     return "\n".join(lines)
 
 

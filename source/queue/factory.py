@@ -5,8 +5,12 @@ upgraded once); `open_queue` leaves the schema alone (then `queue.migrate()` say
 """
 from __future__ import annotations
 
+import logging
+
 from ..config import Settings
 from .base import TaskQueue
+
+log = logging.getLogger("queue")
 
 
 def open_queue(settings: Settings) -> TaskQueue:
@@ -35,7 +39,11 @@ def open_migrated_queue(settings: Settings) -> TaskQueue:
     Supabase's; without it, Supabase's schema is only checked). Closed again if that fails."""
     queue = open_queue(settings)
     try:
-        queue.migrate()
+        migration = queue.migrate()
+        if migration.original_rows is not None:
+            log.warning("%s", migration)
+        elif migration.applied:
+            log.info("%s", migration)
     except BaseException:
         queue.close()
         raise

@@ -18,7 +18,8 @@ from .base import Migration
 from .connections import ThreadConnections
 from .connector import Connector
 from .model import InvalidTask, QueueError
-from .sqlfiles import CREATE_POSTGRES_MIGRATIONS_TABLE, migration_files, postgres_calls
+from .sqlfiles import CREATE_POSTGRES_MIGRATIONS_TABLE, SEED_BEFORE_MIGRATIONS, latest_version, migration_files, \
+    newer_schema_message, postgres_calls
 
 CHANNEL = "wq_tasks"
 # pg_advisory_xact_lock key held while migrating, so workers starting together migrate once.
@@ -28,12 +29,19 @@ RETRIES_ON_CONFLICT = 3
 
 def migrate_database(conn: psycopg.Connection) -> Migration:
     """Apply sql/postgres/NNN_*.sql not yet in queue_migrations, in one transaction under an advisory
-    lock. `conn` must not be in autocommit mode."""
+    lock (the original tool's table, if that is what is there, is converted in the same transaction). A
+    schema newer than these files is refused, unchanged. `conn` must not be in autocommit mode."""
     applied_now = []
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_KEY,))
+        conn.execute(SEED_BEFORE_MIGRATIONS.read_text(encoding="utf-8"))
+        original_rows = None
+        if conn.execute("SELECT to_regclass('wq_seed_backup.tasks_pending_copy')").fetchone()[0] is not None:
+            original_rows = conn.execute("SELECT count(*) FROM wq_seed_backup.tasks_pending_copy").fetchone()[0]
         conn.execute(CREATE_POSTGRES_MIGRATIONS_TABLE)
         done = {row[0] for row in conn.execute("SELECT version FROM queue_migrations")}
+        if done and max(done) > latest_version("postgres"):
+            raise QueueError(newer_schema_message("the database", max(done), "postgres"))
         for version, name, path in migration_files("postgres"):
             if version in done:
                 continue
@@ -41,7 +49,7 @@ def migrate_database(conn: psycopg.Connection) -> Migration:
             conn.execute("INSERT INTO queue_migrations (version, name) VALUES (%s, %s)", (version, name))
             applied_now.append(version)
     return Migration(before=max(done, default=None), after=max(done | set(applied_now), default=None),
-                     applied=tuple(applied_now))
+                     applied=tuple(applied_now), original_rows=original_rows)
 
 
 def connect(dsn: str, purpose: str = "", **kwargs: Any) -> psycopg.Connection:

@@ -22,7 +22,8 @@ from .base import Migration, TaskQueue
 from .connections import ThreadConnections
 from .model import Claim, InvalidTask, NewTask, QueueError, Task
 from .rows import after, parse_timestamp, task_from_row, to_db_text, utc_now
-from .sqlfiles import migration_files, named_queries
+from .seed_upgrade import SeedTable, has_table
+from .sqlfiles import latest_version, migration_files, named_queries, newer_schema_message
 
 QUERIES = {name: query.sql for name, query in named_queries("sqlite/queries.sql").items()}
 BUSY_TIMEOUT_SECONDS = 30.0
@@ -47,6 +48,17 @@ def split_statements(script: str) -> list[str]:
                                    for l in pending.splitlines()):
         raise QueueError(f"incomplete SQL statement at the end of a migration: {pending[:80]!r}")
     return statements
+
+
+def apply_statement(conn: sqlite3.Connection, statement: str) -> None:
+    """One migration statement. SQLite has no `ADD COLUMN IF NOT EXISTS`: an `ALTER TABLE ... ADD COLUMN`
+    of a column that exists is skipped, so every migration may run again, as the Postgres ones can."""
+    try:
+        conn.execute(statement)
+    except sqlite3.OperationalError as exc:
+        code = "\n".join(line for line in statement.splitlines() if not line.lstrip().startswith("--"))
+        if not (code.lstrip().upper().startswith("ALTER TABLE") and "duplicate column name" in str(exc)):
+            raise
 
 
 class SqliteQueue(TaskQueue):
@@ -85,21 +97,29 @@ class SqliteQueue(TaskQueue):
     # ---- set-up -----------------------------------------------------------------------------------
     def migrate(self) -> Migration:
         """Apply sql/sqlite/NNN_*.sql not yet recorded in queue_migrations, in one immediate transaction
-        (several processes starting at once apply each version exactly once)."""
+        (several processes starting at once apply each version exactly once). The original tool's queue
+        is upgraded in the same transaction, after a backup copy (seed_upgrade.py); a schema newer than
+        these files is refused, unchanged."""
         applied_now = []
         with self._write() as conn:
+            if has_table(conn, "queue_migrations"):
+                newest = conn.execute("SELECT max(version) FROM queue_migrations").fetchone()[0]
+                if newest is not None and newest > latest_version("sqlite"):
+                    raise QueueError(newer_schema_message(str(self.path), newest, "sqlite"))
+            seed = SeedTable.find(conn, self.path)
             conn.execute(CREATE_MIGRATIONS_TABLE)
             done = {row[0] for row in conn.execute("SELECT version FROM queue_migrations")}
             for version, name, path in migration_files("sqlite"):
                 if version in done:
                     continue
                 for statement in split_statements(path.read_text(encoding="utf-8")):
-                    conn.execute(statement)
+                    apply_statement(conn, statement)
                 conn.execute("INSERT INTO queue_migrations (version, name, applied_at) VALUES (?, ?, ?)",
                              (version, name, to_db_text(utc_now())))
                 applied_now.append(version)
+            copied = seed.copy_rows(conn) if seed is not None else None
         return Migration(before=max(done, default=None), after=max(done | set(applied_now), default=None),
-                         applied=tuple(applied_now))
+                         applied=tuple(applied_now), original_rows=copied)
 
     # ---- clients ----------------------------------------------------------------------------------
     def enqueue(self, tasks: Sequence[NewTask]) -> list[str]:
@@ -178,6 +198,9 @@ class SqliteQueue(TaskQueue):
 
     def set_progress(self, claim: Claim, progress: float, message: str = "") -> bool:
         return self._fenced("progress", claim, progress=float(progress), message=message)
+
+    def record_ignored_keys(self, claim: Claim, keys: Sequence[str]) -> bool:
+        return self._fenced("record_ignored_keys", claim, keys=json.dumps(list(keys)) if keys else None)
 
     def complete(self, claim: Claim, output_location: Optional[str]) -> bool:
         return self._fenced("complete", claim, output_location=output_location)

@@ -77,3 +77,8 @@ SELECT * FROM wq_poll_v1();
 -- name: schema_version
 -- The newest migration applied.
 SELECT wq_schema_version_v1();
+
+-- name: record_ignored_keys
+-- The params keys the row's task type does not use (a JSON list), for an attempt this worker still owns.
+SELECT wq_record_ignored_keys_v1(p_task_id => %(task_id)s::text, p_worker_id => %(worker_id)s::text,
+                                 p_attempt => %(attempt)s::integer, p_keys => %(keys)s::jsonb);

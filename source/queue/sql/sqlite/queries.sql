@@ -152,3 +152,9 @@ SELECT min(scheduled_at) FROM tasks WHERE status = 'Queued' AND scheduled_at > :
 SELECT count(*) FROM tasks
 WHERE (status = 'Queued' OR (status = 'In Progress' AND lease_expires_at IS NOT NULL))
   AND (:task_types IS NULL OR task_type IN (SELECT value FROM json_each(:task_types)));
+
+-- name: record_ignored_keys
+-- The params keys the row's task type does not use (a JSON list, NULL for none), for an attempt this
+-- worker still owns.
+UPDATE tasks SET ignored_keys = :keys
+WHERE id = :task_id AND worker_id = :worker_id AND attempts = :attempt AND status = 'In Progress';
