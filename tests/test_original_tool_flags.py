@@ -139,6 +139,8 @@ def test_worker_flags_of_the_original_tool_parse(tmp_path):
                      "--wgp-vae-precision", "32", "--wgp-mixed-precision", "1", "--wgp-preload-policy", "P,S"])
     assert args.colour_match_videos and args.save_logging == "logs/headless.log"
     assert (args.wgp_attention_mode, args.wgp_profile, args.wgp_preload_policy) == ("sage2", "4", "P,S")
+    settings = worker_cli.settings_from_args(args, worker_cli.WORKER_FLAG_NAMES)
+    assert settings.colour_match_videos and settings.main_output_dir == "out" and settings.poll_interval == 5.0
 
 
 @pytest.mark.parametrize("flag, reason", [

@@ -29,7 +29,7 @@ from pydantic.fields import FieldInfo
 
 from ..engines.models import lookup_model
 from ..errors import InvalidParams, UserError
-from ..media.frames import parse_resolution, snap_resolution
+from ..media.frames import WAN_FPS, parse_resolution, snap_resolution
 
 # ---- field types -------------------------------------------------------------------------------------------
 
@@ -67,7 +67,16 @@ def _as_text(value: Any) -> str:
     return value
 
 
+def _model_frame_rate(value: Any) -> int:
+    fps = _as_int(value)
+    if fps != WAN_FPS:
+        raise ValueError(f"must be {WAN_FPS} (the model's frame rate; nothing is resampled), got {fps}")
+    return fps
+
+
 Int = Annotated[int, BeforeValidator(_as_int)]
+# The original tool's `fps_helpers`: guides, masks and outputs run at the model's frame rate, its one value.
+ModelFrameRate = Annotated[int, BeforeValidator(_model_frame_rate)]
 Number = Annotated[float, BeforeValidator(_as_number)]
 Flag = Annotated[bool, BeforeValidator(_as_flag)]
 Text = Annotated[str, BeforeValidator(_as_text)]

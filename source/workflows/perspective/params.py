@@ -17,8 +17,8 @@ from ...errors import InvalidParams
 from ...media.easing import EASINGS
 from ...media.frames import WAN_FPS, snap_frames, snap_resolution
 from ...tasks.original_keys import fold_lora_keys
-from ...tasks.params import (Flag, Int, ModelName, Number, RenderResolution, TaskParams, Text, choice, flag,
-                             location, settings_of)
+from ...tasks.params import (Flag, Int, ModelFrameRate, ModelName, Number, RenderResolution, TaskParams, Text,
+                             choice, flag, location, settings_of)
 
 PERSPECTIVE_TYPES = ("pose", "depth")
 
@@ -107,14 +107,8 @@ class PerspectiveParams(_Common):
                                    description="name of the run (default: the row's run_id, else its id)")
     debug_mode: Flag = Field(False, json_schema_extra=flag("--debug"),
                              description="keep the run's work folder (guides, renders), as skip_cleanup")
-    fps_helpers: Int = Field(WAN_FPS, description=f"frame rate of the guide and the render: {WAN_FPS}, the model's")
-
-    @field_validator("fps_helpers")
-    @classmethod
-    def _model_rate(cls, fps: int) -> int:
-        if fps != WAN_FPS:
-            raise ValueError(f"must be {WAN_FPS} (the model's frame rate; nothing is resampled), got {fps}")
-        return fps
+    fps_helpers: ModelFrameRate = Field(WAN_FPS, description=f"frame rate of the guide and the render: {WAN_FPS}, "
+                                                             "the model's")
 
     @model_validator(mode="after")
     def _depth_model(self, info: ValidationInfo):

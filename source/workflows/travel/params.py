@@ -25,8 +25,8 @@ from ...media.easing import EASINGS, fade_weights
 from ...media.frames import WAN_FPS, snap_resolution
 from ...engines.wan2gp.keys import NATIVE_KEYS
 from ...tasks.original_keys import ORIGINAL_STAGE_KEYS, fold_lora_keys
-from ...tasks.params import Flag, Int, Number, Params, TaskParams, Text, accepted_names, aliases, choice, flag, \
-    settings_of
+from ...tasks.params import Flag, Int, ModelFrameRate, Number, Params, TaskParams, Text, accepted_names, aliases, \
+    choice, flag, settings_of
 from .plan import PlanError, TravelPlan, check_plan, expand_list, frame_overlap_list, segment_count, \
     segment_frames_list
 
@@ -95,7 +95,7 @@ class TravelSettings(Params):
     model_name: Text = Field("vace_14B", json_schema_extra=flag("--model_name"),
                              description="a VACE model (vace_14B, the default; vace_1.3B)")
     seed_base: Int = Field(0, json_schema_extra=flag("--seed"), description="segment i renders with seed_base + i")
-    fps_helpers: Int = Field(WAN_FPS, description=f"frame rate of guides, masks and outputs: {WAN_FPS}, the "
+    fps_helpers: ModelFrameRate = Field(WAN_FPS, description=f"frame rate of guides, masks and outputs: {WAN_FPS}, the "
                                                   f"model's (nothing is resampled)")
     fade_in_params_json_str: Fade = Field(default_factory=FadeParams, json_schema_extra=flag("--fade_in_params"),
                                           description="the end anchor fading in over the generated frames")
@@ -222,13 +222,6 @@ class TravelSettings(Params):
             return snap_resolution(value)
         except ValueError as exc:
             raise PlanError(f"parsed_resolution_wh: {exc}", field="parsed_resolution_wh") from None
-
-    @field_validator("fps_helpers")
-    @classmethod
-    def _model_rate(cls, fps: int) -> int:
-        if fps != WAN_FPS:
-            raise ValueError(f"must be {WAN_FPS} (the model's frame rate; nothing is resampled), got {fps}")
-        return fps
 
     @field_validator("model_name")
     @classmethod

@@ -180,11 +180,15 @@ CREATE OR REPLACE FUNCTION func_add_task(p_task_id text, p_params jsonb, p_task_
 RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
     v_params jsonb := CASE WHEN jsonb_typeof(p_params) = 'string' THEN (p_params #>> '{}')::jsonb ELSE p_params END;
+    v_id text;
 BEGIN
     PERFORM func_initialize_tasks_table(p_table_name);
-    RETURN (wq_insert_tasks_v1(jsonb_build_array(jsonb_build_object(
+    v_id := (wq_insert_tasks_v1(jsonb_build_array(jsonb_build_object(
         'id', p_task_id, 'task_type', p_task_type, 'params', v_params, 'project_id', p_project_id,
         'dependant_on', p_dependant_on))))[1];
+    -- tasks_assign_id made params.task_id the id, when there is one
+    RETURN CASE WHEN jsonb_typeof(v_params -> 'task_id') = 'string' AND btrim(v_params ->> 'task_id') <> ''
+                THEN btrim(v_params ->> 'task_id') ELSE v_id END;
 END $$;
 
 -- func_get_completed_travel_segments: a travel run's finished segments, in order.
