@@ -19,8 +19,9 @@ WORKER_FLAG_NAMES = QUEUE_FLAG_NAMES + (
     "wan2gp_path", "wan2gp_python", "wan2gp_timeout",  # wan2gp engine, with the --wgp-* below
     "colour_match_videos", "public_dir",
 ) + WGP_FLAG_NAMES
-# The original tool's --wgp-* flags took "" for "Wan2GP's own default" (--wgp-compile, --wgp-transformer-dtype-policy).
+# The original tool's --wgp-compile and --wgp-transformer-dtype-policy took "" for "Wan2GP's own default".
 WGP_DEFAULT_VALUE = ""
+WGP_FLAGS_TAKING_DEFAULT = ("wgp_compile", "wgp_transformer_dtype_policy")
 
 
 def build_parser() -> OneLineArgumentParser:
@@ -116,15 +117,17 @@ def add_wan2gp_arguments(parser: OneLineArgumentParser) -> None:
                             "retried (env WAN2GP_HELPER_TIMEOUT; default 900)")
     for flag in WGP_FLAGS:
         option = options()[flag.name]
-        choices = flag.choices + (WGP_DEFAULT_VALUE,) if flag.choices else None
-        group.add_argument("--" + flag.name.replace("_", "-"), dest=flag.name, choices=choices,
+        choices, metavar = flag.choices, None
+        if flag.name in WGP_FLAGS_TAKING_DEFAULT:  # "" accepted, not shown
+            choices, metavar = flag.choices + (WGP_DEFAULT_VALUE,), "{" + ",".join(flag.choices) + "}"
+        group.add_argument("--" + flag.name.replace("_", "-"), dest=flag.name, choices=choices, metavar=metavar,
                            help=f"{option.help} (env {option.env})")
 
 
 def main(argv: Optional[list[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    for name in WGP_FLAG_NAMES:  # "" (the original tool's "not set") leaves Wan2GP's default
+    for name in WGP_FLAGS_TAKING_DEFAULT:  # "" (the original tool's "not set") leaves Wan2GP's default
         if getattr(args, name, None) == WGP_DEFAULT_VALUE:
             setattr(args, name, None)
     if args.delete_db and not args.confirm_delete_db:
