@@ -22,11 +22,12 @@ SOURCE = ROOT / "source"
 # anything, as long as no cycle appears.
 ALLOWED = {
     "errors": set(),
+    "retry": set(),
     "log": set(),
     "config": {"errors"},
     "media": {"errors"},
-    "storage": {"errors", "config"},
-    "queue": {"errors", "config"},
+    "storage": {"errors", "config", "retry"},
+    "queue": {"errors", "config", "retry"},
 }
 
 

@@ -10,7 +10,7 @@ from ..queue.model import InvalidTask, NewTask
 from ..storage.outputs import readable_location
 from ..tasks.params import ignored_key_hint
 from ..workflows.registry import known_task_types, params_model, parse_params
-from .common import CliError, OneLineArgumentParser, add_queue_arguments, die, open_migrated_queue, \
+from .common import CliError, OneLineArgumentParser, add_queue_arguments, die, open_queue_or_exit, \
     settings_from_args
 
 
@@ -123,10 +123,7 @@ def main(argv: Optional[list[str]] = None) -> int:
                            project_id=project_id)
     except (CliError, InvalidTask, ValueError) as exc:  # UnknownTaskType and InvalidParams are ValueErrors
         die(str(exc))
-    try:
-        queue = open_migrated_queue(settings)
-    except Exception as exc:
-        die(f"cannot open the {settings.db_type} queue: {exc}")
+    queue = open_queue_or_exit(settings)
     try:
         if args.task_type is not None:
             try:

@@ -5,8 +5,9 @@ import argparse
 import sys
 from typing import NoReturn, Optional
 
-from ..config import DB_TYPES, Settings, resolve_settings
-from ..queue.factory import open_migrated_queue  # noqa: F401 (the commands open their queue with it)
+from ..config import DB_TYPES, Settings, resolve_settings, scrub_secrets
+from ..queue.base import TaskQueue
+from ..queue.factory import open_migrated_queue
 
 EXIT_BAD_ARGS = 2
 
@@ -36,6 +37,15 @@ def settings_from_args(args: argparse.Namespace, names: tuple[str, ...] = QUEUE_
         return resolve_settings(flags)
     except ValueError as exc:
         raise CliError(str(exc)) from None
+
+
+def open_queue_or_exit(settings: Settings) -> TaskQueue:
+    """The configured queue, migrated; a queue that cannot be opened (bad DSN, unreachable server,
+    unwritable file, schema not installed) is one line (secrets scrubbed) and exit 2."""
+    try:
+        return open_migrated_queue(settings)
+    except Exception as exc:
+        die(scrub_secrets(f"cannot open the {settings.db_type} queue: {exc}", settings))
 
 
 def die(message: str, code: int = EXIT_BAD_ARGS) -> NoReturn:

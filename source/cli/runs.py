@@ -10,7 +10,7 @@ from typing import Optional, TextIO
 
 from ..queue.model import Status, Task
 from .add_task_cli import ignored_key_hints, resolve_location
-from .common import add_queue_arguments, die, open_migrated_queue, settings_from_args
+from .common import add_queue_arguments, die, open_queue_or_exit, settings_from_args
 
 
 def run_rows(queue, run_id: str) -> list[Task]:
@@ -184,7 +184,7 @@ def register_cancel(subparsers) -> None:
 
 def status_command(args) -> int:
     settings = settings_from_args(args)
-    queue = open_migrated_queue(settings)
+    queue = open_queue_or_exit(settings)
     try:
         while True:
             rows = run_rows(queue, args.run_id)
@@ -202,7 +202,7 @@ def status_command(args) -> int:
 
 def cancel_command(args) -> int:
     settings = settings_from_args(args)
-    queue = open_migrated_queue(settings)
+    queue = open_queue_or_exit(settings)
     try:
         rows = run_rows(queue, args.run_id)
         if not rows:

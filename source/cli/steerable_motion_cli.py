@@ -16,7 +16,7 @@ from ..errors import UserError
 from ..storage.outputs import readable_location
 from ..tasks.original_flags import add_alias, add_retired
 from ..workflows.registry import client_registrars, params_model
-from .common import (CliError, OneLineArgumentParser, add_queue_arguments, die, open_migrated_queue,
+from .common import (CliError, OneLineArgumentParser, add_queue_arguments, die, open_queue_or_exit,
                      settings_from_args)
 from .runs import register_cancel, register_status, wait_for_run
 
@@ -67,10 +67,7 @@ def submit_command(args: argparse.Namespace) -> int:
     if not args.wait and (args.wait_timeout is not None or args.wait_interval is not None):
         print("warning: --wait_timeout / --wait_interval (--poll_timeout / --poll_interval) apply with --wait; "
               "the run was queued without following it", file=sys.stderr)
-    try:
-        queue = open_migrated_queue(settings)
-    except Exception as exc:
-        die(f"cannot open the {settings.db_type} queue: {exc}")
+    queue = open_queue_or_exit(settings)
     try:
         ids = queue.enqueue(list(submission.rows))
         print(f"queued {submission.summary}; root row {ids[0]}", file=sys.stderr)

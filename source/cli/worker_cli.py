@@ -6,12 +6,12 @@ import logging
 import os
 from typing import Optional
 
-from ..config import ENGINES, options, scrub_secrets
+from ..config import ENGINES, options
 from ..engines.wan2gp.options import WGP_FLAG_NAMES, WGP_FLAGS
 from ..log import setup_logging
 from ..tasks.original_flags import add_retired
 from .common import (CliError, OneLineArgumentParser, QUEUE_FLAG_NAMES, add_queue_arguments, die,
-                     open_migrated_queue, settings_from_args)
+                     open_queue_or_exit, settings_from_args)
 
 WORKER_FLAG_NAMES = QUEUE_FLAG_NAMES + (
     "poll_interval", "worker_id", "task_types", "lease_seconds", "engine", "offload", "compile",
@@ -144,10 +144,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         delete_database(settings)
     log = logging.getLogger("headless")
     log.debug("settings: %s", settings.redacted())
-    try:
-        queue = open_migrated_queue(settings)
-    except Exception as exc:  # bad DSN, unreachable server, unwritable file: one line, exit 2
-        die(scrub_secrets(f"cannot open the {settings.db_type} queue: {exc}", settings))
+    queue = open_queue_or_exit(settings)
     if args.migrate_only:
         log.info("schema is up to date (%s)", settings.db_type)
         queue.close()

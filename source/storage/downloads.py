@@ -9,13 +9,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import time
 from pathlib import Path
 from urllib.parse import urlparse
 
 import requests
 
 from ..errors import TransientError
+from ..retry import Backoff, retrying
 from .outputs import safe_name
 
 DEFAULT_TIMEOUT_S = 60.0
@@ -55,17 +55,13 @@ def download_url(url: str, dest_dir: Path, *, timeout: float = DEFAULT_TIMEOUT_S
     target = dest_dir / (filename or f"{digest}_{safe_name(base)}")
     if target.is_file():
         return target
-    for attempt in range(retries + 1):
-        try:
-            _fetch(url, target, timeout=timeout, max_bytes=max_bytes)
-            return target
-        except _Transient as exc:
-            if attempt == retries:
-                raise DownloadError(str(exc)) from None
-            delay = retry_delay * (2 ** attempt)
-            log.warning("%s; retrying in %.1f s", exc, delay)
-            time.sleep(delay)
-    raise AssertionError("unreachable")
+    backoff = Backoff(attempts=retries + 1, first_delay=retry_delay, max_delay=60.0)
+    try:
+        retrying(lambda: _fetch(url, target, timeout=timeout, max_bytes=max_bytes), backoff,
+                 should_retry=lambda exc: isinstance(exc, _Transient), logger=log)
+    except _Transient as exc:
+        raise DownloadError(str(exc)) from None
+    return target
 
 
 def _fetch(url: str, target: Path, *, timeout: float, max_bytes: int) -> None:

@@ -25,6 +25,7 @@ from urllib.parse import quote
 import requests
 
 from ..config import Settings
+from ..retry import Backoff, retrying
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +56,9 @@ class RetryPolicy:
     max_delay_s: float = 15.0
     timeout_s: float = 300.0       # per request (a large video on a slow link)
 
-    def delay(self, failed_tries: int) -> float:
-        return min(self.max_delay_s, self.first_delay_s * (2 ** (failed_tries - 1)))
+    @property
+    def backoff(self) -> Backoff:
+        return Backoff(attempts=self.attempts, first_delay=self.first_delay_s, max_delay=self.max_delay_s)
 
 
 DEFAULT_RETRY = RetryPolicy()
@@ -108,27 +110,30 @@ def _reason(response: requests.Response) -> str:
     return " ".join(str(text).split())[:200]
 
 
+class _TryAgain(Exception):
+    """No answer, or an answer worth another try (429, 5xx); the message says which."""
+
+
 def _with_retries(describe: str, send: Callable[[], requests.Response], policy: RetryPolicy,
                   sleep: Callable[[float], None]) -> requests.Response:
     """Run `send` until a non-transient answer; raise UploadError after the last try."""
-    last = ""
-    for attempt in range(1, policy.attempts + 1):
+    def once() -> requests.Response:
         try:
             response = send()
         except (requests.ConnectionError, requests.Timeout) as exc:
-            last = f"no answer ({type(exc).__name__})"
-        else:
-            if response.status_code < 300:
-                return response
-            last = f"HTTP {response.status_code} {_reason(response)}".strip()
-            if not _is_transient(response.status_code):
-                raise UploadError(f"{describe} failed: {last}")
-        if attempt < policy.attempts:
-            delay = policy.delay(attempt)
-            log.warning("%s: %s; retrying in %.1f s (try %d of %d)", describe, last, delay,
-                        attempt + 1, policy.attempts)
-            sleep(delay)
-    raise UploadError(f"{describe} failed after {policy.attempts} tries: {last}")
+            raise _TryAgain(f"no answer ({type(exc).__name__})") from None
+        if response.status_code < 300:
+            return response
+        answer = f"HTTP {response.status_code} {_reason(response)}".strip()
+        if not _is_transient(response.status_code):
+            raise UploadError(f"{describe} failed: {answer}")
+        raise _TryAgain(answer)
+
+    try:
+        return retrying(once, policy.backoff, should_retry=lambda exc: isinstance(exc, _TryAgain), what=describe,
+                        sleep=sleep, logger=log)
+    except _TryAgain as exc:
+        raise UploadError(f"{describe} failed after {policy.attempts} tries: {exc}") from None
 
 
 def public_url(settings: Settings, key: str) -> str:
