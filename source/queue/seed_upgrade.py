@@ -120,7 +120,6 @@ class SeedTable:
                             WHERE d.task_id = tasks.id AND p.status <> 'Complete')
                         WHERE dependant_on IS NOT NULL""")
         conn.execute(f"DROP TABLE {PENDING_TABLE}")
-        log.warning("copied %d row(s) from the original tool's table (backup copy: %s)", len(converted), self.backup)
         return len(converted)
 
 
