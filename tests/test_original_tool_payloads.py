@@ -23,6 +23,8 @@ from source.workflows.registry import parse_params
 from tests.helpers.original_tool import DATA, colour_image, perspective_params, readme_travel_params
 
 ROOT = Path(__file__).resolve().parents[1]
+# Real worker processes render with the tiny engine on 2 shared CPU cores: minutes, not seconds.
+pytestmark = pytest.mark.timeout(1200)
 TINY = {"model": "tiny", "prompt": "a red square", "resolution": "64x64", "frames": 5}
 
 

@@ -20,6 +20,8 @@ from tests.helpers.original_tool import supabase_seed_queue
 from tests.helpers.services import temporary_postgres_database
 
 ROOT = Path(__file__).resolve().parents[1]
+# Real worker processes render with the tiny engine on 2 shared CPU cores: minutes, not seconds.
+pytestmark = pytest.mark.timeout(1200)
 TINY = {"model": "tiny", "prompt": "a red square", "resolution": "64x64", "frames": 5}
 URL = "https://project.supabase.co/storage/v1/object/public/videos/wgp_done/wgp_done.mp4"
 

@@ -24,6 +24,8 @@ from source.queue.sqlite_backend import SqliteQueue
 from tests.helpers.original_tool import sqlite_rows, sqlite_seed_queue
 
 ROOT = Path(__file__).resolve().parents[1]
+# Real worker processes render with the tiny engine on 2 shared CPU cores: minutes, not seconds.
+pytestmark = pytest.mark.timeout(1200)
 TZ = "Asia/Kolkata"  # UTC+05:30 all year: the original tool's local created_at becomes UTC - 5h30
 TINY = {"model": "tiny", "prompt": "a red square", "resolution": "64x64", "frames": 5}
 
