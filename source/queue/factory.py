@@ -40,10 +40,8 @@ def open_migrated_queue(settings: Settings) -> TaskQueue:
     queue = open_queue(settings)
     try:
         migration = queue.migrate()
-        if migration.original_rows is not None:
+        if migration.original_rows is not None:  # the original tool's queue, upgraded: said once, loudly
             log.warning("%s", migration)
-        elif migration.applied:
-            log.info("%s", migration)
     except BaseException:
         queue.close()
         raise
