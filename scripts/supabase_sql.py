@@ -4,7 +4,9 @@
     .venv/bin/python scripts/supabase_sql.py > supabase_install.sql
 
 The same files `headless.py --migrate-only` applies with DB_TYPE=postgres, in the same order, in one
-transaction. Each migration is idempotent, so pasting the script again after an upgrade is safe.
+transaction. Each migration is idempotent, so pasting the script again after an upgrade is safe. A
+project set up with the original tool's README SQL is upgraded by it too, every row kept
+(docs/MIGRATING.md).
 """
 from __future__ import annotations
 

@@ -8,6 +8,7 @@ the handlers, the render bridge and the engines. No other module reads the envir
 """
 from __future__ import annotations
 
+import logging
 import os
 import re
 import typing
@@ -44,6 +45,9 @@ class Settings:
     main_output_dir: str = setting("MAIN_OUTPUT_DIR", "outputs", "folder for final artefacts")
     work_dir: Optional[str] = setting("WORK_DIR", None,
                                       "folder for per-task / per-run work (default: <output>/_work)")
+    public_dir: Optional[str] = setting("PUBLIC_DIR", None,
+                                        "web-app mode: final artefacts move to <PUBLIC_DIR>/files and rows store "
+                                        "files/<name> (a relative PUBLIC_DIR is beside the SQLite file)")
     poll_interval: float = setting("POLL_INTERVAL", 10.0, "seconds between backstop polls when idle")
     lease_seconds: float = setting("LEASE_SECONDS", 60.0, "lease length; renewed while a task runs")
     worker_id: Optional[str] = setting("WORKER_ID", None,
@@ -52,6 +56,11 @@ class Settings:
     shutdown_grace_seconds: float = setting("SHUTDOWN_GRACE_SECONDS", 30.0,
                                             "on SIGTERM, how long the running task may take to finish")
     debug: bool = setting("DEBUG", False, "verbose logs; keep work folders")
+    colour_match_videos: bool = setting("COLOUR_MATCH_VIDEOS", False,
+                                        "colour-match every travel segment to its anchors, as if each run "
+                                        "asked for it (colour_match_videos)")
+    postgres_table_name: str = setting("POSTGRES_TABLE_NAME", "tasks",
+                                       "the original tool's table name; this queue serves only tasks")
     # ---- rendering ------------------------------------------------------------------------------------
     engine: str = setting("ENGINE", "auto", "render engine: auto | diffusers | tiny | wan2gp | preview")
     models_dir: str = setting("MODELS_DIR", "models", "local folder of diffusers-format model folders")
@@ -121,6 +130,16 @@ class Settings:
         if self.work_dir:
             return Path(self.work_dir).expanduser().resolve()
         return self.output_path / "_work"
+
+    @property
+    def public_path(self) -> Optional[Path]:
+        """PUBLIC_DIR as an absolute folder (relative: beside the SQLite file), or None."""
+        if not self.public_dir:
+            return None
+        path = Path(self.public_dir).expanduser()
+        if not path.is_absolute():
+            path = (self.db_path.parent if self.db_type == "sqlite" else Path.cwd()) / path
+        return path.resolve()
 
     @property
     def db_dir(self) -> Path:
@@ -243,12 +262,32 @@ def read_dotenv(path: Path) -> dict[str, str]:
     return {k: v for k, v in dotenv_values(path).items() if v is not None}
 
 
+# Environment keys of the original tool read under their names here (each says so once per process).
+ORIGINAL_ENV_NAMES = {"SQLITE_DB_PATH_ENV": "SQLITE_DB_PATH"}
+_said: set[str] = set()
+
+
+def with_original_names(source: Mapping[str, str]) -> Mapping[str, str]:
+    """`source` with an original-tool key copied to its name here, when that name is not set itself."""
+    found = {old: new for old, new in ORIGINAL_ENV_NAMES.items()
+             if source.get(old, "") != "" and source.get(new, "") == ""}
+    if not found:
+        return source
+    merged = dict(source)
+    for old, new in found.items():
+        merged[new] = source[old]
+        if old not in _said:
+            _said.add(old)
+            logging.getLogger("config").warning("%s is the original tool's name: read as %s (rename it)", old, new)
+    return merged
+
+
 def resolve_settings(flags: Optional[Mapping[str, Any]] = None, env: Optional[Mapping[str, str]] = None,
                      dotenv_path: Optional[Path] = None) -> Settings:
     """flag > environment > .env > default. `flags` holds only options the user gave (None = not given)."""
     flags = {k: v for k, v in (flags or {}).items() if v is not None}
-    env = os.environ if env is None else env
-    dotenv = read_dotenv(dotenv_path if dotenv_path is not None else default_dotenv_path())
+    env = with_original_names(os.environ if env is None else env)
+    dotenv = with_original_names(read_dotenv(dotenv_path if dotenv_path is not None else default_dotenv_path()))
     values: dict[str, Any] = {}
     for name, option in options().items():
         if name in flags:
@@ -276,6 +315,10 @@ def validate_settings(settings: Settings) -> None:
         raise ValueError("DB_TYPE=supabase needs SUPABASE_URL and SUPABASE_SERVICE_KEY")
     if settings.queue_wakeup not in ("auto", "listen", "poll"):
         raise ValueError(f"QUEUE_WAKEUP must be auto, listen or poll, got {settings.queue_wakeup!r}")
+    if settings.db_type != "sqlite" and settings.postgres_table_name != "tasks":
+        raise ValueError(f"POSTGRES_TABLE_NAME={settings.postgres_table_name}: this queue keeps its rows in the "
+                         f"table tasks; rename yours (ALTER TABLE {settings.postgres_table_name} RENAME TO tasks) "
+                         "and unset POSTGRES_TABLE_NAME (docs/MIGRATING.md)")
     if settings.lease_seconds <= 0 or settings.poll_interval <= 0:
         raise ValueError("lease seconds and poll interval must be positive")
     if settings.wan2gp_timeout <= 0:

@@ -5,6 +5,7 @@ import logging
 import sys
 import threading
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Iterator, Optional
 
 _state = threading.local()
@@ -31,13 +32,19 @@ class _TaskIdFilter(logging.Filter):
         return True
 
 
-def setup_logging(debug: bool = False, worker_id: str = "-") -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.addFilter(_TaskIdFilter())
-    handler.setFormatter(logging.Formatter(
-        f"%(asctime)s %(levelname)-7s [{worker_id}] [task %(task_id)s] %(name)s: %(message)s"))
+def setup_logging(debug: bool = False, worker_id: str = "-", log_file: Optional[str] = None) -> None:
+    """Log lines to stderr, and also to `log_file` (appended; its folder created) when given."""
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if log_file:
+        path = Path(log_file).expanduser()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(path, encoding="utf-8"))
+    formatter = logging.Formatter(f"%(asctime)s %(levelname)-7s [{worker_id}] [task %(task_id)s] %(name)s: %(message)s")
+    for handler in handlers:
+        handler.addFilter(_TaskIdFilter())
+        handler.setFormatter(formatter)
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = handlers
     root.setLevel(logging.DEBUG if debug else logging.INFO)
     if not debug:
         for noisy in ("httpx", "httpcore", "urllib3", "PIL", "diffusers", "transformers", "hpack"):

@@ -241,8 +241,7 @@ class Worker:
                 handler = get_handler(ctx.task.task_type)
                 ctx.params = parse_params(ctx.task.task_type, ctx.task.params, self.settings)
                 if ctx.params.ignored_keys:
-                    log.warning("params not used by %s (ignored): %s", ctx.task.task_type,
-                                ", ".join(ctx.params.ignored_keys))
+                    self._report_ignored_keys(ctx)
                 result = handler(ctx)
                 ctx.progress_sink.flush()
                 if isinstance(result, Done):
@@ -254,6 +253,16 @@ class Worker:
             except BaseException as exc:  # the worker must survive any handler error
                 outcome.error = exc
                 outcome.trace = traceback.format_exc()
+
+    def _report_ignored_keys(self, ctx: TaskContext) -> None:
+        """Params keys the task type does not use: a log line (with the closest known names) and the
+        row's ignored_keys, where `add_task.py --status`, `steerable_motion.py status` and apps see them."""
+        log.warning("params not used by %s (ignored): %s", ctx.task.task_type,
+                    "; ".join(ctx.params.ignored_key_hints()))
+        try:
+            self.queue.record_ignored_keys(ctx.claim, ctx.params.ignored_keys)
+        except Exception as exc:  # the record is best-effort: the task runs either way
+            log.warning("ignored keys not recorded on the row: %s", exc)
 
     def _supervise(self, claim: Claim, ctx: TaskContext, future: Future) -> bool:
         """Beat the lease until the task ends. True when the row was given back (shutdown)."""

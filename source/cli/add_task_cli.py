@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Optional
 
 from ..queue.model import InvalidTask, NewTask
-from ..storage.outputs import absolute_location
-from ..workflows.registry import known_task_types, parse_params
+from ..storage.outputs import readable_location
+from ..tasks.params import ignored_key_hint
+from ..workflows.registry import known_task_types, params_model, parse_params
 from .common import CliError, OneLineArgumentParser, add_queue_arguments, die, open_queue_or_exit, \
     settings_from_args
 
@@ -33,9 +34,10 @@ def build_parser() -> OneLineArgumentParser:
     parser.add_argument("--priority", type=int, default=0, help="higher runs first (default 0)")
     parser.add_argument("--max-attempts", dest="max_attempts", type=int, default=3,
                         help="how many claims before the row fails for good (default 3)")
-    parser.add_argument("--id", dest="task_id", help="use this id instead of a new UUID4")
+    parser.add_argument("--id", dest="task_id", help="use this id (default: params.task_id, as the original tool "
+                                                     "wrote it, else a new UUID4)")
     parser.add_argument("--run-id", dest="run_id", help="group the row into a workflow run")
-    parser.add_argument("--project-id", dest="project_id", help="owner of the row")
+    parser.add_argument("--project-id", dest="project_id", help="owner of the row (default: params.project_id)")
     add_queue_arguments(parser)
     return parser
 
@@ -60,6 +62,19 @@ def read_params(text: Optional[str]) -> dict:
     return params
 
 
+def row_ids(args, params: dict) -> tuple[Optional[str], Optional[str]]:
+    """(id, project_id) of the new row. As in the original tool, params.task_id is the row's id and
+    params.project_id its owner; --id / --project-id win. The queue makes an id given in params.task_id
+    the row's id (sql/*/100_seed_compat.sql), so a different --id is written there too, with a warning."""
+    given = params.get("task_id")
+    task_id = args.task_id or (given.strip() if isinstance(given, str) and given.strip() else None)
+    if args.task_id and isinstance(given, str) and given.strip() and given.strip() != args.task_id:
+        print(f"warning: --id {args.task_id} replaces params.task_id {given.strip()!r}", file=sys.stderr)
+        params["task_id"] = args.task_id
+    project = params.get("project_id")
+    return task_id, args.project_id or (project.strip() if isinstance(project, str) and project.strip() else None)
+
+
 def format_status(task, resolve) -> str:
     lines = [f"id:       {task.id}", f"type:     {task.task_type}", f"status:   {task.status}"]
     if task.progress is not None:
@@ -72,12 +87,28 @@ def format_status(task, resolve) -> str:
         lines.append(f"output:   {resolve(task.output_location)}")
     if task.error_message:
         lines.append(f"error:    {task.error_message}")
+    for hint in ignored_key_hints(task):
+        lines.append(f"ignored:  {hint}")
     return "\n".join(lines)
+
+
+def ignored_key_hints(task) -> list[str]:
+    """The row's ignored params keys with the closest known names: as the worker recorded them, or (a row
+    no worker has validated yet) as its task type's model finds them now."""
+    try:
+        model = params_model(task.task_type)
+        if task.ignored_keys:
+            return [ignored_key_hint(model, key) for key in task.ignored_keys]
+        if task.attempts == 0:
+            return model.parse(task.params).ignored_key_hints()
+    except ValueError:  # an unknown task type or params the worker will refuse: its error says so
+        pass
+    return []
 
 
 def resolve_location(settings, location: str) -> str:
     """output_location as a person can open it: URLs as they are, paths absolute."""
-    return absolute_location(location, settings.db_dir)
+    return readable_location(settings, location)
 
 
 def describe_command(args) -> int:
@@ -102,11 +133,14 @@ def main(argv: Optional[list[str]] = None) -> int:
         settings = settings_from_args(args)
         if args.task_type is not None:
             params = read_params(args.params)
-            parse_params(args.task_type, params, settings)
-            task = NewTask(task_type=args.task_type, params=params, id=args.task_id,
+            parsed = parse_params(args.task_type, params, settings)
+            for hint in parsed.ignored_key_hints():
+                print(f"warning: {args.task_type} does not use params key {hint}", file=sys.stderr)
+            task_id, project_id = row_ids(args, params)
+            task = NewTask(task_type=args.task_type, params=params, id=task_id,
                            dependant_on=args.dependant_on, priority=args.priority,
                            max_attempts=args.max_attempts, run_id=args.run_id,
-                           project_id=args.project_id)
+                           project_id=project_id)
     except (CliError, InvalidTask, ValueError) as exc:  # UnknownTaskType and InvalidParams are ValueErrors
         die(str(exc))
     queue = open_queue_or_exit(settings)

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from typing import Iterator, Optional, TextIO
 
 from ..queue.model import Status, Task
-from .add_task_cli import resolve_location
+from .add_task_cli import ignored_key_hints, resolve_location
 from .common import EXIT_INTERRUPTED, add_queue_arguments, die, open_queue_or_exit, settings_from_args, \
     worker_command
 
@@ -111,6 +111,8 @@ def format_run(rows: list[Task], resolve) -> str:
             lines.append(f"    output: {resolve(task.output_location)}")
         if task.error_message:
             lines.append(f"    error:  {task.error_message}")
+        for hint in ignored_key_hints(task):
+            lines.append(f"    ignored: {hint}")
     return "\n".join(lines)
 
 

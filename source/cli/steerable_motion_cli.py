@@ -14,8 +14,9 @@ import sys
 from typing import Optional
 
 from ..errors import UserError
-from ..storage.outputs import absolute_location
-from ..workflows.registry import client_registrars
+from ..storage.outputs import readable_location
+from ..tasks.original_flags import add_alias, add_retired
+from ..workflows.registry import client_registrars, params_model
 from .common import (CliError, OneLineArgumentParser, add_queue_arguments, die, open_queue_or_exit,
                      settings_from_args)
 from .fleet_cli import register_dashboard, register_workers
@@ -29,6 +30,32 @@ def add_wait_arguments(parser: argparse.ArgumentParser) -> None:
                             "(exit 0) or the failure (exit 1)")
     group.add_argument("--wait_timeout", type=float, metavar="SECONDS",
                        help="with --wait: give up waiting after this many seconds (the run goes on)")
+    group.add_argument("--wait_interval", type=float, metavar="SECONDS",
+                       help="with --wait: seconds between looks at the run (default 0.5)")
+
+
+def add_original_flags(parser: argparse.ArgumentParser) -> None:
+    """The original tool's flags common to its subcommands (docs/MIGRATING.md)."""
+    add_alias(parser, "--db_path", "db_file")
+    add_alias(parser, "--poll_timeout", "wait_timeout", type=float)
+    add_alias(parser, "--poll_interval", "wait_interval", type=float)
+    add_retired(parser, "--execution_engine", "rows render with the worker's engine (headless.py --engine "
+                "diffusers | wan2gp | tiny); ComfyUI is not supported", off=("wgp",))
+    add_retired(parser, "--booster_loras", "give the LoRAs you want with --loras PATH=STRENGTH (or "
+                "additional_loras in params)", takes_value=False)
+    add_retired(parser, "--upscale_model_name", "upscaling is Lanczos, by --upscale_factor; no model is used")
+    add_retired(parser, "--last_frame_duplication", "the stitch keeps every frame; nothing is duplicated")
+
+
+def warn_ignored_keys(rows) -> None:
+    """One warning line per params key a row's task type does not use, with the closest known name."""
+    for row in rows:
+        try:
+            parsed = params_model(row.task_type).parse(row.params)
+        except (UserError, ValueError):  # the client checked the rows; the worker reports the rest
+            continue
+        for hint in parsed.ignored_key_hints():
+            print(f"warning: {row.task_type} does not use params key {hint}", file=sys.stderr)
 
 
 def submit_command(args: argparse.Namespace) -> int:
@@ -38,6 +65,10 @@ def submit_command(args: argparse.Namespace) -> int:
         submission = args.build(args, settings)
     except (CliError, UserError) as exc:
         die(str(exc))
+    warn_ignored_keys(submission.rows)
+    if not args.wait and (args.wait_timeout is not None or args.wait_interval is not None):
+        print("warning: --wait_timeout / --wait_interval (--poll_timeout / --poll_interval) apply with --wait; "
+              "the run was queued without following it", file=sys.stderr)
     queue = open_queue_or_exit(settings)
     try:
         ids = queue.enqueue(list(submission.rows))
@@ -47,8 +78,9 @@ def submit_command(args: argparse.Namespace) -> int:
         print(submission.run_id, flush=True)
         if not args.wait:
             return 0
-        return wait_for_run(queue, ids[0], lambda location: absolute_location(location, settings.db_dir),
-                            timeout=args.wait_timeout, worker_hint=worker_hint_for(args))
+        return wait_for_run(queue, ids[0], lambda location: readable_location(settings, location),
+                            timeout=args.wait_timeout, worker_hint=worker_hint_for(args),
+                            poll_seconds=max(0.05, args.wait_interval or 0.5))
     finally:
         queue.close()
 
@@ -63,6 +95,7 @@ def build_parser() -> OneLineArgumentParser:
         workflow_parser = register(subparsers)
         add_wait_arguments(workflow_parser)
         add_queue_arguments(workflow_parser)
+        add_original_flags(workflow_parser)
         workflow_parser.set_defaults(func=submit_command)
     for register in (register_status, register_wait, register_cancel, register_workers, register_dashboard):
         register(subparsers)

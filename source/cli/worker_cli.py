@@ -11,6 +11,7 @@ from typing import Optional
 from ..config import ENGINES, options, scrub_secrets
 from ..engines.wan2gp.options import WGP_FLAG_NAMES, WGP_FLAGS
 from ..log import setup_logging
+from ..tasks.original_flags import add_retired
 from .common import (CliError, OneLineArgumentParser, QUEUE_FLAG_NAMES, add_queue_arguments, die,
                      open_migrated_queue, open_queue_or_exit, settings_from_args)
 
@@ -18,7 +19,11 @@ WORKER_FLAG_NAMES = QUEUE_FLAG_NAMES + (
     "poll_interval", "worker_id", "task_types", "lease_seconds", "engine", "offload", "compile",
     "attention", "dtype", "vae_tiling", "debug", "shutdown_grace_seconds", "queue_wakeup",
     "wan2gp_path", "wan2gp_python", "wan2gp_timeout",  # wan2gp engine, with the --wgp-* below
+    "colour_match_videos", "public_dir",
 ) + WGP_FLAG_NAMES
+# The original tool's --wgp-compile and --wgp-transformer-dtype-policy took "" for "Wan2GP's own default".
+WGP_DEFAULT_VALUE = ""
+WGP_FLAGS_TAKING_DEFAULT = ("wgp_compile", "wgp_transformer_dtype_policy")
 
 
 def build_parser() -> OneLineArgumentParser:
@@ -51,6 +56,19 @@ def build_parser() -> OneLineArgumentParser:
                         help="create or upgrade the database schema, then exit")
     parser.add_argument("--debug", action="store_true", default=None,
                         help="verbose logs; keep work folders (env DEBUG)")
+    parser.add_argument("--save-logging", dest="save_logging", nargs="?", const="logs/headless.log",
+                        metavar="FILE", help="also write the log to FILE (default logs/headless.log)")
+    parser.add_argument("--delete-db", dest="delete_db", action="store_true",
+                        help="delete the SQLite database file (every row in it) before starting; needs "
+                             "--confirm-delete-db")
+    parser.add_argument("--confirm-delete-db", dest="confirm_delete_db", action="store_true",
+                        help="confirms --delete-db")
+    parser.add_argument("--colour-match-videos", dest="colour_match_videos", action="store_true", default=None,
+                        help="colour-match every travel segment to its anchors (env COLOUR_MATCH_VIDEOS)")
+    parser.add_argument("--public-dir", dest="public_dir", metavar="DIR",
+                        help="web-app mode: final artefacts move to DIR/files and rows store files/<name> "
+                             "(relative DIR: beside the SQLite file; env PUBLIC_DIR)")
+    add_original_flags(parser)
     render = parser.add_argument_group("rendering")
     render.add_argument("--engine", dest="engine", choices=("auto",) + ENGINES,
                         help="render engine (env ENGINE; default auto: diffusers on a GPU, else the "
@@ -71,6 +89,29 @@ def build_parser() -> OneLineArgumentParser:
     return parser
 
 
+def add_original_flags(parser: OneLineArgumentParser) -> None:
+    """The original tool's worker flags that are gone (docs/MIGRATING.md); the rest are flags above."""
+    parser.add_argument("--mask-active-frames", action="store_true", help=argparse.SUPPRESS)  # always so
+    add_retired(parser, "--no-mask-active-frames", "travel segments always carry a mask video (docs/TRAVEL.md)",
+                takes_value=False)
+    add_retired(parser, "--apply-reward-lora", 'it is per task now: "apply_reward_lora": true in the params '
+                "(travel: in orchestrator_details)", takes_value=False)
+    add_retired(parser, "--booster_loras", "give LoRAs per task: additional_loras {file: strength} in the params",
+                takes_value=False)
+    add_retired(parser, "--tasks-file", "rows come from the database: queue them with add_task.py")
+
+
+def delete_database(settings) -> None:
+    """--delete-db: the SQLite file and its -wal/-shm companions (nothing else)."""
+    if settings.db_type != "sqlite":
+        die("--delete-db deletes a SQLite file; with DB_TYPE=" + settings.db_type + " delete rows in the database itself")
+    for path in (settings.db_path, settings.db_path.with_name(settings.db_path.name + "-wal"),
+                 settings.db_path.with_name(settings.db_path.name + "-shm")):
+        if path.exists():
+            path.unlink()
+            logging.getLogger("headless").warning("--delete-db: removed %s", path)
+
+
 def add_wan2gp_arguments(parser: OneLineArgumentParser) -> None:
     """--wan2gp-* (where Wan2GP is) and --wgp-* (Wan2GP's runtime options), for --engine wan2gp."""
     group = parser.add_argument_group("engine wan2gp (docs/ENGINES.md)")
@@ -83,7 +124,10 @@ def add_wan2gp_arguments(parser: OneLineArgumentParser) -> None:
                             "retried (env WAN2GP_HELPER_TIMEOUT; default 900)")
     for flag in WGP_FLAGS:
         option = options()[flag.name]
-        group.add_argument("--" + flag.name.replace("_", "-"), dest=flag.name, choices=flag.choices,
+        choices, metavar = flag.choices, None
+        if flag.name in WGP_FLAGS_TAKING_DEFAULT:  # "" accepted, not shown
+            choices, metavar = flag.choices + (WGP_DEFAULT_VALUE,), "{" + ",".join(flag.choices) + "}"
+        group.add_argument("--" + flag.name.replace("_", "-"), dest=flag.name, choices=choices, metavar=metavar,
                            help=f"{option.help} (env {option.env})")
 
 
@@ -113,7 +157,13 @@ def open_worker_queue(settings, log: logging.Logger):
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    for name in WGP_FLAGS_TAKING_DEFAULT:  # "" (the original tool's "not set") leaves Wan2GP's default
+        if getattr(args, name, None) == WGP_DEFAULT_VALUE:
+            setattr(args, name, None)
+    if args.delete_db and not args.confirm_delete_db:
+        parser.error("--delete-db deletes the database file and every row in it: add --confirm-delete-db")
     try:
         settings = settings_from_args(args, WORKER_FLAG_NAMES)
     except CliError as exc:
@@ -122,7 +172,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     from ..worker import EXIT_BROKEN, Worker, make_worker_id
 
     worker_id = make_worker_id(settings.worker_id)
-    setup_logging(settings.debug, worker_id)
+    setup_logging(settings.debug, worker_id, log_file=args.save_logging)
+    if args.delete_db:
+        delete_database(settings)
     log = logging.getLogger("headless")
     log.debug("settings: %s", settings.redacted())
     queue = open_worker_queue(settings, log)

@@ -25,8 +25,12 @@ class Migration:
     before: Optional[int]
     after: Optional[int]
     applied: tuple[int, ...] = ()
+    original_rows: Optional[int] = None   # rows copied from the original tool's queue, when upgraded
 
     def __str__(self) -> str:
+        if self.original_rows is not None:
+            return (f"the original tool's queue upgraded to schema version {self.after} "
+                    f"({self.original_rows} row(s) kept)")
         if not self.applied:
             return f"queue schema is current (version {self.after})"
         if self.before is None:
@@ -98,6 +102,11 @@ class TaskQueue(ABC):
     @abstractmethod
     def set_progress(self, claim: Claim, progress: float, message: str = "") -> bool:
         """Record progress 0..1 and a short message (also extends nothing). False: no longer owner."""
+
+    @abstractmethod
+    def record_ignored_keys(self, claim: Claim, keys: Sequence[str]) -> bool:
+        """Record on the row the keys of its params that its task type does not use (`ignored_keys`;
+        none: cleared). False: no longer the owner."""
 
     @abstractmethod
     def complete(self, claim: Claim, output_location: Optional[str]) -> bool:

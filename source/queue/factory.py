@@ -5,8 +5,12 @@ upgraded once); `open_queue` leaves the schema alone (then `queue.migrate()` say
 """
 from __future__ import annotations
 
+import logging
+
 from ..config import Settings
 from .base import TaskQueue
+
+log = logging.getLogger("queue")
 
 
 def open_queue(settings: Settings) -> TaskQueue:
@@ -37,6 +41,8 @@ def open_migrated_queue(settings: Settings) -> TaskQueue:
     queue = open_queue(settings)
     try:
         queue.migration = queue.migrate()
+        if queue.migration.original_rows is not None:  # the original tool's queue, upgraded: said once, loudly
+            log.warning("%s", queue.migration)
     except BaseException:
         queue.close()
         raise

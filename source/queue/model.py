@@ -32,6 +32,7 @@ COLUMNS = (
     "parent_task_id", "awaiting_task_id", "priority", "attempts", "max_attempts",
     "worker_id", "lease_expires_at", "scheduled_at", "progress", "progress_message",
     "output_location", "error_message", "created_at", "updated_at", "started_at", "finished_at",
+    "ignored_keys",
 )
 
 
@@ -167,6 +168,7 @@ class Task:
     updated_at: Optional[datetime] = None
     started_at: Optional[datetime] = None
     finished_at: Optional[datetime] = None
+    ignored_keys: list[str] = field(default_factory=list)  # params keys its task type does not use
 
     @property
     def is_terminal(self) -> bool:

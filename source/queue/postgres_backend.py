@@ -73,6 +73,9 @@ class PostgresQueue(TaskQueue):
     def set_progress(self, claim: Claim, progress: float, message: str = "") -> bool:
         return self._fenced("progress", claim, progress=float(progress), message=message)
 
+    def record_ignored_keys(self, claim: Claim, keys: Sequence[str]) -> bool:
+        return self._fenced("record_ignored_keys", claim, keys=list(keys))
+
     def complete(self, claim: Claim, output_location: Optional[str]) -> bool:
         return self._fenced("complete", claim, output_location=output_location)
 

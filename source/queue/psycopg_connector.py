@@ -27,7 +27,8 @@ from .base import Migration
 from .connections import ThreadConnections
 from .connector import ChangeCounterPoller, Connector
 from .model import DatabaseUnavailable, InvalidTask, QueueError
-from .sqlfiles import CREATE_POSTGRES_MIGRATIONS_TABLE, migration_files, postgres_calls
+from .sqlfiles import CREATE_POSTGRES_MIGRATIONS_TABLE, SEED_BEFORE_MIGRATIONS, latest_version, migration_files, \
+    newer_schema_message, postgres_calls
 
 log = logging.getLogger(__name__)
 
@@ -48,13 +49,20 @@ OUTAGE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "57P05", "53300", "25006")
 
 def migrate_database(conn: psycopg.Connection) -> Migration:
     """Apply sql/postgres/NNN_*.sql not yet in queue_migrations, in one transaction under an advisory
-    lock (transaction-scoped, so it works through a transaction pooler). `conn` must not be in
-    autocommit mode."""
+    lock (transaction-scoped, so it works through a transaction pooler; the original tool's table, if
+    that is what is there, is converted in the same transaction). A schema newer than these files is
+    refused, unchanged. `conn` must not be in autocommit mode."""
     applied_now = []
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_KEY,))
+        conn.execute(SEED_BEFORE_MIGRATIONS.read_text(encoding="utf-8"))
+        original_rows = None
+        if conn.execute("SELECT to_regclass('wq_seed_backup.tasks_pending_copy')").fetchone()[0] is not None:
+            original_rows = conn.execute("SELECT count(*) FROM wq_seed_backup.tasks_pending_copy").fetchone()[0]
         conn.execute(CREATE_POSTGRES_MIGRATIONS_TABLE)
         done = {row[0] for row in conn.execute("SELECT version FROM queue_migrations")}
+        if done and max(done) > latest_version("postgres"):
+            raise QueueError(newer_schema_message("the database", max(done), "postgres"))
         for version, name, path in migration_files("postgres"):
             if version in done:
                 continue
@@ -62,7 +70,7 @@ def migrate_database(conn: psycopg.Connection) -> Migration:
             conn.execute("INSERT INTO queue_migrations (version, name) VALUES (%s, %s)", (version, name))
             applied_now.append(version)
     return Migration(before=max(done, default=None), after=max(done | set(applied_now), default=None),
-                     applied=tuple(applied_now))
+                     applied=tuple(applied_now), original_rows=original_rows)
 
 
 def is_outage(exc: BaseException) -> bool:

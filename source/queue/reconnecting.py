@@ -174,6 +174,9 @@ class ReconnectingQueue(TaskQueue):
     def claimed_by(self, worker_id: str) -> list[Task]:
         return self._retry(lambda: self.queue.claimed_by(worker_id), self.stop_waiting)
 
+    def record_ignored_keys(self, claim: Claim, keys: Sequence[str]) -> bool:
+        return self._once(lambda: self.queue.record_ignored_keys(claim, keys))
+
     def heartbeat(self, claim: Claim, lease_seconds: float) -> bool:
         return self._once(lambda: self.queue.heartbeat(claim, lease_seconds))
 

@@ -61,11 +61,22 @@ def parse_dependencies(value: Any) -> list[str]:
         return [str(value)]
 
 
+def parse_key_list(value: Any) -> list[str]:
+    """ignored_keys as stored: a JSON list (text in SQLite, jsonb in Postgres), or NULL."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            return [value]
+    return [str(item) for item in value] if isinstance(value, list) else []
+
+
 def task_from_row(row: Mapping[str, Any]) -> Task:
     """A `Task` from a row mapping of any backend (unknown keys ignored)."""
     values = {name: row.get(name) for name in COLUMNS}
     values["params"] = parse_params(values["params"])
     values["dependant_on"] = parse_dependencies(values["dependant_on"])
+    values["ignored_keys"] = parse_key_list(values["ignored_keys"])
     for name in ("created_at", "updated_at", "started_at", "finished_at", "lease_expires_at",
                  "scheduled_at"):
         values[name] = parse_timestamp(values[name])

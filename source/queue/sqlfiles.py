@@ -109,6 +109,17 @@ def latest_version(dialect: str) -> int:
     return max(version for version, _, _ in migration_files(dialect))
 
 
+def newer_schema_message(where: str, version: int, dialect: str) -> str:
+    """Why a database migrated by a newer version of this tool is refused (it is never changed)."""
+    return (f"{where} has queue schema version {version}, newer than this version of the tool knows "
+            f"({latest_version(dialect)}): upgrade the tool; nothing was changed")
+
+
+# Moves a `tasks` table in the original tool's shape aside before the numbered migrations run (the rows
+# are copied in by 100_seed_compat.sql). Run by every migration and first in `install_sql()`.
+SEED_BEFORE_MIGRATIONS = SQL_DIR / "postgres" / "seed" / "before_migrations.sql"
+
+
 # The Postgres migrations' own bookkeeping: which versions are applied.
 CREATE_POSTGRES_MIGRATIONS_TABLE = """
 CREATE TABLE IF NOT EXISTS queue_migrations (
@@ -121,7 +132,8 @@ def install_sql() -> str:
     """Every Postgres migration as one script for a SQL editor (Supabase's): one transaction, recording
     its versions, then telling PostgREST to reload its schema cache. Idempotent."""
     parts = ["-- The video-worker queue: table, functions, indexes and policies. Idempotent.",
-             "BEGIN;", CREATE_POSTGRES_MIGRATIONS_TABLE.strip() + ";"]
+             "BEGIN;", f"-- ---- {SEED_BEFORE_MIGRATIONS.name} ----\n" + SEED_BEFORE_MIGRATIONS.read_text(encoding="utf-8"),
+             CREATE_POSTGRES_MIGRATIONS_TABLE.strip() + ";"]
     for version, name, path in migration_files("postgres"):
         parts.append(f"-- ---- {path.name} ----\n" + path.read_text(encoding="utf-8"))
         parts.append(f"INSERT INTO queue_migrations (version, name) VALUES ({version}, '{name}') "

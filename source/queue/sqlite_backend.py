@@ -29,7 +29,8 @@ from .fleet import (DurationBucket, FleetOverview, RunSummary, StatusCount, Work
                     WorkerRecord, run_summaries)
 from .model import Claim, DatabaseUnavailable, InvalidTask, NewTask, QueueError, Task
 from .rows import after, parse_timestamp, task_from_row, to_db_text, utc_now
-from .sqlfiles import migration_files, named_queries
+from .seed_upgrade import SeedTable, has_table
+from .sqlfiles import latest_version, migration_files, named_queries, newer_schema_message
 
 QUERIES = {name: query.sql for name, query in named_queries("sqlite/queries.sql").items()}
 BUSY_TIMEOUT_SECONDS = 30.0
@@ -62,6 +63,16 @@ def split_statements(script: str) -> list[str]:
 
 def is_outage(exc: BaseException) -> bool:
     return isinstance(exc, sqlite3.OperationalError) and str(exc).lower().startswith(OUTAGE_MESSAGES)
+
+def apply_statement(conn: sqlite3.Connection, statement: str) -> None:
+    """One migration statement. SQLite has no `ADD COLUMN IF NOT EXISTS`: an `ALTER TABLE ... ADD COLUMN`
+    of a column that exists is skipped, so every migration may run again, as the Postgres ones can."""
+    try:
+        conn.execute(statement)
+    except sqlite3.OperationalError as exc:
+        code = "\n".join(line for line in statement.splitlines() if not line.lstrip().startswith("--"))
+        if not (code.lstrip().upper().startswith("ALTER TABLE") and "duplicate column name" in str(exc)):
+            raise
 
 
 class SqliteQueue(TaskQueue):
@@ -123,21 +134,29 @@ class SqliteQueue(TaskQueue):
     # ---- set-up -----------------------------------------------------------------------------------
     def migrate(self) -> Migration:
         """Apply sql/sqlite/NNN_*.sql not yet recorded in queue_migrations, in one immediate transaction
-        (several processes starting at once apply each version exactly once)."""
+        (several processes starting at once apply each version exactly once). The original tool's queue
+        is upgraded in the same transaction, after a backup copy (seed_upgrade.py); a schema newer than
+        these files is refused, unchanged."""
         applied_now = []
         with self._write() as conn:
+            if has_table(conn, "queue_migrations"):
+                newest = conn.execute("SELECT max(version) FROM queue_migrations").fetchone()[0]
+                if newest is not None and newest > latest_version("sqlite"):
+                    raise QueueError(newer_schema_message(str(self.path), newest, "sqlite"))
+            seed = SeedTable.find(conn, self.path)
             conn.execute(CREATE_MIGRATIONS_TABLE)
             done = {row[0] for row in conn.execute("SELECT version FROM queue_migrations")}
             for version, name, path in migration_files("sqlite"):
                 if version in done:
                     continue
                 for statement in split_statements(path.read_text(encoding="utf-8")):
-                    conn.execute(statement)
+                    apply_statement(conn, statement)
                 conn.execute("INSERT INTO queue_migrations (version, name, applied_at) VALUES (?, ?, ?)",
                              (version, name, to_db_text(utc_now())))
                 applied_now.append(version)
+            copied = seed.copy_rows(conn) if seed is not None else None
         return Migration(before=max(done, default=None), after=max(done | set(applied_now), default=None),
-                         applied=tuple(applied_now))
+                         applied=tuple(applied_now), original_rows=copied)
 
     def schema_version(self) -> Optional[int]:
         [row] = self._read("schema_version", {})
@@ -222,6 +241,9 @@ class SqliteQueue(TaskQueue):
 
     def set_progress(self, claim: Claim, progress: float, message: str = "") -> bool:
         return self._fenced("progress", claim, progress=float(progress), message=message)
+
+    def record_ignored_keys(self, claim: Claim, keys: Sequence[str]) -> bool:
+        return self._fenced("record_ignored_keys", claim, keys=json.dumps(list(keys)) if keys else None)
 
     def complete(self, claim: Claim, output_location: Optional[str]) -> bool:
         return self._fenced("complete", claim, output_location=output_location)

@@ -18,7 +18,7 @@ from ..config import Settings
 from ..errors import InvalidParams, TaskCancelled
 from ..queue.model import Claim, NewTask, Status, Task
 from ..storage.downloads import DownloadError, is_url, resolve_input
-from ..storage.outputs import absolute_location, safe_name
+from ..storage.outputs import readable_location, safe_name
 
 
 @dataclass
@@ -117,7 +117,7 @@ class TaskContext:
             value = self._earlier_output(field, task_id)
         if not isinstance(value, str) or not value.strip():
             raise InvalidParams(f"{field} must be a file path or URL, got {value!r}", field=field)
-        value = absolute_location(value.strip(), self.settings.db_dir)
+        value = readable_location(self.settings, value.strip())
         if not is_url(value) and not Path(value).expanduser().is_file():
             what = f"the output of task {task_id} is missing" if task_id else "file not found"
             raise InvalidParams(f"{field}: {what}: {value}", field=field)

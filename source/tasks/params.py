@@ -17,6 +17,7 @@ style: `<field> must be an integer, got 'x'`.
 """
 from __future__ import annotations
 
+import difflib
 import math
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal, Optional, get_args, get_origin
@@ -28,7 +29,7 @@ from pydantic.fields import FieldInfo
 
 from ..engines.models import lookup_model
 from ..errors import InvalidParams, UserError
-from ..media.frames import parse_resolution, snap_resolution
+from ..media.frames import WAN_FPS, parse_resolution, snap_resolution
 
 # ---- field types -------------------------------------------------------------------------------------------
 
@@ -66,7 +67,16 @@ def _as_text(value: Any) -> str:
     return value
 
 
+def _model_frame_rate(value: Any) -> int:
+    fps = _as_int(value)
+    if fps != WAN_FPS:
+        raise ValueError(f"must be {WAN_FPS} (the model's frame rate; nothing is resampled), got {fps}")
+    return fps
+
+
 Int = Annotated[int, BeforeValidator(_as_int)]
+# The original tool's `fps_helpers`: guides, masks and outputs run at the model's frame rate, its one value.
+ModelFrameRate = Annotated[int, BeforeValidator(_model_frame_rate)]
 Number = Annotated[float, BeforeValidator(_as_number)]
 Flag = Annotated[bool, BeforeValidator(_as_flag)]
 Text = Annotated[str, BeforeValidator(_as_text)]
@@ -253,6 +263,11 @@ def flag(name: str) -> dict:
     return {"flag": name}
 
 
+# Keys of a row in the original tool's format that the queue itself reads: params.task_id is the row's id
+# and params.project_id its owner (source/queue/sql/*/100_seed_compat.sql). Never reported as ignored.
+ROW_KEYS = frozenset({"task_id", "project_id"})
+
+
 class TaskParams(Params):
     """A task type's params. Unknown keys are kept aside (`ignored_keys`) and reported, not used."""
 
@@ -282,7 +297,49 @@ class TaskParams(Params):
 
     @property
     def ignored_keys(self) -> list[str]:
-        return sorted(self.model_extra or {})
+        return sorted(key for key in self.model_extra or {} if key not in ROW_KEYS)
+
+    def ignored_key_hints(self) -> list[str]:
+        """Each ignored key with what to use instead: 'image_start (did you mean image_start_paths?)'."""
+        return [ignored_key_hint(type(self), key) for key in self.ignored_keys]
+
+
+def accepted_names(model: type[Params]) -> list[str]:
+    """The keys a model reads: its fields and their other accepted spellings."""
+    names = []
+    for name, info in model.model_fields.items():
+        names.append(name)
+        alias = info.validation_alias
+        if isinstance(alias, AliasChoices):
+            names += [c for c in alias.choices if isinstance(c, str) and c != name]
+    return names
+
+
+def _nested_model(model: type[Params], name: str) -> Optional[type[Params]]:
+    info = model.model_fields.get(name)
+    pending = [info.annotation] if info is not None else []
+    while pending:
+        annotation = pending.pop()
+        if isinstance(annotation, type) and issubclass(annotation, Params):
+            return annotation
+        pending += list(get_args(annotation))
+    return None
+
+
+def ignored_key_hint(model: type[Params], key: str) -> str:
+    """`key (did you mean <closest accepted name>?)`, or why the original tool's key is gone. A dotted
+    key ('orchestrator_details.x') is looked up in the nested model."""
+    from .original_keys import RETIRED_KEYS
+
+    head, _, rest = key.partition(".")
+    nested = _nested_model(model, head) if rest else None
+    if nested is not None:
+        return f"{head}.{ignored_key_hint(nested, rest)}"
+    leaf = key.rsplit(".", 1)[-1]
+    if leaf in RETIRED_KEYS:
+        return f"{key} ({RETIRED_KEYS[leaf]})"
+    match = difflib.get_close_matches(leaf, accepted_names(model), n=1, cutoff=0.6)
+    return f"{key} (did you mean {match[0]}?)" if match else f"{key} (no parameter of this task type is like it)"
 
     @property
     def keeps_work_folder(self) -> bool:

@@ -51,7 +51,10 @@ def lookup(task_type: str) -> tuple[str, TaskType]:
     """(workflow package, declaration) of a task type; UnknownTaskType listing the known ones."""
     entry = _table().get(task_type)
     if entry is None:
-        raise UnknownTaskType(f"unknown task_type {task_type!r}; known types: {', '.join(known_task_types())}",
+        from ..tasks.original_keys import RETIRED_TASK_TYPES
+
+        why = f" ({RETIRED_TASK_TYPES[task_type]})" if task_type in RETIRED_TASK_TYPES else ""
+        raise UnknownTaskType(f"unknown task_type {task_type!r}{why}; known types: {', '.join(known_task_types())}",
                               field="task_type")
     return entry
 

@@ -7,6 +7,7 @@ written as its flag. steerable_motion.py queues the row and, with --wait, follow
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 from typing import Optional
 
@@ -15,8 +16,10 @@ from ...engines.models import model_names
 from ...errors import UserError
 from ...queue.model import NewTask
 from ...storage.downloads import is_url
+from ...storage.outputs import prepare_output_folder
 from ...tasks.ids import new_run_id
 from ...media.frames import parse_resolution, snap_frames, snap_resolution
+from ...tasks.original_flags import add_alias, add_retired
 from ...tasks.submission import Submission, changed_note
 from . import ORCHESTRATOR
 from .params import PERSPECTIVE_TYPES, PerspectiveParams
@@ -52,8 +55,32 @@ def register(subparsers) -> argparse.ArgumentParser:
                         help="pose (MediaPipe skeletons; default) or depth (needs DEPTH_MODEL_PATH)")
     parser.add_argument("--run_id", default=None, help="name of the run (default: a new id)")
     parser.add_argument("--skip_cleanup", action="store_true", help="keep the run's work folder")
+    parser.add_argument("--debug", action="store_true", help="keep the run's work folder (guides, renders)")
+    parser.add_argument("--use_causvid_lora", action="store_true",
+                        help="CausVid LoRA for both renders (9 steps, guidance 1.0, flow shift 1.0)")
+    parser.add_argument("--output_dir", help="folder for the final PNG (created if missing; default: the "
+                                             "worker's --main-output-dir)")
+    add_original_flags(parser)
     parser.set_defaults(build=build_submission)
     return parser
+
+
+# The original tool's travel flags, which its different_pose subcommand also took and did not use: their
+# "off" values are accepted, anything else is refused (docs/MIGRATING.md).
+TRAVEL_ONLY_FLAGS = {
+    "--fade_in_duration": None, "--fade_out_duration": None, "--initial_image_strength": ("0",),
+    "--final_image_strength": ("0",), "--cfg_star_switch": ("0",), "--cfg_zero_step": ("-1",),
+    "--subsequent_starting_strength_adjustment": ("0",), "--desaturate_subsequent_starting_frames": ("0",),
+    "--adjust_brightness_subsequent_starting_frames": ("0",), "--after_first_post_generation_saturation": ("1",),
+    "--after_first_post_generation_brightness": ("0",),
+}
+
+
+def add_original_flags(parser: argparse.ArgumentParser) -> None:
+    add_alias(parser, "--fps_helpers", "fps_helpers", type=int)
+    add_alias(parser, "--params_json_str", "params_json_str")
+    for flag, off in TRAVEL_ONLY_FLAGS.items():
+        add_retired(parser, flag, "it applies to travel_between_images only", off=off or ())
 
 
 def build_params(args: argparse.Namespace, settings: Optional[Settings] = None) -> dict:
@@ -72,11 +99,33 @@ def build_params(args: argparse.Namespace, settings: Optional[Settings] = None) 
     }
     if args.steps is not None:
         params["steps"] = args.steps
+    if args.debug:
+        params["debug_mode"] = True
+    if args.use_causvid_lora:
+        params["use_causvid_lora"] = True
+    if args.output_dir is not None:
+        params["output_dir"] = prepare_output_folder(args.output_dir, "--output_dir")
+    if getattr(args, "fps_helpers", None) is not None:
+        params["fps_helpers"] = args.fps_helpers
+    params.update(json_override(getattr(args, "params_json_str", None)))
     try:
         PerspectiveParams.parse(params, settings)
     except UserError as exc:
         raise PerspectiveParams.for_command_line(exc) from None
     return params
+
+
+def json_override(text: Optional[str]) -> dict:
+    """--params_json_str (the original tool's): a JSON object of params applied over the flags."""
+    if not text:
+        return {}
+    try:
+        override = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UserError(f"--params_json_str is not valid JSON: {exc.msg}", field="--params_json_str") from None
+    if not isinstance(override, dict):
+        raise UserError("--params_json_str must be a JSON object of params", field="--params_json_str")
+    return override
 
 
 def build_submission(args: argparse.Namespace, settings: Settings) -> Submission:

@@ -15,9 +15,10 @@ from ...config import Settings
 from ...engines.models import lookup_model
 from ...errors import InvalidParams
 from ...media.easing import EASINGS
-from ...media.frames import snap_frames, snap_resolution
-from ...tasks.params import (Flag, Int, ModelName, RenderResolution, TaskParams, Text, choice, flag, location,
-                             settings_of)
+from ...media.frames import WAN_FPS, snap_frames, snap_resolution
+from ...tasks.original_keys import fold_lora_keys
+from ...tasks.params import (Flag, Int, ModelFrameRate, ModelName, Number, RenderResolution, TaskParams, Text,
+                             choice, flag, location, settings_of)
 
 PERSPECTIVE_TYPES = ("pose", "depth")
 
@@ -67,12 +68,33 @@ class _Common(TaskParams):
     easing: choice(*EASINGS) = Field("ease_in_out", description="timing of the pose's move over the clip")
     skip_cleanup: Flag = Field(False, json_schema_extra=flag("--skip_cleanup"),
                                description="keep the run's work folder")
+    use_causvid_lora: Flag = Field(False, json_schema_extra=flag("--use_causvid_lora"),
+                                   description="CausVid LoRA for both renders (9 steps, guidance 1.0, flow shift 1.0)")
+    additional_loras: dict[Text, Number] = Field(
+        default_factory=dict, description="LoRAs for both renders {path_or_url: strength} (also from the original "
+                                          "tool's lora_name(s), activated_loras + loras_multipliers, "
+                                          "apply_reward_lora)")
+    output_dir: Optional[Text] = Field(None, json_schema_extra=flag("--output_dir"),
+                                       description="absolute folder for the final PNG (default: the worker's "
+                                                   "output folder)")
 
     _prompt = field_validator("prompt", mode="before")(_non_empty)
 
     @property
     def keeps_work_folder(self) -> bool:
         return self.skip_cleanup
+
+    @model_validator(mode="before")
+    @classmethod
+    def _original_lora_keys(cls, data: Any) -> Any:
+        return fold_lora_keys(data)
+
+    @field_validator("output_dir")
+    @classmethod
+    def _absolute(cls, path: Optional[str]) -> Optional[str]:
+        if path and not Path(path).expanduser().is_absolute():
+            raise ValueError(f"must be an absolute folder path, got {path!r}")
+        return str(Path(path).expanduser()) if path else None
 
 
 class PerspectiveParams(_Common):
@@ -87,6 +109,10 @@ class PerspectiveParams(_Common):
                                                  "more frames give the pose more room to move")
     run_id: Optional[Text] = Field(None, json_schema_extra=flag("--run_id"),
                                    description="name of the run (default: the row's run_id, else its id)")
+    debug_mode: Flag = Field(False, json_schema_extra=flag("--debug"),
+                             description="keep the run's work folder (guides, renders), as skip_cleanup")
+    fps_helpers: ModelFrameRate = Field(WAN_FPS, description=f"frame rate of the guide and the render: {WAN_FPS}, "
+                                                             "the model's")
 
     @model_validator(mode="after")
     def _depth_model(self, info: ValidationInfo):
@@ -104,7 +130,8 @@ class PerspectiveParams(_Common):
             still_model_name=self.still_model_name or still_model_for(self.model_name),
             resolution=f"{width}x{height}", frames=snap_frames(self.output_video_frames), seed=self.seed,
             steps=self.steps, perspective_type=self.perspective_type, easing=self.easing,
-            skip_cleanup=self.skip_cleanup, step_task_ids=step_task_ids)
+            skip_cleanup=self.skip_cleanup or self.debug_mode, use_causvid_lora=self.use_causvid_lora,
+            additional_loras=self.additional_loras, output_dir=self.output_dir, step_task_ids=step_task_ids)
 
 
 class StepParams(_Common):

@@ -20,7 +20,7 @@ from ...media.pose import NoPersonFound, Pose, detect_pose, pose_guide_frames, r
 from ...media.vace import keep_mask
 from ...queue.model import NewTask
 from ...storage.downloads import is_url
-from ...storage.outputs import safe_name
+from ...storage.outputs import check_output_folder, safe_name
 from ...tasks.context import Done, FanOut, TaskContext
 from ...tasks.ids import child_task_id
 from . import STEP_FINAL, STEP_GUIDE, STEP_RENDER, STEP_STILL, STEPS
@@ -86,6 +86,10 @@ def _render_kwargs(params: StepParams) -> dict:
               "resolution": params.resolution, "seed": params.seed}
     if params.steps is not None:
         kwargs["steps"] = params.steps
+    if params.use_causvid_lora:
+        kwargs["use_causvid_lora"] = True
+    if params.additional_loras:
+        kwargs["loras"] = dict(params.additional_loras)
     return kwargs
 
 
@@ -160,4 +164,5 @@ def handle_final(ctx: TaskContext) -> Done:
     folder, as it does for every run that has ended)."""
     params: StepParams = ctx.params
     frame = video_io.read_frame(_step_output(ctx, STEP_RENDER), -1)
-    return Done(str(video_io.save_png(frame, ctx.output_dir / f"{safe_name(params.run_id)}_final.png")))
+    folder = check_output_folder(params.output_dir, "output_dir") if params.output_dir else ctx.output_dir
+    return Done(str(video_io.save_png(frame, folder / f"{safe_name(params.run_id)}_final.png")))

@@ -18,6 +18,7 @@ from pydantic import BeforeValidator, Field, field_validator, model_validator
 from ...engines.models import model_names
 from ...engines.wan2gp.keys import NATIVE_KEYS
 from ...errors import InvalidParams
+from ...tasks.original_keys import fold_lora_keys
 from ...tasks.params import Flag, Int, ModelName, Number, RenderResolution, TaskParams, Text, aliases, location
 
 
@@ -57,14 +58,27 @@ class WgpParams(TaskParams):
     video_guide_path: location(optional=True) = Field(None, description="guide video (VACE models)")
     video_mask_path: location(optional=True) = Field(None, description="mask video: white = generate, "
                                                                        "black = keep (VACE models)")
-    additional_loras: dict[str, float] = Field({}, description="LoRAs to apply: {path_or_url: strength}")
+    additional_loras: dict[str, float] = Field({}, description="LoRAs to apply: {path_or_url: strength} (also "
+                                                               "from the original tool's lora_name(s), "
+                                                               "activated_loras + loras_multipliers, "
+                                                               "apply_reward_lora)")
     use_causvid_lora: Flag = Field(False, description="apply the CausVid LoRA (steps 9, guidance 1.0, "
                                                       "flow shift 1.0)")
     use_lighti2x_lora: Flag = Field(False, description="apply the lightx2v LoRA (steps 5, guidance 1.0, "
                                                        "flow shift 5.0)")
+    output_dir: Optional[Text] = Field(None, description="folder for the artefact: relative to the worker's output "
+                                                         "folder, or an absolute folder inside it")
+    output_sub_dir: Optional[Text] = Field(None, description="a sub-folder (of output_dir, else of the worker's "
+                                                             "output folder) for the artefact")
     wgp_settings: Optional[dict[str, Any]] = Field(
         None, description="engine wan2gp: Wan2GP-only settings {name: value}, checked against the model "
                           "(Wan2GP-native keys given at the top level of params join them)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _original_lora_keys(cls, data: Any) -> Any:
+        """lora_name(s), activated_loras + loras_multipliers, apply_reward_lora -> additional_loras."""
+        return fold_lora_keys(data)
 
     @model_validator(mode="before")
     @classmethod

@@ -9,7 +9,7 @@ import random
 from pathlib import Path
 from typing import Optional
 
-from ...storage.outputs import safe_name
+from ...storage.outputs import folder_inside_outputs, safe_name
 from ...tasks.context import Done, TaskContext
 from .params import WgpParams
 
@@ -38,7 +38,7 @@ def _render(ctx: TaskContext, single_frame: bool) -> Path:
     mask = ctx.local_file("video_mask_path", params.video_mask_path) if params.video_mask_path else None
 
     suffix = ".png" if single_frame else ".mp4"
-    output = ctx.output_dir / f"{safe_name(ctx.task.id)}_{safe_name(params.model)}{suffix}"
+    output = _output_folder(ctx, params) / f"{safe_name(ctx.task.id)}_{safe_name(params.model)}{suffix}"
 
     def on_step(step: int, total: int) -> None:
         ctx.report_progress(step / total, f"denoising step {step}/{total}")  # raises TaskCancelled
@@ -52,6 +52,17 @@ def _render(ctx: TaskContext, single_frame: bool) -> Path:
         wgp_settings=params.wgp_settings, progress_callback=on_step, settings=ctx.settings,
     )
     return path.resolve()
+
+
+def _output_folder(ctx: TaskContext, params: WgpParams) -> Path:
+    """The worker's output folder, or the row's output_dir / output_sub_dir inside it."""
+    folder = ctx.output_dir
+    if params.output_dir:
+        folder = folder_inside_outputs(ctx.settings, params.output_dir, "output_dir")
+    if params.output_sub_dir:
+        folder = folder_inside_outputs(ctx.settings, params.output_sub_dir, "output_sub_dir", base=folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def _first(ctx: TaskContext, field: str, paths: list[str]) -> Optional[Path]:

@@ -9,7 +9,6 @@ the orchestrator.
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 from typing import Optional
 
@@ -19,10 +18,12 @@ from ...errors import UserError
 from ...media.frames import parse_resolution
 from ...queue.model import NewTask
 from ...storage.downloads import is_url
+from ...storage.outputs import prepare_output_folder
 from ...tasks.ids import new_run_id
+from ...tasks.original_flags import add_alias, add_retired
 from ...tasks.submission import Submission, changed_note
 from . import ORCHESTRATOR
-from .params import OrchestratorDetails, TravelOrchestratorParams, check_input_files, check_output_dir
+from .params import OrchestratorDetails, TravelOrchestratorParams, check_input_files
 from .plan import build_plan
 
 
@@ -90,8 +91,23 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--priority", type=int, default=0, help="higher runs first (default 0)")
     p.add_argument("--debug", action="store_true", help="keep the run's work folder (guides, masks, raw renders)")
     p.add_argument("--skip_cleanup", action="store_true", help="keep the run's work folder")
+    add_original_flags(p)
     p.set_defaults(build=build_submission)
     return p
+
+
+def add_original_flags(p: argparse.ArgumentParser) -> None:
+    """The original tool's travel flags (docs/MIGRATING.md): hidden aliases, or a one-line reason."""
+    add_alias(p, "--fade_in_duration", "fade_in_params")
+    add_alias(p, "--fade_out_duration", "fade_out_params")
+    add_alias(p, "--fps_helpers", "fps_helpers", type=int)
+    add_alias(p, "--cfg_star_switch", "cfg_star_switch", type=int, choices=(0, 1))
+    add_alias(p, "--cfg_zero_step", "cfg_zero_step", type=int)
+    add_alias(p, "--params_json_str", "params_json_str")
+    add_retired(p, "--output_video_frames", "a travel's length is --segment_frames (frames per segment)")
+    for flag in ("--initial_image_strength", "--final_image_strength"):
+        add_retired(p, flag, "anchors are not VACE reference images here, they sit in the guide video; "
+                    "--fade_out_params / --fade_in_params set how strongly they show", off=("0",))
 
 
 def _absolute(path: Optional[str]) -> Optional[str]:
@@ -149,26 +165,13 @@ def details_from_args(args, run_id: str) -> dict:
         "steps": args.steps,
         "guidance_scale": args.guidance_scale,
         "flow_shift": args.flow_shift,
+        # the original tool's flags (add_original_flags)
+        "fps_helpers": getattr(args, "fps_helpers", None),
+        "cfg_star_switch": getattr(args, "cfg_star_switch", None),
+        "cfg_zero_step": getattr(args, "cfg_zero_step", None),
+        "params_json_str_override": getattr(args, "params_json_str", None),
     }
     return {k: v for k, v in details.items() if v is not None}
-
-
-def _prepare_output_dir(path: Optional[str]) -> Optional[str]:
-    """The user's --output_dir as an absolute folder, created if missing; checked before anything is
-    written."""
-    if path is None:
-        return None
-    folder = Path(path).expanduser().resolve()
-    if folder.exists() and not folder.is_dir():
-        raise UserError(f"--output_dir is not a folder: {path}", field="--output_dir")
-    existing = folder
-    while not existing.exists():
-        existing = existing.parent
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise UserError(f"--output_dir is not writable: {path}", field="--output_dir")
-    folder.mkdir(parents=True, exist_ok=True)
-    check_output_dir(str(folder))
-    return str(folder)
 
 
 def build_submission(args: argparse.Namespace, settings: Settings) -> Submission:
@@ -176,7 +179,7 @@ def build_submission(args: argparse.Namespace, settings: Settings) -> Submission
     run_id = args.run_id or new_run_id()
     try:
         raw = details_from_args(args, run_id)
-        output_dir = _prepare_output_dir(args.output_dir)
+        output_dir = prepare_output_folder(args.output_dir, "--output_dir")
         if output_dir is not None:
             raw["output_dir"] = output_dir
         # The same model the worker validates the row with: the one check of the flags' values here.

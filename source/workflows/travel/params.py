@@ -23,7 +23,10 @@ from ...engines.models import lookup_model, model_names
 from ...errors import InvalidParams
 from ...media.easing import EASINGS, fade_weights
 from ...media.frames import WAN_FPS, snap_resolution
-from ...tasks.params import Flag, Int, Number, Params, TaskParams, Text, choice, flag, settings_of
+from ...engines.wan2gp.keys import NATIVE_KEYS
+from ...tasks.original_keys import ORIGINAL_STAGE_KEYS, fold_lora_keys
+from ...tasks.params import Flag, Int, ModelFrameRate, Number, Params, TaskParams, Text, accepted_names, aliases, \
+    choice, flag, settings_of
 from .plan import PlanError, TravelPlan, check_plan, expand_list, frame_overlap_list, segment_count, \
     segment_frames_list
 
@@ -88,24 +91,29 @@ class TravelSettings(Params):
         [""], validate_default=True, json_schema_extra=flag("--negative_prompts"),
         description="negative prompt per segment (one value: used for all)")
     parsed_resolution_wh: tuple[int, int] = Field(
-        json_schema_extra=flag("--resolution"),
-        description="'WxH' or [W, H], floored to multiples of 16 (at least 16x16)")
-    model_name: Text = Field(json_schema_extra=flag("--model_name"),
-                             description=f"a VACE model: {model_names('vace')}")
+        "832x480", validate_default=True, json_schema_extra=flag("--resolution"),
+        description="'WxH' or [W, H], floored to multiples of 16 (at least 16x16); default 832x480, as "
+                    "steerable_motion.py's")
+    model_name: Text = Field("vace_14B", json_schema_extra=flag("--model_name"),
+                             description=f"a VACE model: {model_names('vace')} (default vace_14B)")
     seed_base: Int = Field(0, json_schema_extra=flag("--seed"), description="segment i renders with seed_base + i")
-    fps_helpers: Int = Field(WAN_FPS, description=f"frame rate of guides, masks and outputs: {WAN_FPS}, the "
+    fps_helpers: ModelFrameRate = Field(WAN_FPS, description=f"frame rate of guides, masks and outputs: {WAN_FPS}, the "
                                                   f"model's (nothing is resampled)")
     fade_in_params_json_str: Fade = Field(default_factory=FadeParams, json_schema_extra=flag("--fade_in_params"),
                                           description="the end anchor fading in over the generated frames")
     fade_out_params_json_str: Fade = Field(default_factory=FadeParams,
                                            json_schema_extra=flag("--fade_out_params"),
                                            description="the start anchor fading out over the generated frames")
-    apply_causvid: Flag = Field(False, json_schema_extra=flag("--use_causvid_lora"),
+    apply_causvid: Flag = Field(False, validation_alias=aliases("apply_causvid", "use_causvid_lora"),
+                                json_schema_extra=flag("--use_causvid_lora"),
                                 description="CausVid LoRA (9 steps, guidance 1.0, flow shift 1.0)")
-    apply_lighti2x: Flag = Field(False, json_schema_extra=flag("--use_lighti2x_lora"),
+    apply_lighti2x: Flag = Field(False, validation_alias=aliases("apply_lighti2x", "use_lighti2x_lora"),
+                                 json_schema_extra=flag("--use_lighti2x_lora"),
                                  description="LightX2V LoRA (5 steps, guidance 1.0, flow shift 5.0)")
     additional_loras: dict[Text, Number] = Field(default_factory=dict, json_schema_extra=flag("--loras"),
-                                                 description="extra LoRAs {path_or_url: strength}")
+                                                 description="extra LoRAs {path_or_url: strength} (also from the "
+                                                             "original tool's lora_name(s), activated_loras + "
+                                                             "loras_multipliers, apply_reward_lora)")
     colour_match_videos: Flag = Field(False, json_schema_extra=flag("--colour_match_videos"),
                                       description="match each segment's colours to its anchors (LAB mean/std)")
     after_first_post_generation_saturation: Optional[Number] = Field(
@@ -131,21 +139,47 @@ class TravelSettings(Params):
                                      description="keep the run's work folder (guides, masks, raw renders)")
     skip_cleanup_enabled: Flag = Field(False, json_schema_extra=flag("--skip_cleanup"),
                                        description="keep the run's work folder")
-    output_dir: Optional[Text] = Field(None, json_schema_extra=flag("--output_dir"),
+    output_dir: Optional[Text] = Field(None, validation_alias=aliases("output_dir", "main_output_dir_for_run"),
+                                       json_schema_extra=flag("--output_dir"),
                                        description="absolute folder for the run's videos (default: the "
                                                    "worker's output folder)")
-    steps: Optional[Int] = Field(None, ge=1, json_schema_extra=flag("--steps"),
-                                 description="denoising steps (default: the model's)")
+    steps: Optional[Int] = Field(None, ge=1, validation_alias=aliases("steps", "num_inference_steps"),
+                                 json_schema_extra=flag("--steps"), description="denoising steps (default: the model's)")
     guidance_scale: Optional[Number] = Field(None, ge=0, json_schema_extra=flag("--guidance_scale"),
                                              description="classifier-free guidance (default: the model's)")
     flow_shift: Optional[Number] = Field(None, ge=0, json_schema_extra=flag("--flow_shift"),
                                          description="flow shift (default: the model's)")
+    wgp_settings: Optional[dict[str, Any]] = Field(
+        None, description="engine wan2gp: Wan2GP-only settings for every segment (the original tool's "
+                          "cfg_star_switch and cfg_zero_step land here); other engines ignore them with a warning")
 
     @model_validator(mode="before")
     @classmethod
     def _null_is_not_given(cls, data: Any) -> Any:
         if isinstance(data, dict):
             return {key: value for key, value in data.items() if value is not None}
+        return data
+
+    @model_validator(mode="before")
+    @classmethod
+    def _original_keys(cls, data: Any) -> Any:
+        """The original tool's keys that are more than a new name (source/tasks/original_keys.py)."""
+        if not isinstance(data, dict):
+            return data
+        data = fold_lora_keys(data)
+        refs = data.pop("vace_image_refs_to_prepare_by_headless", None)
+        if refs:
+            raise PlanError("vace_image_refs_to_prepare_by_headless: reference images are not used by travel "
+                            "segments (each is guided by its anchors); remove the key",
+                            field="vace_image_refs_to_prepare_by_headless")
+        if data.get("upscale_factor") in (0, 1):  # the original tool's "0.0 or 1.0 to disable"
+            data = {key: value for key, value in data.items() if key != "upscale_factor"}
+        native = {key: data[key] for key in ("cfg_star_switch", "cfg_zero_step") if key in data}
+        if native:
+            data = {key: value for key, value in data.items() if key not in native}
+            if native.get("cfg_star_switch", 0) != 0:  # off (0, and the step -1) is every engine's default
+                given = data.get("wgp_settings") if isinstance(data.get("wgp_settings"), dict) else {}
+                data["wgp_settings"] = {**native, **given}
         return data
 
     @property
@@ -195,13 +229,6 @@ class TravelSettings(Params):
         except ValueError as exc:
             raise PlanError(f"parsed_resolution_wh: {exc}", field="parsed_resolution_wh") from None
 
-    @field_validator("fps_helpers")
-    @classmethod
-    def _model_rate(cls, fps: int) -> int:
-        if fps != WAN_FPS:
-            raise ValueError(f"must be {WAN_FPS} (the model's frame rate; nothing is resampled), got {fps}")
-        return fps
-
     @field_validator("model_name")
     @classmethod
     def _model(cls, name: str) -> str:
@@ -246,6 +273,29 @@ class OrchestratorDetails(TravelSettings):
     independent_segments: Flag = Field(False, json_schema_extra=flag("--independent_segments"),
                                        description="anchor each segment only on its own two images so all "
                                                    "render at once (no chain)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _override(cls, data: Any) -> Any:
+        """The original tool's params_json_str_override (steerable_motion.py --params_json_str): JSON of
+        settings applied over the details. Keys of the details join them, Wan2GP settings join
+        wgp_settings; others stay aside as `params_json_str_override.<key>` and are reported."""
+        if not isinstance(data, dict) or data.get("params_json_str_override") in (None, ""):
+            return data
+        data = dict(data)
+        override = _json_text(data.pop("params_json_str_override"))
+        if not isinstance(override, dict):
+            raise PlanError("params_json_str_override must be a JSON object of settings",
+                            field="params_json_str_override")
+        known = set(accepted_names(cls))
+        for key, value in override.items():
+            if key in known and key not in ("segment_frames_expanded", "parsed_resolution_wh"):
+                data[key] = value
+            elif key in NATIVE_KEYS:
+                data["wgp_settings"] = {**(data.get("wgp_settings") or {}), key: value}
+            else:
+                data[f"params_json_str_override.{key}"] = value
+        return data
 
     @field_validator("num_new_segments_to_generate")
     @classmethod
@@ -359,6 +409,14 @@ class _StageParams(TaskParams):
     @property
     def keeps_work_folder(self) -> bool:
         return self.travel.keeps_work_folder
+
+    @model_validator(mode="before")
+    @classmethod
+    def _not_the_original_tools(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "travel" not in data and any(key in data for key in ORIGINAL_STAGE_KEYS):
+            raise PlanError("this row was written mid-run by the original tool's orchestrator and cannot continue "
+                            "here: queue the run's travel_orchestrator row again (docs/MIGRATING.md)", field="travel")
+        return data
 
     @model_validator(mode="after")
     def _one_id_per_segment(self):

@@ -210,8 +210,8 @@ def render_segment(ctx: TaskContext, params: TravelSegmentParams) -> Path:
         resolution=f"{size[0]}x{size[1]}", frames=seg.length, seed=params.seed, steps=travel.steps,
         guidance_scale=travel.guidance_scale, flow_shift=travel.flow_shift, guide_video=as_pil(guide),
         mask_video=as_pil(mask), loras=travel.additional_loras or None, use_causvid_lora=travel.apply_causvid,
-        use_lighti2x_lora=travel.apply_lighti2x, progress_callback=ctx.step_progress(f"{label} rendering", 0.05, 0.9),
-        settings=ctx.settings,
+        use_lighti2x_lora=travel.apply_lighti2x, wgp_settings=travel.wgp_settings,
+        progress_callback=ctx.step_progress(f"{label} rendering", 0.05, 0.9), settings=ctx.settings,
     )
     del guide, mask
     ctx.report_progress(0.92, f"{label}: finishing")
@@ -221,9 +221,10 @@ def render_segment(ctx: TaskContext, params: TravelSegmentParams) -> Path:
     brightness = travel.after_first_post_generation_brightness
     saturation = 1.0 if saturation is None or index == 0 else saturation
     brightness = 0.0 if brightness is None or index == 0 else brightness
-    if travel.colour_match_videos or saturation != 1.0 or brightness != 0.0:
+    colour_match = travel.colour_match_videos or ctx.settings.colour_match_videos  # a run's, or the worker's
+    if colour_match or saturation != 1.0 or brightness != 0.0:
         frames = iter_frames(raw)
-        if travel.colour_match_videos:
+        if colour_match:
             frames = colour_match_frames(frames, seg.length, anchors.get(seg.from_anchor), anchors.get(seg.end_anchor))
         with VideoWriter(final, fps=WAN_FPS, title=video_info(raw)["title"]) as writer:
             for frame in frames:

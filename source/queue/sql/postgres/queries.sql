@@ -119,3 +119,8 @@ SELECT * FROM wq_run_counts_v1(p_run_ids => %(run_ids)s::text[]);
 -- name: task_durations
 -- Complete rows' run times by task type, counted under each bound, plus the total count and sum.
 SELECT * FROM wq_task_durations_v1(p_bounds => %(bounds)s::float8[]);
+
+-- name: record_ignored_keys
+-- The params keys the row's task type does not use (a JSON list), for an attempt this worker still owns.
+SELECT wq_record_ignored_keys_v1(p_task_id => %(task_id)s::text, p_worker_id => %(worker_id)s::text,
+                                 p_attempt => %(attempt)s::integer, p_keys => %(keys)s::jsonb);

@@ -236,3 +236,9 @@ FROM done CROSS JOIN json_each(:bounds) AS bound
 GROUP BY done.task_type, bound.value
 UNION ALL
 SELECT task_type, NULL, count(*), sum(seconds) FROM done GROUP BY task_type;
+
+-- name: record_ignored_keys
+-- The params keys the row's task type does not use (a JSON list, NULL for none), for an attempt this
+-- worker still owns.
+UPDATE tasks SET ignored_keys = :keys
+WHERE id = :task_id AND worker_id = :worker_id AND attempts = :attempt AND status = 'In Progress';
