@@ -164,7 +164,7 @@ def test_save_logging_writes_the_log_to_a_file_and_delete_db_needs_confirming(tm
     log = tmp_path / "logs" / "worker.log"
     result = run("headless.py", "--migrate-only", "--db-file", str(db), "--save-logging", str(log))
     assert result.returncode == 0 and db.is_file()
-    assert "schema is up to date (sqlite)" in log.read_text() and "schema is up to date (sqlite)" in result.stderr
+    assert "queue schema created" in log.read_text() and "queue schema created" in result.stderr
 
     unconfirmed = run("headless.py", "--migrate-only", "--db-file", str(db), "--delete-db")
     assert unconfirmed.returncode == 2 and "add --confirm-delete-db" in unconfirmed.stderr and db.is_file()
