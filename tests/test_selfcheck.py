@@ -74,7 +74,8 @@ def test_a_schema_newer_than_the_worker_knows_is_refused(sqlite_backend):
     result = run_worker(sqlite_backend, "--once", "--task-types", "noop")
     assert result.returncode == 3
     [line] = error_lines(result)
-    assert "schema is version 999, newer than this worker knows" in line
+    assert "self-check failed, nothing claimed" in line
+    assert "queue schema version 999, newer than this version of the tool knows (130)" in line
 
 
 def test_an_engine_that_cannot_start_says_why(sqlite_backend):

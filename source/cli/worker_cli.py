@@ -134,7 +134,7 @@ def add_wan2gp_arguments(parser: OneLineArgumentParser) -> None:
 def open_worker_queue(settings, log: logging.Logger):
     """open_queue_or_exit, except that a server that is full or starting up is waited for: in a fleet,
     a slot frees when another worker leaves."""
-    from ..queue.model import DatabaseUnavailable
+    from ..queue.model import DatabaseUnavailable, SchemaTooNew
     from ..queue.psycopg_connector import server_busy
 
     waiting_since = None
@@ -149,6 +149,8 @@ def open_worker_queue(settings, log: logging.Logger):
                 log.warning("waiting for the database: %s", scrub_secrets(str(exc), settings))
             time.sleep(random.uniform(0.5, 1.0))
             continue
+        except SchemaTooNew:
+            raise
         except Exception:  # refused for another reason: the usual one line and exit 2
             return open_queue_or_exit(settings)
         if waiting_since is not None:
@@ -169,6 +171,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     except CliError as exc:
         die(str(exc))
     from ..fleet import WorkerPresence
+    from ..queue.model import SchemaTooNew
     from ..worker import EXIT_BROKEN, Worker, make_worker_id
 
     worker_id = make_worker_id(settings.worker_id)
@@ -177,7 +180,12 @@ def main(argv: Optional[list[str]] = None) -> int:
         delete_database(settings)
     log = logging.getLogger("headless")
     log.debug("settings: %s", settings.redacted())
-    queue = open_worker_queue(settings, log)
+    try:
+        queue = open_worker_queue(settings, log)
+    except SchemaTooNew as exc:  # a worker refuses it as its self-check would; --migrate-only is a bad argument
+        if args.migrate_only:
+            die(str(exc))
+        die(f"self-check failed, nothing claimed: {exc}", code=EXIT_BROKEN)
     if args.migrate_only:
         where = f"sqlite {settings.db_path}" if settings.db_type == "sqlite" else settings.db_type
         log.info("%s: %s", where, queue.migration)

@@ -40,6 +40,10 @@ class QueueError(Exception):
     """Something the queue refused, with a message a person understands."""
 
 
+class SchemaTooNew(QueueError):
+    """The database was migrated by a newer version of this tool; it is left unchanged."""
+
+
 class InvalidTask(QueueError):
     """A new row that cannot be accepted (bad field, unknown dependency, ...)."""
 

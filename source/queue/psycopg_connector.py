@@ -26,7 +26,7 @@ from ..retry import Backoff, retrying
 from .base import Migration
 from .connections import ThreadConnections
 from .connector import ChangeCounterPoller, Connector
-from .model import DatabaseUnavailable, InvalidTask, QueueError
+from .model import DatabaseUnavailable, InvalidTask, QueueError, SchemaTooNew
 from .sqlfiles import CREATE_POSTGRES_MIGRATIONS_TABLE, SEED_BEFORE_MIGRATIONS, latest_version, migration_files, \
     newer_schema_message, postgres_calls
 
@@ -62,7 +62,7 @@ def migrate_database(conn: psycopg.Connection) -> Migration:
         conn.execute(CREATE_POSTGRES_MIGRATIONS_TABLE)
         done = {row[0] for row in conn.execute("SELECT version FROM queue_migrations")}
         if done and max(done) > latest_version("postgres"):
-            raise QueueError(newer_schema_message("the database", max(done), "postgres"))
+            raise SchemaTooNew(newer_schema_message("the database", max(done), "postgres"))
         for version, name, path in migration_files("postgres"):
             if version in done:
                 continue

@@ -27,7 +27,7 @@ from .base import Migration, TaskQueue
 from .connections import ThreadConnections
 from .fleet import (DurationBucket, FleetOverview, RunSummary, StatusCount, WorkerBeat, WorkerInfo,
                     WorkerRecord, run_summaries)
-from .model import Claim, DatabaseUnavailable, InvalidTask, NewTask, QueueError, Task
+from .model import Claim, DatabaseUnavailable, InvalidTask, NewTask, QueueError, SchemaTooNew, Task
 from .rows import after, parse_timestamp, task_from_row, to_db_text, utc_now
 from .seed_upgrade import SeedTable, has_table
 from .sqlfiles import latest_version, migration_files, named_queries, newer_schema_message
@@ -142,7 +142,7 @@ class SqliteQueue(TaskQueue):
             if has_table(conn, "queue_migrations"):
                 newest = conn.execute("SELECT max(version) FROM queue_migrations").fetchone()[0]
                 if newest is not None and newest > latest_version("sqlite"):
-                    raise QueueError(newer_schema_message(str(self.path), newest, "sqlite"))
+                    raise SchemaTooNew(newer_schema_message(str(self.path), newest, "sqlite"))
             seed = SeedTable.find(conn, self.path)
             conn.execute(CREATE_MIGRATIONS_TABLE)
             done = {row[0] for row in conn.execute("SELECT version FROM queue_migrations")}
