@@ -26,7 +26,7 @@ from ..retry import Backoff, retrying
 from .base import Migration
 from .connections import ThreadConnections
 from .connector import ChangeCounterPoller, Connector
-from .model import DatabaseUnavailable, InvalidTask, QueueError, SchemaTooNew
+from .model import DatabaseUnavailable, InvalidTask, SchemaTooNew
 from .sqlfiles import CREATE_POSTGRES_MIGRATIONS_TABLE, SEED_BEFORE_MIGRATIONS, latest_version, migration_files, \
     newer_schema_message, postgres_calls
 
