@@ -124,6 +124,9 @@ def test_unknown_detail_keys_are_reported_not_used():
     (["--upscale_factor", "9"], "error: --upscale_factor must be <= 8, got 9.0"),
     (["--fade_out_params", '{"curve_type": "wobbly"}'], "error: --fade_out_params.curve_type must be one of"),
     (["--segment_frames", "17", "9", "17", "--frame_overlap", "8"], "error: --frame_overlap: clip 1 has 9 frames"),
+    # one value per join: 4 images make 3 segments and 2 joins (a row may give one per segment)
+    (["--frame_overlap", "8", "8", "8"],
+     "error: --frame_overlap has 3 values; give 1 (used for every join) or 2 (one per join: 3 segment(s) make 2)"),
 ])
 def test_command_line_messages_name_the_flag(tmp_path, images, capsys, flags, message):
     with pytest.raises(SystemExit) as exit_:
@@ -145,6 +148,18 @@ def test_row_messages_name_the_field(images, change, message):
     with pytest.raises(InvalidParams) as error:
         parse_params(ORCHESTRATOR, {"orchestrator_details": _details(images + images[:1], **change)})
     assert str(error.value).startswith(message)
+
+
+def test_a_row_may_give_the_original_tools_one_overlap_per_segment(images):
+    """The original tool wrote frame_overlap_expanded with one value per segment; the last one has no
+    join after it. One per join is read the same; any other length is refused naming the count."""
+    per_segment = parse_params(ORCHESTRATOR, {"orchestrator_details": _details(images + images[:1],
+                                                                              frame_overlap_expanded=[6, 4, 2])})
+    assert per_segment.orchestrator_details.frame_overlap_expanded == [6, 4]
+    with pytest.raises(InvalidParams, match=r"^frame_overlap_expanded has 4 values; give 1 \(used for every join\) "
+                                            r"or 2 \(one per join: 3 segment\(s\) make 2\)"):
+        parse_params(ORCHESTRATOR, {"orchestrator_details": _details(images + images[:1],
+                                                                    frame_overlap_expanded=[6, 4, 2, 0])})
 
 
 def test_flag_of_follows_the_field_path():

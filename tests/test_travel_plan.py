@@ -36,8 +36,37 @@ def test_odd_overlaps_are_made_even():
 
 def test_overlap_capped_by_the_shorter_neighbour():
     plan = plan_travel(3, [81, 17], [40])
-    assert plan.overlaps == [17]
-    assert plan.final_frames == 81
+    assert plan.overlaps == [16]             # even, and one less than 17: the short clip keeps a frame
+    assert plan.final_frames == 81 + 17 - 16
+
+
+@pytest.mark.parametrize("asked", [80, 81, 82, 100, 10_000])
+def test_asking_for_more_overlap_never_gives_less(asked):
+    """81-frame segments: 80, 81, 82 or 100 all give 80 (each clip keeps a frame of its own)."""
+    plan = plan_travel(3, [81], [asked])
+    assert plan.overlaps == [80]
+    assert plan.final_frames == 82
+
+
+def test_overlap_never_decreases_as_the_request_grows():
+    for lengths in ([81], [81, 17], [5, 9], [1, 81]):
+        results = [plan_travel(3, lengths, [asked]).overlaps[0] for asked in range(0, 120)]
+        assert results == sorted(results), lengths
+        assert all(o % 2 == 0 and o <= min(plan_travel(3, lengths, [0]).segment_lengths) - 1 for o in results)
+
+
+def test_overlaps_are_one_per_join():
+    # 4 images: 3 segments, 2 joins
+    assert plan_travel(4, [81], [16, 8]).overlaps == [16, 8]
+    # a row may give the original tool's one value per segment: the last has no join after it
+    assert plan_travel(4, [81], [16, 8, 4]).overlaps == [16, 8]
+    # with a continued video the clips are the video and 3 segments: 3 joins
+    assert plan_travel(3, [81], [16, 8, 4], continue_video_frames=40).overlaps == [16, 8, 4]
+    with pytest.raises(PlanError, match=r"has 2 values; give 1 \(used for every join\) or 3 \(one per join: "
+                                        r"3 segment\(s\) and the continued video make 3\)"):
+        plan_travel(3, [81], [16, 8], continue_video_frames=40)
+    with pytest.raises(PlanError, match=r"has 4 values; give 1 \(used for every join\) or 2"):
+        plan_travel(4, [81], [16, 8, 4, 2])
 
 
 def test_zero_overlap_concatenates():
@@ -62,8 +91,8 @@ def test_continue_from_video_adds_65_frames():
 
 def test_continue_overlap_capped_by_a_short_video():
     plan = plan_travel(2, [81], [16], continue_video_frames=9)
-    assert plan.overlaps == [9, 16]        # min(even(16), 9, 81): the whole video fades into segment 0
-    assert plan.final_frames == 9 + 81 + 81 - 9 - 16
+    assert plan.overlaps == [8, 16]        # even(min(16, 9 - 1, 81 - 1)): all but the video's first frame
+    assert plan.final_frames == 9 + 81 + 81 - 8 - 16
 
 
 def test_one_image_keeps_only_frame_zero():

@@ -201,15 +201,17 @@ class Params(BaseModel):
     error_class: ClassVar[type[InvalidParams]] = InvalidParams
 
     @classmethod
-    def parse(cls, raw: Any, settings: Any = None, *, prefix: Optional[str] = None):
-        """The validated object, or InvalidParams naming the field (`prefix.` before nested names)."""
+    def parse(cls, raw: Any, settings: Any = None, *, prefix: Optional[str] = None, command_line: bool = False):
+        """The validated object, or InvalidParams naming the field (`prefix.` before nested names).
+        `command_line`: the values come from a command's flags, not from a row (a row may also use the
+        original tool's shapes: `from_command_line`)."""
         if isinstance(raw, cls):
             return raw
         if not isinstance(raw, dict):
             name = prefix or "params"
             raise cls.error_class(f"{name} must be a JSON object, got {type(raw).__name__}", field=prefix)
         try:
-            return cls.model_validate(raw, context={"settings": settings})
+            return cls.model_validate(raw, context={"settings": settings, "command_line": command_line})
         except ValidationError as exc:
             message, where = first_error(exc)
             if prefix:
@@ -351,6 +353,12 @@ def settings_of(info: Any) -> Any:
     """The Settings a model is validated with (limits, folders), or None."""
     context = getattr(info, "context", None) or {}
     return context.get("settings")
+
+
+def from_command_line(info: Any) -> bool:
+    """The model is validated from a command's flags (`Params.parse(..., command_line=True)`)."""
+    context = getattr(info, "context", None) or {}
+    return bool(context.get("command_line"))
 
 
 # ---- the reference -----------------------------------------------------------------------------------------

@@ -46,8 +46,9 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--segment_frames", nargs="+", type=int, default=[81], metavar="N",
                    help="frames per segment, snapped to 4k+1 (default 81)")
     p.add_argument("--frame_overlap", nargs="+", type=int, default=[16], metavar="N",
-                   help="frames shared by consecutive segments, made even and capped by the segments' "
-                        "lengths (default 16; 0 concatenates)")
+                   help="frames shared where one segment hands over to the next: one value for every join, "
+                        "or one per join (N images: N-2 joins; with --continue_from_video: N). Made even "
+                        "and at most one less than either segment (default 16; 0 concatenates)")
     p.add_argument("--model_name", default="vace_14B",
                    help=f"the VACE model (default vace_14B): {model_names('vace')}")
     p.add_argument("--seed", type=int, default=0, help="segment i renders with seed + i (default 0)")
@@ -183,7 +184,8 @@ def build_submission(args: argparse.Namespace, settings: Settings) -> Submission
         if output_dir is not None:
             raw["output_dir"] = output_dir
         # The same model the worker validates the row with: the one check of the flags' values here.
-        details = TravelOrchestratorParams.parse({"orchestrator_details": raw}, settings).orchestrator_details
+        details = TravelOrchestratorParams.parse({"orchestrator_details": raw}, settings,
+                                                 command_line=True).orchestrator_details
         video_frames = check_input_files(details)
         plan = None
         if details.continue_from_video_resolved_path is None or video_frames is not None:
@@ -212,7 +214,6 @@ def snapping_notes(args: argparse.Namespace, details: OrchestratorDetails, plan)
     if plan is not None:
         notes.append(changed_note("--segment_frames", details.segment_frames_expanded, plan.segment_lengths,
                                   "Wan renders 4k+1 frames"))
-        asked = details.frame_overlap_expanded[:len(plan.overlaps)]
-        notes.append(changed_note("--frame_overlap", asked, plan.overlaps,
-                                  "overlaps are even and fit both segments they join"))
+        notes.append(changed_note("--frame_overlap", details.frame_overlap_expanded, plan.overlaps,
+                                  "overlaps are even and at most one less than either segment they join"))
     return tuple(note for note in notes if note)

@@ -26,7 +26,7 @@ from ...media.frames import WAN_FPS, snap_resolution
 from ...engines.wan2gp.keys import NATIVE_KEYS
 from ...tasks.original_keys import ORIGINAL_STAGE_KEYS, fold_lora_keys
 from ...tasks.params import Flag, Int, ModelFrameRate, Number, Params, TaskParams, Text, accepted_names, aliases, \
-    choice, flag, settings_of
+    choice, flag, from_command_line, settings_of
 from .plan import PlanError, TravelPlan, check_plan, expand_list, frame_overlap_list, segment_count, \
     segment_frames_list
 
@@ -268,8 +268,9 @@ class OrchestratorDetails(TravelSettings):
                                                            "(one value: used for all)")
     frame_overlap_expanded: list[Int] = Field(
         [0], validate_default=True, json_schema_extra=flag("--frame_overlap"),
-        description="frames shared by consecutive segments, each >= 0, made even and capped by the "
-                    "segments' lengths (one value: used for all; 0 concatenates)")
+        description="frames shared at each join of consecutive clips, each >= 0, made even and at most one "
+                    "less than either clip (one value: used for all joins; one per join; in a row also the "
+                    "original tool's one per segment; 0 concatenates)")
     independent_segments: Flag = Field(False, json_schema_extra=flag("--independent_segments"),
                                        description="anchor each segment only on its own two images so all "
                                                    "render at once (no chain)")
@@ -322,7 +323,10 @@ class OrchestratorDetails(TravelSettings):
     @classmethod
     def _overlaps(cls, values: list[int], info: ValidationInfo) -> list[int]:
         count = _segments_so_far(info)
-        return values if count is None else frame_overlap_list(values, count)
+        if count is None:
+            return values
+        continuing = info.data.get("continue_from_video_resolved_path") is not None
+        return frame_overlap_list(values, count, continuing, per_segment=not from_command_line(info))
 
     def settings(self) -> TravelSettings:
         """The part every stage reads (what the segment and stitch rows carry), as validated here."""
@@ -373,7 +377,7 @@ class TravelOrchestratorParams(TaskParams):
         if not isinstance(value, (dict, OrchestratorDetails)):
             raise PlanError(f"orchestrator_details must be a JSON object, got {type(value).__name__}",
                             field="orchestrator_details")
-        return OrchestratorDetails.parse(value, settings_of(info))
+        return OrchestratorDetails.parse(value, settings_of(info), command_line=from_command_line(info))
 
     @model_validator(mode="after")
     def _plan_fits(self) -> "TravelOrchestratorParams":

@@ -8,9 +8,12 @@ length is known only once it is fetched) has its plan computed by the orchestrat
 
 - N anchor images give N-1 segments (one for a single image; N after a continued video).
 - Per-segment lists with one value repeat to the segment count; any other length must equal it.
+- Overlaps are one per join: one value repeats; a row may also give the original tool's one value per
+  segment (without a continued video the last has no join after it).
 - Segment length L_i = (L_i // 4) * 4 + 1 (Wan renders 4k+1 frames).
 - A join is where one clip hands over to the next (the continued video is clip 0 when there is one):
-  O_j = min(even(O_j), L_before, L_after), even(x) = x rounded down to an even number.
+  O_j = even(min(O_j, L_before - 1, L_after - 1)), even(x) = x rounded down to an even number, so asking
+  for more never gives less.
 - Final frame count = sum of clip lengths - sum of overlaps.
 """
 from __future__ import annotations
@@ -71,10 +74,30 @@ def segment_frames_list(values: Any, count: int) -> list[int]:
     return _integers("segment_frames_expanded", values, count, 1, "a positive integer")
 
 
-def frame_overlap_list(values: Any, count: int) -> list[int]:
-    """`frame_overlap_expanded` as one overlap per segment (each >= 0; a join uses the value of the
-    segment it leads into with a continued video, of the segment it leaves without one)."""
-    return _integers("frame_overlap_expanded", values, count, 0, "a non-negative integer")
+def join_count(segments: int, continue_from_video: bool) -> int:
+    """Joins between the clips: one fewer than the clips (the continued video is a clip)."""
+    return segments if continue_from_video else segments - 1
+
+
+def frame_overlap_list(values: Any, segments: int, continue_from_video: bool, per_segment: bool = True) -> list[int]:
+    """`frame_overlap_expanded` as one overlap per join (each >= 0). One value repeats. `per_segment`:
+    a row may give the original tool's one value per segment, the value of the segment a join leaves
+    (without a continued video the last segment's has no join; with one, segments and joins match)."""
+    joins = join_count(segments, continue_from_video)
+    values = values if isinstance(values, (list, tuple)) else [values]
+    accepted = {1, joins} | ({segments} if per_segment else set())
+    if len(values) not in accepted:
+        clips = f"{segments} segment(s)" + (" and the continued video" if continue_from_video else "")
+        if joins == 0:
+            wanted = "1 (a single segment has no join)"
+        elif joins == 1:
+            wanted = f"1 ({clips} make one join)"
+        else:
+            wanted = f"1 (used for every join) or {joins} (one per join: {clips} make {joins})"
+        raise PlanError(f"frame_overlap_expanded has {len(values)} values; give {wanted}",
+                        field="frame_overlap_expanded")
+    values = _integers("frame_overlap_expanded", values, len(values), 0, "a non-negative integer")
+    return values * joins if len(values) == 1 else values[:joins]
 
 
 # ---- the rules -------------------------------------------------------------------------------------------
@@ -84,8 +107,8 @@ def even_floor(value: int) -> int:
 
 
 def cap_overlap(overlap: int, length_before: int, length_after: int) -> int:
-    """O = min(even(O), L_before, L_after)."""
-    return min(even_floor(overlap), length_before, length_after)
+    """O = even(min(O, L_before - 1, L_after - 1)): even, and each clip keeps a frame of its own."""
+    return even_floor(min(overlap, length_before - 1, length_after - 1))
 
 
 def _check_overlaps_fit(clips: Sequence[int], overlaps: Sequence[int], field: str, advice: str) -> None:
@@ -222,10 +245,11 @@ def plan_travel(
     continue_video_frames: Optional[int] = None,
     independent: bool = False,
 ) -> TravelPlan:
-    """The plan from the lists as a row gives them (one value, or one per segment), checked here."""
-    count = segment_count(num_images, continue_video_frames is not None)
+    """The plan from the lists as a row gives them (one value, or one per segment / join), checked here."""
+    continuing = continue_video_frames is not None
+    count = segment_count(num_images, continuing)
     return build_plan(num_images, segment_frames_list(segment_frames, count),
-                      frame_overlap_list(frame_overlaps, count), continue_video_frames, independent)
+                      frame_overlap_list(frame_overlaps, count, continuing), continue_video_frames, independent)
 
 
 def build_plan(
@@ -235,7 +259,8 @@ def build_plan(
     continue_video_frames: Optional[int] = None,
     independent: bool = False,
 ) -> TravelPlan:
-    """The plan from lists already checked and holding one value per segment (`OrchestratorDetails`)."""
+    """The plan from lists already checked: one length per segment, one overlap per join
+    (`OrchestratorDetails`)."""
     lengths = [snap_frames(value) for value in segment_frames]
     clips = ([continue_video_frames] if continue_video_frames is not None else []) + lengths
     overlaps = [cap_overlap(frame_overlaps[j], clips[j], clips[j + 1]) for j in range(len(clips) - 1)]
