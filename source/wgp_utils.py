@@ -108,7 +108,7 @@ def generate_single_video(
     # ---- preview engine: no model; the known frames morphed into each other ----
     if engine == "preview":
         return _render_preview(model, prompt, output_path, (width, height), frames, start_image, end_image,
-                               guide_video, mask_video, progress_callback)
+                               guide_video, mask_video, reference_images, progress_callback)
 
     # Which model, of which kind, from which folder.
     spec = lookup_model(model)
@@ -192,7 +192,7 @@ def _vace_inputs(call, guide_video, mask_video, reference_images, size) -> None:
 
 
 def _render_preview(model, prompt, output_path: Path, size, frames, start_image, end_image, guide_video,
-                    mask_video, progress_callback) -> Path:
+                    mask_video, reference_images, progress_callback) -> Path:
     """The preview engine's render (source/engines/preview.py): no model, no weights."""
     from .engines import preview
 
@@ -200,7 +200,9 @@ def _render_preview(model, prompt, output_path: Path, size, frames, start_image,
     start = as_image(start_image, size, "start image") if start_image is not None else None
     end = as_image(end_image, size, "end image") if end_image is not None else None
     guide, mask = guide_and_mask(start, end, guide_video, mask_video, frames, size)
-    video = preview.render(guide, mask, prompt=str(prompt or ""), progress_callback=progress_callback)
+    reference = as_image(reference_images[0], size, "reference image") if reference_images else None
+    video = preview.render(guide, mask, prompt=str(prompt or ""), reference=reference,
+                           progress_callback=progress_callback)
     if output_path.suffix.lower() == ".png":
         return save_png(video[0], output_path)
     return write_video(video, output_path, fps=WAN_FPS, title=preview.PREVIEW_TITLE)

@@ -90,6 +90,24 @@ def test_a_first_last_frame_render_keeps_both_images_and_says_it_is_a_preview(tm
     assert steps and steps[-1] == (15, 15)                             # the 15 frames it filled
 
 
+def test_a_pose_guided_render_draws_the_pose_over_the_dimmed_reference(tmp_path):
+    """A re-pose render (different_perspective): the generated frames show who (the reference, dimmed)
+    and in which pose (the guide's skeleton drawn over it); the kept first frame stays as it is."""
+    still, reference = _picture((30, 160, 60)), _picture((200, 120, 40))
+    skeleton = np.zeros_like(still)
+    skeleton[20:24, 5:60] = (255, 0, 0)                                 # one red bone on black
+    path = generate_single_video(model="vace_1.3B", prompt="ignored", output_path=tmp_path / "pose.mp4",
+                                 resolution="64x48", frames=5, guide_video=[still] + [skeleton] * 4,
+                                 mask_video=[np.zeros_like(still)] + [np.full_like(still, 255)] * 4,
+                                 reference_images=[reference], engine="preview", settings=Settings())
+    frames = read_frames(path)
+    assert _mad(frames[0], still) < 4
+    last = frames[-1].astype(np.int16)
+    assert last[22, 40, 0] > 200 and last[22, 40, 1] < 60               # the bone, over the reference
+    assert abs(int(last[40, 40, 0]) - int(200 * 0.55)) < 12             # the reference, dimmed, around it
+    assert abs(int(last[40, 40, 2]) - int(40 * 0.55)) < 12
+
+
 def test_a_text_only_still_is_a_card_that_says_preview(tmp_path):
     path = generate_single_video(model="t2v", prompt="a lighthouse", output_path=tmp_path / "still.png",
                                  resolution="128x64", frames=1, engine="preview", settings=Settings())

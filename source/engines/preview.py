@@ -5,12 +5,13 @@ A render's inputs become a VACE guide and mask as for any engine (start/end imag
 and mask); the frames the mask keeps stay as they are, and the frames a model would invent are filled
 by optical-flow morphs between the kept frames around them (source/media/interpolate.py `morph_gaps`).
 Frames with a kept frame on one side only show the guide there (a pose or depth guide) or repeat the
-nearest kept frame. A render with nothing to keep (text only) is a grey card that says it is a preview
-and shows the prompt.
+nearest kept frame. Where a guide frame shows a pose or depth and a reference image is given (a
+character to re-pose), the preview draws the guide over the reference, dimmed: who, in which pose.
+A render with nothing to keep (text only) is a grey card that says it is a preview and shows the prompt.
 
 Everything it makes says so: the log line of every render, the rows' progress messages (the worker's
 render steps read "(preview)"), and the video file's title tag (`PREVIEW_TITLE`). Prompts, seeds,
-steps, LoRAs and reference images are not used.
+steps and LoRAs are not used; of the reference images, the first is shown under a pose or depth guide.
 """
 from __future__ import annotations
 
@@ -34,10 +35,11 @@ def mask_keeps(mask_frame) -> bool:
     return float(np.asarray(mask_frame).mean()) < 128.0
 
 
-def render(guide: Sequence, mask: Optional[Sequence], *, prompt: str = "",
+def render(guide: Sequence, mask: Optional[Sequence], *, prompt: str = "", reference: Optional[Image.Image] = None,
            progress_callback: Optional[Callable[[int, int], None]] = None) -> list[np.ndarray]:
     """The preview's frames (H x W x 3 uint8), one per guide frame. Without a mask, the guide's flat
-    grey frames are the ones to fill (VACE's reading of a guide)."""
+    grey frames are the ones to fill (VACE's reading of a guide). `reference` (the guide's size) is
+    shown, dimmed, under the generated frames that hold a pose or depth guide."""
     frames = [np.asarray(frame.convert("RGB") if isinstance(frame, Image.Image) else frame, dtype=np.uint8)
               for frame in guide]
     kept = [mask_keeps(m) for m in mask] if mask is not None else [not is_flat_grey(f) for f in frames]
@@ -49,7 +51,23 @@ def render(guide: Sequence, mask: Optional[Sequence], *, prompt: str = "",
         return [card] * len(frames)
     log.info("PREVIEW (no model): %d frames, %d kept, the others filled by morphs between them", len(frames),
              sum(kept))
-    return morph_gaps(frames, kept, progress=progress_callback)
+    video = morph_gaps(frames, kept, progress=progress_callback)
+    if reference is not None:
+        under = np.asarray(reference.convert("RGB"), dtype=np.float32) * REFERENCE_DIM
+        video = [over_reference(frame, under) if not keep and not is_flat_grey(frame) else out
+                 for frame, keep, out in zip(frames, kept, video)]
+    return video
+
+
+REFERENCE_DIM = 0.55      # how bright the reference shows under a guide
+GUIDE_INK = 40            # a guide pixel brighter than this (any channel) is drawn over the reference
+
+
+def over_reference(guide_frame: np.ndarray, dimmed_reference: np.ndarray) -> np.ndarray:
+    """A pose or depth guide frame drawn over the dimmed reference: the guide's bright pixels, the
+    reference elsewhere (a skeleton on black leaves the character visible around it)."""
+    ink = guide_frame.max(axis=2, keepdims=True) > GUIDE_INK
+    return np.where(ink, guide_frame, dimmed_reference).astype(np.uint8)
 
 
 def title_card(width: int, height: int, prompt: str) -> np.ndarray:
