@@ -120,15 +120,21 @@ def test_sigterm_lets_a_short_task_finish_within_grace(backend):
     assert task.status == Status.COMPLETE and task.output_location == "finished" and task.attempts == 1
 
 
-def test_second_signal_gives_back_at_once(backend):
+def _interrupted_twice_while_running(backend, params):
+    """A worker running one noop task (60 s grace) gets SIGINT twice and exits 0."""
     queue = backend.queue()
-    (task_id,) = queue.enqueue([NewTask("noop", {"sleep": 60})])
+    (task_id,) = queue.enqueue([NewTask("noop", params)])
     proc = backend.start_worker("--shutdown-grace-seconds", "60")
     wait_for_status(queue, task_id, Status.IN_PROGRESS)
     proc.send_signal(signal.SIGINT)
     time.sleep(0.3)
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=20) == 0
+    return queue, task_id, proc
+
+
+def test_second_signal_gives_back_at_once(backend):
+    queue, task_id, proc = _interrupted_twice_while_running(backend, {"sleep": 60})
     task = queue.get(task_id)
     assert task.status == Status.QUEUED and task.attempts == 0
 
@@ -196,14 +202,7 @@ def _worker_lines(proc) -> list[str]:
 
 @pytest.mark.parametrize("params, stops", [({"sleep": 60}, True), ({"busy": 60}, False)])
 def test_after_giving_a_row_back_the_worker_says_whether_the_task_stopped(sqlite_backend, params, stops):
-    queue = sqlite_backend.queue()
-    (task_id,) = queue.enqueue([NewTask("noop", params)])
-    proc = sqlite_backend.start_worker("--shutdown-grace-seconds", "60")
-    wait_for_status(queue, task_id, Status.IN_PROGRESS)
-    proc.send_signal(signal.SIGINT)
-    time.sleep(0.3)
-    proc.send_signal(signal.SIGINT)
-    assert proc.wait(timeout=20) == 0
+    queue, task_id, proc = _interrupted_twice_while_running(sqlite_backend, params)
     lines = _worker_lines(proc)
     assert "SIGINT: no new tasks; the running task may finish within 60 s" in lines
     assert "shutdown: row given back to the queue (attempt not counted)" in lines
