@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from source.queue.model import NewTask, Status
+from source.queue.sqlfiles import latest_version
 
 from .helpers.workers import PYTHON, ROOT, make_backend
 
@@ -75,7 +76,7 @@ def test_a_schema_newer_than_the_worker_knows_is_refused(sqlite_backend):
     assert result.returncode == 3
     [line] = error_lines(result)
     assert "self-check failed, nothing claimed" in line
-    assert "queue schema version 999, newer than this version of the tool knows (130)" in line
+    assert f"queue schema version 999, newer than this version of the tool knows ({latest_version('sqlite')})" in line
 
 
 def test_an_engine_that_cannot_start_says_why(sqlite_backend):
