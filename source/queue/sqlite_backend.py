@@ -166,22 +166,25 @@ class SqliteQueue(TaskQueue):
     def enqueue(self, tasks: Sequence[NewTask]) -> list[str]:
         tasks = list(tasks)
         with self._write() as conn:
-            self._insert(conn, tasks)
+            self._insert(conn, tasks, new_ids_only=True)
         return [task.id for task in tasks]
 
-    def _insert(self, conn: sqlite3.Connection, tasks: list[NewTask]) -> None:
+    def _insert(self, conn: sqlite3.Connection, tasks: list[NewTask], new_ids_only: bool = False) -> None:
+        """Insert rows; an existing id is refused (new_ids_only: enqueue) or left as it is (fan-out)."""
         referenced = sorted({dep for task in tasks for dep in task.dependant_on})
         existing = {row[0] for row in conn.execute(QUERIES["existing_ids"], {"ids": json.dumps(referenced)})}
         check_dependencies(tasks, existing)
         now = to_db_text(utc_now())
         for task in tasks:
-            conn.execute(QUERIES["insert"], {
+            inserted = conn.execute(QUERIES["insert"], {
                 "id": task.id, "task_type": task.task_type, "params": params_json(task),
                 "dependant_on": json.dumps(task.dependant_on) if task.dependant_on else None,
                 "run_id": task.run_id, "project_id": task.project_id,
                 "parent_task_id": task.parent_task_id, "priority": task.priority,
                 "max_attempts": task.max_attempts, "now": now,
-            })
+            }).rowcount
+            if new_ids_only and not inserted:
+                raise InvalidTask(f"a task with id {task.id} already exists", field="id")
 
     def get(self, task_id: str) -> Optional[Task]:
         rows = self._read("get", {"task_id": task_id})
