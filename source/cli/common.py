@@ -53,6 +53,15 @@ def open_queue_or_exit(settings: Settings) -> TaskQueue:
         die(scrub_secrets(f"cannot open the {settings.db_type} queue: {exc}", settings))
 
 
+def named_by_flag(exc: Exception, flags: dict[str, str]) -> str:
+    """An error about a row's column (`InvalidTask.field`: priority, id, ...) as a command-line user
+    reads it: the column's name at its start becomes the flag it was given with."""
+    message, field = str(exc), getattr(exc, "field", None)
+    if field in flags and message.startswith(field):
+        return flags[field] + message[len(field):]
+    return message
+
+
 def die(message: str, code: int = EXIT_BAD_ARGS) -> NoReturn:
     first_line = str(message).strip().splitlines()[0] if str(message).strip() else "error"
     print(f"error: {first_line}", file=sys.stderr)
