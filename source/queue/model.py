@@ -71,7 +71,8 @@ INT_LIMIT = 2 ** 31
 # Ids (id, run_id, project_id, parent_task_id): run ids name files and folders, every id is shown in logs.
 MAX_ID_LENGTH = 128
 # Params of one row: a travel run of hundreds of images and prompts is a few hundred kilobytes, and no
-# task type nests more than a few levels. These bound what a reader of the row must decode.
+# task type nests more than a few levels. These bound what a reader of the row must decode. PostgreSQL
+# refuses rows past them with the same messages (sql/postgres/150_params_limits.sql).
 MAX_PARAMS_BYTES = 1024 * 1024
 MAX_PARAMS_DEPTH = 32
 PARAMS_TOO_DEEP = f"params are nested more than {MAX_PARAMS_DEPTH} levels deep (the limit)"

@@ -20,13 +20,14 @@ import psycopg
 from psycopg import errors
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb
+from psycopg.types.json import Jsonb, set_json_loads
 
 from ..retry import Backoff, retrying
 from .base import Migration
 from .connections import ThreadConnections
 from .connector import ChangeCounterPoller, Connector
 from .model import DatabaseUnavailable, InvalidTask, SchemaTooNew
+from .rows import loads_json
 from .sqlfiles import CREATE_POSTGRES_MIGRATIONS_TABLE, SEED_BEFORE_MIGRATIONS, latest_version, migration_files, \
     newer_schema_message, postgres_calls
 
@@ -135,6 +136,7 @@ class PsycopgConnector(Connector):
 
     def _open(self) -> psycopg.Connection:
         conn = connect(self.dsn, autocommit=True, row_factory=dict_row)
+        set_json_loads(loads_json, conn)  # a row nested past the decoder's depth fails, not the worker
         if self.listening:
             try:
                 conn.execute(f"LISTEN {CHANNEL}")

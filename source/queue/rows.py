@@ -58,6 +58,15 @@ def parse_params(value: Any) -> dict:
     return {}
 
 
+def loads_json(text: Any) -> Any:
+    """JSON as a driver decodes a column (psycopg's jsonb loader): text nested too deeply for the
+    decoder reads as UnreadableParams, for the claim to fail, rather than raising in the driver."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        return UnreadableParams(PARAMS_TOO_DEEP)
+
+
 def parse_dependencies(value: Any) -> list[str]:
     try:
         return normalise_dependencies(value)

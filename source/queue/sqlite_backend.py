@@ -28,7 +28,7 @@ from .connections import ThreadConnections
 from .fleet import (DurationBucket, FleetOverview, RunSummary, StatusCount, WorkerBeat, WorkerInfo,
                     WorkerRecord, run_summaries)
 from .model import Claim, DatabaseUnavailable, InvalidTask, NewTask, QueueError, SchemaTooNew, Task
-from .rows import after, parse_timestamp, task_from_row, to_db_text, utc_now
+from .rows import after, parse_params, parse_timestamp, task_from_row, to_db_text, utc_now
 from .seed_upgrade import SeedTable, has_table
 from .sqlfiles import latest_version, migration_files, named_queries, newer_schema_message
 
@@ -223,9 +223,11 @@ class SqliteQueue(TaskQueue):
                     return None
                 row = dict(row)
                 if row["params_kind"] != "object":
+                    # nested past SQLite's JSON depth: the message the enqueue would have given
+                    problem = getattr(parse_params(row["params"]), "problem", None)
                     conn.execute(QUERIES["fail_unreadable_params"], {
                         "task_id": row["id"], "now": to_db_text(now),
-                        "error_message": f"params must be a JSON object, got {row['params_kind']}"})
+                        "error_message": problem or f"params must be a JSON object, got {row['params_kind']}"})
                     continue
                 task = task_from_row(row)
                 return Claim(task=task, worker_id=worker_id, attempt=task.attempts)
