@@ -121,17 +121,19 @@ class PerspectiveParams(_Common):
             depth_model_folder(settings)
         return self
 
-    def for_steps(self, run_id: str, input_image: str, step_task_ids: dict[str, str]) -> "StepParams":
-        """The steps' params: sizes snapped once, here."""
+    def for_steps(self, run_id: str, input_image: str, step_task_ids: dict[str, str],
+                  settings: Optional[Settings] = None) -> "StepParams":
+        """The steps' params: sizes snapped once, here (checked against the limits of `settings`)."""
         width, height = snap_resolution(self.resolution)
-        return StepParams(
+        return StepParams.parse(dict(
             run_id=run_id, input_image_path=input_image, prompt=self.prompt,
             negative_prompt=self.negative_prompt, model_name=self.model_name,
             still_model_name=self.still_model_name or still_model_for(self.model_name),
             resolution=f"{width}x{height}", frames=snap_frames(self.output_video_frames), seed=self.seed,
             steps=self.steps, perspective_type=self.perspective_type, easing=self.easing,
             skip_cleanup=self.skip_cleanup or self.debug_mode, use_causvid_lora=self.use_causvid_lora,
-            additional_loras=self.additional_loras, output_dir=self.output_dir, step_task_ids=step_task_ids)
+            additional_loras=self.additional_loras, output_dir=self.output_dir, step_task_ids=step_task_ids),
+            settings)
 
 
 class StepParams(_Common):
