@@ -109,7 +109,9 @@ def connect(dsn: str, purpose: str = "", **kwargs: Any) -> psycopg.Connection:
     try:
         given = conninfo_to_dict(dsn)
         defaults = {key: value for key, value in CONNECT_DEFAULTS.items() if key not in given}
-        return psycopg.connect(dsn, prepare_threshold=None, **defaults, **kwargs)
+        conn = psycopg.connect(dsn, prepare_threshold=None, **defaults, **kwargs)
+        set_json_loads(loads_json, conn)  # a row nested past the decoder's depth fails, not the worker
+        return conn
     except psycopg.Error as exc:
         from ..config import redact_dsn
 
@@ -136,7 +138,6 @@ class PsycopgConnector(Connector):
 
     def _open(self) -> psycopg.Connection:
         conn = connect(self.dsn, autocommit=True, row_factory=dict_row)
-        set_json_loads(loads_json, conn)  # a row nested past the decoder's depth fails, not the worker
         if self.listening:
             try:
                 conn.execute(f"LISTEN {CHANNEL}")

@@ -33,4 +33,7 @@ BEGIN
     RETURN wq_insert_tasks_v1(p_tasks);
 END $$;
 
+-- its call (queries.sql: enqueue) is wq_enqueue_v2 now
+DROP FUNCTION IF EXISTS wq_enqueue_v1(jsonb);
+
 SELECT wq_secure_queue_v1();
