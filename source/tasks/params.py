@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal, Optional, get_args, get_origin
 
 import annotated_types
-from pydantic import AfterValidator, AliasChoices, BaseModel, BeforeValidator, ConfigDict, ValidationError, ValidationInfo, \
-    model_validator
+from pydantic import AfterValidator, AliasChoices, BaseModel, BeforeValidator, ConfigDict, ValidationError, \
+    ValidationInfo, model_validator
 from pydantic.fields import FieldInfo
 
 from ..config import Settings, options
@@ -191,8 +191,8 @@ def _resolution(value: Any, info: ValidationInfo, snapped: bool) -> str:
     return f"{width}x{height}"
 
 
-# "WxH" or [W, H], kept as given (written back as "WxH"), within the resolution limits. `RenderResolution` must also stay at least
-# 16x16 once floored to multiples of 16, as the render bridge floors it (source/media/frames.py).
+# "WxH" or [W, H], kept as given (written back as "WxH"), within the resolution limits. `RenderResolution`
+# must also stay at least 16x16 once floored to multiples of 16, as the render bridge floors it (source/media/frames.py).
 Resolution = Annotated[str, BeforeValidator(lambda value, info: _resolution(value, info, snapped=False))]
 RenderResolution = Annotated[str, BeforeValidator(lambda value, info: _resolution(value, info, snapped=True))]
 

@@ -60,7 +60,8 @@ class _Common(TaskParams):
     negative_prompt: Text = Field("", json_schema_extra=flag("--negative_prompt"), description="what to avoid")
     model_name: ModelName = Field("vace_14B", json_schema_extra=flag("--model_name"),
                                   description="the VACE model of the render")
-    seed: Int = Field(0, ge=-1, le=SEED_MAX, json_schema_extra=flag("--seed"), description="random seed of both renders")
+    seed: Int = Field(0, ge=-1, le=SEED_MAX, json_schema_extra=flag("--seed"),
+                      description="random seed of both renders")
     steps: Optional[limited(Int, "max_steps")] = Field(None, ge=1, json_schema_extra=flag("--steps"),
                                  description="denoising steps (default: the model's)")
     perspective_type: choice(*PERSPECTIVE_TYPES) = Field(

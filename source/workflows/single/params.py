@@ -49,10 +49,13 @@ class WgpParams(TaskParams):
     frames: limited(Int, "max_frames") = Field(81, ge=1, validation_alias=aliases("frames", "video_length"),
                         description="frame count, snapped to 4k+1 (single_image renders one frame)")
     seed: Int = Field(0, ge=-1, le=SEED_MAX, description="random seed; -1 picks one at random")
-    steps: Optional[limited(Int, "max_steps")] = Field(None, ge=1, validation_alias=aliases("steps", "num_inference_steps"),
-                                 description="denoising steps (default: the model's)")
-    guidance_scale: Optional[Number] = Field(None, ge=0, le=GUIDANCE_MAX, description="classifier-free guidance (default: the model's)")
-    flow_shift: Optional[Number] = Field(None, ge=0, le=GUIDANCE_MAX, description="flow-matching shift (default: the model's)")
+    steps: Optional[limited(Int, "max_steps")] = Field(
+        None, ge=1, validation_alias=aliases("steps", "num_inference_steps"),
+        description="denoising steps (default: the model's)")
+    guidance_scale: Optional[Number] = Field(None, ge=0, le=GUIDANCE_MAX,
+                                             description="classifier-free guidance (default: the model's)")
+    flow_shift: Optional[Number] = Field(None, ge=0, le=GUIDANCE_MAX,
+                                         description="flow-matching shift (default: the model's)")
     image_start_paths: Paths = Field([], description="start image (a path/URL or a list; the first is used)")
     image_end_paths: Paths = Field([], description="end image (a path/URL or a list; the first is used)")
     image_refs_paths: Paths = Field([], description="reference images (VACE models)")

@@ -96,7 +96,8 @@ class TravelSettings(Params):
                     "steerable_motion.py's")
     model_name: Text = Field("vace_14B", json_schema_extra=flag("--model_name"),
                              description=f"a VACE model: {model_names('vace')} (default vace_14B)")
-    seed_base: Int = Field(0, ge=-1, le=SEED_MAX, json_schema_extra=flag("--seed"), description="segment i renders with seed_base + i")
+    seed_base: Int = Field(0, ge=-1, le=SEED_MAX, json_schema_extra=flag("--seed"),
+                           description="segment i renders with seed_base + i")
     fps_helpers: ModelFrameRate = Field(WAN_FPS, description=f"frame rate of guides, masks and outputs: {WAN_FPS}, the "
                                                   f"model's (nothing is resampled)")
     fade_in_params_json_str: Fade = Field(default_factory=FadeParams, json_schema_extra=flag("--fade_in_params"),
@@ -144,8 +145,9 @@ class TravelSettings(Params):
                                        json_schema_extra=flag("--output_dir"),
                                        description="absolute folder for the run's videos (default: the "
                                                    "worker's output folder)")
-    steps: Optional[limited(Int, "max_steps")] = Field(None, ge=1, validation_alias=aliases("steps", "num_inference_steps"),
-                                 json_schema_extra=flag("--steps"), description="denoising steps (default: the model's)")
+    steps: Optional[limited(Int, "max_steps")] = Field(
+        None, ge=1, validation_alias=aliases("steps", "num_inference_steps"), json_schema_extra=flag("--steps"),
+        description="denoising steps (default: the model's)")
     guidance_scale: Optional[Number] = Field(None, ge=0, le=GUIDANCE_MAX, json_schema_extra=flag("--guidance_scale"),
                                              description="classifier-free guidance (default: the model's)")
     flow_shift: Optional[Number] = Field(None, ge=0, le=GUIDANCE_MAX, json_schema_extra=flag("--flow_shift"),

@@ -36,7 +36,8 @@ class OpenposeParams(TaskParams):
 class ExtractFrameParams(TaskParams):
     input_video_path: OptionalPath = Field(None, description="the video (path or URL)")
     input_video_task_id: Optional[Text] = Field(None, description="or: the row whose output is the video")
-    frame_index: Int = Field(0, ge=-(2 ** 31), le=2 ** 31 - 1, description="which frame; negative counts from the end (-1: the last)")
+    frame_index: Int = Field(0, ge=-(2 ** 31), le=2 ** 31 - 1,
+                             description="which frame; negative counts from the end (-1: the last)")
 
     @model_validator(mode="after")
     def _an_input(self):
@@ -70,7 +71,8 @@ class UpscaleParams(TaskParams):
     input_image_task_id: Optional[Text] = Field(None, description="or: the row whose output is the image")
     input_video_path: OptionalPath = Field(None, description="or: a video (path or URL)")
     input_video_task_id: Optional[Text] = Field(None, description="or: the row whose output is the video")
-    upscale_factor: limited(float, "max_upscale_factor") = Field(..., description="scale of each side (> 0); sides rounded to even numbers")
+    upscale_factor: limited(float, "max_upscale_factor") = Field(
+        ..., description="scale of each side (> 0); sides rounded to even numbers")
 
     @field_validator("upscale_factor", mode="before")
     @classmethod
