@@ -106,6 +106,17 @@ class Settings:
                                                 "each task), e.g. P,S")
     wgp_extra_args: Optional[str] = setting("WGP_EXTRA_ARGS", None,
                                             "more Wan2GP command-line arguments, shell-quoted (e.g. '--gpu cuda:1')")
+    # ---- limits of a task's size (docs/LIMITS.md); the defaults fit one H200 ------------------------
+    max_resolution_side: int = setting("MAX_RESOLUTION_SIDE", 1920,
+                                       "longest side in pixels of a rendered or interpolated frame")
+    max_resolution_pixels: int = setting("MAX_RESOLUTION_PIXELS", 1920 * 1088,
+                                         "pixels (width x height) of a rendered or interpolated frame")
+    max_frames: int = setting("MAX_FRAMES", 241, "frames of one render (a wgp video, a travel segment, a "
+                                                 "perspective clip, an interpolated clip)")
+    max_run_frames: int = setting("MAX_RUN_FRAMES", 2000, "frames a travel run renders in all (its segments' sum)")
+    max_steps: int = setting("MAX_STEPS", 200, "denoising steps of one render")
+    max_upscale_factor: float = setting("MAX_UPSCALE_FACTOR", 4.0, "scale of each side by an upscale")
+    max_sleep: float = setting("MAX_SLEEP", 3600.0, "seconds a noop task may sleep or stay busy")
     # ---- dashboard (steerable_motion.py dashboard) ------------------------------------------------------
     dashboard_host: str = setting("DASHBOARD_HOST", "127.0.0.1",
                                   "address the dashboard binds; any but loopback needs DASHBOARD_TOKEN")
@@ -321,6 +332,9 @@ def validate_settings(settings: Settings) -> None:
                          "and unset POSTGRES_TABLE_NAME (docs/MIGRATING.md)")
     if settings.lease_seconds <= 0 or settings.poll_interval <= 0:
         raise ValueError("lease seconds and poll interval must be positive")
+    for option in options().values():
+        if option.env.startswith("MAX_") and not getattr(settings, option.name) > 0:
+            raise ValueError(f"{option.env} must be positive, got {getattr(settings, option.name)}")
     if settings.wan2gp_timeout <= 0:
         raise ValueError(f"WAN2GP_HELPER_TIMEOUT must be positive, got {settings.wan2gp_timeout}")
 

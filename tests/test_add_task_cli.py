@@ -50,7 +50,7 @@ def test_params_from_file(backend, tmp_path):
     (["--type", "dance", "--params", "{}"], "unknown task_type 'dance'"),
     (["--type", "noop", "--params", "{}", "--dependant-on", "no-such-row"], "no-such-row"),
     (["--type", "noop", "--params", '{"sleep": -1}'], "sleep must be a non-negative"),
-    (["--type", "noop", "--max-attempts", "0"], "max_attempts"),
+    (["--type", "noop", "--max-attempts", "0"], "--max-attempts"),
     (["--type", "noop", "--priority", "high"], "invalid int value"),
     (["--status", "no-such-row"], "no task with id no-such-row"),
     ([], "one of the arguments"),

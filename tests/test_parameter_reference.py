@@ -38,7 +38,7 @@ def test_the_reference_covers_every_task_type_and_every_field():
         for name in params_model(task_type).model_fields:
             assert f"| `{name}` |" in section, (task_type, name)
     assert "| `orchestrator_details.segment_frames_expanded` |" in text        # nested groups, expanded
-    assert "| `frames` | integer | 81 | >= 1 |" in text                       # type, default, range
+    assert "| `frames` | integer | 81 | >= 1, \\<= MAX_FRAMES (241) |" in text  # type, default, range, limit
     assert "`video_length`" in text and "`model_name`" in text                 # other accepted names
     assert "tiny (random weights, for tests)" in text and "wan2gp:\\<model type>" in text
 
@@ -70,7 +70,7 @@ def test_add_task_describe_prints_one_type_and_its_example(capsys):
     assert main(["--type", "wgp", "--describe"]) == 0
     shown = capsys.readouterr().out
     assert shown.startswith("wgp: one video from a prompt")
-    assert "frames (integer; default 81; >= 1)" in shown and "also accepted as video_length" in shown
+    assert "frames (integer; default 81; >= 1, <= MAX_FRAMES (241))" in shown and "also accepted as video_length" in shown
     assert '"model": "flf2v_720p"' in shown
     with pytest.raises(SystemExit) as refused:
         main(["--type", "wgpp", "--describe"])

@@ -34,7 +34,8 @@ def _split_top_level(text: str) -> list[str]:
 
 
 def migration_functions() -> dict[str, tuple[list[tuple[str, str]], str]]:
-    """name -> ([(parameter, type)], what it returns) for every CREATE FUNCTION of the migrations."""
+    """name -> ([(parameter, type)], what it returns) for every CREATE FUNCTION of the migrations that
+    no later migration drops."""
     text = "\n".join(path.read_text(encoding="utf-8") for _, _, path in migration_files("postgres"))
     found = {}
     for match in re.finditer(r"CREATE OR REPLACE FUNCTION (\w+)\s*\(", text):
@@ -45,6 +46,9 @@ def migration_functions() -> dict[str, tuple[list[tuple[str, str]], str]]:
         parameters = [tuple(p.split()[:2]) for p in _split_top_level(text[match.end():end - 1])]
         returns = re.match(r"\s*RETURNS\s+(SETOF\s+\w+|TABLE|\w+)", text[end:]).group(1)
         found[match.group(1)] = (parameters, returns)
+    for dropped in re.finditer(r"DROP FUNCTION IF EXISTS (\w+)\s*\(", text):
+        if not re.search(rf"CREATE OR REPLACE FUNCTION {dropped.group(1)}\s*\(", text[dropped.end():]):
+            found.pop(dropped.group(1), None)
     return found
 
 
@@ -92,7 +96,7 @@ def test_a_call_with_other_arguments_than_declared_is_refused():
 ROW = {"id": "t1", "task_type": "render", "params": {"model": "m"}, "status": "In Progress",
        "attempts": 2, "max_attempts": 3, "worker_id": "w", "created_at": "2026-01-02T03:04:05.123456+00:00"}
 ANSWERS = {
-    "wq_enqueue_v1": ["t1", "t2"], "wq_get_v1": [ROW], "wq_list_run_v1": [ROW, ROW], "wq_cancel_v1": 3,
+    "wq_enqueue_v2": ["t1", "t2"], "wq_get_v1": [ROW], "wq_list_run_v1": [ROW, ROW], "wq_cancel_v1": 3,
     "wq_pending_count_v1": 5, "wq_claim_v1": [ROW], "wq_heartbeat_v1": True, "wq_progress_v1": True,
     "wq_complete_v1": False, "wq_fail_v1": True, "wq_release_v1": True, "wq_fan_out_v1": True,
     "wq_sweep_expired_v1": 4, "wq_poll_v1": [{"change_counter": 7, "next_wakeup": None}],

@@ -305,7 +305,8 @@ def test_fan_out_is_idempotent_and_completion_reaches_the_orchestrator(queue_fac
     seg_a = NewTask("seg", {}, id="run-f-seg-a")
     seg_b = NewTask("seg", {}, id="run-f-seg-b", dependant_on=[seg_a.id])
     assert queue.fan_out(inner_claim, [seg_a, seg_b], seg_b.id)
-    queue.enqueue([seg_a, seg_b])  # re-inserting the same ids changes nothing
+    with pytest.raises(InvalidTask, match="a task with id run-f-seg-a already exists"):
+        queue.enqueue([seg_a, seg_b])  # enqueue refuses the ids fan-out inserted; nothing changes
     assert len(queue.list_run("run-f")) == 4
     time.sleep(0.05)
     assert queue.sweep_expired() == 0, "awaiting orchestrators hold no lease"

@@ -121,7 +121,7 @@ def test_unknown_detail_keys_are_reported_not_used():
     (["--frame_overlap", "-2"], "error: --frame_overlap[0] must be a non-negative integer, got -2"),
     (["--segment_frames", "17", "0", "17"], "error: --segment_frames[1] must be a positive integer, got 0"),
     (["--model_name", "nope"], "error: --model_name: unknown model 'nope'"),
-    (["--upscale_factor", "9"], "error: --upscale_factor must be <= 8, got 9.0"),
+    (["--upscale_factor", "9"], "error: --upscale_factor 9 is above the limit of 4 (MAX_UPSCALE_FACTOR; "),
     (["--fade_out_params", '{"curve_type": "wobbly"}'], "error: --fade_out_params.curve_type must be one of"),
     (["--segment_frames", "17", "9", "17", "--frame_overlap", "8"], "error: --frame_overlap: clip 1 has 9 frames"),
     # one value per join: 4 images make 3 segments and 2 joins (a row may give one per segment)
@@ -141,7 +141,7 @@ def test_command_line_messages_name_the_flag(tmp_path, images, capsys, flags, me
     ({"frame_overlap_expanded": [-2]}, "frame_overlap_expanded[0] must be a non-negative integer, got -2"),
     ({"segment_frames_expanded": [17, 0, 17]}, "segment_frames_expanded[1] must be a positive integer, got 0"),
     ({"model_name": "nope"}, "unknown model 'nope'"),
-    ({"upscale_factor": 9}, "upscale_factor must be <= 8, got 9"),
+    ({"upscale_factor": 9}, "upscale_factor 9 is above the limit of 4 (MAX_UPSCALE_FACTOR; raise it"),
     ({"fade_out_params_json_str": '{"curve_type": "wobbly"}'}, "fade_out_params_json_str.curve_type must be one of"),
 ])
 def test_row_messages_name_the_field(images, change, message):

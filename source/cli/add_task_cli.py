@@ -6,12 +6,16 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-from ..queue.model import InvalidTask, NewTask
+from ..queue.model import PARAMS_TOO_DEEP, InvalidTask, NewTask
 from ..storage.outputs import readable_location
 from ..tasks.params import ignored_key_hint
 from ..workflows.registry import known_task_types, params_model, parse_params
-from .common import CliError, OneLineArgumentParser, add_queue_arguments, die, open_queue_or_exit, \
+from .common import CliError, OneLineArgumentParser, add_queue_arguments, die, named_by_flag, open_queue_or_exit, \
     settings_from_args
+
+# The row's columns given by flags, for messages about them.
+COLUMN_FLAGS = {"id": "--id", "priority": "--priority", "max_attempts": "--max-attempts", "run_id": "--run-id",
+                "project_id": "--project-id"}
 
 
 def build_parser() -> OneLineArgumentParser:
@@ -57,6 +61,8 @@ def read_params(text: Optional[str]) -> dict:
         params = json.loads(text)
     except json.JSONDecodeError as exc:
         raise CliError(f"{source} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except RecursionError:
+        raise CliError(PARAMS_TOO_DEEP) from None
     if not isinstance(params, dict):
         raise CliError(f"{source} must be a JSON object, got {type(params).__name__}")
     return params
@@ -67,12 +73,17 @@ def row_ids(args, params: dict) -> tuple[Optional[str], Optional[str]]:
     params.project_id its owner; --id / --project-id win. The queue makes an id given in params.task_id
     the row's id (sql/*/100_seed_compat.sql), so a different --id is written there too, with a warning."""
     given = params.get("task_id")
-    task_id = args.task_id or (given.strip() if isinstance(given, str) and given.strip() else None)
-    if args.task_id and isinstance(given, str) and given.strip() and given.strip() != args.task_id:
-        print(f"warning: --id {args.task_id} replaces params.task_id {given.strip()!r}", file=sys.stderr)
-        params["task_id"] = args.task_id
+    if args.task_id is None:
+        task_id = given.strip() if isinstance(given, str) and given.strip() else None
+    else:  # checked as given ('' and '  ' are refused by NewTask)
+        task_id = args.task_id
+        if isinstance(given, str) and given.strip() and given.strip() != args.task_id:
+            print(f"warning: --id {args.task_id} replaces params.task_id {given.strip()!r}", file=sys.stderr)
+            params["task_id"] = args.task_id
     project = params.get("project_id")
-    return task_id, args.project_id or (project.strip() if isinstance(project, str) and project.strip() else None)
+    if args.project_id is not None:
+        return task_id, args.project_id
+    return task_id, project.strip() if isinstance(project, str) and project.strip() else None
 
 
 def format_status(task, resolve) -> str:
@@ -142,14 +153,14 @@ def main(argv: Optional[list[str]] = None) -> int:
                            max_attempts=args.max_attempts, run_id=args.run_id,
                            project_id=project_id)
     except (CliError, InvalidTask, ValueError) as exc:  # UnknownTaskType and InvalidParams are ValueErrors
-        die(str(exc))
+        die(named_by_flag(exc, COLUMN_FLAGS))
     queue = open_queue_or_exit(settings)
     try:
         if args.task_type is not None:
             try:
                 (task_id,) = queue.enqueue([task])
             except InvalidTask as exc:
-                die(str(exc))
+                die(named_by_flag(exc, COLUMN_FLAGS))
             print(task_id)
             return 0
         task_id = args.status or args.cancel

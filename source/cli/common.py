@@ -11,6 +11,7 @@ from typing import NoReturn, Optional
 from ..config import DB_TYPES, Settings, resolve_settings, scrub_secrets
 from ..queue.base import TaskQueue
 from ..queue.factory import open_migrated_queue
+from ..queue.model import InvalidTask
 
 EXIT_BAD_ARGS = 2
 EXIT_INTERRUPTED = 130   # 128 + SIGINT, as shells report a command stopped by Ctrl-C
@@ -51,6 +52,16 @@ def open_queue_or_exit(settings: Settings) -> TaskQueue:
         return open_migrated_queue(settings)
     except Exception as exc:
         die(scrub_secrets(f"cannot open the {settings.db_type} queue: {exc}", settings))
+
+
+def named_by_flag(exc: Exception, flags: dict[str, str]) -> str:
+    """An error about a row's column (`InvalidTask.field`: priority, id, ...) as a command-line user
+    reads it: the column's name at its start becomes the flag it was given with. Errors about params
+    (which may have keys of the same names) stay as they are."""
+    message, field = str(exc), getattr(exc, "field", None)
+    if isinstance(exc, InvalidTask) and field in flags and message.startswith(field):
+        return flags[field] + message[len(field):]
+    return message
 
 
 def die(message: str, code: int = EXIT_BAD_ARGS) -> NoReturn:

@@ -14,11 +14,15 @@ import sys
 from typing import Optional
 
 from ..errors import UserError
+from ..queue.model import InvalidTask
 from ..storage.outputs import readable_location
 from ..tasks.original_flags import add_alias, add_retired
 from ..workflows.registry import client_registrars, params_model
-from .common import (CliError, OneLineArgumentParser, add_queue_arguments, die, open_queue_or_exit,
+from .common import (CliError, OneLineArgumentParser, add_queue_arguments, die, named_by_flag, open_queue_or_exit,
                      settings_from_args)
+
+# The row's columns given by the subcommands' flags, for messages about them.
+COLUMN_FLAGS = {"priority": "--priority", "run_id": "--run_id", "project_id": "--project_id"}
 from .fleet_cli import register_dashboard, register_workers
 from .runs import register_cancel, register_status, register_wait, wait_for_run, worker_hint_for
 
@@ -47,11 +51,11 @@ def add_original_flags(parser: argparse.ArgumentParser) -> None:
     add_retired(parser, "--last_frame_duplication", "the stitch keeps every frame; nothing is duplicated")
 
 
-def warn_ignored_keys(rows) -> None:
+def warn_ignored_keys(rows, settings=None) -> None:
     """One warning line per params key a row's task type does not use, with the closest known name."""
     for row in rows:
         try:
-            parsed = params_model(row.task_type).parse(row.params)
+            parsed = params_model(row.task_type).parse(row.params, settings)
         except (UserError, ValueError):  # the client checked the rows; the worker reports the rest
             continue
         for hint in parsed.ignored_key_hints():
@@ -63,15 +67,18 @@ def submit_command(args: argparse.Namespace) -> int:
     try:
         settings = settings_from_args(args)
         submission = args.build(args, settings)
-    except (CliError, UserError) as exc:
-        die(str(exc))
-    warn_ignored_keys(submission.rows)
+    except (CliError, UserError, InvalidTask) as exc:
+        die(named_by_flag(exc, COLUMN_FLAGS))
+    warn_ignored_keys(submission.rows, settings)
     if not args.wait and (args.wait_timeout is not None or args.wait_interval is not None):
         print("warning: --wait_timeout / --wait_interval (--poll_timeout / --poll_interval) apply with --wait; "
               "the run was queued without following it", file=sys.stderr)
     queue = open_queue_or_exit(settings)
     try:
-        ids = queue.enqueue(list(submission.rows))
+        try:
+            ids = queue.enqueue(list(submission.rows))
+        except InvalidTask as exc:
+            die(named_by_flag(exc, COLUMN_FLAGS))
         print(f"queued {submission.summary}; root row {ids[0]}", file=sys.stderr)
         for note in submission.notes:
             print(f"note: {note}", file=sys.stderr)

@@ -59,8 +59,9 @@ class TaskQueue(ABC):
         """Insert rows in one transaction and return their ids.
 
         Dependencies must name rows that exist (in the database or earlier in `tasks`), else
-        InvalidTask and nothing is written. A row whose id already exists is left as it is (this makes
-        fan-out idempotent). A row that depends on a Failed/Cancelled row ends the same way at once.
+        InvalidTask and nothing is written. An id that already exists (or comes twice in `tasks`) is
+        InvalidTask "a task with id X already exists", nothing written (fan-out, by contrast, leaves
+        an existing id as it is). A row that depends on a Failed/Cancelled row ends the same way at once.
         """
 
     @abstractmethod

@@ -45,7 +45,12 @@ class SchemaTooNew(QueueError):
 
 
 class InvalidTask(QueueError):
-    """A new row that cannot be accepted (bad field, unknown dependency, ...)."""
+    """A new row that cannot be accepted (bad field, unknown dependency, ...). `field` names the row's
+    column to blame (`priority`, `id`), so a command line can name its flag instead."""
+
+    def __init__(self, message: str = "", *, field: Optional[str] = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class DatabaseUnavailable(QueueError, TransientError):
@@ -63,20 +68,79 @@ class DatabaseUnavailable(QueueError, TransientError):
 
 # The integer columns (priority, max_attempts) are 32-bit on every backend.
 INT_LIMIT = 2 ** 31
+# Ids (id, run_id, project_id, parent_task_id): run ids name files and folders, every id is shown in logs.
+MAX_ID_LENGTH = 128
+# Params of one row: a travel run of hundreds of images and prompts is a few hundred kilobytes, and no
+# task type nests more than a few levels. These bound what a reader of the row must decode. PostgreSQL
+# refuses rows past them with the same messages (sql/postgres/150_params_limits.sql).
+MAX_PARAMS_BYTES = 1024 * 1024
+MAX_PARAMS_DEPTH = 32
+PARAMS_TOO_DEEP = f"params are nested more than {MAX_PARAMS_DEPTH} levels deep (the limit)"
+
+
+class UnreadableParams(dict):
+    """Params read back from a row that could not be decoded (nested too deeply for the JSON reader):
+    empty, with `problem`, the one line the worker fails the row with."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__()
+        self.problem = problem
+
+
+def params_depth(params: Any) -> int:
+    """How deeply objects and lists nest (a flat object is 1), counted without recursion."""
+    deepest, pending = 0, [(params, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, dict):
+            items = value.values()
+        elif isinstance(value, (list, tuple)):
+            items = value
+        else:
+            continue
+        deepest = max(deepest, depth)
+        if depth > MAX_PARAMS_DEPTH:
+            break
+        pending.extend((item, depth + 1) for item in items)
+    return deepest
+
+
+def params_problem(params: Any, text: Optional[str] = None) -> Optional[str]:
+    """Why these params are beyond the size limits (nesting, bytes of JSON), or None. `text`: their JSON
+    when the caller has it."""
+    problem = getattr(params, "problem", None)
+    if problem:
+        return problem
+    if params_depth(params) > MAX_PARAMS_DEPTH:
+        return PARAMS_TOO_DEEP
+    if text is None:
+        import json
+
+        try:
+            text = json.dumps(params, ensure_ascii=False, default=str)
+        except (TypeError, ValueError):
+            return None  # check_storable says what is wrong
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_PARAMS_BYTES:
+        return f"params are {size} bytes of JSON, above the limit of {MAX_PARAMS_BYTES} (give large inputs as files)"
+    return None
 
 
 def check_storable(params: dict) -> None:
-    """InvalidTask unless every backend can store these params the same: JSON without NaN or
-    infinities, without NUL characters (PostgreSQL's jsonb refuses them) and without lone surrogates
-    (not UTF-8)."""
+    """InvalidTask unless every backend can store these params the same: within the size limits, JSON
+    without NaN or infinities, without NUL characters (PostgreSQL's jsonb refuses them) and without lone
+    surrogates (not UTF-8)."""
     import json
 
+    if params_depth(params) > MAX_PARAMS_DEPTH:
+        raise InvalidTask(PARAMS_TOO_DEEP, field="params")
     try:
         text = json.dumps(params, ensure_ascii=False, allow_nan=False)
-    except RecursionError:
-        raise InvalidTask("params are nested too deeply to store") from None
     except (TypeError, ValueError) as exc:
         raise InvalidTask(f"params cannot be stored as JSON: {exc}") from None
+    problem = params_problem(params, text)
+    if problem:
+        raise InvalidTask(problem, field="params")
     if re.search(r"(?<!\\)(\\\\)*\\u0000", text):  # an escaped NUL, not an escaped backslash before "u0000"
         raise InvalidTask("params contain a NUL character (\\u0000), which cannot be stored")
     try:
@@ -87,6 +151,23 @@ def check_storable(params: dict) -> None:
 
 def new_task_id() -> str:
     return str(uuid.uuid4())
+
+
+def check_id(value: Any, field: str = "id") -> str:
+    """An id as every backend stores and every log shows it: a non-empty string of printable
+    characters, without spaces at either end, at most MAX_ID_LENGTH long (else InvalidTask)."""
+    if not isinstance(value, str):
+        raise InvalidTask(f"{field} must be a string, got {type(value).__name__}", field=field)
+    if not value.strip():
+        raise InvalidTask(f"{field} must not be empty", field=field)
+    if value != value.strip():
+        raise InvalidTask(f"{field} {value!r} has spaces at its start or end", field=field)
+    if len(value) > MAX_ID_LENGTH:
+        raise InvalidTask(f"{field} is {len(value)} characters long, above the limit of {MAX_ID_LENGTH}", field=field)
+    if not value.isprintable():
+        bad = next(ch for ch in value if not ch.isprintable())
+        raise InvalidTask(f"{field} {value!r} contains a character that is not printable ({bad!r})", field=field)
+    return value
 
 
 def normalise_dependencies(value: Any) -> list[str]:
@@ -130,18 +211,24 @@ class NewTask:
 
     def __post_init__(self) -> None:
         if not isinstance(self.task_type, str) or not self.task_type.strip():
-            raise InvalidTask("task_type must be a non-empty string")
+            raise InvalidTask("task_type must be a non-empty string", field="task_type")
         if not isinstance(self.params, dict):
-            raise InvalidTask(f"params must be a JSON object, got {type(self.params).__name__}")
+            raise InvalidTask(f"params must be a JSON object, got {type(self.params).__name__}", field="params")
         self.dependant_on = normalise_dependencies(self.dependant_on)
         if self.id is None:
-            self.id = new_task_id()
+            # the queue makes a non-empty params.task_id the row's id (sql/*/100_seed_compat.sql)
+            given = self.params.get("task_id")
+            self.id = given.strip() if isinstance(given, str) and given.strip() else new_task_id()
+        for name in ("id", "run_id", "project_id", "parent_task_id"):
+            if name == "id" or getattr(self, name) is not None:
+                check_id(getattr(self, name), name)
         if not isinstance(self.priority, int) or isinstance(self.priority, bool):
-            raise InvalidTask("priority must be an integer")
+            raise InvalidTask("priority must be an integer", field="priority")
         if not -INT_LIMIT <= self.priority < INT_LIMIT:
-            raise InvalidTask(f"priority must be between {-INT_LIMIT} and {INT_LIMIT - 1}, got {self.priority}")
+            raise InvalidTask(f"priority must be between {-INT_LIMIT} and {INT_LIMIT - 1}, got {self.priority}",
+                              field="priority")
         if not isinstance(self.max_attempts, int) or not 1 <= self.max_attempts < INT_LIMIT:
-            raise InvalidTask(f"max_attempts must be an integer from 1 to {INT_LIMIT - 1}")
+            raise InvalidTask(f"max_attempts must be an integer from 1 to {INT_LIMIT - 1}", field="max_attempts")
         check_storable(self.params)
 
 

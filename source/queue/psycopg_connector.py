@@ -20,13 +20,14 @@ import psycopg
 from psycopg import errors
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb
+from psycopg.types.json import Jsonb, set_json_loads
 
 from ..retry import Backoff, retrying
 from .base import Migration
 from .connections import ThreadConnections
 from .connector import ChangeCounterPoller, Connector
 from .model import DatabaseUnavailable, InvalidTask, SchemaTooNew
+from .rows import loads_json
 from .sqlfiles import CREATE_POSTGRES_MIGRATIONS_TABLE, SEED_BEFORE_MIGRATIONS, latest_version, migration_files, \
     newer_schema_message, postgres_calls
 
@@ -108,7 +109,9 @@ def connect(dsn: str, purpose: str = "", **kwargs: Any) -> psycopg.Connection:
     try:
         given = conninfo_to_dict(dsn)
         defaults = {key: value for key, value in CONNECT_DEFAULTS.items() if key not in given}
-        return psycopg.connect(dsn, prepare_threshold=None, **defaults, **kwargs)
+        conn = psycopg.connect(dsn, prepare_threshold=None, **defaults, **kwargs)
+        set_json_loads(loads_json, conn)  # a row nested past the decoder's depth fails, not the worker
+        return conn
     except psycopg.Error as exc:
         from ..config import redact_dsn
 

@@ -139,7 +139,19 @@ class ReconnectingQueue(TaskQueue):
     # ---- clients ----------------------------------------------------------------------------------
     def enqueue(self, tasks: Sequence[NewTask]) -> list[str]:
         tasks = list(tasks)  # ids are fixed before the first try, so a retry inserts nothing twice
-        return self._retry(lambda: self.queue.enqueue(tasks), self.stop_writing)
+        answer_lost = [False]
+
+        def noticed(exc: DatabaseUnavailable) -> None:
+            answer_lost[0] = answer_lost[0] or exc.maybe_applied
+
+        def attempt() -> list[str]:
+            # one transaction: when the lost answer's rows are all there, that try landed (a retry would be
+            # refused as "already exists")
+            if answer_lost[0] and all(self.queue.get(task.id) is not None for task in tasks):
+                return [task.id for task in tasks]
+            return self.queue.enqueue(tasks)
+
+        return self._retry(attempt, self.stop_writing, on_unavailable=noticed)
 
     def get(self, task_id: str) -> Optional[Task]:
         return self._retry(lambda: self.queue.get(task_id), self.stop_writing)

@@ -9,7 +9,8 @@ import json
 from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping, Optional, Sequence
 
-from .model import COLUMNS, DEFAULT_MAX_ATTEMPTS, InvalidTask, NewTask, Task, normalise_dependencies
+from .model import COLUMNS, DEFAULT_MAX_ATTEMPTS, PARAMS_TOO_DEEP, InvalidTask, NewTask, Task, UnreadableParams, \
+    normalise_dependencies
 
 
 def utc_now() -> datetime:
@@ -42,7 +43,8 @@ def parse_timestamp(value: Any) -> Optional[datetime]:
 
 
 def parse_params(value: Any) -> dict:
-    """params as a dict; text that is not a JSON object reads as {} (the claim fails such rows)."""
+    """params as a dict; text that is not a JSON object reads as {} (the claim fails such rows), text
+    nested too deeply to decode as UnreadableParams (the claim fails it, saying so)."""
     if isinstance(value, dict):
         return value
     if isinstance(value, (str, bytes)):
@@ -50,8 +52,19 @@ def parse_params(value: Any) -> dict:
             loaded = json.loads(value)
         except (json.JSONDecodeError, UnicodeDecodeError):
             return {}
+        except RecursionError:
+            return UnreadableParams(PARAMS_TOO_DEEP)
         return loaded if isinstance(loaded, dict) else {}
     return {}
+
+
+def loads_json(text: Any) -> Any:
+    """JSON as a driver decodes a column (psycopg's jsonb loader): text nested too deeply for the
+    decoder reads as UnreadableParams, for the claim to fail, rather than raising in the driver."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        return UnreadableParams(PARAMS_TOO_DEEP)
 
 
 def parse_dependencies(value: Any) -> list[str]:

@@ -28,7 +28,7 @@ from .connections import ThreadConnections
 from .fleet import (DurationBucket, FleetOverview, RunSummary, StatusCount, WorkerBeat, WorkerInfo,
                     WorkerRecord, run_summaries)
 from .model import Claim, DatabaseUnavailable, InvalidTask, NewTask, QueueError, SchemaTooNew, Task
-from .rows import after, parse_timestamp, task_from_row, to_db_text, utc_now
+from .rows import after, parse_params, parse_timestamp, task_from_row, to_db_text, utc_now
 from .seed_upgrade import SeedTable, has_table
 from .sqlfiles import latest_version, migration_files, named_queries, newer_schema_message
 
@@ -166,22 +166,25 @@ class SqliteQueue(TaskQueue):
     def enqueue(self, tasks: Sequence[NewTask]) -> list[str]:
         tasks = list(tasks)
         with self._write() as conn:
-            self._insert(conn, tasks)
+            self._insert(conn, tasks, new_ids_only=True)
         return [task.id for task in tasks]
 
-    def _insert(self, conn: sqlite3.Connection, tasks: list[NewTask]) -> None:
+    def _insert(self, conn: sqlite3.Connection, tasks: list[NewTask], new_ids_only: bool = False) -> None:
+        """Insert rows; an existing id is refused (new_ids_only: enqueue) or left as it is (fan-out)."""
         referenced = sorted({dep for task in tasks for dep in task.dependant_on})
         existing = {row[0] for row in conn.execute(QUERIES["existing_ids"], {"ids": json.dumps(referenced)})}
         check_dependencies(tasks, existing)
         now = to_db_text(utc_now())
         for task in tasks:
-            conn.execute(QUERIES["insert"], {
+            inserted = conn.execute(QUERIES["insert"], {
                 "id": task.id, "task_type": task.task_type, "params": params_json(task),
                 "dependant_on": json.dumps(task.dependant_on) if task.dependant_on else None,
                 "run_id": task.run_id, "project_id": task.project_id,
                 "parent_task_id": task.parent_task_id, "priority": task.priority,
                 "max_attempts": task.max_attempts, "now": now,
-            })
+            }).rowcount
+            if new_ids_only and not inserted:
+                raise InvalidTask(f"a task with id {task.id} already exists", field="id")
 
     def get(self, task_id: str) -> Optional[Task]:
         rows = self._read("get", {"task_id": task_id})
@@ -220,9 +223,11 @@ class SqliteQueue(TaskQueue):
                     return None
                 row = dict(row)
                 if row["params_kind"] != "object":
+                    # nested past SQLite's JSON depth: the message the enqueue would have given
+                    problem = getattr(parse_params(row["params"]), "problem", None)
                     conn.execute(QUERIES["fail_unreadable_params"], {
                         "task_id": row["id"], "now": to_db_text(now),
-                        "error_message": f"params must be a JSON object, got {row['params_kind']}"})
+                        "error_message": problem or f"params must be a JSON object, got {row['params_kind']}"})
                     continue
                 task = task_from_row(row)
                 return Claim(task=task, worker_id=worker_id, attempt=task.attempts)

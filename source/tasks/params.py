@@ -23,13 +23,79 @@ from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal, Optional, get_args, get_origin
 
 import annotated_types
-from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, ValidationError, ValidationInfo, \
-    model_validator
+from pydantic import AfterValidator, AliasChoices, BaseModel, BeforeValidator, ConfigDict, ValidationError, \
+    ValidationInfo, model_validator
 from pydantic.fields import FieldInfo
 
+from ..config import Settings, options
 from ..engines.models import lookup_model
 from ..errors import InvalidParams, UserError
+from ..queue.model import params_problem
 from ..media.frames import WAN_FPS, parse_resolution, snap_resolution
+
+# ---- limits --------------------------------------------------------------------------------------------
+# Sizes that cost GPU memory or time (resolution, frames, steps, upscale, sleep) are bounded by settings
+# (`Settings.max_*`, docs/LIMITS.md), so a worker with more memory can raise them in its environment.
+# The client checks with its own settings at enqueue and the worker with its own when it runs the row.
+
+_DEFAULT_SETTINGS = Settings()
+
+
+def settings_of(info: Any) -> Any:
+    """The Settings a model is validated with (limits, folders), or None."""
+    context = getattr(info, "context", None) or {}
+    return context.get("settings")
+
+
+def from_command_line(info: Any) -> bool:
+    """The model is validated from a command's flags (`Params.parse(..., command_line=True)`)."""
+    context = getattr(info, "context", None) or {}
+    return bool(context.get("command_line"))
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return str(value)
+
+
+def check_limit(value: Any, setting: str, settings: Optional[Settings], field: str, *,
+                shown: Optional[str] = None, unit: str = "") -> Any:
+    """`value` unless it is above the limit `settings.<setting>` (defaults without settings):
+    InvalidParams `frames 300 is above the limit of 241 (MAX_FRAMES; raise it in the environment or .env)`."""
+    limit = getattr(settings if settings is not None else _DEFAULT_SETTINGS, setting)
+    if value > limit:
+        env = options()[setting].env
+        raise InvalidParams(f"{field} {shown or _shown(value)} is above the limit of {_shown(limit)}{unit} "
+                            f"({env}; raise it in the environment or .env)", field=field)
+    return value
+
+
+def check_resolution(width: int, height: int, settings: Optional[Settings], field: str) -> None:
+    """A frame size within MAX_RESOLUTION_SIDE and MAX_RESOLUTION_PIXELS."""
+    shown = f"{width}x{height}"
+    check_limit(max(width, height), "max_resolution_side", settings, field, shown=shown, unit=" pixels per side")
+    check_limit(width * height, "max_resolution_pixels", settings, field, shown=shown, unit=" pixels per frame")
+
+
+@dataclass(frozen=True)
+class LimitedBy:
+    """Field metadata: the value is at most the setting `name` (shown in the parameter reference)."""
+
+    name: str
+
+    @property
+    def text(self) -> str:
+        option = options()[self.name]
+        return f"<= {option.env} ({_shown(option.default)})"
+
+
+def limited(base: Any, setting: str) -> Any:
+    """`base` (Int, Number) bounded above by the setting `setting`: `frames: limited(Int, "max_frames")`."""
+    return Annotated[base, LimitedBy(setting),
+                     AfterValidator(lambda value, info: check_limit(value, setting, settings_of(info),
+                                                                    info.field_name))]
+
 
 # ---- field types -------------------------------------------------------------------------------------------
 
@@ -81,6 +147,13 @@ Number = Annotated[float, BeforeValidator(_as_number)]
 Flag = Annotated[bool, BeforeValidator(_as_flag)]
 Text = Annotated[str, BeforeValidator(_as_text)]
 
+# Seeds: -1 (a random one, where a type allows it) up to the largest 64-bit seed torch takes.
+SEED_MAX = 2 ** 63 - 1
+# Classifier-free guidance and flow shift: the models use single digits; beyond this is a typo.
+GUIDANCE_MAX = 100
+# A LoRA's strength: the models use about -2..2; beyond this is a typo.
+LoraStrength = Annotated[float, BeforeValidator(_as_number), annotated_types.Ge(-10), annotated_types.Le(10)]
+
 
 def choice(*values: str) -> Any:
     """A string that must be one of `values` (message lists them)."""
@@ -120,11 +193,12 @@ def _resolution(value: Any, info: ValidationInfo, snapped: bool) -> str:
             snap_resolution((width, height))
     except ValueError as exc:
         raise InvalidParams(f"{info.field_name}: {exc}", field=info.field_name) from None
+    check_resolution(width, height, settings_of(info), info.field_name)
     return f"{width}x{height}"
 
 
-# "WxH" or [W, H], kept as given (written back as "WxH"). `RenderResolution` must also stay at least
-# 16x16 once floored to multiples of 16, as the render bridge floors it (source/media/frames.py).
+# "WxH" or [W, H], kept as given (written back as "WxH"), within the resolution limits. `RenderResolution`
+# must also stay at least 16x16 once floored to multiples of 16, as the render bridge floors it (source/media/frames.py).
 Resolution = Annotated[str, BeforeValidator(lambda value, info: _resolution(value, info, snapped=False))]
 RenderResolution = Annotated[str, BeforeValidator(lambda value, info: _resolution(value, info, snapped=True))]
 
@@ -210,6 +284,9 @@ class Params(BaseModel):
         if not isinstance(raw, dict):
             name = prefix or "params"
             raise cls.error_class(f"{name} must be a JSON object, got {type(raw).__name__}", field=prefix)
+        problem = params_problem(raw)  # a row an app wrote past the size limits: the enqueue's message
+        if problem:
+            raise cls.error_class(problem, field=prefix or "params")
         try:
             return cls.model_validate(raw, context={"settings": settings, "command_line": command_line})
         except ValidationError as exc:
@@ -349,18 +426,6 @@ def ignored_key_hint(model: type[Params], key: str) -> str:
         return False
 
 
-def settings_of(info: Any) -> Any:
-    """The Settings a model is validated with (limits, folders), or None."""
-    context = getattr(info, "context", None) or {}
-    return context.get("settings")
-
-
-def from_command_line(info: Any) -> bool:
-    """The model is validated from a command's flags (`Params.parse(..., command_line=True)`)."""
-    context = getattr(info, "context", None) or {}
-    return bool(context.get("command_line"))
-
-
 # ---- the reference -----------------------------------------------------------------------------------------
 
 
@@ -398,6 +463,10 @@ def bounds_text(info: FieldInfo) -> str:
             bound = getattr(item, attr, None)
             if bound is not None and isinstance(item, annotated_types.BaseMetadata):
                 parts.append(f"{symbol} {bound}")
+        if isinstance(item, LimitedBy):
+            parts.append(item.text)
+    for inner in get_args(info.annotation):  # Optional[limited(...)]
+        parts += [item.text for item in getattr(inner, "__metadata__", ()) if isinstance(item, LimitedBy)]
     return ", ".join(parts)
 
 

@@ -5,13 +5,15 @@ from typing import Optional
 
 from pydantic import Field, field_validator
 
-from ...tasks.params import Number, TaskParams, Text
+from ...tasks.params import Number, TaskParams, Text, limited
 
 
 class NoopParams(TaskParams):
-    sleep: Number = Field(0.0, ge=0, description="seconds to wait (reporting progress) before finishing")
-    busy: Number = Field(0.0, ge=0, description="seconds spent first in one call that reports no progress "
-                                                "(as a model load or one long render step)")
+    sleep: limited(Number, "max_sleep") = Field(0.0, ge=0,
+                                                description="seconds to wait (reporting progress) before finishing")
+    busy: limited(Number, "max_sleep") = Field(0.0, ge=0,
+                                               description="seconds spent first in one call that reports no progress "
+                                                           "(as a model load or one long render step)")
     marker_file: Optional[Text] = Field(None, description="a file to which each execution appends one line "
                                                          "(task id, worker id, attempt)")
     fail: Optional[Text] = Field(None, description="fail with this message instead of finishing")

@@ -17,8 +17,8 @@ from ...errors import InvalidParams
 from ...media.easing import EASINGS
 from ...media.frames import WAN_FPS, snap_frames, snap_resolution
 from ...tasks.original_keys import fold_lora_keys
-from ...tasks.params import (Flag, Int, ModelFrameRate, ModelName, Number, RenderResolution, TaskParams, Text,
-                             choice, flag, location, settings_of)
+from ...tasks.params import (SEED_MAX, Flag, Int, LoraStrength, ModelFrameRate, ModelName, RenderResolution,
+                             TaskParams, Text, choice, flag, limited, location, settings_of)
 
 PERSPECTIVE_TYPES = ("pose", "depth")
 
@@ -60,8 +60,9 @@ class _Common(TaskParams):
     negative_prompt: Text = Field("", json_schema_extra=flag("--negative_prompt"), description="what to avoid")
     model_name: ModelName = Field("vace_14B", json_schema_extra=flag("--model_name"),
                                   description="the VACE model of the render")
-    seed: Int = Field(0, json_schema_extra=flag("--seed"), description="random seed of both renders")
-    steps: Optional[Int] = Field(None, ge=1, json_schema_extra=flag("--steps"),
+    seed: Int = Field(0, ge=-1, le=SEED_MAX, json_schema_extra=flag("--seed"),
+                      description="random seed of both renders")
+    steps: Optional[limited(Int, "max_steps")] = Field(None, ge=1, json_schema_extra=flag("--steps"),
                                  description="denoising steps (default: the model's)")
     perspective_type: choice(*PERSPECTIVE_TYPES) = Field(
         "pose", json_schema_extra=flag("--perspective_type"), description="pose (MediaPipe skeletons) or depth (needs DEPTH_MODEL_PATH)")
@@ -70,7 +71,7 @@ class _Common(TaskParams):
                                description="keep the run's work folder")
     use_causvid_lora: Flag = Field(False, json_schema_extra=flag("--use_causvid_lora"),
                                    description="CausVid LoRA for both renders (9 steps, guidance 1.0, flow shift 1.0)")
-    additional_loras: dict[Text, Number] = Field(
+    additional_loras: dict[Text, LoraStrength] = Field(
         default_factory=dict, description="LoRAs for both renders {path_or_url: strength} (also from the original "
                                           "tool's lora_name(s), activated_loras + loras_multipliers, "
                                           "apply_reward_lora)")
@@ -104,7 +105,7 @@ class PerspectiveParams(_Common):
         None, description="the text-to-video model of the still (default: the one of the render model's size)")
     resolution: RenderResolution = Field("832x480", json_schema_extra=flag("--resolution"),
                                          description='"WxH", floored to multiples of 16')
-    output_video_frames: Int = Field(81, ge=5, json_schema_extra=flag("--output_video_frames"),
+    output_video_frames: limited(Int, "max_frames") = Field(81, ge=5, json_schema_extra=flag("--output_video_frames"),
                                      description="length of the guided clip, snapped to 4k+1; "
                                                  "more frames give the pose more room to move")
     run_id: Optional[Text] = Field(None, json_schema_extra=flag("--run_id"),
@@ -121,17 +122,19 @@ class PerspectiveParams(_Common):
             depth_model_folder(settings)
         return self
 
-    def for_steps(self, run_id: str, input_image: str, step_task_ids: dict[str, str]) -> "StepParams":
-        """The steps' params: sizes snapped once, here."""
+    def for_steps(self, run_id: str, input_image: str, step_task_ids: dict[str, str],
+                  settings: Optional[Settings] = None) -> "StepParams":
+        """The steps' params: sizes snapped once, here (checked against the limits of `settings`)."""
         width, height = snap_resolution(self.resolution)
-        return StepParams(
+        return StepParams.parse(dict(
             run_id=run_id, input_image_path=input_image, prompt=self.prompt,
             negative_prompt=self.negative_prompt, model_name=self.model_name,
             still_model_name=self.still_model_name or still_model_for(self.model_name),
             resolution=f"{width}x{height}", frames=snap_frames(self.output_video_frames), seed=self.seed,
             steps=self.steps, perspective_type=self.perspective_type, easing=self.easing,
             skip_cleanup=self.skip_cleanup or self.debug_mode, use_causvid_lora=self.use_causvid_lora,
-            additional_loras=self.additional_loras, output_dir=self.output_dir, step_task_ids=step_task_ids)
+            additional_loras=self.additional_loras, output_dir=self.output_dir, step_task_ids=step_task_ids),
+            settings)
 
 
 class StepParams(_Common):
@@ -140,7 +143,7 @@ class StepParams(_Common):
     run_id: Text = Field(..., description="the run: names the work folder and the final PNG")
     still_model_name: ModelName = Field(..., description="the text-to-video model of the still")
     resolution: RenderResolution = Field(..., description='"WxH", multiples of 16')
-    frames: Int = Field(..., ge=1, description="frames of the guide and the render (4k+1)")
+    frames: limited(Int, "max_frames") = Field(..., ge=1, description="frames of the guide and the render (4k+1)")
     step_task_ids: dict[str, Text] = Field(..., description="task type of each step -> its row id")
 
 

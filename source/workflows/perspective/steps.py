@@ -47,7 +47,7 @@ def handle_orchestrator(ctx: TaskContext) -> FanOut:
     run_id = params.run_id or task.run_id or task.id
     ids = {step: step_task_id(task.id, run_id, step) for step in STEPS}
     image_ref = params.input_image_path if is_url(params.input_image_path) else str(source.resolve())
-    step_params = params.for_steps(run_id, image_ref, ids).to_json()
+    step_params = params.for_steps(run_id, image_ref, ids, ctx.settings).to_json()
     children, previous = [], None
     for step in STEPS:
         children.append(NewTask(task_type=step, params=dict(step_params), id=ids[step],

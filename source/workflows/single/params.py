@@ -19,7 +19,8 @@ from ...engines.models import model_names
 from ...engines.wan2gp.keys import NATIVE_KEYS
 from ...errors import InvalidParams
 from ...tasks.original_keys import fold_lora_keys
-from ...tasks.params import Flag, Int, ModelName, Number, RenderResolution, TaskParams, Text, aliases, location
+from ...tasks.params import GUIDANCE_MAX, SEED_MAX, Flag, Int, LoraStrength, ModelName, Number, RenderResolution, \
+    TaskParams, Text, aliases, limited, location
 
 
 def _path_list(value: Any) -> list[str]:
@@ -45,20 +46,23 @@ class WgpParams(TaskParams):
     prompt: Text = Field("", description="what to render")
     negative_prompt: Text = Field("", description="what to avoid")
     resolution: RenderResolution = Field("832x480", description='"WxH" or [W, H]; floored to multiples of 16')
-    frames: Int = Field(81, ge=1, validation_alias=aliases("frames", "video_length"),
+    frames: limited(Int, "max_frames") = Field(81, ge=1, validation_alias=aliases("frames", "video_length"),
                         description="frame count, snapped to 4k+1 (single_image renders one frame)")
-    seed: Int = Field(0, ge=-1, description="random seed; -1 picks one at random")
-    steps: Optional[Int] = Field(None, ge=1, validation_alias=aliases("steps", "num_inference_steps"),
-                                 description="denoising steps (default: the model's)")
-    guidance_scale: Optional[Number] = Field(None, description="classifier-free guidance (default: the model's)")
-    flow_shift: Optional[Number] = Field(None, description="flow-matching shift (default: the model's)")
+    seed: Int = Field(0, ge=-1, le=SEED_MAX, description="random seed; -1 picks one at random")
+    steps: Optional[limited(Int, "max_steps")] = Field(
+        None, ge=1, validation_alias=aliases("steps", "num_inference_steps"),
+        description="denoising steps (default: the model's)")
+    guidance_scale: Optional[Number] = Field(None, ge=0, le=GUIDANCE_MAX,
+                                             description="classifier-free guidance (default: the model's)")
+    flow_shift: Optional[Number] = Field(None, ge=0, le=GUIDANCE_MAX,
+                                         description="flow-matching shift (default: the model's)")
     image_start_paths: Paths = Field([], description="start image (a path/URL or a list; the first is used)")
     image_end_paths: Paths = Field([], description="end image (a path/URL or a list; the first is used)")
     image_refs_paths: Paths = Field([], description="reference images (VACE models)")
     video_guide_path: location(optional=True) = Field(None, description="guide video (VACE models)")
     video_mask_path: location(optional=True) = Field(None, description="mask video: white = generate, "
                                                                        "black = keep (VACE models)")
-    additional_loras: dict[str, float] = Field({}, description="LoRAs to apply: {path_or_url: strength} (also "
+    additional_loras: dict[str, LoraStrength] = Field({}, description="LoRAs to apply: {path_or_url: strength} (also "
                                                                "from the original tool's lora_name(s), "
                                                                "activated_loras + loras_multipliers, "
                                                                "apply_reward_lora)")

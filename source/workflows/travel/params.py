@@ -25,8 +25,9 @@ from ...media.easing import EASINGS, fade_weights
 from ...media.frames import WAN_FPS, snap_resolution
 from ...engines.wan2gp.keys import NATIVE_KEYS
 from ...tasks.original_keys import ORIGINAL_STAGE_KEYS, fold_lora_keys
-from ...tasks.params import Flag, Int, ModelFrameRate, Number, Params, TaskParams, Text, accepted_names, aliases, \
-    choice, flag, from_command_line, settings_of
+from ...tasks.params import GUIDANCE_MAX, SEED_MAX, Flag, Int, LoraStrength, ModelFrameRate, Number, Params, \
+    TaskParams, Text, accepted_names, aliases, check_limit, check_resolution, choice, flag, from_command_line, limited, \
+    settings_of
 from .plan import PlanError, TravelPlan, check_plan, expand_list, frame_overlap_list, segment_count, \
     segment_frames_list
 
@@ -96,7 +97,8 @@ class TravelSettings(Params):
                     "steerable_motion.py's")
     model_name: Text = Field("vace_14B", json_schema_extra=flag("--model_name"),
                              description=f"a VACE model: {model_names('vace')} (default vace_14B)")
-    seed_base: Int = Field(0, json_schema_extra=flag("--seed"), description="segment i renders with seed_base + i")
+    seed_base: Int = Field(0, ge=-1, le=SEED_MAX, json_schema_extra=flag("--seed"),
+                           description="segment i renders with seed_base + i")
     fps_helpers: ModelFrameRate = Field(WAN_FPS, description=f"frame rate of guides, masks and outputs: {WAN_FPS}, the "
                                                   f"model's (nothing is resampled)")
     fade_in_params_json_str: Fade = Field(default_factory=FadeParams, json_schema_extra=flag("--fade_in_params"),
@@ -110,30 +112,31 @@ class TravelSettings(Params):
     apply_lighti2x: Flag = Field(False, validation_alias=aliases("apply_lighti2x", "use_lighti2x_lora"),
                                  json_schema_extra=flag("--use_lighti2x_lora"),
                                  description="LightX2V LoRA (5 steps, guidance 1.0, flow shift 5.0)")
-    additional_loras: dict[Text, Number] = Field(default_factory=dict, json_schema_extra=flag("--loras"),
+    additional_loras: dict[Text, LoraStrength] = Field(default_factory=dict, json_schema_extra=flag("--loras"),
                                                  description="extra LoRAs {path_or_url: strength} (also from the "
                                                              "original tool's lora_name(s), activated_loras + "
                                                              "loras_multipliers, apply_reward_lora)")
     colour_match_videos: Flag = Field(False, json_schema_extra=flag("--colour_match_videos"),
                                       description="match each segment's colours to its anchors (LAB mean/std)")
     after_first_post_generation_saturation: Optional[Number] = Field(
-        None, ge=0, json_schema_extra=flag("--after_first_post_generation_saturation"),
+        None, ge=0, le=10, json_schema_extra=flag("--after_first_post_generation_saturation"),
         description="saturation of segments after the first (1 keeps)")
     after_first_post_generation_brightness: Optional[Number] = Field(
-        None, ge=-1, json_schema_extra=flag("--after_first_post_generation_brightness"),
+        None, ge=-1, le=1, json_schema_extra=flag("--after_first_post_generation_brightness"),
         description="brightness of segments after the first (0 keeps; -0.1 is 10% darker)")
     subsequent_starting_strength_adjustment: Number = Field(
-        0.0, ge=-1, json_schema_extra=flag("--subsequent_starting_strength_adjustment"),
+        0.0, ge=-1, le=1, json_schema_extra=flag("--subsequent_starting_strength_adjustment"),
         description="carried overlap frames: contrast about mid-grey (0 keeps, -0.2 weaker)")
     desaturate_subsequent_starting_frames: Number = Field(
         0.0, ge=0, le=1, json_schema_extra=flag("--desaturate_subsequent_starting_frames"),
         description="carried overlap frames: desaturation (0 keeps, 1 greyscale)")
     adjust_brightness_subsequent_starting_frames: Number = Field(
-        0.0, ge=-1, json_schema_extra=flag("--adjust_brightness_subsequent_starting_frames"),
+        0.0, ge=-1, le=1, json_schema_extra=flag("--adjust_brightness_subsequent_starting_frames"),
         description="carried overlap frames: brightness (0 keeps)")
     crossfade_sharp_amt: Number = Field(0.3, ge=0, le=5, json_schema_extra=flag("--crossfade_sharp_amt"),
                                         description="sharpening of cross-faded frames (0: off)")
-    upscale_factor: Optional[Number] = Field(None, gt=0, le=8, json_schema_extra=flag("--upscale_factor"),
+    upscale_factor: Optional[limited(Number, "max_upscale_factor")] = Field(
+        None, gt=0, json_schema_extra=flag("--upscale_factor"),
                                              description="upscale the final video by this factor (Lanczos)")
     debug_mode_enabled: Flag = Field(False, json_schema_extra=flag("--debug"),
                                      description="keep the run's work folder (guides, masks, raw renders)")
@@ -143,11 +146,12 @@ class TravelSettings(Params):
                                        json_schema_extra=flag("--output_dir"),
                                        description="absolute folder for the run's videos (default: the "
                                                    "worker's output folder)")
-    steps: Optional[Int] = Field(None, ge=1, validation_alias=aliases("steps", "num_inference_steps"),
-                                 json_schema_extra=flag("--steps"), description="denoising steps (default: the model's)")
-    guidance_scale: Optional[Number] = Field(None, ge=0, json_schema_extra=flag("--guidance_scale"),
+    steps: Optional[limited(Int, "max_steps")] = Field(
+        None, ge=1, validation_alias=aliases("steps", "num_inference_steps"), json_schema_extra=flag("--steps"),
+        description="denoising steps (default: the model's)")
+    guidance_scale: Optional[Number] = Field(None, ge=0, le=GUIDANCE_MAX, json_schema_extra=flag("--guidance_scale"),
                                              description="classifier-free guidance (default: the model's)")
-    flow_shift: Optional[Number] = Field(None, ge=0, json_schema_extra=flag("--flow_shift"),
+    flow_shift: Optional[Number] = Field(None, ge=0, le=GUIDANCE_MAX, json_schema_extra=flag("--flow_shift"),
                                          description="flow shift (default: the model's)")
     wgp_settings: Optional[dict[str, Any]] = Field(
         None, description="engine wan2gp: Wan2GP-only settings for every segment (the original tool's "
@@ -223,11 +227,13 @@ class TravelSettings(Params):
 
     @field_validator("parsed_resolution_wh", mode="before")
     @classmethod
-    def _resolution(cls, value: Any) -> tuple[int, int]:
+    def _resolution(cls, value: Any, info: ValidationInfo) -> tuple[int, int]:
         try:
-            return snap_resolution(value)
+            width, height = snap_resolution(value)
         except ValueError as exc:
             raise PlanError(f"parsed_resolution_wh: {exc}", field="parsed_resolution_wh") from None
+        check_resolution(width, height, settings_of(info), "parsed_resolution_wh")
+        return width, height
 
     @field_validator("model_name")
     @classmethod
@@ -262,10 +268,11 @@ class OrchestratorDetails(TravelSettings):
     model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
 
     num_new_segments_to_generate: Optional[Int] = Field(
-        None, description="the segment count, when the writer states it (checked against the images)")
-    segment_frames_expanded: list[Int] = Field(json_schema_extra=flag("--segment_frames"),
-                                               description="frames per segment, each >= 1, snapped to 4k+1 "
-                                                           "(one value: used for all)")
+        None, ge=1, description="the segment count, when the writer states it (checked against the images)")
+    segment_frames_expanded: list[limited(Int, "max_frames")] = Field(
+        json_schema_extra=flag("--segment_frames"),
+        description="frames per segment, each >= 1 and <= MAX_FRAMES, snapped to 4k+1 (one value: used for "
+                    "all); together <= MAX_RUN_FRAMES")
     frame_overlap_expanded: list[Int] = Field(
         [0], validate_default=True, json_schema_extra=flag("--frame_overlap"),
         description="frames shared at each join of consecutive clips, each >= 0, made even and at most one "
@@ -327,6 +334,13 @@ class OrchestratorDetails(TravelSettings):
             return values
         continuing = info.data.get("continue_from_video_resolved_path") is not None
         return frame_overlap_list(values, count, continuing, per_segment=not from_command_line(info))
+
+    @model_validator(mode="after")
+    def _run_frames(self, info: ValidationInfo) -> "OrchestratorDetails":
+        total = sum(self.segment_frames_expanded)
+        check_limit(total, "max_run_frames", settings_of(info), "segment_frames_expanded",
+                    shown=f"total {total}")
+        return self
 
     def settings(self) -> TravelSettings:
         """The part every stage reads (what the segment and stitch rows carry), as validated here."""
@@ -434,7 +448,7 @@ class TravelSegmentParams(_StageParams):
     """A travel_segment row: one leg of the run."""
 
     segment_index: Int = Field(ge=0, description="which segment (0-based)")
-    seed: Int = Field(description="the seed it renders with (seed_base + segment_index)")
+    seed: Int = Field(ge=-1, le=SEED_MAX + 10 ** 6, description="the seed it renders with (seed_base + segment_index)")
     model: Text = Field(description="the run's model_name, for the worker: it prefers rows of the model it "
                                     "has loaded")
 

@@ -13,7 +13,7 @@ from pydantic import Field, field_validator, model_validator
 from ...errors import InvalidParams
 from ...media.frames import WAN_FPS
 from ...media.interpolate import METHODS
-from ...tasks.params import Int, Resolution, TaskParams, Text, choice, location
+from ...tasks.params import Int, Resolution, TaskParams, Text, choice, limited, location
 
 OptionalPath = location(optional=True)
 
@@ -36,7 +36,8 @@ class OpenposeParams(TaskParams):
 class ExtractFrameParams(TaskParams):
     input_video_path: OptionalPath = Field(None, description="the video (path or URL)")
     input_video_task_id: Optional[Text] = Field(None, description="or: the row whose output is the video")
-    frame_index: Int = Field(0, description="which frame; negative counts from the end (-1: the last)")
+    frame_index: Int = Field(0, ge=-(2 ** 31), le=2 ** 31 - 1,
+                             description="which frame; negative counts from the end (-1: the last)")
 
     @model_validator(mode="after")
     def _an_input(self):
@@ -49,10 +50,10 @@ class InterpolateParams(TaskParams):
 
     input_image_path1: location() = Field(..., description="the first image (path or URL)")
     input_image_path2: location() = Field(..., description="the last image (path or URL)")
-    frames: Int = Field(..., ge=2, description="frames in the clip, both images included")
+    frames: limited(Int, "max_frames") = Field(..., ge=2, description="frames in the clip, both images included")
     resolution: Resolution = Field(..., description='"WxH" of the clip; sides floored to even numbers')
     method: choice(*METHODS) = Field("flow", description="flow (optical-flow warping) or blend (a cross-fade)")
-    fps: Int = Field(WAN_FPS, ge=1, description="frame rate of the mp4")
+    fps: Int = Field(WAN_FPS, ge=1, le=240, description="frame rate of the mp4")
 
     @field_validator("method", mode="before")
     @classmethod
@@ -70,7 +71,8 @@ class UpscaleParams(TaskParams):
     input_image_task_id: Optional[Text] = Field(None, description="or: the row whose output is the image")
     input_video_path: OptionalPath = Field(None, description="or: a video (path or URL)")
     input_video_task_id: Optional[Text] = Field(None, description="or: the row whose output is the video")
-    upscale_factor: float = Field(..., description="scale of each side (> 0); sides rounded to even numbers")
+    upscale_factor: limited(float, "max_upscale_factor") = Field(
+        ..., description="scale of each side (> 0); sides rounded to even numbers")
 
     @field_validator("upscale_factor", mode="before")
     @classmethod

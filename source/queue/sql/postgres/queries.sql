@@ -5,8 +5,8 @@
 -- reads both from here). `SELECT * FROM f(...)` returns rows; `SELECT f(...)` returns one value.
 
 -- name: enqueue
--- Insert a batch of rows in one transaction; returns their ids.
-SELECT wq_enqueue_v1(p_tasks => %(tasks)s::jsonb);
+-- Insert a batch of rows in one transaction; returns their ids (an id that exists already is refused).
+SELECT wq_enqueue_v2(p_tasks => %(tasks)s::jsonb);
 
 -- name: get
 -- One row (none if absent).
