@@ -3,7 +3,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 PY     := $(BIN)/python
-PYTEST_ARGS ?=
+# the suite waits on real processes and servers: one pytest worker per core, at most 4 (pytest-xdist)
+PYTEST_ARGS ?= -n auto --maxprocesses 4
 
 .PHONY: demo test install install-dev services clean-demo
 
