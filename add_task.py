@@ -2,7 +2,7 @@
 """Queue one task row, or show / cancel one. `.venv/bin/python add_task.py --help`."""
 import sys
 
-from source.cli.common import run_command
+from source.cli.launch import run_command
 
 if __name__ == "__main__":
     sys.exit(run_command("source.cli.add_task_cli"))

@@ -21,7 +21,10 @@ workflows) can raise these.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Optional
+
+EXIT_BROKEN = 3   # exit code of a command or worker that cannot run here (a module missing, a library broken)
 
 
 class UserError(ValueError):
@@ -47,6 +50,26 @@ class TaskCancelled(Exception):
 class BrokenEnvironment(Exception):
     """This worker cannot run tasks (a module missing, a library that does not load): give the row
     back and stop."""
+
+
+# Import names whose pip package has another name (what to install for a missing module).
+PIP_NAMES = {"cv2": "opencv-python", "PIL": "pillow", "yaml": "PyYAML", "skimage": "scikit-image",
+             "dotenv": "python-dotenv", "jwt": "PyJWT", "psycopg": "psycopg[binary]"}
+
+
+def explain_environment_error(exc: BaseException) -> str:
+    """One line for an import or environment error: the missing module, the interpreter, what to install."""
+    interpreter = f"{sys.executable} (Python {sys.version.split()[0]})"
+    missing = getattr(exc, "name", None) if isinstance(exc, ModuleNotFoundError) else None
+    if missing and missing.split(".")[0] == "source":
+        return f"this project's module {missing} cannot be imported by {interpreter}; is the checkout complete?"
+    if missing:
+        top = missing.split(".")[0]
+        requirements = Path(__file__).resolve().parents[1] / "requirements.txt"
+        return (f"module {top!r} is not installed for {interpreter}; install the project's packages with "
+                f"`{sys.executable} -m pip install -r {requirements}` (or `pip install {PIP_NAMES.get(top, top)}`)")
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return f"{type(exc).__name__}: {first} (interpreter {interpreter})"
 
 
 # ---- classification ------------------------------------------------------------------------------------

@@ -20,34 +20,15 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from .config import PROJECT_ROOT, Settings
+from .config import Settings
+from .errors import explain_environment_error
 from .queue.base import TaskQueue
 from .queue.sqlfiles import latest_version
 
 log = logging.getLogger("selfcheck")
 
-# Import names whose pip package has another name (what to install for a missing module).
-PIP_NAMES = {"cv2": "opencv-python", "PIL": "pillow", "yaml": "PyYAML", "skimage": "scikit-image",
-             "dotenv": "python-dotenv", "jwt": "PyJWT", "psycopg": "psycopg[binary]"}
-
-
 class SelfCheckFailed(Exception):
     """One line: what this worker is missing."""
-
-
-def explain_environment_error(exc: BaseException) -> str:
-    """One line for an import or environment error: the missing module, the interpreter, what to install."""
-    interpreter = f"{sys.executable} (Python {sys.version.split()[0]})"
-    missing = getattr(exc, "name", None) if isinstance(exc, ModuleNotFoundError) else None
-    if missing and missing.split(".")[0] == "source":
-        return f"this project's module {missing} cannot be imported by {interpreter}; is the checkout complete?"
-    if missing:
-        top = missing.split(".")[0]
-        requirements = PROJECT_ROOT / "requirements.txt"
-        return (f"module {top!r} is not installed for {interpreter}; install the project's packages with "
-                f"`{sys.executable} -m pip install -r {requirements}` (or `pip install {PIP_NAMES.get(top, top)}`)")
-    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-    return f"{type(exc).__name__}: {first} (interpreter {interpreter})"
 
 
 def run_selfcheck(settings: Settings, queue: TaskQueue) -> list[str]:

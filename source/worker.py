@@ -36,7 +36,8 @@ from dataclasses import dataclass
 from typing import Optional
 
 from .config import Settings
-from .errors import TaskCancelled, describe, is_broken_environment, is_transient, is_user_error
+from .errors import EXIT_BROKEN, TaskCancelled, describe, explain_environment_error, is_broken_environment, \
+    is_transient, is_user_error
 from .log import task_logging
 from .queue.base import TaskQueue
 from .queue.model import Claim, Task
@@ -54,7 +55,6 @@ RUN_FOLDER_SWEEP_S = 600.0         # how often it removes work folders of runs t
 RETRY_BASE_DELAY_S = 5.0           # transient failures back off 5 s, 10 s, 20 s, ... (capped)
 RETRY_MAX_DELAY_S = 300.0
 EXIT_AFTER_LOST_TASK_S = 1.0       # after the row is given back, how long to wait for the thread
-EXIT_BROKEN = 3                    # exit code: this worker cannot run its tasks (see source/selfcheck.py)
 
 
 def make_worker_id(prefix: Optional[str]) -> str:
@@ -331,8 +331,6 @@ class Worker:
             log.info("stopped: the row was cancelled or taken over")
             return False
         if is_broken_environment(error):
-            from .selfcheck import explain_environment_error
-
             log.error("this worker cannot run %s: %s; the row goes back to the queue and the worker stops",
                       task.task_type, explain_environment_error(error))
             self.queue.release(claim)

@@ -17,15 +17,20 @@ from .helpers.workers import PYTHON, ROOT, make_backend
 pytestmark = pytest.mark.timeout(300)
 
 
-def run_worker(backend, *args: str, block: str = "", **env) -> subprocess.CompletedProcess:
-    """headless.py --once in a fresh process; `block` names a module that process cannot import (as if
+def run_script(backend, script: str, *args: str, block: str = "", **env) -> subprocess.CompletedProcess:
+    """A top-level script in a fresh process; `block` names a module that process cannot import (as if
     it were not installed: Python's own way, a None entry in sys.modules)."""
     launcher = (f"import runpy, sys; sys.modules[{block!r}] = None; "
-                "sys.argv = ['headless.py'] + sys.argv[1:]; runpy.run_path('headless.py', run_name='__main__')"
+                f"sys.argv = [{script!r}] + sys.argv[1:]; runpy.run_path({script!r}, run_name='__main__')"
                 if block else None)
-    command = [PYTHON, "-c", launcher, *args] if launcher else [PYTHON, "headless.py", *args]
+    command = [PYTHON, "-c", launcher, *args] if launcher else [PYTHON, script, *args]
     return subprocess.run(command, cwd=ROOT, env=backend.process_env(**env), capture_output=True, text=True,
                           timeout=240)
+
+
+def run_worker(backend, *args: str, block: str = "", **env) -> subprocess.CompletedProcess:
+    """headless.py in a fresh process (`run_script`)."""
+    return run_script(backend, "headless.py", *args, block=block, **env)
 
 
 @pytest.fixture
@@ -49,6 +54,22 @@ def test_a_missing_module_stops_the_worker_before_it_claims_anything(sqlite_back
     assert "Traceback" not in result.stderr
     row = queue.get(task_id)
     assert (row.status, row.attempts) == (Status.QUEUED, 0)
+    queue.close()
+
+
+@pytest.mark.parametrize("script,args", [
+    ("steerable_motion.py", ("travel_between_images", "--input_images", "samples/anchor_0.png", "samples/anchor_1.png")),
+    ("add_task.py", ("--type", "noop", "--params", "{}")),
+])
+def test_the_clients_on_an_interpreter_without_a_package_say_which_in_one_line(sqlite_backend, script, args):
+    result = run_script(sqlite_backend, script, *args, block="pydantic")
+    assert result.returncode == 3, result.stderr[-2000:]
+    assert result.stderr.splitlines() == [line for line in error_lines(result)]
+    [line] = error_lines(result)
+    assert line.startswith("error: module 'pydantic' is not installed for " + sys.executable)
+    assert "pip install -r" in line and "Traceback" not in result.stderr
+    queue = sqlite_backend.queue()
+    assert queue.pending_count() == 0                                      # nothing was queued
     queue.close()
 
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import sys
 from pathlib import Path
@@ -13,9 +12,9 @@ from ..queue.base import TaskQueue
 from ..queue.factory import open_migrated_queue
 from ..queue.model import InvalidTask
 
+from .launch import EXIT_INTERRUPTED  # noqa: F401  (commands' exit codes, in one place)
+
 EXIT_BAD_ARGS = 2
-EXIT_INTERRUPTED = 130   # 128 + SIGINT, as shells report a command stopped by Ctrl-C
-EXIT_CLOSED_PIPE = 141   # 128 + SIGPIPE, as shells report a command whose reader went away
 
 
 class CliError(Exception):
@@ -77,26 +76,6 @@ class OneLineArgumentParser(argparse.ArgumentParser):
         print(f"error: {message} (see {self.prog} --help)", file=sys.stderr)
         sys.exit(EXIT_BAD_ARGS)
 
-
-
-def run_command(module: str) -> int:
-    """Import a command's module (`source.cli.x_cli`) and run its `main` the way every command behaves
-    at the terminal: Ctrl-C ends it with one line and exit 130 (no traceback, also while it imports);
-    a reader that went away (`status RUN | head -3`) ends it quietly."""
-    try:
-        return importlib.import_module(module).main()
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except BrokenPipeError:
-        # Python would report the failed flush of stdout at exit; point it at nothing instead.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                os.dup2(devnull, stream.fileno())
-            except (OSError, ValueError):
-                pass
-        return EXIT_CLOSED_PIPE
 
 
 def worker_command() -> str:

@@ -172,7 +172,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         die(str(exc))
     from ..fleet import WorkerPresence
     from ..queue.model import SchemaTooNew
-    from ..worker import EXIT_BROKEN, Worker, make_worker_id
+    from ..errors import EXIT_BROKEN
+    from ..worker import Worker, make_worker_id
 
     worker_id = make_worker_id(settings.worker_id)
     setup_logging(settings.debug, worker_id, log_file=args.save_logging)
