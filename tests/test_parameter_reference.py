@@ -49,6 +49,8 @@ def test_every_task_type_has_an_example_its_model_accepts_whole(task_type):
     assert reference.example, f"{task_type} declares no example"
     parsed = params_model(task_type).parse(reference.example)
     assert parsed.ignored_keys == [], f"the {task_type} example has keys its model does not use"
+    # what the worker asks of every row once its run ends (source/workflows/workdirs.py)
+    assert parsed.keeps_work_folder in (True, False)
 
 
 def test_a_field_added_to_a_model_reaches_the_reference_with_its_facts():

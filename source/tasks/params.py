@@ -382,6 +382,11 @@ class TaskParams(Params):
         """Each ignored key with what to use instead: 'image_start (did you mean image_start_paths?)'."""
         return [ignored_key_hint(type(self), key) for key in self.ignored_keys]
 
+    @property
+    def keeps_work_folder(self) -> bool:
+        """The run's work folder stays after the run ends (a workflow's debug or skip-cleanup keys)."""
+        return False
+
 
 def accepted_names(model: type[Params]) -> list[str]:
     """The keys a model reads: its fields and their other accepted spellings."""
@@ -419,11 +424,6 @@ def ignored_key_hint(model: type[Params], key: str) -> str:
         return f"{key} ({RETIRED_KEYS[leaf]})"
     match = difflib.get_close_matches(leaf, accepted_names(model), n=1, cutoff=0.6)
     return f"{key} (did you mean {match[0]}?)" if match else f"{key} (no parameter of this task type is like it)"
-
-    @property
-    def keeps_work_folder(self) -> bool:
-        """The run's work folder stays after the run ends (a workflow's debug or skip-cleanup keys)."""
-        return False
 
 
 # ---- the reference -----------------------------------------------------------------------------------------
