@@ -283,7 +283,7 @@ def browser_figures(port, paths):
 
 # ---- report ---------------------------------------------------------------------------------------------
 def report(args, beats, queue_results, dashboards, seconds):
-    lines = [f"## Fleet: workers registry and dashboard (benchmarks/fleet_bench.py)", "",
+    lines = ["## Fleet: workers registry and dashboard (benchmarks/fleet_bench.py)", "",
              f"Measured {args.date} on {args.machine}.", "",
              "### The beat", "",
              "One beat is one UPDATE of the worker's own registry row; a worker beats every "

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 
-import pytest
 
 from source.cli.runs import step_order, wait_for_run
 from source.queue.model import NewTask, Status, Task

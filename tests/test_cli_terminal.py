@@ -8,7 +8,6 @@ from __future__ import annotations
 import io
 import signal
 import subprocess
-import sys
 import time
 
 import pytest

@@ -94,7 +94,7 @@ def test_the_original_different_perspective_payload_runs_to_complete(tmp_path):
     queued = run("add_task.py", "--type", "different_perspective_orchestrator", "--params", json.dumps(params), db=db)
     assert queued.returncode == 0 and "warning" not in queued.stderr, queued.stderr
     task_id = queued.stdout.strip()
-    log = work(db)
+    work(db)
     task = row(db, task_id)
     assert task.status == Status.COMPLETE, task.error_message
     assert task.project_id == "test_suite" and task.run_id is None and task.ignored_keys == []

@@ -85,7 +85,7 @@ def test_migrate_only_upgrades_in_place_after_a_backup_and_keeps_every_row(seed_
     backups = list(seed_db.parent.glob("tasks.db.original-*"))
     assert len(backups) == 1 and str(backups[0]) in result.stderr          # named in the log
     assert sqlite_rows(backups[0]) == before                               # the original table, as it was
-    assert f"the original tool's queue upgraded to schema version" in result.stderr
+    assert "the original tool's queue upgraded to schema version" in result.stderr
     assert "7 row(s) kept" in result.stderr
 
     queue = SqliteQueue(seed_db)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import pytest
 
-from source.queue.sqlfiles import latest_version
 from source.queue.sqlite_backend import SqliteQueue
 
 

@@ -21,7 +21,7 @@ from PIL import Image
 from source.media.video_io import count_frames, video_info
 from source.queue.model import NewTask, Status
 from tests.helpers.travel import write_anchor_images
-from tests.helpers.workers import make_backend, wait_for, wait_terminal
+from tests.helpers.workers import make_backend, wait_for
 
 pytestmark = [
     pytest.mark.skipif(not (os.environ.get("WAN2GP_PATH") and os.environ.get("WAN2GP_PYTHON")),

@@ -11,7 +11,6 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 from PIL import Image
 
@@ -19,7 +18,7 @@ from source.config import Settings
 from source.engines.wan2gp import EngineUnavailable, stop_helper
 from source.engines.wan2gp.helper import HELPERS
 from source.errors import TaskCancelled, TransientError, UserError
-from source.media.video_io import count_frames, read_frames, video_info, write_video
+from source.media.video_io import count_frames, read_frames, video_info
 from source.wgp_utils import generate_single_video
 
 STANDIN = Path(__file__).resolve().parent / "wan2gp_standin"

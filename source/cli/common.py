@@ -5,14 +5,12 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import NoReturn, Optional
+from typing import NoReturn
 
 from ..config import DB_TYPES, Settings, resolve_settings, scrub_secrets
 from ..queue.base import TaskQueue
 from ..queue.factory import open_migrated_queue
 from ..queue.model import InvalidTask
-
-from .launch import EXIT_INTERRUPTED  # noqa: F401  (commands' exit codes, in one place)
 
 EXIT_BAD_ARGS = 2
 

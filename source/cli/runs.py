@@ -12,8 +12,9 @@ from typing import Iterator, Optional, TextIO
 
 from ..queue.model import Status, Task
 from .add_task_cli import ignored_key_hints, resolve_location
-from .common import EXIT_INTERRUPTED, add_queue_arguments, die, open_queue_or_exit, settings_from_args, \
+from .common import add_queue_arguments, die, open_queue_or_exit, settings_from_args, \
     worker_command
+from .launch import EXIT_INTERRUPTED
 
 NO_WORKER_HINT_S = 5.0   # --wait: after this long with nothing of the run claimed, say how to start a worker
 

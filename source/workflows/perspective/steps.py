@@ -8,7 +8,6 @@ log and in `poses.json`; the render then keeps the pose and follows the prompt a
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
