@@ -20,11 +20,11 @@ from ..tasks.original_flags import add_alias, add_retired
 from ..workflows.registry import client_registrars, params_model
 from .common import (CliError, OneLineArgumentParser, add_queue_arguments, die, named_by_flag, open_queue_or_exit,
                      settings_from_args)
+from .fleet_cli import register_dashboard, register_workers
+from .runs import register_cancel, register_status, register_wait, wait_for_run, worker_hint_for
 
 # The row's columns given by the subcommands' flags, for messages about them.
 COLUMN_FLAGS = {"priority": "--priority", "run_id": "--run_id", "project_id": "--project_id"}
-from .fleet_cli import register_dashboard, register_workers
-from .runs import register_cancel, register_status, register_wait, wait_for_run, worker_hint_for
 
 
 def add_wait_arguments(parser: argparse.ArgumentParser) -> None:

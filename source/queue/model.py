@@ -105,25 +105,27 @@ def params_depth(params: Any) -> int:
     return deepest
 
 
-def params_problem(params: Any, text: Optional[str] = None) -> Optional[str]:
-    """Why these params are beyond the size limits (nesting, bytes of JSON), or None. `text`: their JSON
-    when the caller has it."""
+def _size_problem(text: str) -> Optional[str]:
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_PARAMS_BYTES:
+        return f"params are {size} bytes of JSON, above the limit of {MAX_PARAMS_BYTES} (give large inputs as files)"
+    return None
+
+
+def params_problem(params: Any) -> Optional[str]:
+    """Why a row's params are beyond the size limits (nesting, bytes of JSON), or None: for rows an app
+    wrote itself, which no `NewTask` checked (`check_storable`)."""
     problem = getattr(params, "problem", None)
     if problem:
         return problem
     if params_depth(params) > MAX_PARAMS_DEPTH:
         return PARAMS_TOO_DEEP
-    if text is None:
-        import json
+    import json
 
-        try:
-            text = json.dumps(params, ensure_ascii=False, default=str)
-        except (TypeError, ValueError):
-            return None  # check_storable says what is wrong
-    size = len(text.encode("utf-8", "surrogatepass"))
-    if size > MAX_PARAMS_BYTES:
-        return f"params are {size} bytes of JSON, above the limit of {MAX_PARAMS_BYTES} (give large inputs as files)"
-    return None
+    try:
+        return _size_problem(json.dumps(params, ensure_ascii=False, default=str))
+    except (TypeError, ValueError):
+        return None  # not JSON at all: the params model says what is wrong
 
 
 def check_storable(params: dict) -> None:
@@ -138,7 +140,7 @@ def check_storable(params: dict) -> None:
         text = json.dumps(params, ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise InvalidTask(f"params cannot be stored as JSON: {exc}") from None
-    problem = params_problem(params, text)
+    problem = _size_problem(text)
     if problem:
         raise InvalidTask(problem, field="params")
     if re.search(r"(?<!\\)(\\\\)*\\u0000", text):  # an escaped NUL, not an escaped backslash before "u0000"

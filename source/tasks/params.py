@@ -30,7 +30,6 @@ from pydantic.fields import FieldInfo
 from ..config import Settings, options
 from ..engines.models import lookup_model
 from ..errors import InvalidParams, UserError
-from ..queue.model import params_problem
 from ..media.frames import WAN_FPS, parse_resolution, snap_resolution
 
 # ---- limits --------------------------------------------------------------------------------------------
@@ -284,9 +283,6 @@ class Params(BaseModel):
         if not isinstance(raw, dict):
             name = prefix or "params"
             raise cls.error_class(f"{name} must be a JSON object, got {type(raw).__name__}", field=prefix)
-        problem = params_problem(raw)  # a row an app wrote past the size limits: the enqueue's message
-        if problem:
-            raise cls.error_class(problem, field=prefix or "params")
         try:
             return cls.model_validate(raw, context={"settings": settings, "command_line": command_line})
         except ValidationError as exc:

@@ -10,8 +10,8 @@ from functools import lru_cache
 from typing import Any, Callable, Optional
 
 from ..config import Settings
-from ..errors import UserError
-from ..queue.model import Claim, Task
+from ..errors import InvalidParams, UserError
+from ..queue.model import Claim, Task, params_problem
 from ..tasks.context import TaskContext
 from ..tasks.params import TaskParams
 from . import WORKFLOWS, TaskType, Workflow
@@ -85,7 +85,11 @@ def get_handler(task_type: str) -> Callable[[TaskContext], Any]:
 
 
 def parse_params(task_type: str, params: Any, settings: Optional[Settings] = None) -> TaskParams:
-    """The row's params validated by its task type's model (InvalidParams naming the field)."""
+    """The row's params validated by its task type's model (InvalidParams naming the field). A row an app
+    wrote past the size limits fails with the message its enqueue would have given."""
+    problem = params_problem(params)
+    if problem:
+        raise InvalidParams(problem, field="params")
     return params_model(task_type).parse(params, settings)
 
 
