@@ -5,8 +5,8 @@ A render's inputs become a VACE guide and mask as for any engine (start/end imag
 and mask); the frames the mask keeps stay as they are, and the frames a model would invent are filled
 by optical-flow morphs between the kept frames around them (source/media/interpolate.py `morph_gaps`).
 Frames with a kept frame on one side only show the guide there (a pose or depth guide) or repeat the
-nearest kept frame. Where a guide frame shows a pose or depth and a reference image is given (a
-character to re-pose), the preview draws the guide over the reference, dimmed: who, in which pose.
+nearest kept frame. Where it shows a pose or depth guide and a reference image is given (a character
+to re-pose), the preview draws the guide over the reference, dimmed: who, in which pose.
 A render with nothing to keep (text only) is a grey card that says it is a preview and shows the prompt.
 
 Everything it makes says so: the log line of every render, the rows' progress messages (the worker's
@@ -54,7 +54,8 @@ def render(guide: Sequence, mask: Optional[Sequence], *, prompt: str = "", refer
     video = morph_gaps(frames, kept, progress=progress_callback)
     if reference is not None:
         under = np.asarray(reference.convert("RGB"), dtype=np.float32) * REFERENCE_DIM
-        video = [over_reference(frame, under) if not keep and not is_flat_grey(frame) else out
+        # the frames morph_gaps left showing the guide (a picture on one side of the kept frames only)
+        video = [over_reference(frame, under) if out is frame and not keep else out
                  for frame, keep, out in zip(frames, kept, video)]
     return video
 
