@@ -23,9 +23,10 @@ from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal, Optional, get_args, get_origin
 
 import annotated_types
-from pydantic import AfterValidator, AliasChoices, BaseModel, BeforeValidator, ConfigDict, ValidationError, \
-    ValidationInfo, model_validator
+from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, GetCoreSchemaHandler, \
+    ValidationError, ValidationInfo, model_validator
 from pydantic.fields import FieldInfo
+from pydantic_core import CoreSchema, core_schema
 
 from ..config import Settings, options
 from ..engines.models import lookup_model
@@ -79,7 +80,8 @@ def check_resolution(width: int, height: int, settings: Optional[Settings], fiel
 
 @dataclass(frozen=True)
 class LimitedBy:
-    """Field metadata: the value is at most the setting `name` (shown in the parameter reference)."""
+    """Field metadata: the value is at most the setting `name`, checked after the field's own validation
+    and shown in the parameter reference: `frames: Annotated[Int, LimitedBy("max_frames")]`."""
 
     name: str
 
@@ -88,12 +90,10 @@ class LimitedBy:
         option = options()[self.name]
         return f"<= {option.env} ({_shown(option.default)})"
 
-
-def limited(base: Any, setting: str) -> Any:
-    """`base` (Int, Number) bounded above by the setting `setting`: `frames: limited(Int, "max_frames")`."""
-    return Annotated[base, LimitedBy(setting),
-                     AfterValidator(lambda value, info: check_limit(value, setting, settings_of(info),
-                                                                    info.field_name))]
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.with_info_after_validator_function(
+            lambda value, info: check_limit(value, self.name, settings_of(info), info.field_name or ""),
+            handler(source))
 
 
 # ---- field types -------------------------------------------------------------------------------------------
@@ -461,7 +461,7 @@ def bounds_text(info: FieldInfo) -> str:
                 parts.append(f"{symbol} {bound}")
         if isinstance(item, LimitedBy):
             parts.append(item.text)
-    for inner in get_args(info.annotation):  # Optional[limited(...)]
+    for inner in get_args(info.annotation):  # Optional[Annotated[Int, LimitedBy(...)]]
         parts += [item.text for item in getattr(inner, "__metadata__", ()) if isinstance(item, LimitedBy)]
     return ", ".join(parts)
 

@@ -1,17 +1,17 @@
 """Parameters of the noop task."""
 from __future__ import annotations
 
-from typing import Optional
+from typing import Annotated, Optional
 
 from pydantic import Field, field_validator
 
-from ...tasks.params import Number, TaskParams, Text, limited
+from ...tasks.params import Number, TaskParams, Text, LimitedBy
 
 
 class NoopParams(TaskParams):
-    sleep: limited(Number, "max_sleep") = Field(0.0, ge=0,
+    sleep: Annotated[Number, LimitedBy("max_sleep")] = Field(0.0, ge=0,
                                                 description="seconds to wait (reporting progress) before finishing")
-    busy: limited(Number, "max_sleep") = Field(0.0, ge=0,
+    busy: Annotated[Number, LimitedBy("max_sleep")] = Field(0.0, ge=0,
                                                description="seconds spent first in one call that reports no progress "
                                                            "(as a model load or one long render step)")
     marker_file: Optional[Text] = Field(None, description="a file to which each execution appends one line "

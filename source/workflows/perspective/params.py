@@ -7,7 +7,7 @@ A key given as null counts as not given.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Annotated, Any, Optional
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
@@ -18,7 +18,7 @@ from ...media.easing import EASINGS
 from ...media.frames import WAN_FPS, snap_frames, snap_resolution
 from ...tasks.original_keys import fold_lora_keys
 from ...tasks.params import (SEED_MAX, Flag, Int, LoraStrength, ModelFrameRate, ModelName, RenderResolution,
-                             TaskParams, Text, choice, flag, limited, location, settings_of)
+                             TaskParams, Text, choice, flag, LimitedBy, location, settings_of)
 
 PERSPECTIVE_TYPES = ("pose", "depth")
 
@@ -62,7 +62,7 @@ class _Common(TaskParams):
                                   description="the VACE model of the render")
     seed: Int = Field(0, ge=-1, le=SEED_MAX, json_schema_extra=flag("--seed"),
                       description="random seed of both renders")
-    steps: Optional[limited(Int, "max_steps")] = Field(None, ge=1, json_schema_extra=flag("--steps"),
+    steps: Optional[Annotated[Int, LimitedBy("max_steps")]] = Field(None, ge=1, json_schema_extra=flag("--steps"),
                                  description="denoising steps (default: the model's)")
     perspective_type: choice(*PERSPECTIVE_TYPES) = Field(
         "pose", json_schema_extra=flag("--perspective_type"), description="pose (MediaPipe skeletons) or depth (needs DEPTH_MODEL_PATH)")
@@ -105,7 +105,7 @@ class PerspectiveParams(_Common):
         None, description="the text-to-video model of the still (default: the one of the render model's size)")
     resolution: RenderResolution = Field("832x480", json_schema_extra=flag("--resolution"),
                                          description='"WxH", floored to multiples of 16')
-    output_video_frames: limited(Int, "max_frames") = Field(81, ge=5, json_schema_extra=flag("--output_video_frames"),
+    output_video_frames: Annotated[Int, LimitedBy("max_frames")] = Field(81, ge=5, json_schema_extra=flag("--output_video_frames"),
                                      description="length of the guided clip, snapped to 4k+1; "
                                                  "more frames give the pose more room to move")
     run_id: Optional[Text] = Field(None, json_schema_extra=flag("--run_id"),
@@ -143,7 +143,7 @@ class StepParams(_Common):
     run_id: Text = Field(..., description="the run: names the work folder and the final PNG")
     still_model_name: ModelName = Field(..., description="the text-to-video model of the still")
     resolution: RenderResolution = Field(..., description='"WxH", multiples of 16')
-    frames: limited(Int, "max_frames") = Field(..., ge=1, description="frames of the guide and the render (4k+1)")
+    frames: Annotated[Int, LimitedBy("max_frames")] = Field(..., ge=1, description="frames of the guide and the render (4k+1)")
     step_task_ids: dict[str, Text] = Field(..., description="task type of each step -> its row id")
 
 

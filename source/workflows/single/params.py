@@ -20,7 +20,7 @@ from ...engines.wan2gp.keys import NATIVE_KEYS
 from ...errors import InvalidParams
 from ...tasks.original_keys import fold_lora_keys
 from ...tasks.params import GUIDANCE_MAX, SEED_MAX, Flag, Int, LoraStrength, ModelName, Number, RenderResolution, \
-    TaskParams, Text, aliases, limited, location
+    TaskParams, Text, aliases, LimitedBy, location
 
 
 def _path_list(value: Any) -> list[str]:
@@ -46,10 +46,10 @@ class WgpParams(TaskParams):
     prompt: Text = Field("", description="what to render")
     negative_prompt: Text = Field("", description="what to avoid")
     resolution: RenderResolution = Field("832x480", description='"WxH" or [W, H]; floored to multiples of 16')
-    frames: limited(Int, "max_frames") = Field(81, ge=1, validation_alias=aliases("frames", "video_length"),
+    frames: Annotated[Int, LimitedBy("max_frames")] = Field(81, ge=1, validation_alias=aliases("frames", "video_length"),
                         description="frame count, snapped to 4k+1 (single_image renders one frame)")
     seed: Int = Field(0, ge=-1, le=SEED_MAX, description="random seed; -1 picks one at random")
-    steps: Optional[limited(Int, "max_steps")] = Field(
+    steps: Optional[Annotated[Int, LimitedBy("max_steps")]] = Field(
         None, ge=1, validation_alias=aliases("steps", "num_inference_steps"),
         description="denoising steps (default: the model's)")
     guidance_scale: Optional[Number] = Field(None, ge=0, le=GUIDANCE_MAX,

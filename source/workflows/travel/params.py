@@ -26,7 +26,7 @@ from ...media.frames import WAN_FPS, snap_resolution
 from ...engines.wan2gp.keys import NATIVE_KEYS
 from ...tasks.original_keys import ORIGINAL_STAGE_KEYS, fold_lora_keys
 from ...tasks.params import GUIDANCE_MAX, SEED_MAX, Flag, Int, LoraStrength, ModelFrameRate, Number, Params, \
-    TaskParams, Text, accepted_names, aliases, check_limit, check_resolution, choice, flag, from_command_line, limited, \
+    TaskParams, Text, accepted_names, aliases, check_limit, check_resolution, choice, flag, from_command_line, LimitedBy, \
     settings_of
 from .plan import PlanError, TravelPlan, check_plan, expand_list, frame_overlap_list, segment_count, \
     segment_frames_list
@@ -135,7 +135,7 @@ class TravelSettings(Params):
         description="carried overlap frames: brightness (0 keeps)")
     crossfade_sharp_amt: Number = Field(0.3, ge=0, le=5, json_schema_extra=flag("--crossfade_sharp_amt"),
                                         description="sharpening of cross-faded frames (0: off)")
-    upscale_factor: Optional[limited(Number, "max_upscale_factor")] = Field(
+    upscale_factor: Optional[Annotated[Number, LimitedBy("max_upscale_factor")]] = Field(
         None, gt=0, json_schema_extra=flag("--upscale_factor"),
                                              description="upscale the final video by this factor (Lanczos)")
     debug_mode_enabled: Flag = Field(False, json_schema_extra=flag("--debug"),
@@ -146,7 +146,7 @@ class TravelSettings(Params):
                                        json_schema_extra=flag("--output_dir"),
                                        description="absolute folder for the run's videos (default: the "
                                                    "worker's output folder)")
-    steps: Optional[limited(Int, "max_steps")] = Field(
+    steps: Optional[Annotated[Int, LimitedBy("max_steps")]] = Field(
         None, ge=1, validation_alias=aliases("steps", "num_inference_steps"), json_schema_extra=flag("--steps"),
         description="denoising steps (default: the model's)")
     guidance_scale: Optional[Number] = Field(None, ge=0, le=GUIDANCE_MAX, json_schema_extra=flag("--guidance_scale"),
@@ -269,7 +269,7 @@ class OrchestratorDetails(TravelSettings):
 
     num_new_segments_to_generate: Optional[Int] = Field(
         None, ge=1, description="the segment count, when the writer states it (checked against the images)")
-    segment_frames_expanded: list[limited(Int, "max_frames")] = Field(
+    segment_frames_expanded: list[Annotated[Int, LimitedBy("max_frames")]] = Field(
         json_schema_extra=flag("--segment_frames"),
         description="frames per segment, each >= 1 and <= MAX_FRAMES, snapped to 4k+1 (one value: used for "
                     "all); together <= MAX_RUN_FRAMES")
