@@ -56,7 +56,7 @@ def render(guide: Sequence, mask: Optional[Sequence], *, prompt: str = "", refer
         under = np.asarray(reference.convert("RGB"), dtype=np.float32) * REFERENCE_DIM
         # the frames morph_gaps left showing the guide (a picture on one side of the kept frames only)
         video = [over_reference(frame, under) if out is frame and not keep else out
-                 for frame, keep, out in zip(frames, kept, video)]
+                 for frame, keep, out in zip(frames, kept, video, strict=False)]
     return video
 
 

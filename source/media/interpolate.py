@@ -112,7 +112,7 @@ def morph_gaps(frames: Sequence[np.ndarray], kept: Sequence[bool], *,
     filled = 0
     if not keep_at or not total:
         return out
-    for before, after in zip(keep_at, keep_at[1:]):
+    for before, after in zip(keep_at, keep_at[1:], strict=False):
         if after - before > 1:
             inner = list(interpolate_frames(frames[before], frames[after], after - before + 1))[1:-1]
             out[before + 1:after] = inner

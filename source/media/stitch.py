@@ -116,7 +116,7 @@ def stitch_clips(
 
     try:
         tail: list[np.ndarray] = []          # the previous clip's outgoing frames
-        for k, (path, span) in enumerate(zip(clip_paths, spans)):
+        for k, (path, span) in enumerate(zip(clip_paths, spans, strict=False)):
             weights = crossfade_weights(span.fade_in) if span.fade_in else []
             next_tail: list[np.ndarray] = []
             seen = 0

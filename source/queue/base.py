@@ -50,7 +50,7 @@ class TaskQueue(ABC):
     def schema_version(self) -> Optional[int]:
         """The newest migration applied to this database (None: no schema)."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (optional: a backend without connections keeps this no-op)
         """Release connections."""
 
     # ---- clients ----------------------------------------------------------------------------------

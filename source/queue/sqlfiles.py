@@ -34,7 +34,7 @@ def named_queries(relative_path: str) -> dict[str, NamedQuery]:
     text = (SQL_DIR / relative_path).read_text(encoding="utf-8")
     parts = _NAME_HEADER.split(text)
     queries: dict[str, NamedQuery] = {}
-    for name, body in zip(parts[1::2], parts[2::2]):
+    for name, body in zip(parts[1::2], parts[2::2], strict=True):
         lines = body.strip().splitlines()
         comments = [line.lstrip()[2:].strip() for line in lines if line.lstrip().startswith("--")]
         sql = "\n".join(line for line in lines if not line.lstrip().startswith("--")).strip().rstrip(";")

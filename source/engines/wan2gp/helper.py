@@ -225,7 +225,7 @@ class Wan2GPHelper:
                 if time.monotonic() - last_heard > self.timeout_s:
                     self.kill()
                     self._dead_reason = f"was silent for {self.timeout_s:.0f} s while {what}; killed"
-                    raise HelperGone(f"Wan2GP helper {self._dead_reason} (WAN2GP_HELPER_TIMEOUT)")
+                    raise HelperGone(f"Wan2GP helper {self._dead_reason} (WAN2GP_HELPER_TIMEOUT)") from None
                 continue
             if message is _EOF:
                 raise HelperGone(self._death_reason(f"while {what}"))

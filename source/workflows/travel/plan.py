@@ -288,7 +288,7 @@ def check_plan(plan: TravelPlan, *, num_images: int, segment_frames: Sequence[in
     count = segment_count(num_images, continuing)
     if plan.num_segments != count:
         refuse("segment_lengths", f"has {plan.num_segments} values for {count} segments")
-    for i, (length, wanted) in enumerate(zip(plan.segment_lengths, segment_frames)):
+    for i, (length, wanted) in enumerate(zip(plan.segment_lengths, segment_frames, strict=False)):
         if length != snap_frames(wanted):
             refuse(f"segment_lengths[{i}]", f"is {length}; segment_frames_expanded[{i}] = {wanted} "
                                             f"renders {snap_frames(wanted)} frames")

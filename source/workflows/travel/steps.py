@@ -120,9 +120,12 @@ def example_stitch() -> dict:
 
 # ---- segment ----------------------------------------------------------------------------------------
 
+DEFAULT_FADE = FadeParams()   # the fade of a segment_guide call that names none (a model, never changed)
+
+
 def segment_guide(seg: SegmentPlan, size: tuple[int, int], anchors: Mapping[int, np.ndarray],
-                  carried: Sequence[np.ndarray] = (), *, fade_out: FadeParams = FadeParams(),
-                  fade_in: FadeParams = FadeParams()) -> list[np.ndarray]:
+                  carried: Sequence[np.ndarray] = (), *, fade_out: FadeParams = DEFAULT_FADE,
+                  fade_in: FadeParams = DEFAULT_FADE) -> list[np.ndarray]:
     """One segment's guide frames: each frame holds what the plan says (`seg.frame_roles`).
 
     anchors: image index -> frame at `size`; carried: the previous clip's last `seg.carry_in` frames
