@@ -21,13 +21,13 @@ from pathlib import Path
 from typing import Optional
 
 from .config import Settings
-from .errors import explain_environment_error
+from .errors import BrokenEnvironment, explain_environment_error
 from .queue.base import TaskQueue
 from .queue.sqlfiles import latest_version
 
 log = logging.getLogger("selfcheck")
 
-class SelfCheckFailed(Exception):
+class SelfCheckFailed(BrokenEnvironment):
     """One line: what this worker is missing."""
 
 

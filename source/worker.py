@@ -42,6 +42,7 @@ from .log import task_logging
 from .queue.base import TaskQueue
 from .queue.model import Claim, Task
 from .queue.reconnecting import ReconnectingQueue, StoppedWaiting
+from .retry import TASK_RETRY
 from .storage.outputs import publish_output, safe_name
 from .tasks.context import Done, FanOut, TaskContext
 from .workflows import workdirs
@@ -52,8 +53,6 @@ log = logging.getLogger("worker")
 PROGRESS_MIN_INTERVAL_S = 0.5      # progress writes are throttled to this
 SWEEP_INTERVAL_S = 5.0             # how often an idle or busy worker reclaims expired leases
 RUN_FOLDER_SWEEP_S = 600.0         # how often it removes work folders of runs that ended elsewhere
-RETRY_BASE_DELAY_S = 5.0           # transient failures back off 5 s, 10 s, 20 s, ... (capped)
-RETRY_MAX_DELAY_S = 300.0
 EXIT_AFTER_LOST_TASK_S = 1.0       # after the row is given back, how long to wait for the thread
 
 
@@ -343,7 +342,7 @@ class Worker:
             log.error("failed: %s\n%s", message, outcome.trace.rstrip())
         else:
             log.error("failed: %s", message)
-        delay = min(RETRY_MAX_DELAY_S, RETRY_BASE_DELAY_S * (2 ** max(0, claim.attempt - 1)))
+        delay = TASK_RETRY.delay(max(1, claim.attempt))  # the queue waits it out before the next attempt
         if not self.queue.fail(claim, message, retry=transient, retry_delay_seconds=delay):
             log.warning("failure not recorded: the row is no longer ours")
         return False

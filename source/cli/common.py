@@ -10,12 +10,13 @@ from typing import NoReturn
 from ..config import DB_TYPES, Settings, resolve_settings, scrub_secrets
 from ..queue.base import TaskQueue
 from ..queue.factory import open_migrated_queue
+from ..errors import UserError
 from ..queue.model import InvalidTask
 
 EXIT_BAD_ARGS = 2
 
 
-class CliError(Exception):
+class CliError(UserError):
     """A one-line reason for exit code 2."""
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import random
 import time
 from typing import Optional
 
 from ..config import ENGINES, options, scrub_secrets
 from ..engines.wan2gp.options import WGP_FLAG_NAMES, WGP_FLAGS
 from ..log import setup_logging
+from ..retry import Backoff, retrying
 from ..tasks.original_flags import add_retired
 from .common import (CliError, OneLineArgumentParser, QUEUE_FLAG_NAMES, add_queue_arguments, die,
                      open_migrated_queue, open_queue_or_exit, settings_from_args)
@@ -23,6 +23,8 @@ WORKER_FLAG_NAMES = QUEUE_FLAG_NAMES + (
 ) + WGP_FLAG_NAMES
 # The original tool's --wgp-compile and --wgp-transformer-dtype-policy took "" for "Wan2GP's own default".
 WGP_DEFAULT_VALUE = ""
+# a database server that is full or starting up: tried every 0.5 to 1 s until a slot frees
+SERVER_BUSY = Backoff(attempts=None, first_delay=1.0, max_delay=1.0, jitter=0.5)
 WGP_FLAGS_TAKING_DEFAULT = ("wgp_compile", "wgp_transformer_dtype_policy")
 
 
@@ -137,25 +139,25 @@ def open_worker_queue(settings, log: logging.Logger):
     from ..queue.model import DatabaseUnavailable, SchemaTooNew
     from ..queue.psycopg_connector import server_busy
 
-    waiting_since = None
-    while True:
-        try:
-            queue = open_migrated_queue(settings)
-        except DatabaseUnavailable as exc:
-            if not server_busy(exc):
-                return open_queue_or_exit(settings)  # one line naming the reason, exit 2
-            if waiting_since is None:
-                waiting_since = time.monotonic()
-                log.warning("waiting for the database: %s", scrub_secrets(str(exc), settings))
-            time.sleep(random.uniform(0.5, 1.0))
-            continue
-        except SchemaTooNew:
-            raise
-        except Exception:  # refused for another reason: the usual one line and exit 2
-            return open_queue_or_exit(settings)
-        if waiting_since is not None:
-            log.warning("database reached after %.1f s", time.monotonic() - waiting_since)
-        return queue
+    waiting_since: list[float] = []
+
+    def busy(exc: BaseException) -> bool:
+        if not (isinstance(exc, DatabaseUnavailable) and server_busy(exc)):
+            return False
+        if not waiting_since:
+            waiting_since.append(time.monotonic())
+            log.warning("waiting for the database: %s", scrub_secrets(str(exc), settings))
+        return True
+
+    try:
+        queue = retrying(lambda: open_migrated_queue(settings), SERVER_BUSY, should_retry=busy, announce=False)
+    except SchemaTooNew:
+        raise
+    except Exception:  # refused for another reason: the usual one line and exit 2
+        return open_queue_or_exit(settings)
+    if waiting_since:
+        log.warning("database reached after %.1f s", time.monotonic() - waiting_since[0])
+    return queue
 
 
 def main(argv: Optional[list[str]] = None) -> int:

@@ -22,10 +22,7 @@ from .frames import WAN_FPS
 from .images import fit_frame
 from .upscale import upscale_frame
 from .video_io import VideoWriter, iter_frames, video_info
-
-
-class StitchError(RuntimeError):
-    """A clip that does not match the plan; the message names the clip."""
+from ..errors import StitchError
 
 
 @dataclass(frozen=True)

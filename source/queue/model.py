@@ -1,4 +1,5 @@
-"""The queue's vocabulary: status strings, the row, a new row, a claim, and the errors.
+"""The queue's vocabulary: status strings, the row, a new row, a claim, and the errors (defined in
+source/errors.py with the rest of the family, and importable from here).
 
 Defined once here; every backend, handler and command line imports these names.
 """
@@ -10,7 +11,10 @@ from datetime import datetime
 import re
 from typing import Any, Optional
 
-from ..errors import TransientError
+from ..errors import DatabaseUnavailable as DatabaseUnavailable  # the queue's errors, importable from here too
+from ..errors import InvalidTask
+from ..errors import QueueError as QueueError
+from ..errors import SchemaTooNew as SchemaTooNew
 
 
 class Status:
@@ -34,36 +38,6 @@ COLUMNS = (
     "output_location", "error_message", "created_at", "updated_at", "started_at", "finished_at",
     "ignored_keys",
 )
-
-
-class QueueError(Exception):
-    """Something the queue refused, with a message a person understands."""
-
-
-class SchemaTooNew(QueueError):
-    """The database was migrated by a newer version of this tool; it is left unchanged."""
-
-
-class InvalidTask(QueueError):
-    """A new row that cannot be accepted (bad field, unknown dependency, ...). `field` names the row's
-    column to blame (`priority`, `id`), so a command line can name its flag instead."""
-
-    def __init__(self, message: str = "", *, field: Optional[str] = None) -> None:
-        super().__init__(message)
-        self.field = field
-
-
-class DatabaseUnavailable(QueueError, TransientError):
-    """The database could not be reached or the connection broke: an outage, not a refusal. Raised by
-    the connectors and the SQLite queue; `ReconnectingQueue` (reconnecting.py) waits it out.
-
-    `maybe_applied`: the request may have reached the database before the connection broke, so the
-    change may have been made although no answer came back (a claim may hold a row, a complete may
-    have landed)."""
-
-    def __init__(self, message: str, *, maybe_applied: bool) -> None:
-        super().__init__(message)
-        self.maybe_applied = maybe_applied
 
 
 # The integer columns (priority, max_attempts) are 32-bit on every backend.

@@ -24,12 +24,14 @@ final writes of a task (a result then waits for its lease to expire and runs aga
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
-import random
 import threading
 import time
 from typing import Any, Callable, Optional, Sequence, TypeVar
 
+from ..errors import TransientError
+from ..retry import Backoff, retrying
 from .base import Migration, TaskQueue
 from .fleet import (DurationBucket, FleetOverview, RunSummary, StatusCount, WorkerBeat, WorkerInfo,
                     WorkerRecord)
@@ -39,12 +41,14 @@ log = logging.getLogger("queue")
 
 T = TypeVar("T")
 
-BACKOFF_FIRST_S = 0.05
-BACKOFF_MAX_S = 1.0           # recovery after the database returns takes at most about this long
+# until the database answers: 50 ms doubling to 1 s (recovery after it returns takes at most about
+# that long), each wait shortened by up to half at random so a fleet does not come back in step
+RECONNECT = Backoff(attempts=None, first_delay=0.05, max_delay=1.0, jitter=0.5)
+BACKOFF_MAX_S = RECONNECT.max_delay
 RELEASE_GIVE_UP_S = 10.0      # giving a row back is a courtesy: its lease expires anyway
 
 
-class StoppedWaiting(QueueError):
+class StoppedWaiting(QueueError, TransientError):
     """The worker is stopping and the database is away: the call was given up."""
 
 
@@ -83,23 +87,22 @@ class ReconnectingQueue(TaskQueue):
     # ---- the retry loop ---------------------------------------------------------------------------
     def _retry(self, operation: Callable[[], T], stop: threading.Event, give_up_after: Optional[float] = None,
                on_unavailable: Callable[[DatabaseUnavailable], None] = lambda exc: None) -> T:
-        """`operation()` until it does not raise DatabaseUnavailable. StoppedWaiting once `stop` is set
-        (or `give_up_after` seconds passed) while the database is still away."""
-        delay = BACKOFF_FIRST_S
-        started = time.monotonic()
-        while True:
-            try:
-                result = operation()
-            except DatabaseUnavailable as exc:
-                self.outage.away(exc)
-                on_unavailable(exc)
-                if stop.is_set() or (give_up_after is not None and time.monotonic() - started > give_up_after):
-                    raise StoppedWaiting(f"gave up waiting for the database: {exc}") from None
-                stop.wait(delay * random.uniform(0.5, 1.0))
-                delay = min(delay * 2, BACKOFF_MAX_S)
-                continue
-            self.outage.back()
-            return result
+        """`operation()` until it does not raise DatabaseUnavailable (the `RECONNECT` policy). StoppedWaiting
+        once `stop` is set (or `give_up_after` seconds passed) while the database is still away."""
+        def should_retry(exc: BaseException) -> bool:
+            if not isinstance(exc, DatabaseUnavailable):
+                return False
+            self.outage.away(exc)
+            on_unavailable(exc)
+            return not stop.is_set()
+
+        policy = dataclasses.replace(RECONNECT, deadline=give_up_after)
+        try:
+            result = retrying(operation, policy, should_retry=should_retry, sleep=stop.wait, announce=False)
+        except DatabaseUnavailable as exc:
+            raise StoppedWaiting(f"gave up waiting for the database: {exc}") from None
+        self.outage.back()
+        return result
 
     def _once(self, operation: Callable[[], bool]) -> bool:
         """One try of an advisory write; while the database is away the owner is unknown: True."""

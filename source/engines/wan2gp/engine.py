@@ -168,7 +168,8 @@ def _run_job(helper: Wan2GPHelper, wan_settings: dict, progress_callback) -> dic
             raise answer.interrupted
         raise errors.cancelled("the Wan2GP job was cancelled")
     if not reply.get("ok"):
-        raise errors.render_failed(reply.get("error") or "the helper could not run the job")
+        raise errors.render_failed(reply.get("error") or "the helper could not run the job",
+                                   error_type=reply.get("error_type") or "")
     if not data.get("success"):
         problems = data.get("errors") or [{"message": "Wan2GP reported failure without a reason"}]
         first = problems[0]

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
+from ...errors import TransientError
 from ...log import task_logging
 from .errors import EngineUnavailable, helper_failed, one_line
 from .options import HelperSpec
@@ -46,7 +47,7 @@ _EOF = object()
 _DOING = {"render": "rendering", "describe": "reading the model list", "ping": "answering a ping"}
 
 
-class HelperGone(Exception):
+class HelperGone(TransientError):
     """Internal: the helper died or went silent; the message is the one-line reason."""
 
 
