@@ -75,12 +75,13 @@ class _Outcome:
 
 
 class Worker:
-    def __init__(self, settings: Settings, queue: TaskQueue, worker_id: Optional[str] = None):
+    def __init__(self, settings: Settings, queue: TaskQueue | ReconnectingQueue, worker_id: Optional[str] = None):
         self.settings = settings
         self.worker_id = worker_id or make_worker_id(settings.worker_id)
         self.stop_requested = threading.Event()
         self.stop_now = threading.Event()
-        self.queue = queue if isinstance(queue, ReconnectingQueue) else ReconnectingQueue(
+        # the worker's queue: the worker side (claim, renew, progress, finish, give back) that waits out outages
+        self.queue: ReconnectingQueue = queue if isinstance(queue, ReconnectingQueue) else ReconnectingQueue(
             queue, stop_waiting=self.stop_requested, stop_writing=self.stop_now)
         self.exit_code = 0
         self._stop_deadline: Optional[float] = None

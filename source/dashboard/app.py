@@ -20,7 +20,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ..config import Settings, scrub_secrets
-from ..queue.base import TaskQueue
+from ..queue.base import QueueReader
 from ..queue.model import Status
 from . import access, pages
 from .files import OutputRoots
@@ -47,7 +47,7 @@ def templates() -> Environment:
 
 
 class Dashboard:
-    def __init__(self, settings: Settings, queue: TaskQueue, roots: OutputRoots) -> None:
+    def __init__(self, settings: Settings, queue: QueueReader, roots: OutputRoots) -> None:
         self.settings = settings
         self.queue = queue
         self.roots = roots
@@ -140,7 +140,7 @@ def _int(text: Optional[str], default: int) -> int:
         return default
 
 
-def create_app(settings: Settings, queue: TaskQueue, roots: Optional[OutputRoots] = None) -> Starlette:
+def create_app(settings: Settings, queue: QueueReader, roots: Optional[OutputRoots] = None) -> Starlette:
     """The application over an open queue; files are served from `roots` (default: from the settings)."""
     dashboard = Dashboard(settings, queue, roots or OutputRoots.from_settings(settings))
     routes = [

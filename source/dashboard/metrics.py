@@ -13,7 +13,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
-from ..queue.base import TaskQueue
+from ..queue.base import QueueReader
 from ..queue.fleet import WorkerState
 from ..queue.model import Status
 
@@ -23,7 +23,7 @@ WORKERS_SEEN_WITHIN_S = 24 * 3600.0
 
 
 class QueueCollector:
-    def __init__(self, queue: TaskQueue) -> None:
+    def __init__(self, queue: QueueReader) -> None:
         self.queue = queue
 
     def collect(self):
@@ -72,7 +72,7 @@ def _le(bound: float) -> str:
     return str(int(bound)) if bound.is_integer() else repr(bound)
 
 
-def metrics_text(queue: TaskQueue) -> bytes:
+def metrics_text(queue: QueueReader) -> bytes:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(QueueCollector(queue))
     return generate_latest(registry)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Optional
 
-from ..queue.base import TaskQueue
+from ..queue.base import QueueReader
 from ..queue.fleet import FleetOverview, RunSummary, StatusCount, WorkerRecord, WorkerState
 from ..queue.model import Status, Task
 from .files import Output, OutputRoots
@@ -98,7 +98,7 @@ def run_views(summaries: list[RunSummary], roots: OutputRoots, now: datetime) ->
             for summary in summaries]
 
 
-def runs_page(queue: TaskQueue, roots: OutputRoots, page: int, status: Optional[str]) -> dict:
+def runs_page(queue: QueueReader, roots: OutputRoots, page: int, status: Optional[str]) -> dict:
     page = max(1, page)
     summaries = queue.list_runs(RUNS_PER_PAGE + 1, (page - 1) * RUNS_PER_PAGE, status)
     now = now_utc()
@@ -133,7 +133,7 @@ def worker_counts(workers: list[WorkerRecord]) -> dict[str, int]:
     return {state: states.count(state) for state in WorkerState.SHOWN}
 
 
-def overview_page(queue: TaskQueue, roots: OutputRoots) -> dict:
+def overview_page(queue: QueueReader, roots: OutputRoots) -> dict:
     overview: FleetOverview = queue.fleet_overview(RECENT_SECONDS)
     workers = queue.list_workers(WORKERS_SEEN_WITHIN_S)
     now = now_utc()
@@ -143,14 +143,14 @@ def overview_page(queue: TaskQueue, roots: OutputRoots) -> dict:
             "runs": run_views(queue.list_runs(10), roots, now)}
 
 
-def workers_page(queue: TaskQueue) -> dict:
+def workers_page(queue: QueueReader) -> dict:
     order = {state: i for i, state in enumerate(WorkerState.SHOWN)}
     workers = sorted(queue.list_workers(WORKERS_SEEN_WITHIN_S),
                      key=lambda w: (order[w.shown_state], -(w.last_seen_at or now_utc()).timestamp()))
     return {"workers": workers, "counts": worker_counts(workers), "now": now_utc()}
 
 
-def run_rows(queue: TaskQueue, run_id: str) -> list[Task]:
+def run_rows(queue: QueueReader, run_id: str) -> list[Task]:
     """A run's rows; the id may also be one row's own id (a row without a run is a run of one)."""
     rows = queue.list_run(run_id)
     if rows:
@@ -183,7 +183,7 @@ def graph_columns(rows: list[Task]) -> list[list[Task]]:
     return [columns[d] for d in sorted(columns)]
 
 
-def run_page(queue: TaskQueue, roots: OutputRoots, run_id: str) -> Optional[dict]:
+def run_page(queue: QueueReader, roots: OutputRoots, run_id: str) -> Optional[dict]:
     rows = run_rows(queue, run_id)
     if not rows:
         return None

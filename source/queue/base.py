@@ -1,4 +1,16 @@
-"""The queue interface every backend implements (sqlite, postgres, supabase).
+"""The queue interface every backend implements (sqlite, postgres, supabase), in narrow parts.
+
+Each part is what one kind of caller needs, so a caller names only the part it uses:
+
+- `WorkerQueue`: the worker loop (source/worker.py): claim, renew (`heartbeat`), progress, finish
+  (`complete`, `fail`, `fan_out`), give back (`release`), and the sweep and wait around them.
+- `QueueClient`: the commands that queue and cancel rows (`add_task.py`, `steerable_motion.py`).
+- `QueueReader`: the read side: a row, a run, status, `runs`, the dashboard and `/metrics`.
+- `WorkerRegistry`: a worker's presence (source/fleet.py).
+- `QueueSetup`: migrations and closing.
+
+`TaskQueue` is all of them: what a backend implements. The parts are protocols, so a wrapper such as
+`ReconnectingQueue` (reconnecting.py) serves them without declaring every method again.
 
 Domain words only; how each backend does it lives in its module and its SQL.
 
@@ -11,7 +23,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Optional, Protocol, Sequence
 
 from .fleet import DurationBucket, FleetOverview, RunSummary, StatusCount, WorkerBeat, WorkerInfo, WorkerRecord
 from .model import Claim, NewTask, Task
@@ -38,10 +50,9 @@ class Migration:
         return f"queue schema upgraded from version {self.before} to {self.after}"
 
 
-class TaskQueue(ABC):
-    migration: Optional[Migration] = None   # what the migrate() of the command that opened it did
+class QueueSetup(Protocol):
+    """The schema and the connections (every command, once)."""
 
-    # ---- set-up ---------------------------------------------------------------------------------
     @abstractmethod
     def migrate(self) -> Migration:
         """Create or upgrade the schema (idempotent, versioned); say what was done."""
@@ -50,10 +61,13 @@ class TaskQueue(ABC):
     def schema_version(self) -> Optional[int]:
         """The newest migration applied to this database (None: no schema)."""
 
-    def close(self) -> None:  # noqa: B027 (optional: a backend without connections keeps this no-op)
+    def close(self) -> None:
         """Release connections."""
 
-    # ---- clients ----------------------------------------------------------------------------------
+
+class QueueClient(Protocol):
+    """Queueing and cancelling rows (the commands)."""
+
     @abstractmethod
     def enqueue(self, tasks: Sequence[NewTask]) -> list[str]:
         """Insert rows in one transaction and return their ids.
@@ -65,20 +79,15 @@ class TaskQueue(ABC):
         """
 
     @abstractmethod
-    def get(self, task_id: str) -> Optional[Task]:
-        """The row, or None."""
-
-    @abstractmethod
-    def list_run(self, run_id: str) -> list[Task]:
-        """All rows of a workflow run, oldest first."""
-
-    @abstractmethod
     def cancel(self, task_id: str, reason: str = "cancelled by user") -> int:
         """Cancel a row that has not ended (Queued or In Progress), the rows it fanned out
         (parent_task_id), and, transitively, every row depending on any of them. Returns how many rows
         changed. A running row's worker notices through its next fenced write."""
 
-    # ---- workers ----------------------------------------------------------------------------------
+class WorkerQueue(Protocol):
+    """The worker loop's words: claim, renew (`heartbeat`), progress, finish (`complete`, `fail`,
+    `fan_out`), give back (`release`); and the sweep of lost leases and the wait for work around them."""
+
     @abstractmethod
     def claim(
         self,
@@ -145,7 +154,9 @@ class TaskQueue(ABC):
         """Block until the queue may have new eligible work, or the timeout passes. Cheap when idle
         (Postgres LISTEN/NOTIFY, SQLite PRAGMA data_version polled every few ms)."""
 
-    # ---- the workers registry (source/queue/fleet.py) ---------------------------------------------
+class WorkerRegistry(Protocol):
+    """The workers registry (source/queue/fleet.py)."""
+
     @abstractmethod
     def register_worker(self, info: WorkerInfo, forget_after_seconds: float) -> None:
         """Record a worker at its start, state idle; registry rows not seen for `forget_after_seconds`
@@ -156,12 +167,24 @@ class TaskQueue(ABC):
         """Record what the worker is doing now and that it is alive. False when it has no live row (never
         registered, forgotten, or already stopped)."""
 
+
+
+class QueueReader(Protocol):
+    """Read-only: a row, a run, and the views of the fleet (`runs`, status, the dashboard, metrics)."""
+
+    @abstractmethod
+    def get(self, task_id: str) -> Optional[Task]:
+        """The row, or None."""
+
+    @abstractmethod
+    def list_run(self, run_id: str) -> list[Task]:
+        """All rows of a workflow run, oldest first."""
+
     @abstractmethod
     def list_workers(self, seen_within_seconds: float) -> list[WorkerRecord]:
         """Workers whose last beat is at most `seen_within_seconds` old, newest beat first, each with the
         task it is running."""
 
-    # ---- read-only views of the fleet (dashboard, metrics) -----------------------------------------
     @abstractmethod
     def status_counts(self) -> list[StatusCount]:
         """Rows by task type and status."""
@@ -180,3 +203,8 @@ class TaskQueue(ABC):
     def task_durations(self, bounds: Sequence[float]) -> list[DurationBucket]:
         """Complete rows' run times by task type: how many took at most each bound, and in all."""
 
+
+class TaskQueue(QueueSetup, QueueClient, WorkerQueue, WorkerRegistry, QueueReader, ABC):
+    """The whole queue: what a backend implements."""
+
+    migration: Optional[Migration] = None   # what the migrate() of the command that opened it did

@@ -17,18 +17,12 @@ from ...media.frames import snap_resolution
 from ...media.images import load_image, load_pil
 from ...media.pose import NoPersonFound, Pose, detect_pose, pose_guide_frames, render_skeleton
 from ...media.vace import keep_mask
-from ...queue.model import NewTask
 from ...storage.downloads import is_url
 from ...storage.outputs import check_output_folder, safe_name
 from ...tasks.context import Done, FanOut, TaskContext
-from ...tasks.ids import child_task_id
-from . import STEP_FINAL, STEP_GUIDE, STEP_RENDER, STEP_STILL, STEPS
+from . import STEP_GUIDE, STEP_RENDER, STEP_STILL
 from .params import PerspectiveParams, StepParams, depth_model_folder
-
-
-def step_task_id(orchestrator_id: str, run_id: str, step: str) -> str:
-    """The id of one step's row (the same orchestrator and run always give the same ids)."""
-    return child_task_id(orchestrator_id, run_id, step.rsplit("_", 1)[-1])
+from .plan import step_rows, step_task_ids
 
 
 # ---- the orchestrator -----------------------------------------------------------------------------------
@@ -44,18 +38,13 @@ def handle_orchestrator(ctx: TaskContext) -> FanOut:
                     field="input_image_path")
 
     run_id = params.run_id or task.run_id or task.id
-    ids = {step: step_task_id(task.id, run_id, step) for step in STEPS}
+    ids = step_task_ids(task.id, run_id)
     image_ref = params.input_image_path if is_url(params.input_image_path) else str(source.resolve())
     step_params = params.for_steps(run_id, image_ref, ids, ctx.settings).to_json()
-    children, previous = [], None
-    for step in STEPS:
-        children.append(NewTask(task_type=step, params=dict(step_params), id=ids[step],
-                                dependant_on=[previous] if previous else [], run_id=run_id,
-                                project_id=task.project_id, parent_task_id=task.id, priority=task.priority))
-        previous = ids[step]
+    children, awaited = step_rows(task, run_id, ids, step_params)
     ctx.log.info("different perspective %s: %d rows, %s frames at %s", run_id, len(children),
                  step_params["frames"], step_params["resolution"])
-    return FanOut(children=children, awaited_task_id=ids[STEP_FINAL])
+    return FanOut(children=children, awaited_task_id=awaited)
 
 
 def example_step() -> dict:
@@ -63,7 +52,7 @@ def example_step() -> dict:
     from .params import EXAMPLE
 
     params = PerspectiveParams.parse(EXAMPLE)
-    ids = {step: step_task_id("the-orchestrator-row-id", params.run_id, step) for step in STEPS}
+    ids = step_task_ids("the-orchestrator-row-id", params.run_id)
     return params.for_steps(params.run_id, params.input_image_path, ids).to_json()
 
 
