@@ -19,13 +19,14 @@ engine, source/engines/preview.py, renders a VACE guide this way).
 """
 from __future__ import annotations
 
-from typing import Callable, Iterator, Optional, Sequence
+from typing import Callable, Iterator, Literal, Optional, Sequence, get_args
 
 import numpy as np
 
 from .vace import GUIDE_GREY
 
-METHODS = ("flow", "blend")
+Method = Literal["flow", "blend"]
+METHODS: tuple[str, ...] = get_args(Method)
 
 
 def _gray(image: np.ndarray) -> np.ndarray:

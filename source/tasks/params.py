@@ -154,8 +154,45 @@ GUIDANCE_MAX = 100
 LoraStrength = Annotated[float, BeforeValidator(_as_number), annotated_types.Ge(-10), annotated_types.Le(10)]
 
 
+class Choice:
+    """Field metadata for a `Literal[...]` field: a value outside it is refused with the values listed
+    (`curve_type: Annotated[Easing, Choice()]`)."""
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        values = get_args(source)
+
+        def check(value: Any) -> Any:
+            if value not in values:
+                raise ValueError(f"must be one of {', '.join(values)}, got {value!r}")
+            return value
+
+        return core_schema.no_info_before_validator_function(check, handler(source))
+
+
+@dataclass(frozen=True)
+class Location:
+    """Field metadata: an input given as a path or http(s) URL, a non-empty string (`<field> must be
+    <kind> path or URL, got None`); whether the file exists is the worker's question
+    (`TaskContext.local_file`). optional=True: null and "" mean "not given" (None). Written
+    `Annotated[str, Location("an image")]` or `Annotated[Optional[str], Location(optional=True)]`."""
+
+    kind: str = "a file"
+    optional: bool = False
+
+    def check(self, value: Any) -> Optional[str]:
+        if self.optional and (value is None or value == ""):
+            return None
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError(f"must be {self.kind} path or URL, got {value!r}")
+        return value.strip()
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_before_validator_function(self.check, handler(source))
+
+
 def choice(*values: str) -> Any:
-    """A string that must be one of `values` (message lists them)."""
+    """A string that must be one of `values` (message lists them), for a type made at run time;
+    in an annotation, `Annotated[Literal[...], Choice()]` is what static analysis reads."""
 
     def check(value: Any) -> str:
         if value not in values:
@@ -171,18 +208,8 @@ def aliases(name: str, *others: str) -> AliasChoices:
 
 
 def location(kind: str = "a file", *, optional: bool = False) -> Any:
-    """An input given as a path or http(s) URL: a non-empty string (`<field> must be <kind> path or
-    URL, got None`). Whether the file exists is the worker's question (`TaskContext.local_file`).
-    optional=True: null and "" mean "not given" (None)."""
-
-    def check(value: Any) -> Optional[str]:
-        if optional and (value is None or value == ""):
-            return None
-        if not isinstance(value, str) or not value.strip():
-            raise ValueError(f"must be {kind} path or URL, got {value!r}")
-        return value.strip()
-
-    return Annotated[Optional[str] if optional else str, BeforeValidator(check)]
+    """`Annotated[str, Location(kind)]` (or Optional), for a type made at run time."""
+    return Annotated[Optional[str] if optional else str, Location(kind, optional)]
 
 
 def _resolution(value: Any, info: ValidationInfo, snapped: bool) -> str:

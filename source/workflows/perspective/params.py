@@ -7,20 +7,21 @@ A key given as null counts as not given.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, Literal, Optional, get_args
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from ...config import Settings
 from ...engines.models import lookup_model
 from ...errors import InvalidParams
-from ...media.easing import EASINGS
+from ...media.easing import Easing
 from ...media.frames import WAN_FPS, snap_frames, snap_resolution
 from ...tasks.original_keys import fold_lora_keys
 from ...tasks.params import (SEED_MAX, Flag, Int, LoraStrength, ModelFrameRate, ModelName, RenderResolution,
-                             TaskParams, Text, choice, flag, LimitedBy, location, settings_of)
+                             TaskParams, Text, Choice, flag, LimitedBy, Location, settings_of)
 
-PERSPECTIVE_TYPES = ("pose", "depth")
+PerspectiveType = Literal["pose", "depth"]
+PERSPECTIVE_TYPES: tuple[str, ...] = get_args(PerspectiveType)
 
 
 def still_model_for(model_name: str) -> str:
@@ -53,7 +54,7 @@ class _Common(TaskParams):
     null_is_unset = True
     missing_as_null = True
 
-    input_image_path: location("an image") = Field(..., json_schema_extra=flag("--input_image"),
+    input_image_path: Annotated[str, Location("an image")] = Field(..., json_schema_extra=flag("--input_image"),
                                                    description="the character's image: a path or http(s) URL")
     prompt: Text = Field(..., json_schema_extra=flag("--prompt"),
                          description="what the new view or pose should show")
@@ -64,9 +65,9 @@ class _Common(TaskParams):
                       description="random seed of both renders")
     steps: Optional[Annotated[Int, LimitedBy("max_steps")]] = Field(None, ge=1, json_schema_extra=flag("--steps"),
                                  description="denoising steps (default: the model's)")
-    perspective_type: choice(*PERSPECTIVE_TYPES) = Field(
+    perspective_type: Annotated[PerspectiveType, Choice()] = Field(
         "pose", json_schema_extra=flag("--perspective_type"), description="pose (MediaPipe skeletons) or depth (needs DEPTH_MODEL_PATH)")
-    easing: choice(*EASINGS) = Field("ease_in_out", description="timing of the pose's move over the clip")
+    easing: Annotated[Easing, Choice()] = Field("ease_in_out", description="timing of the pose's move over the clip")
     skip_cleanup: Flag = Field(False, json_schema_extra=flag("--skip_cleanup"),
                                description="keep the run's work folder")
     use_causvid_lora: Flag = Field(False, json_schema_extra=flag("--use_causvid_lora"),

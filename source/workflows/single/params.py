@@ -20,7 +20,7 @@ from ...engines.wan2gp.keys import NATIVE_KEYS
 from ...errors import InvalidParams
 from ...tasks.original_keys import fold_lora_keys
 from ...tasks.params import GUIDANCE_MAX, SEED_MAX, Flag, Int, LoraStrength, ModelName, Number, RenderResolution, \
-    TaskParams, Text, aliases, LimitedBy, location
+    TaskParams, Text, aliases, LimitedBy, Location
 
 
 def _path_list(value: Any) -> list[str]:
@@ -59,8 +59,8 @@ class WgpParams(TaskParams):
     image_start_paths: Paths = Field([], description="start image (a path/URL or a list; the first is used)")
     image_end_paths: Paths = Field([], description="end image (a path/URL or a list; the first is used)")
     image_refs_paths: Paths = Field([], description="reference images (VACE models)")
-    video_guide_path: location(optional=True) = Field(None, description="guide video (VACE models)")
-    video_mask_path: location(optional=True) = Field(None, description="mask video: white = generate, "
+    video_guide_path: Annotated[Optional[str], Location(optional=True)] = Field(None, description="guide video (VACE models)")
+    video_mask_path: Annotated[Optional[str], Location(optional=True)] = Field(None, description="mask video: white = generate, "
                                                                        "black = keep (VACE models)")
     additional_loras: dict[str, LoraStrength] = Field({}, description="LoRAs to apply: {path_or_url: strength} (also "
                                                                "from the original tool's lora_name(s), "

@@ -21,12 +21,12 @@ from pydantic import BeforeValidator, ConfigDict, Field, ValidationInfo, field_v
 
 from ...engines.models import lookup_model, model_names
 from ...errors import InvalidParams
-from ...media.easing import EASINGS, fade_weights
+from ...media.easing import Easing, fade_weights
 from ...media.frames import WAN_FPS, snap_resolution
 from ...engines.wan2gp.keys import NATIVE_KEYS
 from ...tasks.original_keys import ORIGINAL_STAGE_KEYS, fold_lora_keys
 from ...tasks.params import GUIDANCE_MAX, SEED_MAX, Flag, Int, LoraStrength, ModelFrameRate, Number, Params, \
-    TaskParams, Text, accepted_names, aliases, check_limit, check_resolution, choice, flag, from_command_line, LimitedBy, \
+    TaskParams, Text, accepted_names, aliases, check_limit, check_resolution, Choice, flag, from_command_line, LimitedBy, \
     settings_of
 from .plan import PlanError, TravelPlan, check_plan, expand_list, frame_overlap_list, segment_count, \
     segment_frames_list
@@ -55,7 +55,7 @@ class FadeParams(Params):
 
     low_point: Number = Field(0.0, ge=0, le=1, description="the anchor's weight at the far end of the fade")
     high_point: Number = Field(1.0, ge=0, le=1, description="the anchor's weight next to the anchor")
-    curve_type: choice(*EASINGS) = Field("ease_in_out", description="the easing curve between the two")
+    curve_type: Annotated[Easing, Choice()] = Field("ease_in_out", description="the easing curve between the two")
     duration_factor: Number = Field(0.0, ge=0, le=1,
                                     description="share of the generated frames the fade spans (0: no fade)")
 
