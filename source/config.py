@@ -1,10 +1,12 @@
 """Configuration, resolved in one place: command-line flag > environment > .env file > default.
 
 `Settings` is the one settings object. Each field declares its environment variable, default and help
-once (`setting(...)` below); the command lines, `.env.example` and the engines all read these
-declarations. Every command line builds its `Settings` with `resolve_settings(flags)`, where `flags`
-holds only the options the user actually typed, and hands that object, unchanged, down to the worker,
-the handlers, the render bridge and the engines. No other module reads the environment.
+once (`setting(...)` below); the command lines and the engines read these declarations, and a test
+(tests/test_settings_seam.py) holds `.env.example` to them. Every command line builds its `Settings`
+with `resolve_settings(flags)`, where `flags` holds only the options the user actually typed, and hands
+that object, unchanged, down to the worker, the handlers, the render bridge and the engines. No other
+module reads the environment. A few legacy environment keys are read under their names here
+(`ORIGINAL_ENV_NAMES`, docs/MIGRATING.md), with a warning.
 """
 from __future__ import annotations
 
@@ -78,7 +80,7 @@ class Settings:
                                          "decode the VAE in tiles (default: on when offloading)")
     hf_hub_offline: bool = setting("HF_HUB_OFFLINE", False,
                                    "never download weights from the Hugging Face Hub (local folders and cache only)")
-    # ---- engine wan2gp; the --wgp-* names are the original tool's (docs/ENGINES.md) ------------
+    # ---- engine wan2gp; the --wgp-* flags (docs/ENGINES.md) --------------------------------------
     wan2gp_python: Optional[str] = setting("WAN2GP_PYTHON", None,
                                            "Wan2GP's own interpreter (default: <checkout>/venv/bin/python)")
     wan2gp_timeout: float = setting("WAN2GP_HELPER_TIMEOUT", 900.0,
@@ -273,13 +275,13 @@ def read_dotenv(path: Path) -> dict[str, str]:
     return {k: v for k, v in dotenv_values(path).items() if v is not None}
 
 
-# Environment keys of the original tool read under their names here (each says so once per process).
+# Legacy environment keys (docs/MIGRATING.md) read as these settings (each says so once per process).
 ORIGINAL_ENV_NAMES = {"SQLITE_DB_PATH_ENV": "SQLITE_DB_PATH"}
 _said: set[str] = set()
 
 
 def with_original_names(source: Mapping[str, str]) -> Mapping[str, str]:
-    """`source` with an original-tool key copied to its name here, when that name is not set itself."""
+    """`source` with a legacy key copied to its name here, when that name is not set itself."""
     found = {old: new for old, new in ORIGINAL_ENV_NAMES.items()
              if source.get(old, "") != "" and source.get(new, "") == ""}
     if not found:

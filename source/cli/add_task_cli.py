@@ -69,7 +69,7 @@ def read_params(text: Optional[str]) -> dict:
 
 
 def row_ids(args, params: dict) -> tuple[Optional[str], Optional[str]]:
-    """(id, project_id) of the new row. As in the original tool, params.task_id is the row's id and
+    """(id, project_id) of the new row. params.task_id is the row's id and
     params.project_id its owner; --id / --project-id win. The queue makes an id given in params.task_id
     the row's id (sql/*/100_seed_compat.sql), so a different --id is written there too, with a warning."""
     given = params.get("task_id")

@@ -39,7 +39,7 @@ def add_wait_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_original_flags(parser: argparse.ArgumentParser) -> None:
-    """The original tool's flags common to its subcommands (docs/MIGRATING.md)."""
+    """Legacy flags common to the subcommands (docs/MIGRATING.md)."""
     add_alias(parser, "--db_path", "db_file")
     add_alias(parser, "--poll_timeout", "wait_timeout", type=float)
     add_alias(parser, "--poll_interval", "wait_interval", type=float)

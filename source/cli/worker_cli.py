@@ -21,7 +21,7 @@ WORKER_FLAG_NAMES = QUEUE_FLAG_NAMES + (
     "wan2gp_path", "wan2gp_python", "wan2gp_timeout",  # wan2gp engine, with the --wgp-* below
     "colour_match_videos", "public_dir",
 ) + WGP_FLAG_NAMES
-# The original tool's --wgp-compile and --wgp-transformer-dtype-policy took "" for "Wan2GP's own default".
+# --wgp-compile and --wgp-transformer-dtype-policy take "" for "Wan2GP's own default" (legacy scripts pass it).
 WGP_DEFAULT_VALUE = ""
 # a database server that is full or starting up: tried every 0.5 to 1 s until a slot frees
 SERVER_BUSY = Backoff(attempts=None, first_delay=1.0, max_delay=1.0, jitter=0.5)
@@ -92,7 +92,7 @@ def build_parser() -> OneLineArgumentParser:
 
 
 def add_original_flags(parser: OneLineArgumentParser) -> None:
-    """The original tool's worker flags that are gone (docs/MIGRATING.md); the rest are flags above."""
+    """Legacy worker flags that are gone (docs/MIGRATING.md); the rest are flags above."""
     parser.add_argument("--mask-active-frames", action="store_true", help=argparse.SUPPRESS)  # always so
     add_retired(parser, "--no-mask-active-frames", "travel segments always carry a mask video (docs/TRAVEL.md)",
                 takes_value=False)
@@ -163,7 +163,7 @@ def open_worker_queue(settings, log: logging.Logger):
 def main(argv: Optional[list[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    for name in WGP_FLAGS_TAKING_DEFAULT:  # "" (the original tool's "not set") leaves Wan2GP's default
+    for name in WGP_FLAGS_TAKING_DEFAULT:  # "" ("not set") leaves Wan2GP's default
         if getattr(args, name, None) == WGP_DEFAULT_VALUE:
             setattr(args, name, None)
     if args.delete_db and not args.confirm_delete_db:

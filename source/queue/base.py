@@ -37,7 +37,7 @@ class Migration:
     before: Optional[int]
     after: Optional[int]
     applied: tuple[int, ...] = ()
-    original_rows: Optional[int] = None   # rows copied from the original tool's queue, when upgraded
+    original_rows: Optional[int] = None   # rows copied from a legacy queue (seed_upgrade.py), when upgraded
 
     def __str__(self) -> str:
         if self.original_rows is not None:

@@ -115,7 +115,7 @@ def newer_schema_message(where: str, version: int, dialect: str) -> str:
             f"({latest_version(dialect)}): upgrade the tool; nothing was changed")
 
 
-# Moves a `tasks` table in the original tool's shape aside before the numbered migrations run (the rows
+# Moves a `tasks` table in the legacy shape (docs/MIGRATING.md) aside before the numbered migrations run (the rows
 # are copied in by 100_seed_compat.sql). Run by every migration and first in `install_sql()`.
 SEED_BEFORE_MIGRATIONS = SQL_DIR / "postgres" / "seed" / "before_migrations.sql"
 

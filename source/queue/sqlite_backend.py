@@ -134,8 +134,8 @@ class SqliteQueue(TaskQueue):
     # ---- set-up -----------------------------------------------------------------------------------
     def migrate(self) -> Migration:
         """Apply sql/sqlite/NNN_*.sql not yet recorded in queue_migrations, in one immediate transaction
-        (several processes starting at once apply each version exactly once). The original tool's queue
-        is upgraded in the same transaction, after a backup copy (seed_upgrade.py); a schema newer than
+        (several processes starting at once apply each version exactly once). A legacy queue
+        (docs/MIGRATING.md) is upgraded in the same transaction, after a backup copy (seed_upgrade.py); a schema newer than
         these files is refused, unchanged."""
         applied_now = []
         with self._write() as conn:

@@ -1,7 +1,7 @@
 """Where a finished task's artefact ends up, the output_location written on its row, and file names.
 
 Local mode: the file stays where the handler wrote it (under the output folder) and the row gets its
-absolute path. Web-app mode (PUBLIC_DIR, as the original tool's SQLite mode): a final artefact moves to
+absolute path. Web-app mode (PUBLIC_DIR; docs/MIGRATING.md): a final artefact moves to
 <PUBLIC_DIR>/files/ and the row gets `files/<name>`, a URL relative to a site serving PUBLIC_DIR (work
 files of a run stay where they are). Supabase mode: the file is uploaded to the bucket as
 {task_id}/{file} and the row gets the URL.
@@ -59,7 +59,7 @@ def publish_to_public_dir(public_dir: Path, path: Path) -> str:
 def absolute_location(location: Optional[str], base_dir: Path, public_dir: Optional[Path] = None) -> Optional[str]:
     """A row's output_location as something to open: URLs unchanged, paths absolute. A relative one is
     relative to `base_dir` (the database file's folder), except `files/...`, relative to the public folder
-    (`public_dir`, else <base_dir>/public, where the original tool kept its outputs)."""
+    (`public_dir`, else <base_dir>/public, the legacy outputs folder)."""
     if not location or "://" in location:
         return location
     path = Path(location)

@@ -140,7 +140,7 @@ def _model_frame_rate(value: Any) -> int:
 
 
 Int = Annotated[int, BeforeValidator(_as_int)]
-# The original tool's `fps_helpers`: guides, masks and outputs run at the model's frame rate, its one value.
+# Guides, masks and outputs run at the model's frame rate: one value per model.
 ModelFrameRate = Annotated[int, BeforeValidator(_model_frame_rate)]
 Number = Annotated[float, BeforeValidator(_as_number)]
 Flag = Annotated[bool, BeforeValidator(_as_flag)]
@@ -304,7 +304,7 @@ class Params(BaseModel):
     def parse(cls, raw: Any, settings: Any = None, *, prefix: Optional[str] = None, command_line: bool = False):
         """The validated object, or InvalidParams naming the field (`prefix.` before nested names).
         `command_line`: the values come from a command's flags, not from a row (a row may also use the
-        original tool's shapes: `from_command_line`)."""
+        legacy shapes of docs/MIGRATING.md: `from_command_line`)."""
         if isinstance(raw, cls):
             return raw
         if not isinstance(raw, dict):
@@ -365,7 +365,7 @@ def flag(name: str) -> dict:
     return {"flag": name}
 
 
-# Keys of a row in the original tool's format that the queue itself reads: params.task_id is the row's id
+# Keys of a legacy row (docs/MIGRATING.md) that the queue itself reads: params.task_id is the row's id
 # and params.project_id its owner (source/queue/sql/*/100_seed_compat.sql). Never reported as ignored.
 ROW_KEYS = frozenset({"task_id", "project_id"})
 
@@ -434,7 +434,7 @@ def _nested_model(model: type[Params], name: str) -> Optional[type[Params]]:
 
 
 def ignored_key_hint(model: type[Params], key: str) -> str:
-    """`key (did you mean <closest accepted name>?)`, or why the original tool's key is gone. A dotted
+    """`key (did you mean <closest accepted name>?)`, or why a legacy key is gone (original_keys.py). A dotted
     key ('orchestrator_details.x') is looked up in the nested model."""
     from .original_keys import RETIRED_KEYS
 

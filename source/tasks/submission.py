@@ -3,7 +3,7 @@
 A workflow's `client.py` turns its subcommand's arguments into a `Submission` (checking them with the
 same params models the worker uses, raising `UserError` naming the flag); the program then opens the
 queue, enqueues the rows in one transaction, prints the run id and, with --wait, follows the run. So a
-workflow never opens the queue itself, and `source/cli/` is the only package that does terminal I/O.
+workflow's client never opens the queue itself and never prints: the terminal is `source/cli/`'s.
 """
 from __future__ import annotations
 

@@ -65,7 +65,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     return parser
 
 
-# The original tool's travel flags, which its different_pose subcommand also took and did not use: their
+# Legacy travel flags that a different_pose command line may carry and that mean nothing here: their
 # "off" values are accepted, anything else is refused (docs/MIGRATING.md).
 TRAVEL_ONLY_FLAGS = {
     "--fade_in_duration": None, "--fade_out_duration": None, "--initial_image_strength": ("0",),
@@ -116,7 +116,7 @@ def build_params(args: argparse.Namespace, settings: Optional[Settings] = None) 
 
 
 def json_override(text: Optional[str]) -> dict:
-    """--params_json_str (the original tool's): a JSON object of params applied over the flags."""
+    """--params_json_str (legacy, docs/MIGRATING.md): a JSON object of params applied over the flags."""
     if not text:
         return {}
     try:

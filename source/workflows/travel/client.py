@@ -98,7 +98,7 @@ def register(subparsers) -> argparse.ArgumentParser:
 
 
 def add_original_flags(p: argparse.ArgumentParser) -> None:
-    """The original tool's travel flags (docs/MIGRATING.md): hidden aliases, or a one-line reason."""
+    """Legacy travel flags (docs/MIGRATING.md): hidden aliases, or a one-line reason."""
     add_alias(p, "--fade_in_duration", "fade_in_params")
     add_alias(p, "--fade_out_duration", "fade_out_params")
     add_alias(p, "--fps_helpers", "fps_helpers", type=int)
@@ -166,7 +166,7 @@ def details_from_args(args, run_id: str) -> dict:
         "steps": args.steps,
         "guidance_scale": args.guidance_scale,
         "flow_shift": args.flow_shift,
-        # the original tool's flags (add_original_flags)
+        # legacy flags (add_original_flags)
         "fps_helpers": getattr(args, "fps_helpers", None),
         "cfg_star_switch": getattr(args, "cfg_star_switch", None),
         "cfg_zero_step": getattr(args, "cfg_zero_step", None),

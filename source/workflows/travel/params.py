@@ -167,7 +167,7 @@ class TravelSettings(Params):
     @model_validator(mode="before")
     @classmethod
     def _original_keys(cls, data: Any) -> Any:
-        """The original tool's keys that are more than a new name (source/tasks/original_keys.py)."""
+        """Legacy keys that are more than a new name (source/tasks/original_keys.py)."""
         if not isinstance(data, dict):
             return data
         data = fold_lora_keys(data)
@@ -176,7 +176,7 @@ class TravelSettings(Params):
             raise PlanError("vace_image_refs_to_prepare_by_headless: reference images are not used by travel "
                             "segments (each is guided by its anchors); remove the key",
                             field="vace_image_refs_to_prepare_by_headless")
-        if data.get("upscale_factor") in (0, 1):  # the original tool's "0.0 or 1.0 to disable"
+        if data.get("upscale_factor") in (0, 1):  # legacy rows say "off" with 0.0 or 1.0
             data = {key: value for key, value in data.items() if key != "upscale_factor"}
         native = {key: data[key] for key in ("cfg_star_switch", "cfg_zero_step") if key in data}
         if native:
@@ -285,7 +285,7 @@ class OrchestratorDetails(TravelSettings):
     @model_validator(mode="before")
     @classmethod
     def _override(cls, data: Any) -> Any:
-        """The original tool's params_json_str_override (steerable_motion.py --params_json_str): JSON of
+        """params_json_str_override (legacy; steerable_motion.py --params_json_str): JSON of
         settings applied over the details. Keys of the details join them, Wan2GP settings join
         wgp_settings; others stay aside as `params_json_str_override.<key>` and are reported."""
         if not isinstance(data, dict) or data.get("params_json_str_override") in (None, ""):

@@ -8,7 +8,7 @@ length is known only once it is fetched) has its plan computed by the orchestrat
 
 - N anchor images give N-1 segments (one for a single image; N after a continued video).
 - Per-segment lists with one value repeat to the segment count; any other length must equal it.
-- Overlaps are one per join: one value repeats; a row may also give the original tool's one value per
+- Overlaps are one per join: one value repeats; a legacy row may also give one value per
   segment (without a continued video the last has no join after it).
 - Segment length L_i = (L_i // 4) * 4 + 1 (Wan renders 4k+1 frames).
 - A join is where one clip hands over to the next (the continued video is clip 0 when there is one):
@@ -81,7 +81,7 @@ def join_count(segments: int, continue_from_video: bool) -> int:
 
 def frame_overlap_list(values: Any, segments: int, continue_from_video: bool, per_segment: bool = True) -> list[int]:
     """`frame_overlap_expanded` as one overlap per join (each >= 0). One value repeats. `per_segment`:
-    a row may give the original tool's one value per segment, the value of the segment a join leaves
+    a legacy row may give one value per segment, the value of the segment a join leaves
     (without a continued video the last segment's has no join; with one, segments and joins match)."""
     joins = join_count(segments, continue_from_video)
     values = values if isinstance(values, (list, tuple)) else [values]
