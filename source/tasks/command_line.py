@@ -26,8 +26,8 @@ How a client (`source/workflows/<name>/client.py`) uses it:
         row = NewTask(task_type=..., params=params.to_json(), ...)      # the validated, normalised dump
         ...
 
-`add_flag` gives any hand-written option (a queue or worker flag, a row column such as --priority) the
-same two spellings.
+Every program's parser is a `BothSpellingsParser`, so each flag, generated or hand-written (a queue or
+worker flag, a row column such as --priority), is accepted in both spellings from its one declaration.
 """
 from __future__ import annotations
 
@@ -45,52 +45,43 @@ from .params import Params, bounds_text
 
 UNSET = object()
 
-
-def spellings(name: str) -> list[str]:
-    """`--segment_frames` -> ['--segment_frames', '--segment-frames'] (the given spelling first)."""
-    body = name.lstrip("-")
-    dashes = name[: len(name) - len(body)]
-    other = body.replace("_", "-") if "_" in body else body.replace("-", "_")
-    return [name] if other == body or len(dashes) != 2 else [name, dashes + other]
+SPELLING_NOTE = "Every --flag_name may also be written --flag-name, and the reverse."
 
 
-def add_flag(parser: Any, name: str, *more: str, **options: Any) -> argparse.Action:
-    """`parser.add_argument` with every long flag also accepted in its other spelling (`_` or `-`); the
-    help shows the first spelling (see `BothSpellingsFormatter`)."""
-    names: list[str] = []
-    for given in (name, *more):
-        names += [n for n in spellings(given) if n not in names]
-    return parser.add_argument(*names, **options)
+def other_spelling(option: str) -> str:
+    """`--segment_frames` <-> `--segment-frames` (a short option or one without either is itself)."""
+    if not option.startswith("--"):
+        return option
+    body = option[2:]
+    return "--" + (body.replace("_", "-") if "_" in body else body.replace("-", "_"))
 
 
-class BothSpellingsFormatter(argparse.HelpFormatter):
-    """--help lists each option once, in its declared spelling; the other spelling works too."""
+class BothSpellingsParser(argparse.ArgumentParser):
+    """An ArgumentParser where every long flag is also accepted in its other spelling (`--db-type` and
+    `--db_type`, `--segment_frames` and `--segment-frames`): a flag declared once, in one spelling, and
+    shown so in --help (whose epilog says that both work). Subcommand parsers made with
+    `add_subparsers(parser_class=...)` of this class behave the same."""
 
-    def _format_action_invocation(self, action: argparse.Action) -> str:
-        if not action.option_strings:
-            return super()._format_action_invocation(action)
-        shown, seen = [], set()
-        for option in action.option_strings:
-            key = option.replace("-", "_")
-            if key not in seen:
-                seen.add(key)
-                shown.append(option)
-        copy = argparse.Action(shown, action.dest, nargs=action.nargs, metavar=action.metavar,
-                               choices=action.choices, required=action.required, help=action.help)
-        copy.default = action.default
-        if isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction,  # noqa: SLF001
-                               argparse._StoreConstAction, argparse._CountAction)):  # noqa: SLF001
-            copy.nargs = 0
-        return super()._format_action_invocation(copy)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        epilog = kwargs.get("epilog")
+        kwargs["epilog"] = f"{epilog}\n{SPELLING_NOTE}" if epilog else SPELLING_NOTE
+        super().__init__(*args, **kwargs)
 
+    def parse_known_args(self, args: Optional[Sequence[str]] = None, namespace: Any = None):
+        import sys
 
-def use_both_spellings(parser: argparse.ArgumentParser) -> None:
-    """Show one spelling per option in `parser`'s --help (and say that both work)."""
-    if parser.formatter_class is argparse.HelpFormatter:
-        parser.formatter_class = BothSpellingsFormatter
-    note = "Every --flag_name may also be written --flag-name (and the reverse)."
-    if note not in (parser.epilog or ""):
-        parser.epilog = f"{parser.epilog}\n{note}" if parser.epilog else note
+        given = list(sys.argv[1:] if args is None else args)
+        return super().parse_known_args([self._declared_spelling(arg) for arg in given], namespace)
+
+    def _declared_spelling(self, arg: str) -> str:
+        if not arg.startswith("--") or arg == "--":
+            return arg
+        name, sep, value = arg.partition("=")
+        known = self._option_string_actions
+        if name in known:
+            return arg
+        other = other_spelling(name)
+        return other + sep + value if other in known else arg
 
 
 # ---- fields -> options -----------------------------------------------------------------------------------
@@ -224,14 +215,14 @@ def argument_options(info: FieldInfo, meta: dict) -> dict:
 
 def add_params_arguments(parser: argparse.ArgumentParser, model: type[Params],
                          group_title: Optional[str] = None) -> None:
-    """One option per field of `model` that has a flag (nested models' flagged fields too), both
-    spellings, help and type from the field. The parsed value lands at the field's name
-    (`args.segment_frames_expanded`); `params_from_args` turns the parsed arguments back into params."""
-    use_both_spellings(parser)
+    """One option per field of `model` that has a flag, with help, type, choices and range from the
+    field; the parsed value lands at the field's name (`args.segment_frames_expanded`). Both spellings
+    of each flag work when `parser` is a `BothSpellingsParser` (every program's parser is).
+    `params_from_args` turns the parsed arguments back into params."""
     target = parser.add_argument_group(group_title) if group_title else parser
     for name, info, meta in flagged_fields(model):
         names = meta.get("flags") or (meta["flag"],)
-        add_flag(target, *names, dest=name, **argument_options(info, meta))
+        target.add_argument(*names, dest=name, **argument_options(info, meta))
 
 
 def params_from_args(args: argparse.Namespace, model: type[Params]) -> dict:
