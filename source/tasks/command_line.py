@@ -20,7 +20,7 @@ How a client (`source/workflows/<name>/client.py`) uses it:
     def build_submission(args, settings):
         raw = params_from_args(args, MyParams)          # {field: value} of the flags given (+ cli defaults)
         try:
-            params = MyParams.parse(raw, settings, command_line=True)   # the worker's own check
+            params = MyParams.parse(raw, settings)   # the worker's own check
         except UserError as exc:
             raise MyParams.for_command_line(exc) from None             # the message names the flag
         row = NewTask(task_type=..., params=params.to_json(), ...)      # the validated, normalised dump
@@ -287,3 +287,49 @@ def _path(value: str, flag_name: str, must_exist: bool) -> str:
     if must_exist and not path.is_file():
         raise UserError(f"{flag_name}: file not found: {value}", field=flag_name)
     return str(path.resolve())
+
+
+# ---- a subcommand that queues one row ----------------------------------------------------------------------
+
+def one_row_client(command: str, task_type: str, model: type[Params], *, help: str, description: str = "",
+                   build_notes: Any = None) -> Any:
+    """The `register(subparsers)` of a subcommand that queues one row of `task_type`: its flags are the
+    flagged fields of `model`, its row the validated dump (with the row columns --run_id, --project_id,
+    --priority). A workflow whose client needs nothing more names this in its declaration, e.g. in
+    `client.py`: `register = one_row_client("join_clips", JOIN, JoinParams, help="...")`.
+    `build_notes(params) -> [str]`: what the run renders differently from what was asked (optional)."""
+
+    def build_submission(args: argparse.Namespace, settings: Any) -> Any:
+        from ..queue.model import NewTask
+        from .ids import new_run_id
+        from .submission import Submission
+
+        try:
+            parsed = model.parse(params_from_args(args, model), settings)
+        except UserError as exc:
+            raise model.for_command_line(exc) from None
+        params = parsed.to_json()
+        run_id = args.run_id or params.get("run_id") or new_run_id()
+        if "run_id" in model.model_fields and params.get("run_id") is None:
+            params["run_id"] = run_id
+        row = NewTask(task_type=task_type, params=params, run_id=run_id, project_id=args.project_id,
+                      priority=args.priority)
+        notes = tuple(build_notes(parsed)) if build_notes else ()
+        return Submission(rows=[row], run_id=run_id, summary=f"{task_type} run {run_id}", notes=notes,
+                          ignored=tuple(parsed.ignored_key_hints()))
+
+    def register(subparsers: Any) -> argparse.ArgumentParser:
+        from ..queue.model import NewTask
+
+        parser = subparsers.add_parser(command, help=help, description=description or help)
+        add_params_arguments(parser, model)
+        columns = parser.add_argument_group("the row")
+        if "run_id" not in dict((name, 1) for name, _, _ in flagged_fields(model)):
+            columns.add_argument("--run_id", help="name the run (default: time + random suffix)")
+        columns.add_argument("--project_id", help="owner of the row")
+        columns.add_argument("--priority", type=int, default=NewTask.priority,
+                             help=f"higher runs first (default {NewTask.priority})")
+        parser.set_defaults(build=build_submission)
+        return parser
+
+    return register

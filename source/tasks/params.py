@@ -46,12 +46,6 @@ def settings_of(info: Any) -> Any:
     return context.get("settings")
 
 
-def from_command_line(info: Any) -> bool:
-    """The model is validated from a command's flags (`Params.parse(..., command_line=True)`)."""
-    context = getattr(info, "context", None) or {}
-    return bool(context.get("command_line"))
-
-
 def _shown(value: Any) -> str:
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
         return str(int(value))
@@ -274,17 +268,16 @@ class Params(BaseModel):
     error_class: ClassVar[type[InvalidParams]] = InvalidParams
 
     @classmethod
-    def parse(cls, raw: Any, settings: Any = None, *, prefix: Optional[str] = None, command_line: bool = False):
-        """The validated object, or InvalidParams naming the field (`prefix.` before nested names).
-        `command_line`: the values come from a command's flags, not from a row (a row may also use the
-        original tool's shapes: `from_command_line`)."""
+    def parse(cls, raw: Any, settings: Any = None, *, prefix: Optional[str] = None):
+        """The validated object, or InvalidParams naming the field (`prefix.` before nested names). Values
+        from a command's flags and from a row are read by the same rules."""
         if isinstance(raw, cls):
             return raw
         if not isinstance(raw, dict):
             name = prefix or "params"
             raise cls.error_class(f"{name} must be a JSON object, got {type(raw).__name__}", field=prefix)
         try:
-            return cls.model_validate(raw, context={"settings": settings, "command_line": command_line})
+            return cls.model_validate(raw, context={"settings": settings})
         except ValidationError as exc:
             message, where = first_error(exc)
             if prefix:
@@ -377,7 +370,12 @@ class TaskParams(Params):
 
     @model_validator(mode="before")
     @classmethod
-    def _unset_and_missing(cls, data: Any) -> Any:
+    def _current_shape(cls, data: Any) -> Any:
+        """The original tool's shapes converted (source/tasks/original_keys.py: the one place), then null
+        and missing keys as the type reads them."""
+        from .original_keys import current_shape
+
+        data = current_shape(cls, data)
         if not isinstance(data, dict):
             return data
         if cls.null_is_unset:
@@ -429,7 +427,7 @@ def _nested_model(model: type[Params], name: str) -> Optional[type[Params]]:
 def ignored_key_hint(model: type[Params], key: str) -> str:
     """`key (did you mean <closest accepted name>?)`, or why the original tool's key is gone. A dotted
     key ('orchestrator_details.x') is looked up in the nested model."""
-    from .original_keys import RETIRED_KEYS
+    from .original_keys import RETIRED_KEYS, dropped_value_reason
 
     head, _, rest = key.partition(".")
     nested = _nested_model(model, head) if rest else None
@@ -438,6 +436,8 @@ def ignored_key_hint(model: type[Params], key: str) -> str:
     leaf = key.rsplit(".", 1)[-1]
     if leaf in RETIRED_KEYS:
         return f"{key} ({RETIRED_KEYS[leaf]})"
+    if dropped_value_reason(leaf):
+        return f"{key} ({dropped_value_reason(leaf)})"
     match = difflib.get_close_matches(leaf, accepted_names(model), n=1, cutoff=0.6)
     return f"{key} (did you mean {match[0]}?)" if match else f"{key} (no parameter of this task type is like it)"
 

@@ -58,12 +58,17 @@ def add_original_flags(parser: argparse.ArgumentParser) -> None:
 def build_params(args: argparse.Namespace, settings: Optional[Settings] = None) -> dict:
     """The orchestrator row's params from the arguments, checked as the worker will check them: the
     validated, normalised dump of the model."""
+    return parse_args(args, settings).to_json()
+
+
+def parse_args(args: argparse.Namespace, settings: Optional[Settings] = None) -> PerspectiveParams:
+    """The validated params of the arguments."""
     params = params_from_args(args, PerspectiveParams)
     if getattr(args, "fps_helpers", None) is not None:
         params["fps_helpers"] = args.fps_helpers
     params.update(json_override(getattr(args, "params_json_str", None)))
     try:
-        return PerspectiveParams.parse(params, settings, command_line=True).to_json()
+        return PerspectiveParams.parse(params, settings)
     except UserError as exc:
         raise PerspectiveParams.for_command_line(exc) from None
 
@@ -82,7 +87,8 @@ def json_override(text: Optional[str]) -> dict:
 
 
 def build_submission(args: argparse.Namespace, settings: Settings) -> Submission:
-    params = build_params(args, settings)
+    parsed = parse_args(args, settings)
+    params = parsed.to_json()
     run_id = params["run_id"] or new_run_id()
     params["run_id"] = run_id
     root = NewTask(task_type=ORCHESTRATOR, params=params, run_id=run_id)
@@ -92,4 +98,4 @@ def build_submission(args: argparse.Namespace, settings: Settings) -> Submission
              changed_note("--output_video_frames", frames, snap_frames(frames),
                           "Wan renders 4k+1 frames"))
     return Submission(rows=[root], run_id=run_id, summary=f"different perspective run {run_id}",
-                      notes=tuple(note for note in notes if note))
+                      notes=tuple(note for note in notes if note), ignored=tuple(parsed.ignored_key_hints()))

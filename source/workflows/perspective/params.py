@@ -16,7 +16,6 @@ from ...engines.models import lookup_model, model_names
 from ...errors import InvalidParams
 from ...media.easing import EASINGS
 from ...media.frames import WAN_FPS, snap_frames, snap_resolution
-from ...tasks.original_keys import fold_lora_keys
 from ...tasks.params import (SEED_MAX, Flag, Int, LoraStrength, ModelFrameRate, ModelName, RenderResolution,
                              TaskParams, Text, choice, flag, limited, location, settings_of)
 
@@ -86,10 +85,6 @@ class _Common(TaskParams):
     def keeps_work_folder(self) -> bool:
         return self.skip_cleanup
 
-    @model_validator(mode="before")
-    @classmethod
-    def _original_lora_keys(cls, data: Any) -> Any:
-        return fold_lora_keys(data)
 
     @field_validator("output_dir")
     @classmethod

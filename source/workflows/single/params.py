@@ -18,7 +18,6 @@ from pydantic import BeforeValidator, Field, field_validator, model_validator
 from ...engines.models import model_names
 from ...engines.wan2gp.keys import NATIVE_KEYS
 from ...errors import InvalidParams
-from ...tasks.original_keys import fold_lora_keys
 from ...tasks.params import GUIDANCE_MAX, SEED_MAX, Flag, Int, LoraStrength, ModelName, Number, RenderResolution, \
     TaskParams, Text, aliases, limited, location
 
@@ -78,11 +77,6 @@ class WgpParams(TaskParams):
         None, description="engine wan2gp: Wan2GP-only settings {name: value}, checked against the model "
                           "(Wan2GP-native keys given at the top level of params join them)")
 
-    @model_validator(mode="before")
-    @classmethod
-    def _original_lora_keys(cls, data: Any) -> Any:
-        """lora_name(s), activated_loras + loras_multipliers, apply_reward_lora -> additional_loras."""
-        return fold_lora_keys(data)
 
     @model_validator(mode="before")
     @classmethod

@@ -32,7 +32,7 @@ def register(subparsers) -> argparse.ArgumentParser:
                     "the model takes it. Per-segment lists given one value repeat for every segment.")
     add_params_arguments(p, OrchestratorDetails)  # every flagged field of the run's settings (params.py)
     p.add_argument("--project_id", help="owner of the rows")
-    p.add_argument("--priority", type=int, default=0, help="higher runs first (default 0)")
+    p.add_argument("--priority", type=int, default=NewTask.priority, help=f"higher runs first (default {NewTask.priority})")
     add_original_flags(p)
     p.set_defaults(build=build_submission)
     return p
@@ -71,8 +71,8 @@ def build_submission(args: argparse.Namespace, settings: Settings) -> Submission
     try:
         raw = details_from_args(args, run_id)
         # The same model the worker validates the row with: the one check of the flags' values here.
-        details = TravelOrchestratorParams.parse({"orchestrator_details": raw}, settings,
-                                                 command_line=True).orchestrator_details
+        parsed = TravelOrchestratorParams.parse({"orchestrator_details": raw}, settings)
+        details = parsed.orchestrator_details
         video_frames = check_input_files(details)
         plan = None
         if details.continue_from_video_resolved_path is None or video_frames is not None:
@@ -90,7 +90,8 @@ def build_submission(args: argparse.Namespace, settings: Settings) -> Submission
         summary += f", {plan.final_frames} frames, anchors at frames {', '.join(map(str, plan.anchor_frames))}"
     if details.num_segments == 1 and len(details.input_image_paths_resolved) == 1 and plan is not None:
         summary += " from one image (its end is not anchored: the model decides where it goes)"
-    return Submission(rows=[root], run_id=run_id, summary=summary, notes=snapping_notes(args, details, plan))
+    return Submission(rows=[root], run_id=run_id, summary=summary, notes=snapping_notes(args, details, plan),
+                      ignored=tuple(parsed.ignored_key_hints()))
 
 
 def snapping_notes(args: argparse.Namespace, details: OrchestratorDetails, plan) -> tuple[str, ...]:

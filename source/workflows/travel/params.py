@@ -23,11 +23,9 @@ from ...engines.models import lookup_model, model_names
 from ...errors import InvalidParams
 from ...media.easing import EASINGS, fade_weights
 from ...media.frames import WAN_FPS, snap_resolution
-from ...engines.wan2gp.keys import NATIVE_KEYS
-from ...tasks.original_keys import ORIGINAL_STAGE_KEYS, fold_lora_keys
+from ...tasks.original_keys import ORIGINAL_STAGE_KEYS
 from ...tasks.params import GUIDANCE_MAX, SEED_MAX, Flag, Int, LoraStrength, ModelFrameRate, Number, Params, \
-    TaskParams, Text, accepted_names, aliases, check_limit, check_resolution, choice, flag, from_command_line, limited, \
-    settings_of
+    TaskParams, Text, aliases, check_limit, check_resolution, choice, flag, limited, settings_of
 from .plan import PlanError, TravelPlan, check_plan, expand_list, frame_overlap_list, segment_count, \
     segment_frames_list
 
@@ -165,28 +163,6 @@ class TravelSettings(Params):
             return {key: value for key, value in data.items() if value is not None}
         return data
 
-    @model_validator(mode="before")
-    @classmethod
-    def _original_keys(cls, data: Any) -> Any:
-        """The original tool's keys that are more than a new name (source/tasks/original_keys.py)."""
-        if not isinstance(data, dict):
-            return data
-        data = fold_lora_keys(data)
-        refs = data.pop("vace_image_refs_to_prepare_by_headless", None)
-        if refs:
-            raise PlanError("vace_image_refs_to_prepare_by_headless: reference images are not used by travel "
-                            "segments (each is guided by its anchors); remove the key",
-                            field="vace_image_refs_to_prepare_by_headless")
-        if data.get("upscale_factor") in (0, 1):  # the original tool's "0.0 or 1.0 to disable"
-            data = {key: value for key, value in data.items() if key != "upscale_factor"}
-        native = {key: data[key] for key in ("cfg_star_switch", "cfg_zero_step") if key in data}
-        if native:
-            data = {key: value for key, value in data.items() if key not in native}
-            if native.get("cfg_star_switch", 0) != 0:  # off (0, and the step -1) is every engine's default
-                given = data.get("wgp_settings") if isinstance(data.get("wgp_settings"), dict) else {}
-                data["wgp_settings"] = {**native, **given}
-        return data
-
     @property
     def keeps_work_folder(self) -> bool:
         return self.debug_mode_enabled or self.skip_cleanup_enabled
@@ -283,29 +259,6 @@ class OrchestratorDetails(TravelSettings):
                                        description="anchor each segment only on its own two images so all "
                                                    "render at once (no chain)")
 
-    @model_validator(mode="before")
-    @classmethod
-    def _override(cls, data: Any) -> Any:
-        """The original tool's params_json_str_override (steerable_motion.py --params_json_str): JSON of
-        settings applied over the details. Keys of the details join them, Wan2GP settings join
-        wgp_settings; others stay aside as `params_json_str_override.<key>` and are reported."""
-        if not isinstance(data, dict) or data.get("params_json_str_override") in (None, ""):
-            return data
-        data = dict(data)
-        override = _json_text(data.pop("params_json_str_override"))
-        if not isinstance(override, dict):
-            raise PlanError("params_json_str_override must be a JSON object of settings",
-                            field="params_json_str_override")
-        known = set(accepted_names(cls))
-        for key, value in override.items():
-            if key in known and key not in ("segment_frames_expanded", "parsed_resolution_wh"):
-                data[key] = value
-            elif key in NATIVE_KEYS:
-                data["wgp_settings"] = {**(data.get("wgp_settings") or {}), key: value}
-            else:
-                data[f"params_json_str_override.{key}"] = value
-        return data
-
     @field_validator("num_new_segments_to_generate")
     @classmethod
     def _declared_count(cls, declared: Optional[int], info: ValidationInfo) -> Optional[int]:
@@ -334,7 +287,7 @@ class OrchestratorDetails(TravelSettings):
         if count is None:
             return values
         continuing = info.data.get("continue_from_video_resolved_path") is not None
-        return frame_overlap_list(values, count, continuing, per_segment=not from_command_line(info))
+        return frame_overlap_list(values, count, continuing)
 
     @model_validator(mode="after")
     def _run_frames(self, info: ValidationInfo) -> "OrchestratorDetails":
@@ -392,7 +345,7 @@ class TravelOrchestratorParams(TaskParams):
         if not isinstance(value, (dict, OrchestratorDetails)):
             raise PlanError(f"orchestrator_details must be a JSON object, got {type(value).__name__}",
                             field="orchestrator_details")
-        return OrchestratorDetails.parse(value, settings_of(info), command_line=from_command_line(info))
+        return OrchestratorDetails.parse(value, settings_of(info))
 
     @model_validator(mode="after")
     def _plan_fits(self) -> "TravelOrchestratorParams":
