@@ -15,7 +15,7 @@ from ...config import Settings
 from ...engines.models import lookup_model, model_names
 from ...errors import InvalidParams
 from ...media.easing import EASINGS
-from ...media.frames import WAN_FPS, snap_frames, snap_resolution
+from ...media.frames import DEFAULT_RESOLUTION, WAN_FPS, snap_frames, snap_resolution
 from ...tasks.params import (SEED_MAX, Flag, Int, LoraStrength, ModelFrameRate, ModelName, RenderResolution,
                              TaskParams, Text, choice, flag, limited, location, settings_of)
 
@@ -99,7 +99,7 @@ class PerspectiveParams(_Common):
 
     still_model_name: Optional[ModelName] = Field(
         None, description="the text-to-video model of the still (default: the one of the render model's size)")
-    resolution: RenderResolution = Field("832x480", json_schema_extra=flag("--resolution"),
+    resolution: RenderResolution = Field(DEFAULT_RESOLUTION, json_schema_extra=flag("--resolution"),
                                          description='"WxH", floored to multiples of 16')
     output_video_frames: limited(Int, "max_frames") = Field(81, ge=5, json_schema_extra=flag("--output_video_frames"),
                                      description="length of the guided clip, snapped to 4k+1; "

@@ -22,7 +22,7 @@ from pydantic import BeforeValidator, ConfigDict, Field, ValidationInfo, field_v
 from ...engines.models import lookup_model, model_names
 from ...errors import InvalidParams
 from ...media.easing import EASINGS, fade_weights
-from ...media.frames import WAN_FPS, snap_resolution
+from ...media.frames import DEFAULT_RESOLUTION, WAN_FPS, snap_resolution
 from ...tasks.original_keys import ORIGINAL_STAGE_KEYS
 from ...tasks.params import GUIDANCE_MAX, SEED_MAX, Flag, Int, LoraStrength, ModelFrameRate, Number, Params, \
     TaskParams, Text, aliases, check_limit, check_resolution, choice, flag, limited, settings_of
@@ -91,7 +91,7 @@ class TravelSettings(Params):
         [""], validate_default=True, json_schema_extra=flag("--negative_prompts", metavar="PROMPT"),
         description="negative prompt per segment (one value: used for all)")
     parsed_resolution_wh: tuple[int, int] = Field(
-        "832x480", validate_default=True, json_schema_extra=flag("--resolution"),
+        DEFAULT_RESOLUTION, validate_default=True, json_schema_extra=flag("--resolution"),
         description="'WxH' or [W, H], floored to multiples of 16 (at least 16x16)")
     model_name: Text = Field("vace_14B", json_schema_extra=flag("--model_name"),
                              description=f"a VACE model: {model_names('vace')}")
