@@ -192,8 +192,10 @@ def _resolution(value: Any, info: ValidationInfo, snapped: bool) -> str:
 
 # "WxH" or [W, H], kept as given (written back as "WxH"), within the resolution limits. `RenderResolution`
 # must also stay at least 16x16 once floored to multiples of 16, as the render bridge floors it (source/media/frames.py).
-Resolution = Annotated[str, BeforeValidator(lambda value, info: _resolution(value, info, snapped=False))]
-RenderResolution = Annotated[str, BeforeValidator(lambda value, info: _resolution(value, info, snapped=True))]
+RESOLUTION_LIMITS = (LimitedBy("max_resolution_side"), LimitedBy("max_resolution_pixels"))
+Resolution = Annotated[str, *RESOLUTION_LIMITS, BeforeValidator(lambda value, info: _resolution(value, info, snapped=False))]
+RenderResolution = Annotated[str, *RESOLUTION_LIMITS,
+                             BeforeValidator(lambda value, info: _resolution(value, info, snapped=True))]
 
 
 def _model_name(value: Any, info: ValidationInfo) -> str:

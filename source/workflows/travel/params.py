@@ -25,7 +25,7 @@ from ...media.easing import EASINGS, fade_weights
 from ...media.frames import DEFAULT_RESOLUTION, WAN_FPS, snap_resolution
 from ...tasks.original_keys import ORIGINAL_STAGE_KEYS
 from ...tasks.params import GUIDANCE_MAX, SEED_MAX, Flag, Int, LoraStrength, ModelFrameRate, Number, Params, \
-    TaskParams, Text, aliases, check_limit, check_resolution, choice, flag, limited, settings_of
+    RESOLUTION_LIMITS, TaskParams, Text, aliases, check_limit, check_resolution, choice, flag, limited, settings_of
 from .plan import PlanError, TravelPlan, check_plan, expand_list, frame_overlap_list, segment_count, \
     segment_frames_list
 
@@ -90,7 +90,7 @@ class TravelSettings(Params):
     negative_prompts_expanded: list[Text] = Field(
         [""], validate_default=True, json_schema_extra=flag("--negative_prompts", metavar="PROMPT"),
         description="negative prompt per segment (one value: used for all)")
-    parsed_resolution_wh: tuple[int, int] = Field(
+    parsed_resolution_wh: Annotated[tuple[int, int], *RESOLUTION_LIMITS] = Field(
         DEFAULT_RESOLUTION, validate_default=True, json_schema_extra=flag("--resolution"),
         description="'WxH' or [W, H], floored to multiples of 16 (at least 16x16)")
     model_name: Text = Field("vace_14B", json_schema_extra=flag("--model_name"),
