@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-from ..queue.model import PARAMS_TOO_DEEP, InvalidTask, NewTask
+from ..queue.model import DEFAULT_MAX_ATTEMPTS, PARAMS_TOO_DEEP, InvalidTask, NewTask
 from ..storage.outputs import readable_location
 from ..tasks.params import ignored_key_hint
 from ..workflows.registry import known_task_types, params_model, parse_params
@@ -35,9 +35,10 @@ def build_parser() -> OneLineArgumentParser:
                         help="with --type: print the type's parameters and an example instead of queueing")
     parser.add_argument("--dependant-on", dest="dependant_on", action="append", default=[], metavar="ID",
                         help="a row this one waits for (repeat for several); runs when all are Complete")
-    parser.add_argument("--priority", type=int, default=0, help="higher runs first (default 0)")
-    parser.add_argument("--max-attempts", dest="max_attempts", type=int, default=3,
-                        help="how many claims before the row fails for good (default 3)")
+    parser.add_argument("--priority", type=int, default=NewTask.priority,
+                        help=f"higher runs first (default {NewTask.priority})")
+    parser.add_argument("--max-attempts", dest="max_attempts", type=int, default=DEFAULT_MAX_ATTEMPTS,
+                        help=f"how many claims before the row fails for good (default {DEFAULT_MAX_ATTEMPTS})")
     parser.add_argument("--id", dest="task_id", help="use this id (default: params.task_id, as the original tool "
                                                      "wrote it, else a new UUID4)")
     parser.add_argument("--run-id", dest="run_id", help="group the row into a workflow run")
@@ -148,7 +149,10 @@ def main(argv: Optional[list[str]] = None) -> int:
             for hint in parsed.ignored_key_hints():
                 print(f"warning: {args.task_type} does not use params key {hint}", file=sys.stderr)
             task_id, project_id = row_ids(args, params)
-            task = NewTask(task_type=args.task_type, params=params, id=task_id,
+            stored = parsed.to_json()  # the validated, normalised dump: every row in the current shape
+            if "task_id" in params:    # as row_ids left it (--id wins over params.task_id)
+                stored["task_id"] = params["task_id"]
+            task = NewTask(task_type=args.task_type, params=stored, id=task_id,
                            dependant_on=args.dependant_on, priority=args.priority,
                            max_attempts=args.max_attempts, run_id=args.run_id,
                            project_id=project_id)

@@ -17,7 +17,7 @@ from ..errors import UserError
 from ..queue.model import InvalidTask
 from ..storage.outputs import readable_location
 from ..tasks.original_flags import add_alias, add_retired
-from ..workflows.registry import client_registrars, params_model
+from ..workflows.registry import client_registrars
 from .common import (CliError, OneLineArgumentParser, add_queue_arguments, die, named_by_flag, open_queue_or_exit,
                      settings_from_args)
 from .fleet_cli import register_dashboard, register_workers
@@ -51,17 +51,6 @@ def add_original_flags(parser: argparse.ArgumentParser) -> None:
     add_retired(parser, "--last_frame_duplication", "the stitch keeps every frame; nothing is duplicated")
 
 
-def warn_ignored_keys(rows, settings=None) -> None:
-    """One warning line per params key a row's task type does not use, with the closest known name."""
-    for row in rows:
-        try:
-            parsed = params_model(row.task_type).parse(row.params, settings)
-        except (UserError, ValueError):  # the client checked the rows; the worker reports the rest
-            continue
-        for hint in parsed.ignored_key_hints():
-            print(f"warning: {row.task_type} does not use params key {hint}", file=sys.stderr)
-
-
 def submit_command(args: argparse.Namespace) -> int:
     """Queue the rows a workflow's client built from the arguments; optionally wait for the run."""
     try:
@@ -69,7 +58,8 @@ def submit_command(args: argparse.Namespace) -> int:
         submission = args.build(args, settings)
     except (CliError, UserError, InvalidTask) as exc:
         die(named_by_flag(exc, COLUMN_FLAGS))
-    warn_ignored_keys(submission.rows, settings)
+    for hint in submission.ignored:  # as the client's one validation found them
+        print(f"warning: {submission.rows[0].task_type} does not use params key {hint}", file=sys.stderr)
     if not args.wait and (args.wait_timeout is not None or args.wait_interval is not None):
         print("warning: --wait_timeout / --wait_interval (--poll_timeout / --poll_interval) apply with --wait; "
               "the run was queued without following it", file=sys.stderr)

@@ -79,3 +79,40 @@ def title_card(width: int, height: int, prompt: str) -> np.ndarray:
     lines = ["PREVIEW (no model)", ""] + textwrap.wrap(prompt or "(no prompt)", columns)[: max(1, height // 14 - 3)]
     draw.multiline_text((6, 6), "\n".join(lines), fill=(255, 255, 255), spacing=3)
     return np.asarray(image, dtype=np.uint8)
+
+
+class PreviewEngine:
+    """The preview engine (source/engines/registry.py): no model is loaded; the guide and mask are built
+    from the inputs as for VACE and the frames to invent are morphs between the kept frames."""
+
+    name = "preview"
+
+    def check(self, settings) -> None:
+        """Nothing to check: it needs no weights and no device."""
+
+    def serves(self, request) -> Optional[str]:
+        from .models import lookup_model
+
+        lookup_model(request.model)  # an unknown name fails here as with every engine
+        return None
+
+    def load(self, request, settings) -> None:
+        return None
+
+    def render(self, request, settings, progress_callback=None):
+        from ..media.frames import WAN_FPS
+        from ..media.video_io import save_png, write_video
+        from .inputs import as_image, guide_and_mask
+
+        size = request.size
+        start = as_image(request.start_image, size, "start image") if request.start_image is not None else None
+        end = as_image(request.end_image, size, "end image") if request.end_image is not None else None
+        guide, mask = guide_and_mask(start, end, request.guide_video, request.mask_video, request.frames, size)
+        reference = as_image(request.reference_images[0], size, "reference image") if request.reference_images else None
+        video = render(guide, mask, prompt=request.prompt, reference=reference, progress_callback=progress_callback)
+        if request.writes_png:
+            return save_png(video[0], request.output_path)
+        return write_video(video, request.output_path, fps=WAN_FPS, title=PREVIEW_TITLE)
+
+
+ENGINE = PreviewEngine()

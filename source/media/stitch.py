@@ -40,8 +40,9 @@ class ClipSpan:
 
 
 def stitch_plan(clip_lengths: Sequence[int], overlaps: Sequence[int]) -> list[ClipSpan]:
-    """The span of each clip; ValueError when the overlaps do not fit (one per join, and a clip's
-    incoming and outgoing cross-fades must not share frames)."""
+    """The span of each clip, for overlaps that fit (a clip's incoming and outgoing cross-fades share no
+    frames: the travel plan's rule, checked where the plan is made and read, source/workflows/travel/plan.py).
+    ValueError when the counts differ (one overlap per join)."""
     if len(overlaps) != max(len(clip_lengths) - 1, 0):
         raise ValueError(f"{len(clip_lengths)} clips need {max(len(clip_lengths) - 1, 0)} overlaps, "
                          f"got {len(overlaps)}")
@@ -49,8 +50,6 @@ def stitch_plan(clip_lengths: Sequence[int], overlaps: Sequence[int]) -> list[Cl
     for k, length in enumerate(clip_lengths):
         fade_in = overlaps[k - 1] if k > 0 else 0
         fade_out = overlaps[k] if k < len(overlaps) else 0
-        if fade_in + fade_out > length:
-            raise ValueError(f"clip {k} has {length} frames, fewer than its overlaps {fade_in} + {fade_out}")
         spans.append(ClipSpan(length, fade_in, fade_out))
     return spans
 

@@ -47,12 +47,6 @@ def settings_of(info: Any) -> Any:
     return context.get("settings")
 
 
-def from_command_line(info: Any) -> bool:
-    """The model is validated from a command's flags (`Params.parse(..., command_line=True)`)."""
-    context = getattr(info, "context", None) or {}
-    return bool(context.get("command_line"))
-
-
 def _shown(value: Any) -> str:
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
         return str(int(value))
@@ -225,8 +219,10 @@ def _resolution(value: Any, info: ValidationInfo, snapped: bool) -> str:
 
 # "WxH" or [W, H], kept as given (written back as "WxH"), within the resolution limits. `RenderResolution`
 # must also stay at least 16x16 once floored to multiples of 16, as the render bridge floors it (source/media/frames.py).
-Resolution = Annotated[str, BeforeValidator(lambda value, info: _resolution(value, info, snapped=False))]
-RenderResolution = Annotated[str, BeforeValidator(lambda value, info: _resolution(value, info, snapped=True))]
+RESOLUTION_LIMITS = (LimitedBy("max_resolution_side"), LimitedBy("max_resolution_pixels"))
+Resolution = Annotated[str, *RESOLUTION_LIMITS, BeforeValidator(lambda value, info: _resolution(value, info, snapped=False))]
+RenderResolution = Annotated[str, *RESOLUTION_LIMITS,
+                             BeforeValidator(lambda value, info: _resolution(value, info, snapped=True))]
 
 
 def _model_name(value: Any, info: ValidationInfo) -> str:
@@ -301,17 +297,16 @@ class Params(BaseModel):
     error_class: ClassVar[type[InvalidParams]] = InvalidParams
 
     @classmethod
-    def parse(cls, raw: Any, settings: Any = None, *, prefix: Optional[str] = None, command_line: bool = False):
-        """The validated object, or InvalidParams naming the field (`prefix.` before nested names).
-        `command_line`: the values come from a command's flags, not from a row (a row may also use the
-        legacy shapes of docs/MIGRATING.md: `from_command_line`)."""
+    def parse(cls, raw: Any, settings: Any = None, *, prefix: Optional[str] = None):
+        """The validated object, or InvalidParams naming the field (`prefix.` before nested names). Values
+        from a command's flags and from a row are read by the same rules."""
         if isinstance(raw, cls):
             return raw
         if not isinstance(raw, dict):
             name = prefix or "params"
             raise cls.error_class(f"{name} must be a JSON object, got {type(raw).__name__}", field=prefix)
         try:
-            return cls.model_validate(raw, context={"settings": settings, "command_line": command_line})
+            return cls.model_validate(raw, context={"settings": settings})
         except ValidationError as exc:
             message, where = first_error(exc)
             if prefix:
@@ -360,9 +355,29 @@ class Params(BaseModel):
         return type(exc)(message, field=flag)
 
 
-def flag(name: str) -> dict:
-    """Field metadata naming the command-line flag a field is given with: Field(..., json_schema_extra=flag("--seed"))."""
-    return {"flag": name}
+def flag(name: str, *others: str, metavar: Optional[str] = None, unit: Optional[str] = None,
+         path: bool = False, exists: bool = False, folder: bool = False, cli_default: Any = None,
+         cli_reason: Optional[str] = None) -> dict:
+    """Field metadata: the command-line flag a field is given with (`Field(..., json_schema_extra=flag("--seed"))`)
+    and how source/tasks/command_line.py makes the option: other flag names (`others`), the `metavar`,
+    the `unit` shown in the help, `path` (a local path made absolute; URLs kept), `exists` (and the file
+    must exist), `folder` (an output folder, created). The help, type, range and default come from the
+    field itself. `cli_default` (with `cli_reason`, shown in --help) only where a command line really
+    needs another default than a row."""
+    meta: dict[str, Any] = {"flag": name}
+    if others:
+        meta["flags"] = (name, *others)
+    for key, value in (("metavar", metavar), ("unit", unit), ("cli_reason", cli_reason)):
+        if value is not None:
+            meta[key] = value
+    for key, value in (("path", path), ("exists", exists), ("folder", folder)):
+        if value:
+            meta[key] = True
+    if cli_default is not None:
+        if not cli_reason:
+            raise TypeError(f"{name}: a cli_default needs its cli_reason (why the command line differs from a row)")
+        meta["cli_default"] = cli_default
+    return meta
 
 
 # Keys of a legacy row (docs/MIGRATING.md) that the queue itself reads: params.task_id is the row's id
@@ -384,7 +399,12 @@ class TaskParams(Params):
 
     @model_validator(mode="before")
     @classmethod
-    def _unset_and_missing(cls, data: Any) -> Any:
+    def _current_shape(cls, data: Any) -> Any:
+        """The original tool's shapes converted (source/tasks/original_keys.py: the one place), then null
+        and missing keys as the type reads them."""
+        from .original_keys import current_shape
+
+        data = current_shape(cls, data)
         if not isinstance(data, dict):
             return data
         if cls.null_is_unset:
@@ -436,7 +456,7 @@ def _nested_model(model: type[Params], name: str) -> Optional[type[Params]]:
 def ignored_key_hint(model: type[Params], key: str) -> str:
     """`key (did you mean <closest accepted name>?)`, or why a legacy key is gone (original_keys.py). A dotted
     key ('orchestrator_details.x') is looked up in the nested model."""
-    from .original_keys import RETIRED_KEYS
+    from .original_keys import RETIRED_KEYS, dropped_value_reason
 
     head, _, rest = key.partition(".")
     nested = _nested_model(model, head) if rest else None
@@ -445,6 +465,8 @@ def ignored_key_hint(model: type[Params], key: str) -> str:
     leaf = key.rsplit(".", 1)[-1]
     if leaf in RETIRED_KEYS:
         return f"{key} ({RETIRED_KEYS[leaf]})"
+    if dropped_value_reason(leaf):
+        return f"{key} ({dropped_value_reason(leaf)})"
     match = difflib.get_close_matches(leaf, accepted_names(model), n=1, cutoff=0.6)
     return f"{key} (did you mean {match[0]}?)" if match else f"{key} (no parameter of this task type is like it)"
 

@@ -19,6 +19,7 @@ class Submission:
     run_id: str
     summary: str              # one line for the person who queued it: "travel run X: 2 segment(s), 30 frames"
     notes: Sequence[str] = ()  # what was changed from what was asked ("--resolution 130x100 renders at 128x96 ...")
+    ignored: Sequence[str] = ()  # params keys of the root row its task type does not use, with hints
 
 
 def changed_note(flag: str, given: Any, used: Any, why: str) -> Optional[str]:

@@ -12,11 +12,10 @@ from typing import Annotated, Any, Literal, Optional, get_args
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from ...config import Settings
-from ...engines.models import lookup_model
+from ...engines.models import lookup_model, model_names
 from ...errors import InvalidParams
 from ...media.easing import Easing
-from ...media.frames import WAN_FPS, snap_frames, snap_resolution
-from ...tasks.original_keys import fold_lora_keys
+from ...media.frames import DEFAULT_RESOLUTION, WAN_FPS, snap_frames, snap_resolution
 from ...tasks.params import (SEED_MAX, Flag, Int, LoraStrength, ModelFrameRate, ModelName, RenderResolution,
                              TaskParams, Text, Choice, flag, LimitedBy, Location, settings_of)
 
@@ -54,13 +53,14 @@ class _Common(TaskParams):
     null_is_unset = True
     missing_as_null = True
 
-    input_image_path: Annotated[str, Location("an image")] = Field(..., json_schema_extra=flag("--input_image"),
+    input_image_path: Annotated[str, Location("an image")] = Field(..., json_schema_extra=flag("--input_image", exists=True),
                                                    description="the character's image: a path or http(s) URL")
     prompt: Text = Field(..., json_schema_extra=flag("--prompt"),
                          description="what the new view or pose should show")
     negative_prompt: Text = Field("", json_schema_extra=flag("--negative_prompt"), description="what to avoid")
     model_name: ModelName = Field("vace_14B", json_schema_extra=flag("--model_name"),
-                                  description="the VACE model of the render")
+                                  description=f"the VACE model of the render ({model_names('vace')}); the still "
+                                              "uses the text-to-video model of the same size")
     seed: Int = Field(0, ge=-1, le=SEED_MAX, json_schema_extra=flag("--seed"),
                       description="random seed of both renders")
     steps: Optional[Annotated[Int, LimitedBy("max_steps")]] = Field(None, ge=1, json_schema_extra=flag("--steps"),
@@ -76,7 +76,7 @@ class _Common(TaskParams):
         default_factory=dict, description="LoRAs for both renders {path_or_url: strength} (also from the original "
                                           "tool's lora_name(s), activated_loras + loras_multipliers, "
                                           "apply_reward_lora)")
-    output_dir: Optional[Text] = Field(None, json_schema_extra=flag("--output_dir"),
+    output_dir: Optional[Text] = Field(None, json_schema_extra=flag("--output_dir", folder=True),
                                        description="absolute folder for the final PNG (default: the worker's "
                                                    "output folder)")
 
@@ -86,10 +86,6 @@ class _Common(TaskParams):
     def keeps_work_folder(self) -> bool:
         return self.skip_cleanup
 
-    @model_validator(mode="before")
-    @classmethod
-    def _original_lora_keys(cls, data: Any) -> Any:
-        return fold_lora_keys(data)
 
     @field_validator("output_dir")
     @classmethod
@@ -104,7 +100,7 @@ class PerspectiveParams(_Common):
 
     still_model_name: Optional[ModelName] = Field(
         None, description="the text-to-video model of the still (default: the one of the render model's size)")
-    resolution: RenderResolution = Field("832x480", json_schema_extra=flag("--resolution"),
+    resolution: RenderResolution = Field(DEFAULT_RESOLUTION, json_schema_extra=flag("--resolution"),
                                          description='"WxH", floored to multiples of 16')
     output_video_frames: Annotated[Int, LimitedBy("max_frames")] = Field(81, ge=5, json_schema_extra=flag("--output_video_frames"),
                                      description="length of the guided clip, snapped to 4k+1; "

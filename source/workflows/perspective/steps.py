@@ -83,12 +83,14 @@ def _render_kwargs(params: StepParams) -> dict:
 
 def handle_still(ctx: TaskContext) -> Done:
     """Step 1: one frame of the prompt with a text-to-video model."""
+    from ...engines.request import RenderRequest
     from ...wgp_utils import generate_single_video
 
     params: StepParams = ctx.params
-    path = generate_single_video(model=params.still_model_name, output_path=ctx.run_dir(params.run_id) / "still.png",
-                                 frames=1, progress_callback=ctx.step_progress("still"), settings=ctx.settings,
-                                 **_render_kwargs(params))
+    request = RenderRequest.build(model=params.still_model_name,
+                                  output_path=ctx.run_dir(params.run_id) / "still.png", frames=1,
+                                  **_render_kwargs(params))
+    path = generate_single_video(request, progress_callback=ctx.step_progress("still"), settings=ctx.settings)
     return Done(str(path))
 
 
@@ -133,17 +135,18 @@ def handle_guide(ctx: TaskContext) -> Done:
 
 def handle_render(ctx: TaskContext) -> Done:
     """Step 3: VACE with the guide, a keep-the-first-frame mask, and the input image as reference."""
+    from ...engines.request import RenderRequest
     from ...wgp_utils import generate_single_video
 
     params: StepParams = ctx.params
     size = snap_resolution(params.resolution)
     reference = load_pil(ctx.local_file("input_image_path", params.input_image_path), size,
                          what="input_image_path")
-    path = generate_single_video(model=params.model_name, output_path=ctx.run_dir(params.run_id) / "render.mp4",
-                                 frames=params.frames, guide_video=str(_step_output(ctx, STEP_GUIDE)),
-                                 mask_video=keep_mask(params.frames, [0], size), reference_images=[reference],
-                                 progress_callback=ctx.step_progress("render"), settings=ctx.settings,
-                                 **_render_kwargs(params))
+    request = RenderRequest.build(model=params.model_name, output_path=ctx.run_dir(params.run_id) / "render.mp4",
+                                  frames=params.frames, guide_video=str(_step_output(ctx, STEP_GUIDE)),
+                                  mask_video=keep_mask(params.frames, [0], size), reference_images=[reference],
+                                  **_render_kwargs(params))
+    path = generate_single_video(request, progress_callback=ctx.step_progress("render"), settings=ctx.settings)
     return Done(str(path))
 
 

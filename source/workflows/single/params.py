@@ -18,7 +18,7 @@ from pydantic import BeforeValidator, Field, field_validator, model_validator
 from ...engines.models import model_names
 from ...engines.wan2gp.keys import NATIVE_KEYS
 from ...errors import InvalidParams
-from ...tasks.original_keys import fold_lora_keys
+from ...media.frames import DEFAULT_RESOLUTION
 from ...tasks.params import GUIDANCE_MAX, SEED_MAX, Flag, Int, LoraStrength, ModelName, Number, RenderResolution, \
     TaskParams, Text, aliases, LimitedBy, Location
 
@@ -45,7 +45,7 @@ class WgpParams(TaskParams):
                              description=f"the model: {model_names()}")
     prompt: Text = Field("", description="what to render")
     negative_prompt: Text = Field("", description="what to avoid")
-    resolution: RenderResolution = Field("832x480", description='"WxH" or [W, H]; floored to multiples of 16')
+    resolution: RenderResolution = Field(DEFAULT_RESOLUTION, description='"WxH" or [W, H]; floored to multiples of 16')
     frames: Annotated[Int, LimitedBy("max_frames")] = Field(81, ge=1, validation_alias=aliases("frames", "video_length"),
                         description="frame count, snapped to 4k+1 (single_image renders one frame)")
     seed: Int = Field(0, ge=-1, le=SEED_MAX, description="random seed; -1 picks one at random")
@@ -78,11 +78,6 @@ class WgpParams(TaskParams):
         None, description="engine wan2gp: Wan2GP-only settings {name: value}, checked against the model "
                           "(Wan2GP-native keys given at the top level of params join them)")
 
-    @model_validator(mode="before")
-    @classmethod
-    def _original_lora_keys(cls, data: Any) -> Any:
-        """lora_name(s), activated_loras + loras_multipliers, apply_reward_lora -> additional_loras."""
-        return fold_lora_keys(data)
 
     @model_validator(mode="before")
     @classmethod
@@ -115,8 +110,8 @@ class WgpParams(TaskParams):
 
 
 # A first-last-frame video between two samples (relative paths are read from the database file's folder).
-EXAMPLE = {"model": "flf2v_720p", "prompt": "the sun rises over green hills", "resolution": "832x480",
+EXAMPLE = {"model": "flf2v_720p", "prompt": "the sun rises over green hills", "resolution": DEFAULT_RESOLUTION,
            "frames": 81, "seed": 7, "image_start_paths": "samples/anchor_0.png",
            "image_end_paths": "samples/anchor_1.png"}
-EXAMPLE_IMAGE = {"model": "t2v_1.3B", "prompt": "a lighthouse on a cliff at dusk", "resolution": "832x480",
+EXAMPLE_IMAGE = {"model": "t2v_1.3B", "prompt": "a lighthouse on a cliff at dusk", "resolution": DEFAULT_RESOLUTION,
                  "seed": 3}

@@ -23,6 +23,7 @@ def handle_single_image(ctx: TaskContext) -> Done:
 
 
 def _render(ctx: TaskContext, single_frame: bool) -> Path:
+    from ...engines.request import RenderRequest
     from ...wgp_utils import generate_single_video
 
     params: WgpParams = ctx.params
@@ -43,14 +44,15 @@ def _render(ctx: TaskContext, single_frame: bool) -> Path:
     def on_step(step: int, total: int) -> None:
         ctx.report_progress(step / total, f"denoising step {step}/{total}")  # raises TaskCancelled
 
-    path = generate_single_video(
+    request = RenderRequest.build(
         model=params.model, prompt=params.prompt, negative_prompt=params.negative_prompt, output_path=output,
         resolution=params.resolution, frames=1 if single_frame else params.frames, seed=seed, steps=params.steps,
         guidance_scale=params.guidance_scale, flow_shift=params.flow_shift, start_image=start, end_image=end,
         guide_video=guide, mask_video=mask, reference_images=refs or None, loras=params.additional_loras,
         use_causvid_lora=params.use_causvid_lora, use_lighti2x_lora=params.use_lighti2x_lora,
-        wgp_settings=params.wgp_settings, progress_callback=on_step, settings=ctx.settings,
+        wgp_settings=params.wgp_settings,
     )
+    path = generate_single_video(request, progress_callback=on_step, settings=ctx.settings)
     return path.resolve()
 
 

@@ -22,12 +22,10 @@ from pydantic import BeforeValidator, ConfigDict, Field, ValidationInfo, field_v
 from ...engines.models import lookup_model, model_names
 from ...errors import InvalidParams
 from ...media.easing import Easing, fade_weights
-from ...media.frames import WAN_FPS, snap_resolution
-from ...engines.wan2gp.keys import NATIVE_KEYS
-from ...tasks.original_keys import ORIGINAL_STAGE_KEYS, fold_lora_keys
+from ...media.frames import DEFAULT_RESOLUTION, WAN_FPS, snap_resolution
+from ...tasks.original_keys import ORIGINAL_STAGE_KEYS
 from ...tasks.params import GUIDANCE_MAX, SEED_MAX, Flag, Int, LoraStrength, ModelFrameRate, Number, Params, \
-    TaskParams, Text, accepted_names, aliases, check_limit, check_resolution, Choice, flag, from_command_line, LimitedBy, \
-    settings_of
+    RESOLUTION_LIMITS, TaskParams, Text, aliases, check_limit, check_resolution, Choice, flag, LimitedBy, settings_of
 from .plan import PlanError, TravelPlan, check_plan, expand_list, frame_overlap_list, segment_count, \
     segment_frames_list
 
@@ -80,31 +78,31 @@ class TravelSettings(Params):
     run_id: Optional[Text] = Field(None, json_schema_extra=flag("--run_id"),
                                    description="the run's name (default: the orchestrator row's run_id or id)")
     input_image_paths_resolved: list[Text] = Field(
-        json_schema_extra=flag("--input_images"),
+        json_schema_extra=flag("--input_images", metavar="IMAGE", path=True),
         description="anchor images in order (paths or http(s) URLs): N images make N-1 segments; one image "
                     "makes one segment that starts at it and whose end is not anchored")
     continue_from_video_resolved_path: Optional[Text] = Field(
-        None, json_schema_extra=flag("--continue_from_video"),
+        None, json_schema_extra=flag("--continue_from_video", metavar="VIDEO", path=True),
         description="a video to continue (path or URL): its last frames start segment 0")
-    base_prompts_expanded: list[Text] = Field(json_schema_extra=flag("--base_prompts"),
+    base_prompts_expanded: list[Text] = Field([""], validate_default=True,
+                                              json_schema_extra=flag("--base_prompts", metavar="PROMPT"),
                                               description="prompt per segment (one value: used for all)")
     negative_prompts_expanded: list[Text] = Field(
-        [""], validate_default=True, json_schema_extra=flag("--negative_prompts"),
+        [""], validate_default=True, json_schema_extra=flag("--negative_prompts", metavar="PROMPT"),
         description="negative prompt per segment (one value: used for all)")
-    parsed_resolution_wh: tuple[int, int] = Field(
-        "832x480", validate_default=True, json_schema_extra=flag("--resolution"),
-        description="'WxH' or [W, H], floored to multiples of 16 (at least 16x16); default 832x480, as "
-                    "steerable_motion.py's")
+    parsed_resolution_wh: Annotated[tuple[int, int], *RESOLUTION_LIMITS] = Field(
+        DEFAULT_RESOLUTION, validate_default=True, json_schema_extra=flag("--resolution"),
+        description="'WxH' or [W, H], floored to multiples of 16 (at least 16x16)")
     model_name: Text = Field("vace_14B", json_schema_extra=flag("--model_name"),
-                             description=f"a VACE model: {model_names('vace')} (default vace_14B)")
+                             description=f"a VACE model: {model_names('vace')}")
     seed_base: Int = Field(0, ge=-1, le=SEED_MAX, json_schema_extra=flag("--seed"),
                            description="segment i renders with seed_base + i")
     fps_helpers: ModelFrameRate = Field(WAN_FPS, description=f"frame rate of guides, masks and outputs: {WAN_FPS}, the "
                                                   f"model's (nothing is resampled)")
-    fade_in_params_json_str: Fade = Field(default_factory=FadeParams, json_schema_extra=flag("--fade_in_params"),
+    fade_in_params_json_str: Fade = Field(default_factory=FadeParams, json_schema_extra=flag("--fade_in_params", metavar="JSON"),
                                           description="the end anchor fading in over the generated frames")
     fade_out_params_json_str: Fade = Field(default_factory=FadeParams,
-                                           json_schema_extra=flag("--fade_out_params"),
+                                           json_schema_extra=flag("--fade_out_params", metavar="JSON"),
                                            description="the start anchor fading out over the generated frames")
     apply_causvid: Flag = Field(False, validation_alias=aliases("apply_causvid", "use_causvid_lora"),
                                 json_schema_extra=flag("--use_causvid_lora"),
@@ -112,26 +110,27 @@ class TravelSettings(Params):
     apply_lighti2x: Flag = Field(False, validation_alias=aliases("apply_lighti2x", "use_lighti2x_lora"),
                                  json_schema_extra=flag("--use_lighti2x_lora"),
                                  description="LightX2V LoRA (5 steps, guidance 1.0, flow shift 5.0)")
-    additional_loras: dict[Text, LoraStrength] = Field(default_factory=dict, json_schema_extra=flag("--loras"),
+    additional_loras: dict[Text, LoraStrength] = Field(default_factory=dict, json_schema_extra=flag("--loras", metavar="PATH=STRENGTH",
+                                                                                        exists=True),
                                                  description="extra LoRAs {path_or_url: strength} (also from the "
                                                              "original tool's lora_name(s), activated_loras + "
                                                              "loras_multipliers, apply_reward_lora)")
     colour_match_videos: Flag = Field(False, json_schema_extra=flag("--colour_match_videos"),
                                       description="match each segment's colours to its anchors (LAB mean/std)")
     after_first_post_generation_saturation: Optional[Number] = Field(
-        None, ge=0, le=10, json_schema_extra=flag("--after_first_post_generation_saturation"),
+        None, ge=0, le=10, json_schema_extra=flag("--after_first_post_generation_saturation", metavar="S"),
         description="saturation of segments after the first (1 keeps)")
     after_first_post_generation_brightness: Optional[Number] = Field(
-        None, ge=-1, le=1, json_schema_extra=flag("--after_first_post_generation_brightness"),
+        None, ge=-1, le=1, json_schema_extra=flag("--after_first_post_generation_brightness", metavar="B"),
         description="brightness of segments after the first (0 keeps; -0.1 is 10% darker)")
     subsequent_starting_strength_adjustment: Number = Field(
-        0.0, ge=-1, le=1, json_schema_extra=flag("--subsequent_starting_strength_adjustment"),
+        0.0, ge=-1, le=1, json_schema_extra=flag("--subsequent_starting_strength_adjustment", metavar="S"),
         description="carried overlap frames: contrast about mid-grey (0 keeps, -0.2 weaker)")
     desaturate_subsequent_starting_frames: Number = Field(
-        0.0, ge=0, le=1, json_schema_extra=flag("--desaturate_subsequent_starting_frames"),
+        0.0, ge=0, le=1, json_schema_extra=flag("--desaturate_subsequent_starting_frames", metavar="D"),
         description="carried overlap frames: desaturation (0 keeps, 1 greyscale)")
     adjust_brightness_subsequent_starting_frames: Number = Field(
-        0.0, ge=-1, le=1, json_schema_extra=flag("--adjust_brightness_subsequent_starting_frames"),
+        0.0, ge=-1, le=1, json_schema_extra=flag("--adjust_brightness_subsequent_starting_frames", metavar="B"),
         description="carried overlap frames: brightness (0 keeps)")
     crossfade_sharp_amt: Number = Field(0.3, ge=0, le=5, json_schema_extra=flag("--crossfade_sharp_amt"),
                                         description="sharpening of cross-faded frames (0: off)")
@@ -143,7 +142,7 @@ class TravelSettings(Params):
     skip_cleanup_enabled: Flag = Field(False, json_schema_extra=flag("--skip_cleanup"),
                                        description="keep the run's work folder")
     output_dir: Optional[Text] = Field(None, validation_alias=aliases("output_dir", "main_output_dir_for_run"),
-                                       json_schema_extra=flag("--output_dir"),
+                                       json_schema_extra=flag("--output_dir", folder=True),
                                        description="absolute folder for the run's videos (default: the "
                                                    "worker's output folder)")
     steps: Optional[Annotated[Int, LimitedBy("max_steps")]] = Field(
@@ -162,28 +161,6 @@ class TravelSettings(Params):
     def _null_is_not_given(cls, data: Any) -> Any:
         if isinstance(data, dict):
             return {key: value for key, value in data.items() if value is not None}
-        return data
-
-    @model_validator(mode="before")
-    @classmethod
-    def _original_keys(cls, data: Any) -> Any:
-        """Legacy keys that are more than a new name (source/tasks/original_keys.py)."""
-        if not isinstance(data, dict):
-            return data
-        data = fold_lora_keys(data)
-        refs = data.pop("vace_image_refs_to_prepare_by_headless", None)
-        if refs:
-            raise PlanError("vace_image_refs_to_prepare_by_headless: reference images are not used by travel "
-                            "segments (each is guided by its anchors); remove the key",
-                            field="vace_image_refs_to_prepare_by_headless")
-        if data.get("upscale_factor") in (0, 1):  # legacy rows say "off" with 0.0 or 1.0
-            data = {key: value for key, value in data.items() if key != "upscale_factor"}
-        native = {key: data[key] for key in ("cfg_star_switch", "cfg_zero_step") if key in data}
-        if native:
-            data = {key: value for key, value in data.items() if key not in native}
-            if native.get("cfg_star_switch", 0) != 0:  # off (0, and the step -1) is every engine's default
-                given = data.get("wgp_settings") if isinstance(data.get("wgp_settings"), dict) else {}
-                data["wgp_settings"] = {**native, **given}
         return data
 
     @property
@@ -270,40 +247,17 @@ class OrchestratorDetails(TravelSettings):
     num_new_segments_to_generate: Optional[Int] = Field(
         None, ge=1, description="the segment count, when the writer states it (checked against the images)")
     segment_frames_expanded: list[Annotated[Int, LimitedBy("max_frames")]] = Field(
-        json_schema_extra=flag("--segment_frames"),
+        [81], validate_default=True, json_schema_extra=flag("--segment_frames", metavar="N", unit="frames"),
         description="frames per segment, each >= 1 and <= MAX_FRAMES, snapped to 4k+1 (one value: used for "
                     "all); together <= MAX_RUN_FRAMES")
     frame_overlap_expanded: list[Int] = Field(
-        [0], validate_default=True, json_schema_extra=flag("--frame_overlap"),
+        [16], validate_default=True, json_schema_extra=flag("--frame_overlap", metavar="N", unit="frames"),
         description="frames shared at each join of consecutive clips, each >= 0, made even and at most one "
-                    "less than either clip (one value: used for all joins; one per join; in a row also the "
-                    "original tool's one per segment; 0 concatenates)")
+                    "less than either clip (one value: used for all joins; one per join; or one per segment, "
+                    "whose last value has no join after it and is recorded as not used; 0 concatenates)")
     independent_segments: Flag = Field(False, json_schema_extra=flag("--independent_segments"),
                                        description="anchor each segment only on its own two images so all "
                                                    "render at once (no chain)")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _override(cls, data: Any) -> Any:
-        """params_json_str_override (legacy; steerable_motion.py --params_json_str): JSON of
-        settings applied over the details. Keys of the details join them, Wan2GP settings join
-        wgp_settings; others stay aside as `params_json_str_override.<key>` and are reported."""
-        if not isinstance(data, dict) or data.get("params_json_str_override") in (None, ""):
-            return data
-        data = dict(data)
-        override = _json_text(data.pop("params_json_str_override"))
-        if not isinstance(override, dict):
-            raise PlanError("params_json_str_override must be a JSON object of settings",
-                            field="params_json_str_override")
-        known = set(accepted_names(cls))
-        for key, value in override.items():
-            if key in known and key not in ("segment_frames_expanded", "parsed_resolution_wh"):
-                data[key] = value
-            elif key in NATIVE_KEYS:
-                data["wgp_settings"] = {**(data.get("wgp_settings") or {}), key: value}
-            else:
-                data[f"params_json_str_override.{key}"] = value
-        return data
 
     @field_validator("num_new_segments_to_generate")
     @classmethod
@@ -333,7 +287,7 @@ class OrchestratorDetails(TravelSettings):
         if count is None:
             return values
         continuing = info.data.get("continue_from_video_resolved_path") is not None
-        return frame_overlap_list(values, count, continuing, per_segment=not from_command_line(info))
+        return frame_overlap_list(values, count, continuing)
 
     @model_validator(mode="after")
     def _run_frames(self, info: ValidationInfo) -> "OrchestratorDetails":
@@ -391,7 +345,7 @@ class TravelOrchestratorParams(TaskParams):
         if not isinstance(value, (dict, OrchestratorDetails)):
             raise PlanError(f"orchestrator_details must be a JSON object, got {type(value).__name__}",
                             field="orchestrator_details")
-        return OrchestratorDetails.parse(value, settings_of(info), command_line=from_command_line(info))
+        return OrchestratorDetails.parse(value, settings_of(info))
 
     @model_validator(mode="after")
     def _plan_fits(self) -> "TravelOrchestratorParams":

@@ -175,6 +175,7 @@ def _carried_frames(ctx: TaskContext, params: TravelSegmentParams, seg: SegmentP
 
 
 def render_segment(ctx: TaskContext, params: TravelSegmentParams) -> Path:
+    from ...engines.request import RenderRequest
     from ...wgp_utils import generate_single_video
 
     travel, index = params.travel, params.segment_index
@@ -207,15 +208,16 @@ def render_segment(ctx: TaskContext, params: TravelSegmentParams) -> Path:
     del carried
 
     raw = work / "raw.mp4"
-    generate_single_video(
+    request = RenderRequest.build(
         model=travel.model_name, prompt=travel.base_prompts_expanded[index],
         negative_prompt=travel.negative_prompts_expanded[index], output_path=raw,
         resolution=f"{size[0]}x{size[1]}", frames=seg.length, seed=params.seed, steps=travel.steps,
         guidance_scale=travel.guidance_scale, flow_shift=travel.flow_shift, guide_video=as_pil(guide),
         mask_video=as_pil(mask), loras=travel.additional_loras or None, use_causvid_lora=travel.apply_causvid,
         use_lighti2x_lora=travel.apply_lighti2x, wgp_settings=travel.wgp_settings,
-        progress_callback=ctx.step_progress(f"{label} rendering", 0.05, 0.9), settings=ctx.settings,
     )
+    generate_single_video(request, progress_callback=ctx.step_progress(f"{label} rendering", 0.05, 0.9),
+                          settings=ctx.settings)
     del guide, mask
     ctx.report_progress(0.92, f"{label}: finishing")
 
