@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Iterator, Optional
 
 from .config import Settings, resolve_settings
 from .engines import diffusers_engine
@@ -201,11 +201,30 @@ def _render_preview(model, prompt, output_path: Path, size, frames, start_image,
     end = as_image(end_image, size, "end image") if end_image is not None else None
     guide, mask = guide_and_mask(start, end, guide_video, mask_video, frames, size)
     reference = as_image(reference_images[0], size, "reference image") if reference_images else None
+    last_step = [frames, frames]
+
+    def on_step(step: int, total: int) -> None:
+        last_step[:] = [step, total]
+        progress_callback(step, total)
+
     video = preview.render(guide, mask, prompt=str(prompt or ""), reference=reference,
-                           progress_callback=progress_callback)
+                           progress_callback=on_step if progress_callback is not None else None)
+    del guide, mask
     if output_path.suffix.lower() == ".png":
         return save_png(video[0], output_path)
-    return write_video(video, output_path, fps=WAN_FPS, title=preview.PREVIEW_TITLE)
+    check = (lambda: progress_callback(*last_step)) if progress_callback is not None else None
+    return write_video(_handed_over(video, check), output_path, fps=WAN_FPS, title=preview.PREVIEW_TITLE)
+
+
+def _handed_over(frames: list, check: Optional[Callable[[], None]]) -> Iterator:
+    """The frames, each dropped from the list as it goes to the encoder (memory falls as the video is
+    written), with check() before each: it repeats the render's last progress report, which raises
+    on a cancel, so a cancel stops the encode within one frame."""
+    for k in range(len(frames)):
+        frame, frames[k] = frames[k], None
+        if check is not None:
+            check()
+        yield frame
 
 
 def _strength(key, value) -> float:

@@ -40,8 +40,7 @@ def render(guide: Sequence, mask: Optional[Sequence], *, prompt: str = "", refer
     """The preview's frames (H x W x 3 uint8), one per guide frame. Without a mask, the guide's flat
     grey frames are the ones to fill (VACE's reading of a guide). `reference` (the guide's size) is
     shown, dimmed, under the generated frames that hold a pose or depth guide."""
-    frames = [np.asarray(frame.convert("RGB") if isinstance(frame, Image.Image) else frame, dtype=np.uint8)
-              for frame in guide]
+    frames = _shared_arrays(guide)
     kept = [mask_keeps(m) for m in mask] if mask is not None else [not is_flat_grey(f) for f in frames]
     if not any(kept) and all(is_flat_grey(frame, tolerance=0) for frame in frames):
         log.info("PREVIEW (no model): %d frame(s) of a card with the prompt (nothing to keep)", len(frames))
@@ -58,6 +57,20 @@ def render(guide: Sequence, mask: Optional[Sequence], *, prompt: str = "", refer
         video = [over_reference(frame, under) if out is frame and not keep else out
                  for frame, keep, out in zip(frames, kept, video)]
     return video
+
+
+def _shared_arrays(guide: Sequence) -> list[np.ndarray]:
+    """The guide's frames as RGB uint8 arrays; frames that share one image share one array (a guide is
+    mostly one grey frame repeated: a copy per frame would hold the whole video once more)."""
+    arrays: dict[int, np.ndarray] = {}
+    frames = []
+    for frame in guide:
+        key = id(frame)
+        if key not in arrays:
+            image = frame.convert("RGB") if isinstance(frame, Image.Image) and frame.mode != "RGB" else frame
+            arrays[key] = np.asarray(image, dtype=np.uint8)
+        frames.append(arrays[key])
+    return frames
 
 
 REFERENCE_DIM = 0.55      # how bright the reference shows under a guide
