@@ -131,6 +131,9 @@ def _last_frames_after_seek(path: PathLike, count: int) -> Optional[deque]:
         return window
 
 
+KEYINT_SECONDS = 2  # a keyframe at least every 2 s by default (x264's own default is 250 frames)
+
+
 class VideoWriter:
     """Streams frames into an H.264 mp4 (yuv420p, plays in browsers) at a fixed frame rate.
 
@@ -141,7 +144,9 @@ class VideoWriter:
     def __init__(self, path: PathLike, fps: int = WAN_FPS, crf: int = 17, codec: str = "libx264",
                  preset: str = "medium", title: Optional[str] = None, keyint: Optional[int] = None):
         self.path = Path(path)
-        self.keyint = keyint  # at most this many frames between keyframes (None: the encoder's default)
+        # at most this many frames between keyframes: a reader that wants the last frames of a clip
+        # (`last_frames`) or a player that seeks decodes at most this many before them
+        self.keyint = keyint or max(1, round(KEYINT_SECONDS * fps))
         self.title = title
         self.fps = fps
         self.crf = crf
@@ -163,8 +168,7 @@ class VideoWriter:
         stream.width, stream.height = width, height
         stream.pix_fmt = "yuv420p"
         stream.options = {"crf": str(self.crf), "preset": self.preset}
-        if self.keyint:
-            stream.options["g"] = str(self.keyint)
+        stream.options["g"] = str(self.keyint)
         self._stream = stream
 
     def write(self, frame: np.ndarray) -> None:
