@@ -39,6 +39,7 @@ from .config import Settings
 from .errors import EXIT_BROKEN, TaskCancelled, describe, explain_environment_error, is_broken_environment, \
     is_transient, is_user_error
 from .log import task_logging
+from .memory import release_memory
 from .queue.base import TaskQueue
 from .queue.model import Claim, Task
 from .queue.reconnecting import ReconnectingQueue, StoppedWaiting
@@ -151,6 +152,7 @@ class Worker:
                 self.execute(claim)
             finally:
                 self.current_task = None
+                release_memory()  # the task's frames are freed; give their pages back (source/memory.py)
             return once
         if (once or until_idle) and self.queue.pending_count(task_types) == 0:
             log.info("queue idle; exiting")

@@ -87,12 +87,15 @@ def stitch_clips(
     crf: int = 17,
     preset: str = "medium",
     progress: Optional[Callable[[int, int], None]] = None,
+    check_cancelled: Optional[Callable[[], None]] = None,
 ) -> int:
     """Write the joined video to `output_path`; returns the number of frames written.
 
     expected_lengths: each clip's planned length (default: counted by decoding, one extra pass).
     size: (W, H) every frame is fitted to (default: the first clip's size).
     progress(frames_written, total) is called once per clip and may raise to stop.
+    check_cancelled() is called before each frame is written and may raise to stop (a cancel then takes
+    effect within one frame's work, not one clip's).
     """
     names = list(clip_names) if clip_names else [f"clip {k}" for k in range(len(clip_paths))]
     if expected_lengths is None:
@@ -108,6 +111,8 @@ def stitch_clips(
     writer = VideoWriter(output_path, fps=fps, crf=crf, preset=preset, title=titles.pop() if len(titles) == 1 else None)
 
     def emit(frame: np.ndarray) -> None:
+        if check_cancelled is not None:
+            check_cancelled()
         writer.write(upscale_frame(frame, scale) if scale else frame)
 
     try:

@@ -151,6 +151,9 @@ def segment_mask(seg: SegmentPlan, size: tuple[int, int]) -> list[np.ndarray]:
     return keep_mask(seg.length, seg.kept_frames, size)
 
 
+INTERMEDIATE_PRESET = "veryfast"  # x264 preset of the segment files the stitch reads (the final keeps its own)
+
+
 def handle_segment(ctx: TaskContext) -> Done:
     params: TravelSegmentParams = ctx.params
     with _errors_named(f"segment {params.segment_index} of {params.plan.num_segments} (run {params.run_id})"):
@@ -202,9 +205,11 @@ def render_segment(ctx: TaskContext, params: TravelSegmentParams) -> Path:
     guide = segment_guide(seg, size, anchors, carried, fade_out=travel.fade_out_params_json_str,
                           fade_in=travel.fade_in_params_json_str)
     mask = segment_mask(seg, size)
-    # Written for inspection (--debug keeps them); the bridge gets the exact frames in memory.
-    write_frames(guide, work / "guide.mp4", fps=WAN_FPS)
-    write_frames(mask, work / "mask.mp4", fps=WAN_FPS)
+    # Written for inspection with --debug only; the bridge gets the exact frames in memory (an engine
+    # that reads files, Wan2GP, writes its own).
+    if ctx.debug:
+        write_frames(guide, work / "guide.mp4", fps=WAN_FPS)
+        write_frames(mask, work / "mask.mp4", fps=WAN_FPS)
     del carried
 
     raw = work / "raw.mp4"
@@ -231,8 +236,10 @@ def render_segment(ctx: TaskContext, params: TravelSegmentParams) -> Path:
         frames = iter_frames(raw)
         if colour_match:
             frames = colour_match_frames(frames, seg.length, anchors.get(seg.from_anchor), anchors.get(seg.end_anchor))
-        with VideoWriter(final, fps=WAN_FPS, title=video_info(raw)["title"]) as writer:
+        # an intermediate (the stitch re-encodes it): a fast preset, same quality target
+        with VideoWriter(final, fps=WAN_FPS, title=video_info(raw)["title"], preset=INTERMEDIATE_PRESET) as writer:
             for frame in frames:
+                ctx.check_cancelled()  # per frame: a cancel stops the encode within a frame's time
                 writer.write(adjust_colour(frame, saturation, brightness))
     else:
         shutil.move(str(raw), str(final))
@@ -265,5 +272,6 @@ def handle_stitch(ctx: TaskContext) -> Done:
         final = output_folder(ctx, travel) / f"{safe_name(params.run_id)}_final.mp4"
         stitch_clips(clips, plan.overlaps, final, expected_lengths=plan.clip_lengths, clip_names=names,
                      size=travel.parsed_resolution_wh, sharp_amount=travel.crossfade_sharp_amt,
-                     upscale_factor=travel.upscale_factor, fps=WAN_FPS, progress=on_clip)
+                     upscale_factor=travel.upscale_factor, fps=WAN_FPS, progress=on_clip,
+                     check_cancelled=ctx.check_cancelled)
     return Done(str(final))

@@ -6,7 +6,7 @@
 
 -- name: enqueue
 -- Insert a batch of rows in one transaction; returns their ids (an id that exists already is refused).
-SELECT wq_enqueue_v2(p_tasks => %(tasks)s::jsonb);
+SELECT wq_enqueue_v3(p_tasks => %(tasks)s::jsonb);
 
 -- name: get
 -- One row (none if absent).
