@@ -48,6 +48,14 @@ class Settings:
     public_dir: Optional[str] = setting("PUBLIC_DIR", None,
                                         "web-app mode: final artefacts move to <PUBLIC_DIR>/files and rows store "
                                         "files/<name> (a relative PUBLIC_DIR is beside the SQLite file)")
+    extra_output_dirs: Optional[str] = setting(
+        "EXTRA_OUTPUT_DIRS", None,
+        "comma-separated folders, besides MAIN_OUTPUT_DIR, WORK_DIR and PUBLIC_DIR, that a row may name as its "
+        "output folder (output_dir); a row can write nowhere else")
+    input_dirs: Optional[str] = setting(
+        "INPUT_DIRS", None,
+        "comma-separated folders a row may read input files from, besides the output folders (default: the "
+        "SQLite file's folder, or the working folder); other inputs must be http(s) URLs")
     poll_interval: float = setting("POLL_INTERVAL", 10.0, "seconds between backstop polls when idle")
     lease_seconds: float = setting("LEASE_SECONDS", 60.0, "lease length; renewed while a task runs")
     worker_id: Optional[str] = setting("WORKER_ID", None,
@@ -123,6 +131,10 @@ class Settings:
     dashboard_port: int = setting("DASHBOARD_PORT", 8765, "port of the dashboard")
     dashboard_token: Optional[str] = setting("DASHBOARD_TOKEN", None,
                                              "token the dashboard asks for (header or login form)")
+    dashboard_hostnames: Optional[str] = setting(
+        "DASHBOARD_HOSTNAMES", None,
+        "comma-separated names the dashboard answers to besides its address (a Host header naming anything "
+        "else is refused: DNS rebinding)")
     dashboard_output_roots: Optional[str] = setting(
         "DASHBOARD_OUTPUT_ROOTS", None,
         "comma-separated folders, besides MAIN_OUTPUT_DIR, whose files the dashboard may serve")
@@ -151,6 +163,21 @@ class Settings:
         if not path.is_absolute():
             path = (self.db_path.parent if self.db_type == "sqlite" else Path.cwd()) / path
         return path.resolve()
+
+    @property
+    def output_roots(self) -> list[Path]:
+        """Every folder a row may make the worker write to: MAIN_OUTPUT_DIR, WORK_DIR, PUBLIC_DIR and
+        EXTRA_OUTPUT_DIRS (absolute)."""
+        roots = [self.output_path, self.work_path] + ([self.public_path] if self.public_path else [])
+        roots += _folders(self.extra_output_dirs)
+        return list(dict.fromkeys(roots))
+
+    @property
+    def input_roots(self) -> list[Path]:
+        """Every folder a row may name an input file in: the output roots, INPUT_DIRS (default: the
+        folder relative paths are read from) and the project's samples/."""
+        given = _folders(self.input_dirs) or [self.db_dir.resolve()]
+        return list(dict.fromkeys(self.output_roots + given + [PROJECT_ROOT / "samples"]))
 
     @property
     def db_dir(self) -> Path:
@@ -203,6 +230,11 @@ class Settings:
                 value = redact_dsn(value)
             out[f.name] = value
         return out
+
+
+def _folders(text: Optional[str]) -> list[Path]:
+    """A comma-separated list of folders as absolute paths."""
+    return [Path(part.strip()).expanduser().resolve() for part in (text or "").split(",") if part.strip()]
 
 
 def user_cache_dir() -> Path:

@@ -19,6 +19,7 @@ from ..errors import InvalidParams, TaskCancelled
 from ..queue.model import Claim, NewTask, Status, Task
 from ..storage.downloads import DownloadError, is_url, resolve_input
 from ..storage.outputs import readable_location, safe_name
+from ..storage.roots import read_problem
 
 
 @dataclass
@@ -117,6 +118,10 @@ class TaskContext:
             value = self._earlier_output(field, task_id)
         if not isinstance(value, str) or not value.strip():
             raise InvalidParams(f"{field} must be a file path or URL, got {value!r}", field=field)
+        problem = read_problem(self.settings, value.strip())
+        if problem:
+            what = f"the output of task {task_id}" if task_id else field
+            raise InvalidParams(f"{field}: {what} {problem}", field=field)
         value = readable_location(self.settings, value.strip())
         if not is_url(value) and not Path(value).expanduser().is_file():
             what = f"the output of task {task_id} is missing" if task_id else "file not found"

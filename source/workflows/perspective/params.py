@@ -17,8 +17,8 @@ from ...errors import InvalidParams
 from ...media.easing import EASINGS
 from ...media.frames import WAN_FPS, snap_frames, snap_resolution
 from ...tasks.original_keys import fold_lora_keys
-from ...tasks.params import (SEED_MAX, Flag, Int, LoraStrength, ModelFrameRate, ModelName, RenderResolution,
-                             TaskParams, Text, choice, flag, limited, location, settings_of)
+from ...tasks.params import (SEED_MAX, Flag, Int, LoraPath, LoraStrength, ModelFrameRate, ModelName,
+                             RenderResolution, TaskParams, Text, WritePath, choice, flag, limited, location, settings_of)
 
 PERSPECTIVE_TYPES = ("pose", "depth")
 
@@ -71,11 +71,11 @@ class _Common(TaskParams):
                                description="keep the run's work folder")
     use_causvid_lora: Flag = Field(False, json_schema_extra=flag("--use_causvid_lora"),
                                    description="CausVid LoRA for both renders (9 steps, guidance 1.0, flow shift 1.0)")
-    additional_loras: dict[Text, LoraStrength] = Field(
+    additional_loras: dict[LoraPath, LoraStrength] = Field(
         default_factory=dict, description="LoRAs for both renders {path_or_url: strength} (also from the original "
                                           "tool's lora_name(s), activated_loras + loras_multipliers, "
                                           "apply_reward_lora)")
-    output_dir: Optional[Text] = Field(None, json_schema_extra=flag("--output_dir"),
+    output_dir: Optional[WritePath] = Field(None, json_schema_extra=flag("--output_dir"),
                                        description="absolute folder for the final PNG (default: the worker's "
                                                    "output folder)")
 
