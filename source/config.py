@@ -63,6 +63,14 @@ class Settings:
     task_types: Optional[str] = setting("TASK_TYPES", None, "comma-separated task types this worker takes")
     shutdown_grace_seconds: float = setting("SHUTDOWN_GRACE_SECONDS", 30.0,
                                             "on SIGTERM, how long the running task may take to finish")
+    machine_fault_give_up_seconds: float = setting(
+        "MACHINE_FAULT_GIVE_UP_SECONDS", 1800.0,
+        "after a machine fault (disk full or read-only, I/O error) the worker claims nothing and re-runs its "
+        "self-check with back-off; past this many seconds it exits (code 3) for a supervisor to restart")
+    same_failure_limit: int = setting(
+        "SAME_FAILURE_LIMIT", 5,
+        "a worker whose tasks fail this many times in a row with the same error (not a params error) "
+        "stops (code 3) rather than fail the whole queue")
     debug: bool = setting("DEBUG", False, "verbose logs; keep work folders")
     colour_match_videos: bool = setting("COLOUR_MATCH_VIDEOS", False,
                                         "colour-match every travel segment to its anchors, as if each run "
@@ -367,6 +375,8 @@ def validate_settings(settings: Settings) -> None:
     for option in options().values():
         if option.env.startswith("MAX_") and not getattr(settings, option.name) > 0:
             raise ValueError(f"{option.env} must be positive, got {getattr(settings, option.name)}")
+    if settings.machine_fault_give_up_seconds <= 0 or settings.same_failure_limit < 1:
+        raise ValueError("MACHINE_FAULT_GIVE_UP_SECONDS and SAME_FAILURE_LIMIT must be positive")
     if settings.wan2gp_timeout <= 0:
         raise ValueError(f"WAN2GP_HELPER_TIMEOUT must be positive, got {settings.wan2gp_timeout}")
 

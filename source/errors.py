@@ -20,6 +20,7 @@ workflows) can raise these.
 """
 from __future__ import annotations
 
+import errno
 import sys
 from pathlib import Path
 from typing import Optional
@@ -52,6 +53,19 @@ class BrokenEnvironment(Exception):
     back and stop."""
 
 
+class MachineFault(Exception):
+    """A fault of this machine, not of the task: the disk is full or read-only, an I/O error, the output
+    folder's mount is gone. The row goes back to the queue without counting the attempt; the worker stops
+    claiming until its self-check passes again (source/worker.py)."""
+
+
+# OSError numbers that are the machine's fault whatever the task asked for.
+MACHINE_FAULT_ERRNOS = frozenset(code for code in (
+    errno.ENOSPC, errno.EROFS, errno.EIO, getattr(errno, "EDQUOT", None), errno.ENODEV, errno.ENXIO,
+    getattr(errno, "ESTALE", None), errno.ENOTCONN, getattr(errno, "EREMOTEIO", None), errno.EMFILE,
+    errno.ENFILE, errno.ENOMEM) if code is not None)
+
+
 # Import names whose pip package has another name (what to install for a missing module).
 PIP_NAMES = {"cv2": "opencv-python", "PIL": "pillow", "yaml": "PyYAML", "skimage": "scikit-image",
              "dotenv": "python-dotenv", "jwt": "PyJWT", "psycopg": "psycopg[binary]"}
@@ -82,6 +96,18 @@ def is_transient(exc: BaseException) -> bool:
     if torch is not None and isinstance(exc, getattr(torch, "OutOfMemoryError", ())):
         return True
     return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+
+
+def is_machine_fault(exc: BaseException) -> bool:
+    """MachineFault, or an OSError with one of MACHINE_FAULT_ERRNOS, raised or behind the exception raised
+    (its __cause__ / __context__ chain: a library may wrap the disk's error in its own)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, MachineFault) or (isinstance(exc, OSError) and exc.errno in MACHINE_FAULT_ERRNOS):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def is_broken_environment(exc: BaseException) -> bool:

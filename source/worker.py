@@ -18,6 +18,12 @@ The queue is wrapped in a ReconnectingQueue (queue/reconnecting.py): while the d
 worker waits for it (one log line when it goes, one when it is back) and a finished result is written
 once it returns. A task that fails because this worker cannot run it (a module missing: ImportError,
 BrokenEnvironment) goes back to the queue and the worker stops with exit code 3.
+
+A machine fault (disk full or read-only, an I/O error, the output folder gone: errors.is_machine_fault) is
+not the task's: the row goes back without counting the attempt, the worker logs one line, claims nothing
+and re-runs its self-check with back-off (1 s, 2 s, ... up to a minute), and resumes when it passes, or
+exits with code 3 after MACHINE_FAULT_GIVE_UP_SECONDS. Tasks failing SAME_FAILURE_LIMIT times in a row
+with the same error (not a params error) stop the worker (code 3) before it fails the whole queue.
 """
 from __future__ import annotations
 
@@ -37,7 +43,7 @@ from typing import Optional
 
 from .config import Settings
 from .errors import EXIT_BROKEN, TaskCancelled, describe, explain_environment_error, is_broken_environment, \
-    is_transient, is_user_error
+    is_machine_fault, is_transient, is_user_error
 from .log import task_logging
 from .queue.base import TaskQueue
 from .queue.model import Claim, Task
@@ -55,6 +61,8 @@ RUN_FOLDER_SWEEP_S = 600.0         # how often it removes work folders of runs t
 RETRY_BASE_DELAY_S = 5.0           # transient failures back off 5 s, 10 s, 20 s, ... (capped)
 RETRY_MAX_DELAY_S = 300.0
 EXIT_AFTER_LOST_TASK_S = 1.0       # after the row is given back, how long to wait for the thread
+FAULT_RECHECK_FIRST_S = 1.0        # after a machine fault, the self-check runs again after 1 s, 2 s, 4 s, ...
+FAULT_RECHECK_MAX_S = 60.0
 
 
 def make_worker_id(prefix: Optional[str]) -> str:
@@ -94,6 +102,10 @@ class Worker:
         self._idle = False           # the main thread waits for new work (a signal may cut it short)
         self.current_task: Optional[Task] = None  # the row being run (the workers registry shows it)
         self.abandoned_task = False  # a given-back task whose thread is still running
+        self.machine_fault: Optional[str] = None   # a fault of this machine: nothing is claimed until it passes
+        self._fault_since = 0.0
+        self._failures_in_a_row: tuple[str, int] = ("", 0)  # the last failure's message, and how often
+        self._folders_before: list = []   # the output and work folders that existed when the task started
         # One long-lived thread runs every handler: models loaded by one task stay usable by the next,
         # and the queue backends' per-thread connections are opened once, not once per task.
         self._task_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="task")
@@ -142,6 +154,8 @@ class Worker:
 
     def _serve_once(self, task_types: Optional[list[str]], once: bool, until_idle: bool) -> bool:
         """Claim and run one task, or wait for one. True when the loop should end."""
+        if self.machine_fault is not None:
+            return self._wait_out_machine_fault()
         self._maybe_sweep()
         claim = self.queue.claim(self.worker_id, self.settings.lease_seconds, task_types,
                                  prefer_model=self._last_model)
@@ -189,6 +203,7 @@ class Worker:
         with task_logging(task.id):
             log.info("claimed %s (attempt %d/%d)", task.task_type, claim.attempt, task.max_attempts)
             ctx = self._context(claim)
+            self._folders_before = [p for p in (self.settings.output_path, self.settings.work_path) if p.is_dir()]
             outcome = _Outcome()
             started = time.monotonic()
             future = self._task_thread.submit(self._run_handler, ctx, outcome)
@@ -330,6 +345,14 @@ class Worker:
         if isinstance(error, TaskCancelled) or ctx.lost.is_set():
             log.info("stopped: the row was cancelled or taken over")
             return False
+        if is_machine_fault(error) or (isinstance(error, OSError) and _folders_gone(self._folders_before)):
+            self.machine_fault = describe(error, max_lines=1)
+            self._fault_since = time.monotonic()
+            given_back = self.queue.release(claim)
+            log.error("machine fault: %s; %s; this worker claims nothing until its self-check passes",
+                      self.machine_fault, "the row goes back to the queue (attempt not counted)" if given_back
+                      else "the row is no longer ours")
+            return True
         if is_broken_environment(error):
             log.error("this worker cannot run %s: %s; the row goes back to the queue and the worker stops",
                       task.task_type, explain_environment_error(error))
@@ -346,7 +369,59 @@ class Worker:
         delay = min(RETRY_MAX_DELAY_S, RETRY_BASE_DELAY_S * (2 ** max(0, claim.attempt - 1)))
         if not self.queue.fail(claim, message, retry=transient, retry_delay_seconds=delay):
             log.warning("failure not recorded: the row is no longer ours")
+        self._count_failure(error, message)
         return False
+
+    def _count_failure(self, error: BaseException, message: str) -> None:
+        """The same error again and again (not the params' fault) is this worker's: stop before every row
+        of the queue has failed with it."""
+        if is_user_error(error):
+            self._failures_in_a_row = ("", 0)
+            return
+        last, count = self._failures_in_a_row
+        count = count + 1 if message == last else 1
+        self._failures_in_a_row = (message, count)
+        if count >= self.settings.same_failure_limit:
+            log.error("%d tasks in a row failed with the same error (%s): this worker stops claiming and exits "
+                      "(SAME_FAILURE_LIMIT)", count, message.splitlines()[0])
+            self.exit_code = EXIT_BROKEN
+            self.stop_requested.set()
+
+    def _wait_out_machine_fault(self) -> bool:
+        """Re-run the self-check with back-off until it passes (False: claim again) or the time set by
+        MACHINE_FAULT_GIVE_UP_SECONDS is over (True: the worker exits with code 3)."""
+        from .selfcheck import SelfCheckFailed, run_selfcheck
+
+        delay, reason = FAULT_RECHECK_FIRST_S, self.machine_fault
+        while not self.stop_requested.is_set():
+            waited = time.monotonic() - self._fault_since
+            if waited >= self.settings.machine_fault_give_up_seconds:
+                log.error("the machine fault did not pass in %.0f s (%s); exiting so that a supervisor can "
+                          "restart this worker (MACHINE_FAULT_GIVE_UP_SECONDS)", waited, reason)
+                self.exit_code = EXIT_BROKEN
+                return True
+            self._idle = True
+            try:
+                self.stop_requested.wait(min(delay, self.settings.machine_fault_give_up_seconds - waited))
+            except _StopWaiting:
+                return True
+            finally:
+                self._idle = False
+            delay = min(delay * 2, FAULT_RECHECK_MAX_S)
+            try:
+                run_selfcheck(self.settings, self.queue)
+            except SelfCheckFailed as exc:
+                if str(exc) != reason:  # one line per new reason, not one per try
+                    reason = str(exc)
+                    log.warning("self-check still fails: %s", reason)
+                continue
+            except Exception as exc:  # a database blip while checking: try again later
+                log.debug("self-check not run: %s", exc)
+                continue
+            log.info("self-check passes again after %.0f s; claiming resumes", time.monotonic() - self._fault_since)
+            self.machine_fault = None
+            return False
+        return True
 
     def _cleanup_run_dir(self, ctx: TaskContext) -> None:
         """The run's work folder goes if this task's end ended the run (source/workflows/workdirs.py)."""
@@ -364,6 +439,12 @@ class Worker:
         path = folder / safe_name(ctx.task.id)
         if path.is_dir() and path.resolve().parent == folder.resolve():
             shutil.rmtree(path, ignore_errors=True)
+
+
+def _folders_gone(folders: list) -> bool:
+    """An output or work folder that existed when the task started is gone (its mount went away): an
+    OSError is then the machine's."""
+    return any(not folder.is_dir() for folder in folders)
 
 
 def _stop_engine_processes() -> None:
