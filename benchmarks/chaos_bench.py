@@ -204,7 +204,8 @@ def chaos_backend(name: str, folder: Path) -> Iterator[dict]:
 
 def run_chaos(name: str, workers: int, rounds: int, spacing: float, outage_s: float, lease: float) -> dict:
     folder = Path(tempfile.mkdtemp(prefix=f"chaos-{name}-"))
-    marker = folder / "marker.txt"
+    marker = folder / "outputs" / "marker.txt"   # inside the workers' output folder (MAIN_OUTPUT_DIR)
+    marker.parent.mkdir(parents=True, exist_ok=True)
     with chaos_backend(name, folder) as tools:
         queue = tools["queue"]
         fleet = Workers(folder, tools["env"], ("--task-types", "noop", "--lease-seconds", str(lease),

@@ -248,7 +248,17 @@ class Worker:
 
         report.flush = flush
         ctx.progress_sink = report
+        ctx.claim_check = lambda: self._claim_confirmed(claim)
         return ctx
+
+    def _claim_confirmed(self, claim: Claim) -> bool:
+        """Whether the database, asked now, says this attempt still holds its row (False while it cannot
+        be asked: a file is published only on a yes)."""
+        try:
+            owned = self.queue.heartbeat(claim, self.settings.lease_seconds)
+        except Exception:
+            return False
+        return owned and self.queue.outage.away_since is None
 
     def _run_handler(self, ctx: TaskContext, outcome: _Outcome) -> None:
         with task_logging(ctx.task.id):
@@ -263,6 +273,12 @@ class Worker:
                     # publishing (an upload in Supabase mode) happens here, on the task thread, so the
                     # main thread keeps the lease alive however long it takes
                     ctx.check_cancelled()
+                    is_file = bool(result.output_location) and "://" not in result.output_location \
+                        and os.path.exists(result.output_location)
+                    if is_file and ctx.claim_check is not None and not ctx.claim_check():  # a late attempt's file is not published
+                        ctx.lost.set()
+                        raise TaskCancelled(f"task {ctx.task.id}: this attempt no longer holds its claim; its "
+                                            "output is not published")
                     result = Done(publish_output(self.settings, ctx.task.id, result.output_location))
                 outcome.result = result
             except BaseException as exc:  # the worker must survive any handler error
@@ -283,6 +299,7 @@ class Worker:
         """Beat the lease until the task ends. True when the row was given back (shutdown)."""
         beat = max(0.05, min(self.settings.lease_seconds / 3.0, 10.0))
         next_beat = time.monotonic() + beat
+        confirmed = time.monotonic()  # the last renewal the database itself answered
         while not future.done():
             try:
                 future.result(timeout=0.05)
@@ -300,8 +317,16 @@ class Worker:
                         if not ctx.lost.is_set():
                             log.warning("row is no longer ours (cancelled, or lease taken over); stopping")
                         ctx.lost.set()
+                    elif self.queue.outage.away_since is None:
+                        confirmed = time.monotonic()
                 except Exception as exc:  # a blip in the database must not kill the task
                     log.warning("heartbeat failed: %s", exc)
+                if time.monotonic() - confirmed > self.settings.lease_seconds and not ctx.lost.is_set():
+                    # unrenewed past its length, the lease has certainly expired: another worker may run
+                    # the row now; this attempt stops at its next step rather than finish blind
+                    log.warning("no renewal confirmed for %.0f s (longer than the lease): stopping at the next "
+                                "step", time.monotonic() - confirmed)
+                    ctx.lost.set()
         return False
 
     def _give_back(self, claim: Claim, ctx: TaskContext, future: Future) -> bool:
