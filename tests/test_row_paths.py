@@ -18,7 +18,6 @@ from source.workflows.registry import context_for, example_params, known_task_ty
 
 # Every field of the params models that names a file or folder: (where in the row, read | write | lora).
 # A new one must be added here (test_every_path_bearing_field_is_listed), so it is tested below.
-TRAVEL = ["orchestrator_details.", "travel.", "travel."]
 PATH_FIELDS = {
     "noop": {"marker_file": "write"},
     "wgp": {"image_start_paths": "read", "image_end_paths": "read", "image_refs_paths": "read",
