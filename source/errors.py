@@ -24,6 +24,7 @@ workflows) can raise these.
 """
 from __future__ import annotations
 
+import errno
 import sys
 from enum import Enum
 from pathlib import Path
@@ -122,6 +123,13 @@ class DatabaseUnavailable(QueueError, TransientError):
         self.maybe_applied = maybe_applied
 
 
+# OSError numbers that are the machine's fault whatever the task asked for.
+MACHINE_FAULT_ERRNOS = frozenset(code for code in (
+    errno.ENOSPC, errno.EROFS, errno.EIO, getattr(errno, "EDQUOT", None), errno.ENODEV, errno.ENXIO,
+    getattr(errno, "ESTALE", None), errno.ENOTCONN, getattr(errno, "EREMOTEIO", None), errno.EMFILE,
+    errno.ENFILE, errno.ENOMEM) if code is not None)
+
+
 # Import names whose pip package has another name (what to install for a missing module).
 PIP_NAMES = {"cv2": "opencv-python", "PIL": "pillow", "yaml": "PyYAML", "skimage": "scikit-image",
              "dotenv": "python-dotenv", "jwt": "PyJWT", "psycopg": "psycopg[binary]"}
@@ -166,7 +174,7 @@ def kind_of(exc: BaseException) -> Kind:
     """The kind of `exc`, by its type alone."""
     if isinstance(exc, TaskCancelled):
         return Kind.CANCELLED
-    if isinstance(exc, (MachineFault, ImportError)):
+    if isinstance(exc, ImportError) or is_machine_fault(exc):
         return Kind.MACHINE_FAULT
     if isinstance(exc, (TransientError, ConnectionError, TimeoutError) + _torch_out_of_memory()):
         return Kind.TRANSIENT
@@ -181,10 +189,19 @@ def is_transient(exc: BaseException) -> bool:
 
 
 def is_machine_fault(exc: BaseException) -> bool:
-    return kind_of(exc) is Kind.MACHINE_FAULT
+    """MachineFault, or an OSError with one of MACHINE_FAULT_ERRNOS, raised or behind the exception raised
+    (its __cause__ / __context__ chain: a library may wrap the disk's error in its own)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, MachineFault) or (isinstance(exc, OSError) and exc.errno in MACHINE_FAULT_ERRNOS):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
-is_broken_environment = is_machine_fault   # the name the worker has used
+def is_broken_environment(exc: BaseException) -> bool:
+    return isinstance(exc, (BrokenEnvironment, ImportError))
 
 
 def is_user_error(exc: BaseException) -> bool:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import sys
 import tempfile
 import time
@@ -26,6 +27,7 @@ from .queue.base import QueueSetup
 from .queue.sqlfiles import latest_version
 
 log = logging.getLogger("selfcheck")
+PROBE_BYTES = 64 * 1024   # written to each folder: a full or read-only disk fails it
 
 class SelfCheckFailed(BrokenEnvironment):
     """One line: what this worker is missing."""
@@ -95,8 +97,10 @@ def check_folders(settings: Settings, queue: QueueSetup) -> str:
                          ("work folder (WORK_DIR)", settings.work_path)):
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile(dir=folder, prefix=".selfcheck-"):
-                pass
+            with tempfile.NamedTemporaryFile(dir=folder, prefix=".selfcheck-") as probe:
+                probe.write(b"\0" * PROBE_BYTES)  # a full disk still lets an empty file be made
+                probe.flush()
+                os.fsync(probe.fileno())
         except OSError as exc:
             raise SelfCheckFailed(f"the {name} {folder} is not writable: {exc.strerror or exc}") from None
     return f"{settings.output_path} and {settings.work_path} are writable"

@@ -9,6 +9,8 @@ connection per thread.
 """
 from __future__ import annotations
 
+import logging
+import time
 from pathlib import Path
 from typing import Optional
 
@@ -21,12 +23,14 @@ from starlette.staticfiles import StaticFiles
 
 from ..config import Settings, scrub_secrets
 from ..queue.base import QueueReader
-from ..queue.model import Status
+from ..queue.model import DatabaseUnavailable, Status
 from . import access, pages
-from .files import OutputRoots
+from .files import IMAGE_TYPES, VIDEO_TYPES, OutputRoots
 from .metrics import CONTENT_TYPE, metrics_text
 
 HERE = Path(__file__).resolve().parent
+log = logging.getLogger("dashboard")
+OUTAGE_LOG_EVERY_S = 300.0   # while the queue stays away, one log line per this many seconds
 REFRESH_MS = 1500
 SECURITY_HEADERS = {
     # nothing loads from anywhere but this server; no inline script; never framed
@@ -36,6 +40,16 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
+}
+# An output file is never a page of this site: nothing in it may run or load anything (a row can plant
+# an .html or .svg file in an output folder); anything but a known video or image is a download.
+FILE_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; img-src 'self'; media-src 'self'; style-src 'none'; "
+                               "script-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'; "
+                               "sandbox",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-cache",
 }
 
 
@@ -52,10 +66,14 @@ class Dashboard:
         self.queue = queue
         self.roots = roots
         self.env = templates()
+        self._outage_logged: Optional[float] = None   # when the outage was last logged (None: no outage)
 
     # ---- rendering ---------------------------------------------------------------------------------
     def page(self, request: Request, name: str, title: str, **context) -> Response:
         """The whole page, or only its main region for a live refresh."""
+        if self._outage_logged is not None:
+            self._outage_logged = None
+            log.warning("the %s queue answers again", self.settings.db_type)
         main = self.env.get_template(name).render(request=request, **context)
         if request.headers.get("x-live"):
             return HTMLResponse(main, headers=SECURITY_HEADERS)
@@ -95,7 +113,12 @@ class Dashboard:
         path = self.roots.find(_int(request.path_params["root"], -1), request.path_params["path"])
         if path is None:
             return PlainTextResponse("not found\n", status_code=404)
-        return FileResponse(path, headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache"})
+        suffix = path.suffix.lower()
+        media_type = VIDEO_TYPES.get(suffix) or IMAGE_TYPES.get(suffix)
+        if media_type is not None:
+            return FileResponse(path, media_type=media_type, headers=FILE_HEADERS)
+        return FileResponse(path, media_type="application/octet-stream", headers=FILE_HEADERS,
+                            filename=path.name, content_disposition_type="attachment")
 
     def metrics(self, request: Request) -> Response:
         return Response(metrics_text(self.queue), media_type=CONTENT_TYPE)
@@ -104,6 +127,11 @@ class Dashboard:
         """The queue did not answer (database down, network lost): one line, secrets removed; the page's
         script shows `offline` and keeps trying."""
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        now = time.monotonic()
+        if self._outage_logged is None or now - self._outage_logged >= OUTAGE_LOG_EVERY_S:
+            log.warning("the %s queue did not answer: %s (pages answer 503 until it is back)",
+                        self.settings.db_type, scrub_secrets(first, self.settings))
+            self._outage_logged = now
         return PlainTextResponse(f"the {self.settings.db_type} queue did not answer: "
                                  f"{scrub_secrets(first, self.settings)}\n", status_code=503)
 
@@ -146,7 +174,7 @@ def create_app(settings: Settings, queue: QueueReader, roots: Optional[OutputRoo
     routes = [
         Route("/", dashboard.overview),
         Route("/runs", dashboard.runs),
-        Route("/runs/{run_id:str}", dashboard.run),
+        Route("/runs/{run_id:path}", dashboard.run),
         Route("/workers", dashboard.workers),
         Route("/files/{root}/{path:path}", dashboard.file),
         Route("/metrics", dashboard.metrics),
@@ -156,7 +184,12 @@ def create_app(settings: Settings, queue: QueueReader, roots: Optional[OutputRoo
         Route("/logout", dashboard.logout),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
-    app = Starlette(routes=routes, exception_handlers={Exception: dashboard.unavailable})
+    # DatabaseUnavailable: handled where it is raised (one log line per outage); anything else is a bug,
+    # answered the same way and logged with its traceback by the server
+    app = Starlette(routes=routes, exception_handlers={DatabaseUnavailable: dashboard.unavailable,
+                                                       Exception: dashboard.unavailable})
     app.add_middleware(access.TokenGate, token=settings.dashboard_token)
+    names = tuple(part for part in (settings.dashboard_hostnames or "").split(",") if part.strip())
+    app.add_middleware(access.HostGate, bound=settings.dashboard_host, names=names)
     app.state.dashboard = dashboard
     return app

@@ -15,8 +15,13 @@ from urllib.parse import quote
 from ..config import Settings
 from ..storage.outputs import absolute_location
 
-VIDEO_SUFFIXES = {".mp4", ".webm", ".mov", ".m4v", ".mkv"}
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif"}
+# The media types served inline (played or shown); any other file is a download (dashboard/app.py).
+VIDEO_TYPES = {".mp4": "video/mp4", ".webm": "video/webm", ".mov": "video/quicktime", ".m4v": "video/mp4",
+               ".mkv": "video/x-matroska"}
+IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp",
+               ".gif": "image/gif"}
+VIDEO_SUFFIXES = set(VIDEO_TYPES)
+IMAGE_SUFFIXES = set(IMAGE_TYPES)
 
 
 @dataclass(frozen=True)

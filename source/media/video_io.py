@@ -5,6 +5,8 @@ Images are read by source/media/images.py.
 """
 from __future__ import annotations
 
+import os
+import uuid
 from collections import deque
 from contextlib import contextmanager
 from fractions import Fraction
@@ -152,7 +154,8 @@ class VideoWriter:
         self.crf = crf
         self.codec = codec
         self.preset = preset
-        self._tmp = self.path.with_name(self.path.stem + ".partial" + self.path.suffix)
+        # its own temporary name: two attempts writing the same file never share (or rename) each other's
+        self._tmp = self.path.with_name(f"{self.path.stem}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}{self.path.suffix}")
         self._container = None
         self._stream = None
         self.frames_written = 0
@@ -226,7 +229,7 @@ def write_video(frames: Iterable[np.ndarray], path: PathLike, fps: int = WAN_FPS
 def save_png(frame: np.ndarray, path: PathLike) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".partial.png")
+    tmp = path.with_name(f"{path.stem}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}.png")
     Image.fromarray(np.asarray(frame, dtype=np.uint8)).save(tmp, format="PNG")
     tmp.replace(path)
     return path

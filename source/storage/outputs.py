@@ -113,8 +113,7 @@ def folder_inside_outputs(settings: Settings, folder: str, field: str, base: Opt
     absolute inside the output, work or public folder; else InvalidParams naming `field`."""
     given = Path(os.path.expanduser(folder))
     path = (given if given.is_absolute() else (base or settings.output_path) / given).resolve()
-    roots = [settings.output_path, settings.work_path] + ([settings.public_path] if settings.public_path else [])
-    if not any(_inside(path, root) for root in roots):
+    if not any(_inside(path, root) for root in settings.output_roots):
         raise InvalidParams(f"{field} must be inside the worker's output folder {settings.output_path} (or "
                             f"relative to it), got {folder}", field=field)
     return path

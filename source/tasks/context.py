@@ -19,6 +19,7 @@ from ..errors import InvalidParams, TaskCancelled
 from ..queue.model import Claim, NewTask, Status, Task
 from ..storage.downloads import DownloadError, is_url, resolve_input
 from ..storage.outputs import readable_location, safe_name
+from ..storage.roots import read_problem
 
 
 @dataclass
@@ -49,6 +50,9 @@ class TaskContext:
     queue: Any = None                                  # the TaskQueue (for reading earlier rows)
     lost: threading.Event = field(default_factory=threading.Event)  # set when the row is no longer ours
     progress_sink: Optional[Callable[[float, str], None]] = None
+    # Asks the database, at that moment, whether this attempt still holds its claim (the worker's fenced
+    # heartbeat); None (a handler run outside a worker): always.
+    claim_check: Optional[Callable[[], bool]] = None
     log: logging.LoggerAdapter = field(
         default_factory=lambda: logging.LoggerAdapter(logging.getLogger("task"), {}))
 
@@ -87,6 +91,25 @@ class TaskContext:
         if self.progress_sink is not None:
             self.progress_sink(progress, message)
 
+    @property
+    def attempt_tag(self) -> str:
+        """A name part of this attempt's own (worker and attempt): its files never collide with another's."""
+        return safe_name(f"{self.claim.worker_id}-{self.claim.attempt}")
+
+    def publish_file(self, source: Path, target: Path) -> Path:
+        """Move this attempt's file into place, only while the attempt still holds its claim (asked at this
+        moment); else the file is discarded and TaskCancelled raised."""
+        self.check_cancelled()
+        if self.claim_check is not None and not self.claim_check():
+            self.lost.set()
+            Path(source).unlink(missing_ok=True)
+            raise TaskCancelled(f"task {self.task.id}: this attempt no longer holds its claim; its file is "
+                                "not published")
+        import os
+
+        os.replace(source, target)
+        return Path(target)
+
     def check_cancelled(self) -> None:
         if self.lost.is_set():
             raise TaskCancelled(f"task {self.task.id} was cancelled or lost its lease")
@@ -117,6 +140,10 @@ class TaskContext:
             value = self._earlier_output(field, task_id)
         if not isinstance(value, str) or not value.strip():
             raise InvalidParams(f"{field} must be a file path or URL, got {value!r}", field=field)
+        problem = read_problem(self.settings, value.strip())
+        if problem:
+            what = f"the output of task {task_id}" if task_id else field
+            raise InvalidParams(f"{field}: {what} {problem}", field=field)
         value = readable_location(self.settings, value.strip())
         if not is_url(value) and not Path(value).expanduser().is_file():
             what = f"the output of task {task_id} is missing" if task_id else "file not found"

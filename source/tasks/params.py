@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal, Optional, get_args, get_origin
 
 import annotated_types
-from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, GetCoreSchemaHandler, \
+from pydantic import AfterValidator, AliasChoices, BaseModel, BeforeValidator, ConfigDict, GetCoreSchemaHandler, \
     ValidationError, ValidationInfo, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_core import CoreSchema, core_schema
@@ -32,6 +32,7 @@ from ..config import Settings, options
 from ..engines.models import lookup_model
 from ..errors import InvalidParams, UserError
 from ..media.frames import WAN_FPS, parse_resolution, snap_resolution
+from ..storage.roots import inside, read_problem, write_problem
 
 # ---- limits --------------------------------------------------------------------------------------------
 # Sizes that cost GPU memory or time (resolution, frames, steps, upscale, sleep) are bounded by settings
@@ -108,7 +109,10 @@ def _as_int(value: Any) -> int:
 def _as_number(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError(f"must be a number, got {value!r}")
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer with hundreds of digits
+        raise ValueError(f"must be a finite number, got an integer of {len(str(abs(value)))} digits") from None
     if not math.isfinite(number):
         raise ValueError(f"must be a finite number, got {value!r}")
     return number
@@ -173,15 +177,16 @@ class Location:
     kind: str = "a file"
     optional: bool = False
 
-    def check(self, value: Any) -> Optional[str]:
+    def check(self, value: Any, info: ValidationInfo) -> Optional[str]:
+        """The stripped value, which the row may read (`ReadPath`'s rule), or None when not given."""
         if self.optional and (value is None or value == ""):
             return None
         if not isinstance(value, str) or not value.strip():
             raise ValueError(f"must be {self.kind} path or URL, got {value!r}")
-        return value.strip()
+        return _readable(value.strip(), info)
 
     def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
-        return core_schema.no_info_before_validator_function(self.check, handler(source))
+        return core_schema.with_info_before_validator_function(self.check, handler(source))
 
 
 def choice(*values: str) -> Any:
@@ -199,6 +204,51 @@ def choice(*values: str) -> Any:
 def aliases(name: str, *others: str) -> AliasChoices:
     """`validation_alias` for a field also accepted under other names (the first is the field's own)."""
     return AliasChoices(name, *others)
+
+
+# ---- paths a row names (source/storage/roots.py) ---------------------------------------------------------
+# Checked whenever the model is validated with settings: at enqueue with the client's, and when a worker
+# claims the row with its own (a row written past the client fails there, with the same line).
+
+
+def _readable(value: Any, info: ValidationInfo) -> Any:
+    """An input path: an http(s) URL or a file inside the input folders."""
+    settings = settings_of(info)
+    if settings is not None and isinstance(value, str) and value.strip():
+        problem = read_problem(settings, value.strip())
+        if problem:
+            raise ValueError(problem)
+    return value
+
+
+def _writable(value: Any, info: ValidationInfo) -> Any:
+    """A path the task writes to: inside the worker's output folders."""
+    settings = settings_of(info)
+    if settings is not None and isinstance(value, str) and value.strip():
+        problem = write_problem(settings, value.strip())
+        if problem:
+            raise ValueError(problem)
+    return value
+
+
+def _lora_readable(value: Any, info: ValidationInfo) -> Any:
+    """A LoRA: an http(s) URL, a name inside the LoRA folder, or a file the row may read."""
+    settings = settings_of(info)
+    if settings is None or not isinstance(value, str) or not value.strip():
+        return value
+    folders = [settings.lora_path.resolve(), settings.models_path.resolve()]
+    if inside((settings.lora_path / value.strip()).resolve(), folders):
+        return value
+    problem = read_problem(settings, value.strip(), extra_roots=folders)
+    if problem:
+        raise ValueError(problem.replace("input folders (", "input folders or the LoRA folder (", 1))
+    return value
+
+
+# A path the row's task reads (or an http(s) URL); a path it writes; a LoRA file, name or URL.
+ReadPath = Annotated[str, BeforeValidator(_as_text), AfterValidator(_readable)]
+WritePath = Annotated[str, BeforeValidator(_as_text), AfterValidator(_writable)]
+LoraPath = Annotated[str, BeforeValidator(_as_text), AfterValidator(_lora_readable)]
 
 
 def location(kind: str = "a file", *, optional: bool = False) -> Any:
@@ -260,7 +310,10 @@ _BOUND_WORDS = {"greater_than_equal": (">=", "ge"), "greater_than": (">", "gt"),
 def first_error(exc: ValidationError) -> tuple[str, Optional[str]]:
     """The first problem of a ValidationError as (one line, field path)."""
     error = exc.errors(include_url=False)[0]
-    where = field_path(tuple(p for p in error["loc"] if p != "__root__"))
+    loc = tuple(p for p in error["loc"] if p != "__root__")
+    if len(loc) >= 2 and loc[-1] == "[key]":  # a dict's key (a LoRA's path): the dict, then "key"
+        loc = loc[:-2] + ("key",)
+    where = field_path(loc)
     kind, ctx, value = error["type"], error.get("ctx") or {}, error.get("input")
     cause = ctx.get("error")
     if isinstance(cause, UserError):          # a validator's own complete message
@@ -307,6 +360,8 @@ class Params(BaseModel):
             raise cls.error_class(f"{name} must be a JSON object, got {type(raw).__name__}", field=prefix)
         try:
             return cls.model_validate(raw, context={"settings": settings})
+        except OverflowError as exc:  # a number too large for a float, met outside the field types
+            raise cls.error_class(f"{prefix or 'params'}: a number is too large ({exc})", field=prefix) from None
         except ValidationError as exc:
             message, where = first_error(exc)
             if prefix:

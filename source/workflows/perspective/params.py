@@ -17,7 +17,7 @@ from ...errors import InvalidParams
 from ...media.easing import Easing
 from ...media.frames import DEFAULT_RESOLUTION, WAN_FPS, snap_frames, snap_resolution
 from ...tasks.params import (SEED_MAX, Flag, Int, LoraStrength, ModelFrameRate, ModelName, RenderResolution,
-                             TaskParams, Text, Choice, flag, LimitedBy, Location, settings_of)
+                             TaskParams, Text, Choice, flag, LimitedBy, Location, LoraPath, WritePath, settings_of)
 
 PerspectiveType = Literal["pose", "depth"]
 PERSPECTIVE_TYPES: tuple[str, ...] = get_args(PerspectiveType)
@@ -72,11 +72,11 @@ class _Common(TaskParams):
                                description="keep the run's work folder")
     use_causvid_lora: Flag = Field(False, json_schema_extra=flag("--use_causvid_lora"),
                                    description="CausVid LoRA for both renders (9 steps, guidance 1.0, flow shift 1.0)")
-    additional_loras: dict[Text, LoraStrength] = Field(
+    additional_loras: dict[LoraPath, LoraStrength] = Field(
         default_factory=dict, description="LoRAs for both renders {path_or_url: strength} (also from the original "
                                           "tool's lora_name(s), activated_loras + loras_multipliers, "
                                           "apply_reward_lora)")
-    output_dir: Optional[Text] = Field(None, json_schema_extra=flag("--output_dir", folder=True),
+    output_dir: Optional[WritePath] = Field(None, json_schema_extra=flag("--output_dir", folder=True),
                                        description="absolute folder for the final PNG (default: the worker's "
                                                    "output folder)")
 

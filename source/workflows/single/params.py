@@ -20,7 +20,7 @@ from ...engines.wan2gp.keys import NATIVE_KEYS
 from ...errors import InvalidParams
 from ...media.frames import DEFAULT_RESOLUTION
 from ...tasks.params import GUIDANCE_MAX, SEED_MAX, Flag, Int, LoraStrength, ModelName, Number, RenderResolution, \
-    TaskParams, Text, aliases, LimitedBy, Location
+    TaskParams, Text, aliases, LimitedBy, Location, LoraPath, ReadPath, WritePath
 
 
 def _path_list(value: Any) -> list[str]:
@@ -34,7 +34,7 @@ def _path_list(value: Any) -> list[str]:
 
 
 # One path or URL, or a list of them.
-Paths = Annotated[list[str], BeforeValidator(_path_list)]
+Paths = Annotated[list[ReadPath], BeforeValidator(_path_list)]
 
 
 class WgpParams(TaskParams):
@@ -62,7 +62,7 @@ class WgpParams(TaskParams):
     video_guide_path: Annotated[Optional[str], Location(optional=True)] = Field(None, description="guide video (VACE models)")
     video_mask_path: Annotated[Optional[str], Location(optional=True)] = Field(None, description="mask video: white = generate, "
                                                                        "black = keep (VACE models)")
-    additional_loras: dict[str, LoraStrength] = Field({}, description="LoRAs to apply: {path_or_url: strength} (also "
+    additional_loras: dict[LoraPath, LoraStrength] = Field({}, description="LoRAs to apply: {path_or_url: strength} (also "
                                                                "from the original tool's lora_name(s), "
                                                                "activated_loras + loras_multipliers, "
                                                                "apply_reward_lora)")
@@ -70,9 +70,9 @@ class WgpParams(TaskParams):
                                                       "flow shift 1.0)")
     use_lighti2x_lora: Flag = Field(False, description="apply the lightx2v LoRA (steps 5, guidance 1.0, "
                                                        "flow shift 5.0)")
-    output_dir: Optional[Text] = Field(None, description="folder for the artefact: relative to the worker's output "
+    output_dir: Optional[WritePath] = Field(None, description="folder for the artefact: relative to the worker's output "
                                                          "folder, or an absolute folder inside it")
-    output_sub_dir: Optional[Text] = Field(None, description="a sub-folder (of output_dir, else of the worker's "
+    output_sub_dir: Optional[WritePath] = Field(None, description="a sub-folder (of output_dir, else of the worker's "
                                                              "output folder) for the artefact")
     wgp_settings: Optional[dict[str, Any]] = Field(
         None, description="engine wan2gp: Wan2GP-only settings {name: value}, checked against the model "

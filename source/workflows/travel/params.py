@@ -25,7 +25,7 @@ from ...media.easing import Easing, fade_weights
 from ...media.frames import DEFAULT_RESOLUTION, WAN_FPS, snap_resolution
 from ...tasks.original_keys import ORIGINAL_STAGE_KEYS
 from ...tasks.params import GUIDANCE_MAX, SEED_MAX, Flag, Int, LoraStrength, ModelFrameRate, Number, Params, \
-    RESOLUTION_LIMITS, TaskParams, Text, aliases, check_limit, check_resolution, Choice, flag, LimitedBy, settings_of
+    RESOLUTION_LIMITS, ReadPath, TaskParams, Text, WritePath, LoraPath, aliases, check_limit, check_resolution, Choice, flag, LimitedBy, settings_of
 from .plan import PlanError, TravelPlan, check_plan, expand_list, frame_overlap_list, segment_count, \
     segment_frames_list
 
@@ -77,11 +77,11 @@ class TravelSettings(Params):
 
     run_id: Optional[Text] = Field(None, json_schema_extra=flag("--run_id"),
                                    description="the run's name (default: the orchestrator row's run_id or id)")
-    input_image_paths_resolved: list[Text] = Field(
+    input_image_paths_resolved: list[ReadPath] = Field(
         json_schema_extra=flag("--input_images", metavar="IMAGE", path=True),
         description="anchor images in order (paths or http(s) URLs): N images make N-1 segments; one image "
                     "makes one segment that starts at it and whose end is not anchored")
-    continue_from_video_resolved_path: Optional[Text] = Field(
+    continue_from_video_resolved_path: Optional[ReadPath] = Field(
         None, json_schema_extra=flag("--continue_from_video", metavar="VIDEO", path=True),
         description="a video to continue (path or URL): its last frames start segment 0")
     base_prompts_expanded: list[Text] = Field([""], validate_default=True,
@@ -110,7 +110,7 @@ class TravelSettings(Params):
     apply_lighti2x: Flag = Field(False, validation_alias=aliases("apply_lighti2x", "use_lighti2x_lora"),
                                  json_schema_extra=flag("--use_lighti2x_lora"),
                                  description="LightX2V LoRA (5 steps, guidance 1.0, flow shift 5.0)")
-    additional_loras: dict[Text, LoraStrength] = Field(default_factory=dict, json_schema_extra=flag("--loras", metavar="PATH=STRENGTH",
+    additional_loras: dict[LoraPath, LoraStrength] = Field(default_factory=dict, json_schema_extra=flag("--loras", metavar="PATH=STRENGTH",
                                                                                         exists=True),
                                                  description="extra LoRAs {path_or_url: strength} (also from the "
                                                              "original tool's lora_name(s), activated_loras + "
@@ -141,7 +141,7 @@ class TravelSettings(Params):
                                      description="keep the run's work folder (guides, masks, raw renders)")
     skip_cleanup_enabled: Flag = Field(False, json_schema_extra=flag("--skip_cleanup"),
                                        description="keep the run's work folder")
-    output_dir: Optional[Text] = Field(None, validation_alias=aliases("output_dir", "main_output_dir_for_run"),
+    output_dir: Optional[WritePath] = Field(None, validation_alias=aliases("output_dir", "main_output_dir_for_run"),
                                        json_schema_extra=flag("--output_dir", folder=True),
                                        description="absolute folder for the run's videos (default: the "
                                                    "worker's output folder)")

@@ -9,7 +9,6 @@ with the run id in their names.
 """
 from __future__ import annotations
 
-import shutil
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Mapping, Optional, Sequence
@@ -212,7 +211,7 @@ def render_segment(ctx: TaskContext, params: TravelSegmentParams) -> Path:
         write_frames(mask, work / "mask.mp4", fps=WAN_FPS)
     del carried
 
-    raw = work / "raw.mp4"
+    raw = work / f"raw.{ctx.attempt_tag}.mp4"    # this attempt's own; published below only while it holds the row
     request = RenderRequest.build(
         model=travel.model_name, prompt=travel.base_prompts_expanded[index],
         negative_prompt=travel.negative_prompts_expanded[index], output_path=raw,
@@ -236,17 +235,19 @@ def render_segment(ctx: TaskContext, params: TravelSegmentParams) -> Path:
         frames = iter_frames(raw)
         if colour_match:
             frames = colour_match_frames(frames, seg.length, anchors.get(seg.from_anchor), anchors.get(seg.end_anchor))
+        adjusted = work / f"adjusted.{ctx.attempt_tag}.mp4"
         # an intermediate (the stitch re-encodes it): a fast preset, same quality target
-        with VideoWriter(final, fps=WAN_FPS, title=video_info(raw)["title"], preset=INTERMEDIATE_PRESET) as writer:
+        with VideoWriter(adjusted, fps=WAN_FPS, title=video_info(raw)["title"], preset=INTERMEDIATE_PRESET) as writer:
             for frame in frames:
                 ctx.check_cancelled()  # per frame: a cancel stops the encode within a frame's time
                 writer.write(adjust_colour(frame, saturation, brightness))
-    else:
-        shutil.move(str(raw), str(final))
+        raw.unlink(missing_ok=True)
+        raw = adjusted
     # The mp4 header's count (exact for files our writer made) saves a full decode; 0 means unknown.
-    produced = video_info(final)["frames"] or count_frames(final)
+    produced = video_info(raw)["frames"] or count_frames(raw)
     if produced != seg.length:
         raise RuntimeError(f"rendered {produced} frames, the plan says {seg.length}")
+    ctx.publish_file(raw, final)
     return final
 
 
