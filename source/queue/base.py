@@ -13,7 +13,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
-from .fleet import DurationBucket, FleetOverview, RunSummary, StatusCount, WorkerBeat, WorkerInfo, WorkerRecord
+from .fleet import (DurationBucket, FleetOverview, RunFilter, RunSummary, StatusCount, WorkerBeat, WorkerInfo,
+                    WorkerRecord)
 from .model import Claim, NewTask, Task
 
 
@@ -77,6 +78,19 @@ class TaskQueue(ABC):
         """Cancel a row that has not ended (Queued or In Progress), the rows it fanned out
         (parent_task_id), and, transitively, every row depending on any of them. Returns how many rows
         changed. A running row's worker notices through its next fenced write."""
+
+    @abstractmethod
+    def retry(self, task_id: str, note: str = "retried") -> int:
+        """Put back a row that ended Failed or Cancelled, with every Failed/Cancelled row that ended
+        through it or with it (its dependants, orchestrators awaiting it, rows it or they fanned out,
+        transitively): attempts reset, ids, params, Complete rows' outputs and the last error kept; an
+        orchestrator that had fanned out waits again, any other row is Queued with `note` as its
+        progress message. Returns how many rows changed (0: the row had not ended that way)."""
+
+    @abstractmethod
+    def requeue_expired(self, task_id: str, note: str = "requeued") -> int:
+        """A row In Progress whose lease has expired (its worker is gone) is Queued again now, without
+        waiting for a sweep; the attempt counts. Returns 1, or 0 when the row is not such a row."""
 
     # ---- workers ----------------------------------------------------------------------------------
     @abstractmethod
@@ -172,9 +186,11 @@ class TaskQueue(ABC):
         oldest Queued row."""
 
     @abstractmethod
-    def list_runs(self, limit: int, offset: int = 0, status: Optional[str] = None) -> list[RunSummary]:
+    def list_runs(self, limit: int, offset: int = 0, status: Optional[str] = None,
+                  where: Optional[RunFilter] = None) -> list[RunSummary]:
         """One page of runs, newest first: each root row (one no orchestrator fanned out) with the counts
-        of the rows it fanned out; optionally only runs whose root has `status`."""
+        of the rows it fanned out; optionally only runs whose root has `status`, and those `where` lets
+        through (its status, when given, wins over `status`)."""
 
     @abstractmethod
     def task_durations(self, bounds: Sequence[float]) -> list[DurationBucket]:

@@ -180,6 +180,24 @@ class RunSummary:
 
 
 @dataclass(frozen=True)
+class RunFilter:
+    """Which runs a list shows (None: any). `since_seconds`: created at most that long ago; `search`: a row
+    id or run id of the run, or text in the root's params (its prompt, say), in any case."""
+
+    status: Optional[str] = None
+    task_type: Optional[str] = None
+    project_id: Optional[str] = None
+    since_seconds: Optional[float] = None
+    search: Optional[str] = None
+
+    @property
+    def narrows(self) -> bool:
+        """Whether anything but the status is asked for (the plain list has a cheaper query)."""
+        return any(value is not None for value in (self.task_type, self.project_id, self.since_seconds,
+                                                   self.search))
+
+
+@dataclass(frozen=True)
 class DurationBucket:
     """Complete rows of one task type that ran at most `le` seconds (le None: all of them, with `seconds`
     their run times summed)."""

@@ -31,7 +31,7 @@ import time
 from typing import Any, Callable, Optional, Sequence, TypeVar
 
 from .base import Migration, TaskQueue
-from .fleet import (DurationBucket, FleetOverview, RunSummary, StatusCount, WorkerBeat, WorkerInfo,
+from .fleet import (DurationBucket, FleetOverview, RunFilter, RunSummary, StatusCount, WorkerBeat, WorkerInfo,
                     WorkerRecord)
 from .model import Claim, DatabaseUnavailable, NewTask, QueueError, Status, Task
 
@@ -162,6 +162,12 @@ class ReconnectingQueue(TaskQueue):
     def cancel(self, task_id: str, reason: str = "cancelled by user") -> int:
         return self._retry(lambda: self.queue.cancel(task_id, reason), self.stop_writing)
 
+    def retry(self, task_id: str, note: str = "retried") -> int:
+        return self._retry(lambda: self.queue.retry(task_id, note), self.stop_writing)
+
+    def requeue_expired(self, task_id: str, note: str = "requeued") -> int:
+        return self._retry(lambda: self.queue.requeue_expired(task_id, note), self.stop_writing)
+
     def pending_count(self, task_types: Optional[Sequence[str]] = None) -> int:
         return self._retry(lambda: self.queue.pending_count(task_types), self.stop_waiting)
 
@@ -254,8 +260,9 @@ class ReconnectingQueue(TaskQueue):
     def fleet_overview(self, within_seconds: float) -> FleetOverview:
         return self.queue.fleet_overview(within_seconds)
 
-    def list_runs(self, limit: int, offset: int = 0, status: Optional[str] = None) -> list[RunSummary]:
-        return self.queue.list_runs(limit, offset, status)
+    def list_runs(self, limit: int, offset: int = 0, status: Optional[str] = None,
+                  where: Optional[RunFilter] = None) -> list[RunSummary]:
+        return self.queue.list_runs(limit, offset, status, where)
 
     def task_durations(self, bounds: Sequence[float]) -> list[DurationBucket]:
         return self.queue.task_durations(bounds)

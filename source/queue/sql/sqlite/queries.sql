@@ -123,6 +123,47 @@ UPDATE tasks SET status = 'Cancelled', error_message = :reason, lease_expires_at
                  finished_at = :now, updated_at = :now
 WHERE id = :task_id AND status IN ('Queued', 'In Progress');
 
+-- name: retry_reach
+-- The rows a retry of :task_id puts back: the row when it ended Failed/Cancelled, and every Failed or
+-- Cancelled row reached from it through dependants, awaiting orchestrators and fanned-out rows
+-- (sql/postgres/180_operator_actions.sql says why).
+WITH RECURSIVE reach(id) AS (
+    SELECT id FROM tasks WHERE id = :task_id AND status IN ('Failed', 'Cancelled')
+    UNION
+    SELECT t.id FROM reach AS r JOIN task_dependencies AS d ON d.depends_on = r.id
+    JOIN tasks AS t ON t.id = d.task_id WHERE t.status IN ('Failed', 'Cancelled')
+    UNION
+    SELECT t.id FROM reach AS r JOIN tasks AS t ON t.awaiting_task_id = r.id
+    WHERE t.status IN ('Failed', 'Cancelled')
+    UNION
+    SELECT t.id FROM reach AS r JOIN tasks AS t ON t.parent_task_id = r.id
+    WHERE t.status IN ('Failed', 'Cancelled'))
+SELECT id FROM reach;
+
+-- name: retry_awaiting
+-- Retried orchestrators that had fanned out wait again for the same row (first, so the summaries of
+-- their children's changes land on them).
+UPDATE tasks SET status = 'In Progress', worker_id = NULL, lease_expires_at = NULL, finished_at = NULL,
+                 progress_message = :note, updated_at = :now
+WHERE id IN (SELECT value FROM json_each(:ids)) AND awaiting_task_id IS NOT NULL
+  AND status IN ('Failed', 'Cancelled');
+
+-- name: retry_queued
+-- Every other retried row: Queued, attempts reset; its last error stays (history).
+UPDATE tasks SET status = 'Queued', attempts = 0, worker_id = NULL, lease_expires_at = NULL,
+                 scheduled_at = NULL, started_at = NULL, finished_at = NULL, progress = NULL,
+                 progress_message = :note, updated_at = :now
+WHERE id IN (SELECT value FROM json_each(:ids)) AND awaiting_task_id IS NULL
+  AND status IN ('Failed', 'Cancelled');
+
+-- name: requeue_expired
+-- A row In Progress past its lease is Queued again now (the attempt counts, as a sweep would count it).
+UPDATE tasks SET status = 'Queued', worker_id = NULL, lease_expires_at = NULL, scheduled_at = NULL,
+                 started_at = NULL, progress = NULL, progress_message = :note,
+                 error_message = 'worker ' || coalesce(worker_id, '?') || ' was lost (lease expired)',
+                 updated_at = :now
+WHERE id = :task_id AND status = 'In Progress' AND awaiting_task_id IS NULL AND lease_expires_at < :now;
+
 -- name: insert
 -- Insert one row; an existing id is left as it is (idempotent fan-out).
 INSERT INTO tasks (id, task_type, params, dependant_on, run_id, project_id, parent_task_id, priority,
@@ -213,6 +254,21 @@ SELECT
 -- One page of root rows (a run each), newest first, optionally only those with :status.
 SELECT * FROM tasks INDEXED BY tasks_roots
 WHERE parent_task_id IS NULL AND (:status IS NULL OR status = :status)
+ORDER BY created_at DESC, rowid DESC
+LIMIT :limit OFFSET :offset;
+
+-- name: list_roots_filtered
+-- One page of root rows, newest first, filtered: status, task type, project, created since :since, and
+-- :search (a row id or run id of the run, or text in the root's params such as its prompt, any case).
+SELECT * FROM tasks INDEXED BY tasks_roots
+WHERE parent_task_id IS NULL
+  AND (:status IS NULL OR status = :status)
+  AND (:task_type IS NULL OR task_type = :task_type)
+  AND (:project_id IS NULL OR project_id = :project_id)
+  AND (:since IS NULL OR created_at >= :since)
+  AND (:search IS NULL OR id = :search OR run_id = :search
+       OR run_id = (SELECT s.run_id FROM tasks AS s WHERE s.id = :search)
+       OR instr(lower(params), lower(:search)) > 0)
 ORDER BY created_at DESC, rowid DESC
 LIMIT :limit OFFSET :offset;
 
