@@ -21,7 +21,8 @@ from ..workflows.registry import client_registrars, params_model
 from .common import (CliError, OneLineArgumentParser, add_queue_arguments, die, named_by_flag, open_queue_or_exit,
                      settings_from_args)
 from .fleet_cli import register_dashboard, register_workers
-from .runs import register_cancel, register_status, register_wait, wait_for_run, worker_hint_for
+from .runs import (register_cancel, register_retry, register_runs, register_status, register_wait, wait_for_run,
+                   worker_hint_for)
 
 # The row's columns given by the subcommands' flags, for messages about them.
 COLUMN_FLAGS = {"priority": "--priority", "run_id": "--run_id", "project_id": "--project_id"}
@@ -104,7 +105,8 @@ def build_parser() -> OneLineArgumentParser:
         add_queue_arguments(workflow_parser)
         add_original_flags(workflow_parser)
         workflow_parser.set_defaults(func=submit_command)
-    for register in (register_status, register_wait, register_cancel, register_workers, register_dashboard):
+    for register in (register_runs, register_status, register_wait, register_cancel, register_retry, register_workers,
+                     register_dashboard):
         register(subparsers)
     return parser
 
