@@ -170,7 +170,7 @@ def test_runs_are_paged_newest_first(sqlite_backend):
     assert [len(r) for r in runs] == [50, 50, 20]
     assert runs[0][0] == "run-119" and runs[2][-1] == "run-000"
     assert sorted(sum(runs, [])) == [f"run-{i:03d}" for i in range(120)]
-    assert "page=2" in pages[0] and "older" in pages[1] and "older" not in pages[2]
+    assert "page=2" in pages[0] and "older →" in pages[1] and "older →" not in pages[2]
     status, _, body = dashboard.get("/runs/no-such-run")
     assert status == 404 and b"no run or row with id no-such-run" in body
     assert dashboard.get("/runs?page=oops&status=Nonsense")[0] == 200
