@@ -88,3 +88,12 @@ def test_retry_puts_the_failed_run_back_and_says_how_to_follow_it(db, capsys):
     assert code == 0 and "nothing to retry: no row of run run-heron failed or was cancelled" in err
     code, _, err = cli(capsys, "retry", "run-room", "--db-file", str(db))
     assert "nothing to retry" in err
+
+
+def test_status_says_when_an_output_is_no_longer_on_disk(db, capsys, tmp_path):
+    code, out, _ = cli(capsys, "status", "run-room", "--db-file", str(db))
+    assert code == 0
+    assert f"output: {tmp_path / 'room.mp4'} (removed: an intermediate file; a run's work files go when it ends)" in out
+    (tmp_path / "room.mp4").write_bytes(b"x")
+    out = cli(capsys, "status", "run-room", "--db-file", str(db))[1]
+    assert out.splitlines()[1].strip() == f"output: {tmp_path / 'room.mp4'}"

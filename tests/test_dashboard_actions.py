@@ -77,7 +77,8 @@ def scene(backend) -> dict:
     time.sleep(0.1)
 
     queue.enqueue([NewTask("noop", {"prompt": "a grey heron"}, id="run-heron", run_id="run-heron")])
-    assert queue.complete(queue.claim("w", 60, ["noop"]), None)
+    gone = Path(backend.env["MAIN_OUTPUT_DIR"]) / "_work" / "runs" / "run-heron" / "guide.mp4"
+    assert queue.complete(queue.claim("w", 60, ["noop"]), str(gone))   # its work folder was removed since
     return {"queue": queue, "guide": children[1].id, "render": children[2].id}
 
 
@@ -209,6 +210,9 @@ def test_the_runs_page_filters_and_searches(sqlite_backend, browser, tmp_path):
     page.goto(f"{dashboard.url}/runs")
     assert shown() == ["run-heron", "run-stuck-0123456789abcdef", "run-fails"]
     assert overflowing(page) == []
+    heron = page.locator("tr[data-run=run-heron]")
+    assert heron.locator("a").count() == 1, "the run's own link only: no link to a file that is gone"
+    assert "guide.mp4: removed" in heron.locator("[data-removed]").inner_text()
     page.fill("input[name=q]", "HERON")
     page.click("#run-filters button[type=submit]")
     page.wait_for_url("**/runs?q=HERON**")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shlex
 import sys
@@ -116,12 +117,20 @@ def format_run(rows: list[Task], resolve) -> str:
             line += f"  {task.progress_message}"
         lines.append(line)
         if task.output_location:
-            lines.append(f"    output: {resolve(task.output_location)}")
+            lines.append(f"    output: {shown_output(resolve(task.output_location))}")
         if task.error_message:
             lines.append(f"    error:  {task.error_message}")
         for hint in ignored_key_hints(task):
             lines.append(f"    ignored: {hint}")
     return "\n".join(lines)
+
+
+def shown_output(location: str) -> str:
+    """An output as `status` prints it; a local file that is gone says so (a run's intermediate files go
+    with its work folder when the run ends: source/workflows/workdirs.py)."""
+    if "://" in location or os.path.exists(location):
+        return location
+    return f"{location} (removed: an intermediate file; a run's work files go when it ends)"
 
 
 def progress_bar(fraction: float, width: int = 30) -> str:
