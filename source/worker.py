@@ -36,8 +36,8 @@ from dataclasses import dataclass
 from typing import Optional
 
 from .config import Settings
-from .errors import EXIT_BROKEN, TaskCancelled, describe, explain_environment_error, is_broken_environment, \
-    is_transient, is_user_error
+from .errors import EXIT_BROKEN, TaskCancelled, TransientError, describe, explain_environment_error, \
+    is_broken_environment, is_transient, is_user_error
 from .log import task_logging
 from .queue.base import TaskQueue
 from .queue.model import Claim, Task
@@ -339,7 +339,7 @@ class Worker:
             return True
         message = describe(error)
         transient = is_transient(error)
-        if self.settings.debug or not is_user_error(error):
+        if self.settings.debug or not (is_user_error(error) or isinstance(error, TransientError)):
             log.error("failed: %s\n%s", message, outcome.trace.rstrip())
         else:
             log.error("failed: %s", message)
