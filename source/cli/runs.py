@@ -120,9 +120,16 @@ def format_run(rows: list[Task], resolve) -> str:
             lines.append(f"    output: {shown_output(resolve(task.output_location))}")
         if task.error_message:
             lines.append(f"    error:  {task.error_message}")
+        if task.status != Status.IN_PROGRESS and is_warning(task.progress_message):
+            lines.append(f"    {task.progress_message}")
         for hint in ignored_key_hints(task):
             lines.append(f"    ignored: {hint}")
     return "\n".join(lines)
+
+
+def is_warning(message: Optional[str]) -> bool:
+    """A progress message a step leaves on its row for the person who queued it ("warning: ...")."""
+    return bool(message) and message.startswith("warning:")
 
 
 def shown_output(location: str) -> str:
@@ -178,6 +185,9 @@ def wait_for_run(queue, root_id: str, resolve, timeout: Optional[float] = None,
                 last_line = line
             if root.status in Status.TERMINAL:
                 end_line()
+                for task in rows:
+                    if task.id != root.id and is_warning(task.progress_message):
+                        print(f"{task.progress_message} ({row_label(task)})", file=sys.stderr)
                 if root.status == Status.COMPLETE:
                     print(resolve(root.output_location) if root.output_location else "", flush=True)
                     return 0

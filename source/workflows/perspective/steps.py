@@ -3,7 +3,9 @@
 Intermediates live in the run's work folder, which the worker removes once the run has ended (unless
 debug or `skip_cleanup`). When the still shows nobody (random-weight test models paint noise; a prompt may ask
 for no person), the guide keeps the input pose on every frame (a static skeleton) and says so in the
-log and in `poses.json`; the render then keeps the pose and follows the prompt and the reference.
+log, in `poses.json` and on its row (a progress message starting "warning:", which stays after the row
+completes, and which `status`, `--wait` and the dashboard show); the render then keeps the pose and follows
+the prompt and the reference.
 """
 from __future__ import annotations
 
@@ -114,6 +116,10 @@ def target_pose(input_pose: Pose, still: np.ndarray) -> tuple[Pose, bool]:
         return input_pose, True
 
 
+NO_PERSON_WARNING = ("warning: no person found in the generated still; the guide keeps the input pose on every "
+                     "frame, so the render keeps the pose")
+
+
 def handle_guide(ctx: TaskContext) -> Done:
     """Step 2: the guide video (pose skeletons, or depth maps) from the input image to the still."""
     params: StepParams = ctx.params
@@ -138,7 +144,7 @@ def handle_guide(ctx: TaskContext) -> Done:
         note = {"perspective_type": "pose", "target_pose_fallback": fell_back,
                 "input_pose": start.to_json(), "target_pose": end.to_json()}
     (run_dir / "poses.json").write_text(json.dumps(note, indent=1), encoding="utf-8")
-    ctx.report_progress(0.5, "guide frames ready")
+    ctx.report_progress(0.5, NO_PERSON_WARNING if note.get("target_pose_fallback") else "guide frames ready")
     return Done(str(video_io.write_video(frames, run_dir / "guide.mp4")))
 
 
