@@ -77,8 +77,9 @@ def test_pages_and_metrics_on_every_backend(backend):
     samples = parse_metrics(bodies["/metrics"])
     counts = _raw_counts(backend)
     for (task_type, status_name), rows in counts.items():
-        assert samples[("headless_tasks", (("status", status_name), ("task_type", task_type)))] == rows
-    assert samples[("headless_tasks", (("status", Status.CANCELLED), ("task_type", "noop")))] == 0
+        label = status_name.lower().replace(" ", "_")                 # lower_snake_case label values
+        assert samples[("headless_tasks", (("status", label), ("task_type", task_type)))] == rows
+    assert samples[("headless_tasks", (("status", "cancelled"), ("task_type", "noop")))] == 0
     assert samples[("headless_tasks_completed_total", (("task_type", "noop"),))] == 1
     assert samples[("headless_tasks_failed_total", (("task_type", "extract_frame"),))] == 1
     assert samples[("headless_task_duration_seconds_count", (("task_type", "noop"),))] == 1

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 
-from source.queue.fleet import RunFilter
+from source.dashboard.metrics import metrics_text
+from source.queue.fleet import RunFilter, WorkerBeat, WorkerInfo
 from source.queue.model import NewTask, Status
 
 LEASE = 30.0
@@ -109,3 +110,40 @@ def test_runs_list_filters(queue_factory):
     assert keys(task_type="noop", status=Status.FAILED) == []
     [summary] = queue.list_runs(10, where=RunFilter(search="fox"))
     assert summary.children_by_status == {Status.COMPLETE: 1, Status.FAILED: 2}
+
+
+def test_event_counters_only_grow_and_metrics_show_them(queue_factory):
+    from tests.helpers.dashboard import parse_metrics
+
+    queue = queue_factory()
+    orch, side, seg, stitch = failed_run(queue)          # side completed; seg, stitch, orch failed
+    flaky = NewTask("flaky", {}, max_attempts=3)
+    queue.enqueue([flaky])
+    assert queue.fail(queue.claim("w", LEASE, ["flaky"]), "blip", retry=True)          # retried
+    queue.claim("lost", 0.05, ["flaky"])
+    time.sleep(0.1)
+    assert queue.sweep_expired() == 1                                                  # lease expired
+    assert queue.retry(seg.id) == 3                                                    # operator retried
+    counts = {(e.event, e.task_type): e.n for e in queue.event_counts()}
+    assert counts[("completed", "side")] == 1 and counts[("failed", "seg")] == 1
+    assert counts[("failed", "orchestrator")] == 1 and counts[("retried", "flaky")] == 1
+    assert counts[("lease_expired", "flaky")] == 1 and ("retried", "seg") not in counts
+    assert counts[("operator_retried", "seg")] == 1 and counts[("operator_retried", "orchestrator")] == 1
+
+    queue.register_worker(WorkerInfo("w-1", "host", 1, 30.0), 3600)
+    claim = queue.claim("w-1", LEASE, ["flaky"])
+    assert queue.beat_worker(WorkerBeat("w-1", "busy", current_task_id=claim.task_id))
+    samples = parse_metrics(metrics_text(queue).decode())
+    assert samples[("headless_tasks", (("status", "in_progress"), ("task_type", "flaky")))] == 1
+    assert samples[("headless_tasks_failed_total", (("task_type", "seg"),))] == 1
+    assert samples[("headless_task_retries_total", (("task_type", "flaky"),))] == 1
+    assert samples[("headless_task_leases_expired_total", (("task_type", "flaky"),))] == 1
+    assert samples[("headless_task_operator_retries_total", (("task_type", "seg"),))] == 1
+    assert samples[("headless_worker_state", (("state", "busy"), ("worker_id", "w-1")))] == 1
+    assert 0 <= samples[("headless_worker_current_task_age_seconds",
+                         (("task_type", "flaky"), ("worker_id", "w-1")))] < 60
+    # pruning rows takes nothing back from the counters (the gauges follow the rows)
+    queue.target.execute("DELETE FROM tasks WHERE task_type = 'side'", "DELETE FROM tasks WHERE task_type = 'side'")
+    samples = parse_metrics(metrics_text(queue).decode())
+    assert samples[("headless_tasks_completed_total", (("task_type", "side"),))] == 1
+    assert ("headless_tasks", (("status", "complete"), ("task_type", "side"))) not in samples

@@ -13,8 +13,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
-from .fleet import (DurationBucket, FleetOverview, RunFilter, RunSummary, StatusCount, WorkerBeat, WorkerInfo,
-                    WorkerRecord)
+from .fleet import (DurationBucket, EventCount, FleetOverview, RunFilter, RunSummary, StatusCount, WorkerBeat,
+                    WorkerInfo, WorkerRecord)
 from .model import Claim, NewTask, Task
 
 
@@ -191,6 +191,11 @@ class TaskQueue(ABC):
         """One page of runs, newest first: each root row (one no orchestrator fanned out) with the counts
         of the rows it fanned out; optionally only runs whose root has `status`, and those `where` lets
         through (its status, when given, wins over `status`)."""
+
+    @abstractmethod
+    def event_counts(self) -> list[EventCount]:
+        """Counters of what happened to rows since the schema had them (completed, failed, cancelled,
+        retried, lease_expired, operator_retried), by task type; they never go down."""
 
     @abstractmethod
     def task_durations(self, bounds: Sequence[float]) -> list[DurationBucket]:

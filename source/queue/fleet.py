@@ -198,6 +198,21 @@ class RunFilter:
 
 
 @dataclass(frozen=True)
+class EventCount:
+    """How many times `event` happened to rows of `task_type` (sql/*/181_task_events.sql); only grows."""
+
+    EVENTS = ("completed", "failed", "cancelled", "retried", "lease_expired", "operator_retried")
+
+    event: str
+    task_type: str
+    n: int
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> "EventCount":
+        return cls(row["event"], row["task_type"], int(row["n"]))
+
+
+@dataclass(frozen=True)
 class DurationBucket:
     """Complete rows of one task type that ran at most `le` seconds (le None: all of them, with `seconds`
     their run times summed)."""

@@ -11,8 +11,8 @@ from typing import Any, Optional, Sequence
 
 from .base import Migration, TaskQueue
 from .connector import Connector
-from .fleet import (DurationBucket, FleetOverview, RunFilter, RunSummary, StatusCount, WorkerBeat, WorkerInfo,
-                    WorkerRecord, run_summaries)
+from .fleet import (DurationBucket, EventCount, FleetOverview, RunFilter, RunSummary, StatusCount, WorkerBeat,
+                    WorkerInfo, WorkerRecord, run_summaries)
 from .model import Claim, NewTask, Task
 from .rows import task_from_row, tasks_json
 
@@ -134,6 +134,9 @@ class PostgresQueue(TaskQueue):
         run_ids = sorted({root.run_id for root in roots if root.run_id})
         counts = self.connector.call("run_counts", run_ids=run_ids) if run_ids else []
         return run_summaries(roots, counts)
+
+    def event_counts(self) -> list[EventCount]:
+        return [EventCount.from_row(row) for row in self.connector.call("event_counts")]
 
     def task_durations(self, bounds: Sequence[float]) -> list[DurationBucket]:
         rows = self.connector.call("task_durations", bounds=[float(b) for b in bounds])

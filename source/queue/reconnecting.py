@@ -31,8 +31,8 @@ import time
 from typing import Any, Callable, Optional, Sequence, TypeVar
 
 from .base import Migration, TaskQueue
-from .fleet import (DurationBucket, FleetOverview, RunFilter, RunSummary, StatusCount, WorkerBeat, WorkerInfo,
-                    WorkerRecord)
+from .fleet import (DurationBucket, EventCount, FleetOverview, RunFilter, RunSummary, StatusCount, WorkerBeat,
+                    WorkerInfo, WorkerRecord)
 from .model import Claim, DatabaseUnavailable, NewTask, QueueError, Status, Task
 
 log = logging.getLogger("queue")
@@ -263,6 +263,9 @@ class ReconnectingQueue(TaskQueue):
     def list_runs(self, limit: int, offset: int = 0, status: Optional[str] = None,
                   where: Optional[RunFilter] = None) -> list[RunSummary]:
         return self.queue.list_runs(limit, offset, status, where)
+
+    def event_counts(self) -> list[EventCount]:
+        return self.queue.event_counts()
 
     def task_durations(self, bounds: Sequence[float]) -> list[DurationBucket]:
         return self.queue.task_durations(bounds)

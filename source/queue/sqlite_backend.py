@@ -25,8 +25,8 @@ from typing import Iterator, Optional, Sequence
 
 from .base import Migration, TaskQueue
 from .connections import ThreadConnections
-from .fleet import (DurationBucket, FleetOverview, RunFilter, RunSummary, StatusCount, WorkerBeat, WorkerInfo,
-                    WorkerRecord, run_summaries)
+from .fleet import (DurationBucket, EventCount, FleetOverview, RunFilter, RunSummary, StatusCount, WorkerBeat,
+                    WorkerInfo, WorkerRecord, run_summaries)
 from .model import Claim, DatabaseUnavailable, InvalidTask, NewTask, QueueError, SchemaTooNew, Task
 from .rows import after, parse_params, parse_timestamp, task_from_row, to_db_text, utc_now
 from .seed_upgrade import SeedTable, has_table
@@ -195,10 +195,11 @@ class SqliteQueue(TaskQueue):
 
     def cancel(self, task_id: str, reason: str = "cancelled by user") -> int:
         with self._write() as conn:
-            before = conn.total_changes  # counts the rows the cascade trigger changes too
+            # the rows the cascade trigger cancelled too, as the event counters saw them (181_task_events.sql)
+            before = conn.execute(QUERIES["cancelled_count"]).fetchone()[0]
             conn.execute(QUERIES["cancel"], {"task_id": task_id, "reason": reason,
                                              "now": to_db_text(utc_now())})
-            return conn.total_changes - before
+            return conn.execute(QUERIES["cancelled_count"]).fetchone()[0] - before
 
     def retry(self, task_id: str, note: str = "retried") -> int:
         with self._write() as conn:
@@ -341,6 +342,9 @@ class SqliteQueue(TaskQueue):
         run_ids = sorted({root.run_id for root in roots if root.run_id})
         counts = [dict(row) for row in conn.execute(QUERIES["run_counts"], {"run_ids": json.dumps(run_ids)})]
         return run_summaries(roots, counts)
+
+    def event_counts(self) -> list[EventCount]:
+        return [EventCount.from_row(row) for row in self._connections.get().execute(QUERIES["event_counts"])]
 
     def task_durations(self, bounds: Sequence[float]) -> list[DurationBucket]:
         rows = self._connections.get().execute(QUERIES["task_durations"], {

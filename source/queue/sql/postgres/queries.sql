@@ -131,6 +131,10 @@ SELECT * FROM wq_list_roots_v2(p_status => %(status)s::text, p_task_type => %(ta
 -- The fanned-out rows of some runs by status: count, summed progress, last finish.
 SELECT * FROM wq_run_counts_v1(p_run_ids => %(run_ids)s::text[]);
 
+-- name: event_counts
+-- Counters of what happened to rows (completed, failed, cancelled, retried, lease_expired, operator_retried).
+SELECT * FROM wq_event_counts_v1();
+
 -- name: task_durations
 -- Complete rows' run times by task type, counted under each bound, plus the total count and sum.
 SELECT * FROM wq_task_durations_v1(p_bounds => %(bounds)s::float8[]);

@@ -164,6 +164,10 @@ UPDATE tasks SET status = 'Queued', worker_id = NULL, lease_expires_at = NULL, s
                  updated_at = :now
 WHERE id = :task_id AND status = 'In Progress' AND awaiting_task_id IS NULL AND lease_expires_at < :now;
 
+-- name: cancelled_count
+-- How many rows have been cancelled so far (the event counter), to tell how many one cancel reached.
+SELECT coalesce(sum(n), 0) FROM wq_task_events WHERE event = 'cancelled';
+
 -- name: insert
 -- Insert one row; an existing id is left as it is (idempotent fan-out).
 INSERT INTO tasks (id, task_type, params, dependant_on, run_id, project_id, parent_task_id, priority,
@@ -280,6 +284,10 @@ SELECT run_id, status, count(*) AS rows, sum(coalesce(progress, 0)) AS progress,
 FROM tasks
 WHERE run_id IN (SELECT value FROM json_each(:run_ids)) AND parent_task_id IS NOT NULL
 GROUP BY run_id, status;
+
+-- name: event_counts
+-- Counters of what happened to rows (sql/sqlite/181_task_events.sql), by event and task type.
+SELECT event, task_type, n FROM wq_task_events ORDER BY event, task_type;
 
 -- name: task_durations
 -- Complete rows' run times (finished_at - started_at) by task type: for each bound of the JSON list
