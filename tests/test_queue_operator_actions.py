@@ -146,4 +146,15 @@ def test_event_counters_only_grow_and_metrics_show_them(queue_factory):
     queue.target.execute("DELETE FROM tasks WHERE task_type = 'side'", "DELETE FROM tasks WHERE task_type = 'side'")
     samples = parse_metrics(metrics_text(queue).decode())
     assert samples[("headless_tasks_completed_total", (("task_type", "side"),))] == 1
+    assert samples[("headless_task_duration_seconds_count", (("task_type", "side"),))] == 1
+    assert samples[("headless_task_duration_seconds_bucket", (("le", "1"), ("task_type", "side")))] == 1
     assert ("headless_tasks", (("status", "complete"), ("task_type", "side"))) not in samples
+
+
+def test_the_duration_bounds_are_declared_once(queue_factory):
+    from source.dashboard.metrics import DURATION_BOUNDS
+
+    queue = queue_factory()
+    stored = queue.target.execute("SELECT le FROM wq_duration_bounds ORDER BY le",
+                                  "SELECT le FROM wq_duration_bounds ORDER BY le")
+    assert [float(le) for (le,) in stored] == [float(b) for b in DURATION_BOUNDS] + [1e308]

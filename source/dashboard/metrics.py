@@ -5,7 +5,6 @@ not this process's, so any number of dashboards report the same). Label values a
 Gauges (what is there now; they go down when rows end or are pruned):
 headless_tasks{task_type,status}                rows by type and status (every status, zeros included)
 headless_oldest_queued_age_seconds              age of the oldest Queued row (0 when none)
-headless_task_duration_seconds{task_type}       histogram of the Complete rows' run times (started -> finished)
 headless_workers{state}                         workers seen in the last day by state (busy, idle, ...)
 headless_worker_state{worker_id,state}          1 per worker seen in the last day, with its state
 headless_worker_current_task_age_seconds{worker_id,task_type}   how long a busy worker's task has run
@@ -18,6 +17,8 @@ headless_tasks_cancelled_total{task_type}       rows that were cancelled
 headless_task_retries_total{task_type}          failed attempts sent back to the queue for another
 headless_task_leases_expired_total{task_type}   rows taken back from a worker whose lease ran out
 headless_task_operator_retries_total{task_type} Failed/Cancelled rows put back by `retry` or the dashboard
+headless_task_duration_seconds{task_type}       histogram of the run times (started -> finished) of the rows
+                                                that completed (counted as they complete, bounds DURATION_BOUNDS)
 """
 from __future__ import annotations
 
@@ -81,10 +82,10 @@ class QueueCollector:
 
     def durations(self) -> HistogramMetricFamily:
         durations = HistogramMetricFamily("headless_task_duration_seconds",
-                                          "Run time of Complete rows (started_at to finished_at)",
+                                          "Run time of the rows that completed (started_at to finished_at)",
                                           labels=["task_type"])
         by_type: dict[str, dict] = {}
-        for bucket in self.queue.task_durations(DURATION_BOUNDS):
+        for bucket in self.queue.duration_counts():
             by_type.setdefault(bucket.task_type, {})[bucket.le] = bucket
         for task_type, buckets in sorted(by_type.items()):
             total = buckets.pop(None)

@@ -198,6 +198,12 @@ class TaskQueue(ABC):
         retried, lease_expired, operator_retried), by task type; they never go down."""
 
     @abstractmethod
+    def duration_counts(self) -> list[DurationBucket]:
+        """Run times of the rows that completed since the schema counted them, by task type, for the
+        bounds of sql/*/181_task_events.sql (cumulative, as `task_durations` gives them); they never go
+        down and need no pass over the rows."""
+
+    @abstractmethod
     def task_durations(self, bounds: Sequence[float]) -> list[DurationBucket]:
         """Complete rows' run times by task type: how many took at most each bound, and in all."""
 

@@ -228,6 +228,26 @@ class DurationBucket:
                    None if row["seconds"] is None else float(row["seconds"]))
 
 
+ABOVE_ALL_BOUNDS = 1e308   # the bucket of run times above every bound (sql/*/181_task_events.sql)
+
+
+def cumulative_durations(rows: list[Mapping[str, Any]]) -> list[DurationBucket]:
+    """Per-bucket counts (task_type, le, n, seconds) as `DurationBucket`s: for each bound how many took at
+    most that long, and (le None) how many in all with their seconds summed."""
+    by_type: dict[str, list[tuple[float, int, float]]] = {}
+    for row in rows:
+        by_type.setdefault(row["task_type"], []).append((float(row["le"]), int(row["n"]), float(row["seconds"])))
+    buckets = []
+    for task_type, counted in sorted(by_type.items()):
+        running = 0
+        for le, n, _ in sorted(counted):
+            running += n
+            if le < ABOVE_ALL_BOUNDS:
+                buckets.append(DurationBucket(task_type, le, running))
+        buckets.append(DurationBucket(task_type, None, running, sum(s for _, _, s in counted)))
+    return buckets
+
+
 def run_summaries(roots: list[Task], count_rows: list[Mapping[str, Any]]) -> list[RunSummary]:
     """Root rows joined with the per-run, per-status counts of their children (`run_counts`)."""
     by_run: dict[str, list[Mapping[str, Any]]] = {}

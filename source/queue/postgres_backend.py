@@ -12,7 +12,7 @@ from typing import Any, Optional, Sequence
 from .base import Migration, TaskQueue
 from .connector import Connector
 from .fleet import (DurationBucket, EventCount, FleetOverview, RunFilter, RunSummary, StatusCount, WorkerBeat,
-                    WorkerInfo, WorkerRecord, run_summaries)
+                    WorkerInfo, WorkerRecord, cumulative_durations, run_summaries)
 from .model import Claim, NewTask, Task
 from .rows import task_from_row, tasks_json
 
@@ -137,6 +137,9 @@ class PostgresQueue(TaskQueue):
 
     def event_counts(self) -> list[EventCount]:
         return [EventCount.from_row(row) for row in self.connector.call("event_counts")]
+
+    def duration_counts(self) -> list[DurationBucket]:
+        return cumulative_durations(self.connector.call("duration_counts"))
 
     def task_durations(self, bounds: Sequence[float]) -> list[DurationBucket]:
         rows = self.connector.call("task_durations", bounds=[float(b) for b in bounds])

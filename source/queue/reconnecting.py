@@ -267,6 +267,9 @@ class ReconnectingQueue(TaskQueue):
     def event_counts(self) -> list[EventCount]:
         return self.queue.event_counts()
 
+    def duration_counts(self) -> list[DurationBucket]:
+        return self.queue.duration_counts()
+
     def task_durations(self, bounds: Sequence[float]) -> list[DurationBucket]:
         return self.queue.task_durations(bounds)
 

@@ -26,7 +26,7 @@ from typing import Iterator, Optional, Sequence
 from .base import Migration, TaskQueue
 from .connections import ThreadConnections
 from .fleet import (DurationBucket, EventCount, FleetOverview, RunFilter, RunSummary, StatusCount, WorkerBeat,
-                    WorkerInfo, WorkerRecord, run_summaries)
+                    WorkerInfo, WorkerRecord, cumulative_durations, run_summaries)
 from .model import Claim, DatabaseUnavailable, InvalidTask, NewTask, QueueError, SchemaTooNew, Task
 from .rows import after, parse_params, parse_timestamp, task_from_row, to_db_text, utc_now
 from .seed_upgrade import SeedTable, has_table
@@ -345,6 +345,9 @@ class SqliteQueue(TaskQueue):
 
     def event_counts(self) -> list[EventCount]:
         return [EventCount.from_row(row) for row in self._connections.get().execute(QUERIES["event_counts"])]
+
+    def duration_counts(self) -> list[DurationBucket]:
+        return cumulative_durations(self._connections.get().execute(QUERIES["duration_counts"]).fetchall())
 
     def task_durations(self, bounds: Sequence[float]) -> list[DurationBucket]:
         rows = self._connections.get().execute(QUERIES["task_durations"], {

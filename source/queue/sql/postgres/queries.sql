@@ -135,6 +135,10 @@ SELECT * FROM wq_run_counts_v1(p_run_ids => %(run_ids)s::text[]);
 -- Counters of what happened to rows (completed, failed, cancelled, retried, lease_expired, operator_retried).
 SELECT * FROM wq_event_counts_v1();
 
+-- name: duration_counts
+-- The completed rows' run times by task type and bucket (counted as rows complete; they never go down).
+SELECT * FROM wq_duration_counts_v1();
+
 -- name: task_durations
 -- Complete rows' run times by task type, counted under each bound, plus the total count and sum.
 SELECT * FROM wq_task_durations_v1(p_bounds => %(bounds)s::float8[]);

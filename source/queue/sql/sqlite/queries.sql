@@ -289,10 +289,14 @@ GROUP BY run_id, status;
 -- Counters of what happened to rows (sql/sqlite/181_task_events.sql), by event and task type.
 SELECT event, task_type, n FROM wq_task_events ORDER BY event, task_type;
 
+-- name: duration_counts
+-- The completed rows' run times by task type and bucket (181_task_events.sql; they never go down).
+SELECT task_type, le, n, seconds FROM wq_task_durations ORDER BY task_type, le;
+
 -- name: task_durations
 -- Complete rows' run times (finished_at - started_at) by task type: for each bound of the JSON list
 -- :bounds how many took at most that long, and (bound NULL) how many in all and their seconds summed.
-WITH done AS (
+WITH done AS MATERIALIZED (
     SELECT task_type, (julianday(finished_at) - julianday(started_at)) * 86400.0 AS seconds
     FROM tasks WHERE status = 'Complete' AND started_at IS NOT NULL AND finished_at IS NOT NULL)
 SELECT done.task_type, bound.value AS le, sum(done.seconds <= bound.value) AS rows, NULL AS seconds
