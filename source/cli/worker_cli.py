@@ -158,6 +158,14 @@ def open_worker_queue(settings, log: logging.Logger):
         return queue
 
 
+def unused_wan2gp_flags(args, engine: Optional[str]) -> list[str]:
+    """The --wgp-* / --wan2gp-* flags given on this command line when the worker's engine is not wan2gp."""
+    if engine == "wan2gp":
+        return []
+    names = ("wan2gp_path", "wan2gp_python", "wan2gp_timeout") + WGP_FLAG_NAMES
+    return ["--" + name.replace("_", "-") for name in names if getattr(args, name, None) is not None]
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -181,6 +189,11 @@ def main(argv: Optional[list[str]] = None) -> int:
         delete_database(settings)
     log = logging.getLogger("headless")
     log.debug("settings: %s", settings.redacted())
+    ignored = unused_wan2gp_flags(args, settings.engine)
+    if ignored:
+        log.warning("%s %s only for renders on the wan2gp engine; this worker's engine is %s (a task may still "
+                    "ask for wan2gp)", ", ".join(ignored), "applies" if len(ignored) == 1 else "apply",
+                    settings.engine or "auto")
     try:
         queue = open_worker_queue(settings, log)
     except SchemaTooNew as exc:  # a worker refuses it as its self-check would; --migrate-only is a bad argument

@@ -440,7 +440,10 @@ def ignored_key_hint(model: type[Params], key: str) -> str:
     leaf = key.rsplit(".", 1)[-1]
     if leaf in RETIRED_KEYS:
         return f"{key} ({RETIRED_KEYS[leaf]})"
-    match = difflib.get_close_matches(leaf, accepted_names(model), n=1, cutoff=0.6)
+    names = accepted_names(model)
+    if leaf != key and leaf in names:  # a name of this task type, written at another level
+        return f"{key} (write {leaf} at the top level of params, not inside {key.rsplit('.', 1)[0]})"
+    match = difflib.get_close_matches(leaf, [name for name in names if name != leaf], n=1, cutoff=0.6)
     return f"{key} (did you mean {match[0]}?)" if match else f"{key} (no parameter of this task type is like it)"
 
 

@@ -21,7 +21,7 @@ from ...media.pose import NoPersonFound, Pose, detect_pose, pose_guide_frames, r
 from ...media.vace import keep_mask
 from ...queue.model import NewTask
 from ...storage.downloads import is_url
-from ...storage.outputs import check_output_folder, safe_name
+from ...storage.outputs import output_folder, safe_name
 from ...tasks.context import Done, FanOut, TaskContext
 from ...tasks.ids import child_task_id
 from . import STEP_FINAL, STEP_GUIDE, STEP_RENDER, STEP_STILL, STEPS
@@ -169,5 +169,5 @@ def handle_final(ctx: TaskContext) -> Done:
     folder, as it does for every run that has ended)."""
     params: StepParams = ctx.params
     frame = video_io.read_frame(_step_output(ctx, STEP_RENDER), -1)
-    folder = check_output_folder(params.output_dir, "output_dir") if params.output_dir else ctx.output_dir
+    folder = output_folder(ctx.settings, params.output_dir, "output_dir") if params.output_dir else ctx.output_dir
     return Done(str(video_io.save_png(frame, folder / f"{safe_name(params.run_id)}_final.png")))
