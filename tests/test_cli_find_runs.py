@@ -97,3 +97,31 @@ def test_status_says_when_an_output_is_no_longer_on_disk(db, capsys, tmp_path):
     (tmp_path / "room.mp4").write_bytes(b"x")
     out = cli(capsys, "status", "run-room", "--db-file", str(db))[1]
     assert out.splitlines()[1].strip() == f"output: {tmp_path / 'room.mp4'}"
+
+
+def test_the_wait_bar_only_moves_forward(tmp_path):
+    import io
+    import re
+    import threading
+    import time
+
+    from source.cli.runs import wait_for_run
+
+    queue = open_migrated_queue(Settings(db_type="sqlite", db_file=str(tmp_path / "w.db")))
+    orch = NewTask("travel_orchestrator", {}, run_id="run-bar")
+    queue.enqueue([orch])
+    claim = queue.claim("w", 30)
+    assert queue.set_progress(claim, 0.1, "checking inputs")
+    stream = io.StringIO()
+    watcher = threading.Thread(target=wait_for_run, args=(queue, orch.id, str),
+                               kwargs={"timeout": 1.2, "stream": stream, "poll_seconds": 0.05})
+    watcher.start()
+    time.sleep(0.4)
+    segs = [NewTask("travel_segment", {"segment_index": i}, id=f"run-bar-seg{i}") for i in range(3)]
+    assert queue.fan_out(claim, segs, segs[-1].id)        # three children at 0 %: the mean drops to 0
+    watcher.join(5)
+    shown = [float(p) for p in re.findall(r"\]\s+([\d.]+)%", stream.getvalue())]
+    assert shown[0] == 10.0 and len(shown) >= 2, stream.getvalue()
+    assert shown == sorted(shown), stream.getvalue()
+    assert "step 1/3" in stream.getvalue().splitlines()[-1] or "waiting for a worker" in stream.getvalue()
+    queue.close()

@@ -159,6 +159,7 @@ def wait_for_run(queue, root_id: str, resolve, timeout: Optional[float] = None,
     interactive = stream.isatty()
     last_line = ""
     hinted = False
+    shown = 0.0
     root: Optional[Task] = None
 
     def end_line() -> None:
@@ -174,7 +175,9 @@ def wait_for_run(queue, root_id: str, resolve, timeout: Optional[float] = None,
                 print(f"error: row {root_id} disappeared", file=sys.stderr)
                 return 1
             rows = queue.list_run(root.run_id) if root.run_id else [root]
-            done = 1.0 if root.status == Status.COMPLETE else run_progress(rows)
+            # the bar only moves forward: an orchestrator's own progress (checking inputs) gives way to its
+            # children's mean once it fans out, which starts lower
+            shown = done = max(shown, 1.0 if root.status == Status.COMPLETE else run_progress(rows))
             line = f"{progress_bar(done)} {step_line(root, rows)}"[:110]
             if line != last_line:
                 if interactive:
