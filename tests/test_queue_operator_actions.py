@@ -158,3 +158,16 @@ def test_the_duration_bounds_are_declared_once(queue_factory):
     stored = queue.target.execute("SELECT le FROM wq_duration_bounds ORDER BY le",
                                   "SELECT le FROM wq_duration_bounds ORDER BY le")
     assert [float(le) for (le,) in stored] == [float(b) for b in DURATION_BOUNDS] + [1e308]
+
+
+def test_a_worker_registers_as_starting_then_beats_idle(queue_factory):
+    from source.queue.fleet import WorkerState
+
+    queue = queue_factory()
+    queue.register_worker(WorkerInfo("w-s", "host", 1, 30.0, state=WorkerState.STARTING), 3600)
+    [record] = queue.list_workers(60)
+    assert record.shown_state == WorkerState.STARTING and record.is_up
+    assert queue.beat_worker(WorkerBeat("w-s", WorkerState.IDLE))
+    assert queue.list_workers(60)[0].shown_state == WorkerState.IDLE
+    queue.register_worker(WorkerInfo("w-i", "host", 2, 30.0), 3600)     # the default stays idle
+    assert {w.worker_id: w.state for w in queue.list_workers(60)}["w-i"] == WorkerState.IDLE

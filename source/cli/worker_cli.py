@@ -216,15 +216,17 @@ def main(argv: Optional[list[str]] = None) -> int:
     from ..selfcheck import SelfCheckFailed, run_selfcheck
 
     worker = Worker(settings, queue, worker_id=worker_id)
+    presence = WorkerPresence(worker)
+    presence.start(starting=True)   # shown at once as `starting`, while the self-check runs
     try:
         for line in run_selfcheck(settings, worker.queue):  # the worker's queue waits out an outage
             log.info("self-check: %s", line)
     except SelfCheckFailed as exc:
+        presence.stop()
         queue.close()
         die(f"self-check failed, nothing claimed: {exc}", code=EXIT_BROKEN)
+    presence.started()
     worker.install_signal_handlers()
-    presence = WorkerPresence(worker)
-    presence.start()
     try:
         code = worker.run(once=args.once, until_idle=args.until_idle)
     finally:

@@ -17,14 +17,15 @@ from .rows import parse_timestamp
 
 
 class WorkerState:
+    STARTING = "starting"  # registered, its self-check running; claims nothing yet
     IDLE = "idle"
     BUSY = "busy"
     STOPPING = "stopping"
     STOPPED = "stopped"
     GONE = "gone"          # shown only: silent for GONE_AFTER_LEASES lease periods
 
-    WRITTEN = (IDLE, BUSY, STOPPING, STOPPED)
-    SHOWN = (BUSY, IDLE, STOPPING, GONE, STOPPED)
+    WRITTEN = (STARTING, IDLE, BUSY, STOPPING, STOPPED)
+    SHOWN = (BUSY, IDLE, STARTING, STOPPING, GONE, STOPPED)
 
 
 GONE_AFTER_LEASES = 3.0                 # silent this many lease periods: gone
@@ -51,6 +52,7 @@ class WorkerInfo:
     gpu_memory_total_mb: Optional[int] = None
     gpu_memory_used_mb: Optional[int] = None
     model: Optional[str] = None
+    state: str = "idle"           # `starting` while its self-check runs
 
     def as_json(self) -> dict:
         return dict(self.__dict__)
@@ -107,7 +109,7 @@ class WorkerRecord:
 
     @property
     def is_up(self) -> bool:
-        return self.shown_state in (WorkerState.IDLE, WorkerState.BUSY, WorkerState.STOPPING)
+        return self.shown_state in (WorkerState.STARTING, WorkerState.IDLE, WorkerState.BUSY, WorkerState.STOPPING)
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any], silent_seconds: Optional[float] = None) -> "WorkerRecord":

@@ -216,12 +216,12 @@ INSERT INTO wq_workers (worker_id, host, pid, gpu_name, gpu_memory_total_mb, gpu
                         model, version, task_types, lease_seconds, state, current_task_id, tasks_run,
                         started_at, last_seen_at)
 VALUES (:worker_id, :host, :pid, :gpu_name, :gpu_memory_total_mb, :gpu_memory_used_mb, :engine, :model,
-        :version, :task_types, :lease_seconds, 'idle', NULL, 0, :now, :now)
+        :version, :task_types, :lease_seconds, coalesce(:state, 'idle'), NULL, 0, :now, :now)
 ON CONFLICT (worker_id) DO UPDATE SET
     host = excluded.host, pid = excluded.pid, gpu_name = excluded.gpu_name,
     gpu_memory_total_mb = excluded.gpu_memory_total_mb, engine = excluded.engine,
     version = excluded.version, task_types = excluded.task_types, lease_seconds = excluded.lease_seconds,
-    state = 'idle', last_seen_at = excluded.last_seen_at;
+    state = excluded.state, last_seen_at = excluded.last_seen_at;
 
 -- name: forget_workers
 -- Registry rows last seen before :before (long stopped or gone) are dropped.
