@@ -65,7 +65,8 @@ def test_a_worker_is_listed_busy_then_idle_then_stopped(backend):
 def test_a_killed_worker_shows_as_gone(backend):
     queue = backend.queue()
     proc = backend.start_worker("--lease-seconds", "0.5")
-    wait_for(lambda: _worker(queue, proc.pid), timeout=60, what="the worker to register")
+    wait_for(lambda: (w := _worker(queue, proc.pid)) and w.state == WorkerState.IDLE, timeout=60,
+             what="the worker to register and pass its self-check")
     proc.kill()
     proc.wait(timeout=10)
     gone = wait_for(lambda: (w := _worker(queue, proc.pid)) and w.shown_state == WorkerState.GONE and w,
