@@ -144,6 +144,11 @@ def explain_environment_error(exc: BaseException) -> str:
     if missing:
         top = missing.split(".")[0]
         requirements = Path(__file__).resolve().parents[1] / "requirements.txt"
+        if sys.prefix == sys.base_prefix:  # the system's interpreter: the project's packages go in a venv
+            venv = Path(__file__).resolve().parents[1] / ".venv"
+            return (f"module {top!r} is not installed for {interpreter}, which is not a virtual environment; "
+                    f"make one and run the scripts with it: `{sys.executable} -m venv {venv} && "
+                    f"{venv}/bin/python -m pip install -r {requirements}`, then `{venv}/bin/python <script> ...`")
         return (f"module {top!r} is not installed for {interpreter}; install the project's packages with "
                 f"`{sys.executable} -m pip install -r {requirements}` (or `pip install {PIP_NAMES.get(top, top)}`)")
     first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]

@@ -42,8 +42,8 @@ from dataclasses import dataclass
 from typing import Optional
 
 from .config import Settings
-from .errors import EXIT_BROKEN, TaskCancelled, describe, explain_environment_error, is_broken_environment, \
-    is_machine_fault, is_transient, is_user_error
+from .errors import EXIT_BROKEN, TaskCancelled, TransientError, describe, explain_environment_error, \
+    is_broken_environment, is_machine_fault, is_transient, is_user_error
 from .log import task_logging
 from .memory import release_memory
 from .queue.base import TaskQueue
@@ -389,7 +389,7 @@ class Worker:
             return True
         message = describe(error)
         transient = is_transient(error)
-        if self.settings.debug or not is_user_error(error):
+        if self.settings.debug or not (is_user_error(error) or isinstance(error, TransientError)):
             log.error("failed: %s\n%s", message, outcome.trace.rstrip())
         else:
             log.error("failed: %s", message)

@@ -77,8 +77,9 @@ def test_pages_and_metrics_on_every_backend(backend):
     samples = parse_metrics(bodies["/metrics"])
     counts = _raw_counts(backend)
     for (task_type, status_name), rows in counts.items():
-        assert samples[("headless_tasks", (("status", status_name), ("task_type", task_type)))] == rows
-    assert samples[("headless_tasks", (("status", Status.CANCELLED), ("task_type", "noop")))] == 0
+        label = status_name.lower().replace(" ", "_")                 # lower_snake_case label values
+        assert samples[("headless_tasks", (("status", label), ("task_type", task_type)))] == rows
+    assert samples[("headless_tasks", (("status", "cancelled"), ("task_type", "noop")))] == 0
     assert samples[("headless_tasks_completed_total", (("task_type", "noop"),))] == 1
     assert samples[("headless_tasks_failed_total", (("task_type", "extract_frame"),))] == 1
     assert samples[("headless_task_duration_seconds_count", (("task_type", "noop"),))] == 1
@@ -170,7 +171,7 @@ def test_runs_are_paged_newest_first(sqlite_backend):
     assert [len(r) for r in runs] == [50, 50, 20]
     assert runs[0][0] == "run-119" and runs[2][-1] == "run-000"
     assert sorted(sum(runs, [])) == [f"run-{i:03d}" for i in range(120)]
-    assert "page=2" in pages[0] and "older" in pages[1] and "older" not in pages[2]
+    assert "page=2" in pages[0] and "older →" in pages[1] and "older →" not in pages[2]
     status, _, body = dashboard.get("/runs/no-such-run")
     assert status == 404 and b"no run or row with id no-such-run" in body
     assert dashboard.get("/runs?page=oops&status=Nonsense")[0] == 200

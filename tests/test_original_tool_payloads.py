@@ -98,7 +98,7 @@ def test_the_original_different_perspective_payload_runs_to_complete(tmp_path):
     work(db)
     task = row(db, task_id)
     assert task.status == Status.COMPLETE, task.error_message
-    assert task.project_id == "test_suite" and task.run_id is None and task.ignored_keys == []
+    assert task.project_id == "test_suite" and task.run_id == params["run_id"] and task.ignored_keys == []
     assert Path(task.output_location).name == f"{params['run_id']}_final.png"
     # use_causvid_lora: the render ran CausVid's 9 steps (the tiny engine's default is 4)
     from source.queue.sqlite_backend import SqliteQueue

@@ -158,7 +158,16 @@ def test_the_pasted_supabase_sql_upgrades_the_readme_schema_and_can_be_pasted_ag
             assert scalar(dsn, "SELECT count(*) FROM tasks") == count == 4
             assert len(backup_tables(dsn)) == 1
         check_rows_kept(dsn, ROWS)
-        assert "func_claim_task" not in functions(dsn)
+        # the removed worker functions answer with one line naming what replaces them
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            with pytest.raises(psycopg.errors.FeatureNotSupported,
+                               match=r"^func_claim_task was removed: run workers with headless\.py"):
+                conn.execute("SELECT * FROM func_claim_task('tasks', 'old-worker')")
+            with pytest.raises(psycopg.errors.FeatureNotSupported, match="func_update_task_status was removed"):
+                conn.execute("SELECT func_update_task_status('tasks', 'x', 'Complete', '/out.mp4')")
+            with pytest.raises(psycopg.errors.FeatureNotSupported, match="headless.py --migrate-only"):
+                conn.execute("SELECT func_migrate_tasks_for_task_type('tasks')")
+        assert scalar(dsn, "SELECT count(*) FROM tasks") == 4
 
 
 def test_supabase_mode_upgrades_through_the_connection_string_and_serves_through_postgrest(tmp_path):

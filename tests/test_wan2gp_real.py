@@ -1,8 +1,8 @@
 """The Wan2GP engine against the REAL Wan2GP: `headless.py --engine wan2gp` workers rendering rows with
-the CPU test harness's tiny random-weight models (../shared/wan2gp-cpu-harness). Slow (minutes).
+a CPU test harness's tiny random-weight models (docs/ENGINES.md). Slow (minutes).
 
-Skipped unless WAN2GP_PATH (a Wan2GP checkout prepared by the harness's setup.sh) and WAN2GP_PYTHON
-(the harness venv's python) are set; the worker processes inherit both. Prints the per-task timings
+Skipped unless WAN2GP_PATH (a Wan2GP checkout with the tiny models) and WAN2GP_PYTHON (its venv's python)
+are set; the worker processes inherit both. Prints the per-task timings
 (run with -s to see them). Only tiny_t2v and tiny_vace exist in the harness, so the rows name `tiny`
 (which picks one of them by the inputs) or `wan2gp:tiny_vace`.
 """
@@ -26,7 +26,7 @@ from tests.helpers.workers import make_backend, wait_for
 pytestmark = [
     pytest.mark.skipif(not (os.environ.get("WAN2GP_PATH") and os.environ.get("WAN2GP_PYTHON")),
                        reason="needs the real Wan2GP: set WAN2GP_PATH and WAN2GP_PYTHON "
-                              "(see ../shared/wan2gp-cpu-harness)"),
+                              "(docs/ENGINES.md says how to run it without a GPU)"),
     pytest.mark.timeout(2400),  # minutes per test on 2 shared CPU cores: the random full-size VAE is slow
 ]
 

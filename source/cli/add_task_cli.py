@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-from ..queue.model import DEFAULT_MAX_ATTEMPTS, PARAMS_TOO_DEEP, InvalidTask, NewTask
+from ..queue.model import DEFAULT_MAX_ATTEMPTS, PARAMS_TOO_DEEP, InvalidTask, NewTask, new_task_id
 from ..storage.outputs import readable_location
 from ..tasks.params import ignored_key_hint
 from ..workflows.registry import known_task_types, params_model, parse_params
@@ -87,6 +87,19 @@ def row_ids(args, params: dict) -> tuple[Optional[str], Optional[str]]:
     return task_id, project.strip() if isinstance(project, str) and project.strip() else None
 
 
+def row_run_id(args, params: dict, task_id: Optional[str]) -> Optional[str]:
+    """The run a row joins: --run-id, else the run id its params give (`run_id`, or an orchestrator's
+    `orchestrator_details.run_id`), else, for an orchestrator, its own id (so `steerable_motion.py status`
+    and the dashboard find the rows it fans out under one run). Other rows stay runs of one."""
+    if args.run_id is not None:
+        return args.run_id
+    details = params.get("orchestrator_details")
+    for value in (params.get("run_id"), details.get("run_id") if isinstance(details, dict) else None):
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return task_id if args.task_type.endswith("_orchestrator") else None
+
+
 def format_status(task, resolve) -> str:
     lines = [f"id:       {task.id}", f"type:     {task.task_type}", f"status:   {task.status}"]
     if task.progress is not None:
@@ -152,9 +165,11 @@ def main(argv: Optional[list[str]] = None) -> int:
             stored = parsed.to_json()  # the validated, normalised dump: every row in the current shape
             if "task_id" in params:    # as row_ids left it (--id wins over params.task_id)
                 stored["task_id"] = params["task_id"]
+            if task_id is None and args.task_type.endswith("_orchestrator"):
+                task_id = new_task_id()   # the run is named after its root unless the params name it
             task = NewTask(task_type=args.task_type, params=stored, id=task_id,
                            dependant_on=args.dependant_on, priority=args.priority,
-                           max_attempts=args.max_attempts, run_id=args.run_id,
+                           max_attempts=args.max_attempts, run_id=row_run_id(args, params, task_id),
                            project_id=project_id)
     except (CliError, InvalidTask, ValueError) as exc:  # UnknownTaskType and InvalidParams are ValueErrors
         die(named_by_flag(exc, COLUMN_FLAGS))

@@ -94,12 +94,24 @@ class OneLineArgumentParser(BothSpellingsParser):
 
 
 
-def worker_command() -> str:
-    """How to start a worker from here, as the README writes it (`.venv/bin/python headless.py`)."""
-    script = Path(__file__).resolve().parents[2] / "headless.py"
+def script_command(script: str) -> str:
+    """How to run one of the project's scripts from here with the interpreter running now, as a person
+    types it (`.venv/bin/python steerable_motion.py`): paths relative to the current folder when inside it."""
+    path = Path(__file__).resolve().parents[2] / script
     here = Path.cwd()
-    python = Path(sys.executable)
-    return f"{_relative(python, here)} {_relative(script, here)}"
+    return f"{_relative(Path(sys.executable), here)} {_relative(path, here)}"
+
+
+def worker_command() -> str:
+    """How to start a worker from here (`.venv/bin/python headless.py`); on a machine without an NVIDIA
+    GPU with `--engine preview`, since the default there renders noise (source/engines/choice.py)."""
+    command = script_command("headless.py")
+    return command if has_nvidia_gpu() else f"{command} --engine preview"
+
+
+def has_nvidia_gpu() -> bool:
+    """Whether this machine shows an NVIDIA driver, without importing torch (seconds) in a client."""
+    return Path("/dev/nvidiactl").exists() or Path("/proc/driver/nvidia/version").exists()
 
 
 def _relative(path: Path, here: Path) -> str:

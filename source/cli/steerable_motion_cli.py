@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 from typing import Optional
 
 from ..errors import UserError
@@ -21,7 +22,8 @@ from ..workflows.registry import client_registrars
 from .common import (CliError, OneLineArgumentParser, add_queue_arguments, die, named_by_flag, open_queue_or_exit,
                      settings_from_args)
 from .fleet_cli import register_dashboard, register_workers
-from .runs import register_cancel, register_status, register_wait, wait_for_run, worker_hint_for
+from .runs import (register_cancel, register_retry, register_runs, register_status, register_wait, wait_for_run,
+                   worker_hint_for)
 
 # The row's columns given by the subcommands' flags, for messages about them.
 COLUMN_FLAGS = {"priority": "--priority", "run_id": "--run_id", "project_id": "--project_id"}
@@ -82,9 +84,48 @@ def submit_command(args: argparse.Namespace) -> int:
         queue.close()
 
 
+SHARED_GROUPS = ("following the run", "queue (flag > environment > .env > default)")
+MAIN_FLAGS_SHOWN = 8
+
+
+def main_flags(parser: argparse.ArgumentParser) -> list[str]:
+    """A subcommand's own arguments as its usage names them (the queue and --wait flags every command
+    shares, and hidden ones, left out)."""
+    shared = {id(action) for group in parser._action_groups if group.title in SHARED_GROUPS
+              for action in group._group_actions}
+    shown = []
+    for action in parser._actions:
+        if id(action) in shared or action.help == argparse.SUPPRESS or isinstance(action, argparse._HelpAction):
+            continue
+        if not action.option_strings:
+            shown.append(action.metavar or action.dest.upper())
+        elif action.required:
+            shown.insert(len([s for s in shown if not s.startswith("-")]), action.option_strings[-1])
+        else:
+            shown.append(action.option_strings[-1])
+    return shown
+
+
+def commands_epilog(subparsers) -> str:
+    """The top-level help's list of each command's main flags."""
+    lines = ["main flags of each command (COMMAND --help for all of them and what they do):"]
+    seen = set()
+    for name, sub in subparsers.choices.items():
+        if id(sub) in seen:
+            continue
+        seen.add(id(sub))
+        flags = main_flags(sub)
+        more = " ..." if len(flags) > MAIN_FLAGS_SHOWN else ""
+        text = f"{name} {' '.join(flags[:MAIN_FLAGS_SHOWN])}{more}"
+        lines += textwrap.wrap(text, 100, initial_indent="  ", subsequent_indent="      ")
+    lines += ["", "every command also takes the queue flags --db-type, --db-file, --database-url, "
+                  "--main-output-dir;", "a workflow's command takes --wait to follow its run."]
+    return "\n".join(lines)
+
+
 def build_parser() -> OneLineArgumentParser:
     parser = OneLineArgumentParser(
-        prog="steerable_motion.py",
+        prog="steerable_motion.py", formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Queue high-level video workflows as rows for headless.py workers, and follow them.")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineArgumentParser)
     subparsers.required = True
@@ -94,8 +135,10 @@ def build_parser() -> OneLineArgumentParser:
         add_queue_arguments(workflow_parser)
         add_original_flags(workflow_parser)
         workflow_parser.set_defaults(func=submit_command)
-    for register in (register_status, register_wait, register_cancel, register_workers, register_dashboard):
+    for register in (register_runs, register_status, register_wait, register_cancel, register_retry, register_workers,
+                     register_dashboard):
         register(subparsers)
+    parser.epilog = commands_epilog(subparsers)
     return parser
 
 

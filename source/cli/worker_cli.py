@@ -148,6 +148,14 @@ def open_worker_queue(settings, log: logging.Logger):
     return queue
 
 
+def unused_wan2gp_flags(args, engine: Optional[str]) -> list[str]:
+    """The --wgp-* / --wan2gp-* flags given on this command line when the worker's engine is not wan2gp."""
+    if engine == "wan2gp":
+        return []
+    names = ("wan2gp_path", "wan2gp_python", "wan2gp_timeout") + WGP_FLAG_NAMES
+    return ["--" + name.replace("_", "-") for name in names if getattr(args, name, None) is not None]
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -171,6 +179,11 @@ def main(argv: Optional[list[str]] = None) -> int:
         delete_database(settings)
     log = logging.getLogger("headless")
     log.debug("settings: %s", settings.redacted())
+    ignored = unused_wan2gp_flags(args, settings.engine)
+    if ignored:
+        log.warning("%s %s only for renders on the wan2gp engine; this worker's engine is %s (a task may still "
+                    "ask for wan2gp)", ", ".join(ignored), "applies" if len(ignored) == 1 else "apply",
+                    settings.engine or "auto")
     try:
         queue = open_worker_queue(settings, log)
     except SchemaTooNew as exc:  # a worker refuses it as its self-check would; --migrate-only is a bad argument
@@ -193,15 +206,17 @@ def main(argv: Optional[list[str]] = None) -> int:
     from ..selfcheck import SelfCheckFailed, run_selfcheck
 
     worker = Worker(settings, queue, worker_id=worker_id)
+    presence = WorkerPresence(worker)
+    presence.start(starting=True)   # shown at once as `starting`, while the self-check runs
     try:
         for line in run_selfcheck(settings, worker.queue):  # the worker's queue waits out an outage
             log.info("self-check: %s", line)
     except SelfCheckFailed as exc:
+        presence.stop()
         queue.close()
         die(f"self-check failed, nothing claimed: {exc}", code=EXIT_BROKEN)
+    presence.started()
     worker.install_signal_handlers()
-    presence = WorkerPresence(worker)
-    presence.start()
     try:
         code = worker.run(once=args.once, until_idle=args.until_idle)
     finally:

@@ -4,6 +4,11 @@ token; with DASHBOARD_TOKEN, only requests that carry it.
 The token travels as `Authorization: Bearer <token>` (or `X-Dashboard-Token`) from scrapers and scripts,
 or as a cookie set by the login form for a browser. The cookie holds an HMAC of the token, not the token
 itself, and is HttpOnly and SameSite=Strict. Pages redirect to the login form; anything else answers 401.
+
+Who may act (cancel, retry, requeue): a POST carrying the page's CSRF token, an HMAC of a secret made when
+the dashboard starts and of the browser's session cookie, so only a page this server rendered for that
+browser can post it; with DASHBOARD_TOKEN, only a browser logged in through the form (a Bearer token
+reads, it does not act).
 """
 from __future__ import annotations
 
@@ -104,6 +109,21 @@ def logged_in(token: str, target: str, secure: bool) -> Response:
     response.set_cookie(COOKIE, session_value(token), httponly=True, samesite="strict", secure=secure,
                         max_age=30 * 24 * 3600)
     return response
+
+
+def has_session(request: Request, token: Optional[str]) -> bool:
+    """Whether the request carries the login form's session cookie for `token`."""
+    cookie = request.cookies.get(COOKIE, "")
+    return bool(token) and bool(cookie) and hmac.compare_digest(cookie.encode(), session_value(token).encode())
+
+
+def csrf_token(secret: bytes, request: Request) -> str:
+    """The token a page's action forms carry: bound to this dashboard process and the browser's session."""
+    return hmac.new(secret, b"csrf:" + request.cookies.get(COOKIE, "").encode(), hashlib.sha256).hexdigest()
+
+
+def csrf_matches(secret: bytes, request: Request, offered: str) -> bool:
+    return bool(offered) and hmac.compare_digest(offered.encode(), csrf_token(secret, request).encode())
 
 
 def token_matches(token: Optional[str], offered: str) -> bool:

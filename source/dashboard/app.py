@@ -6,16 +6,22 @@ the header `X-Live: 1` and gets only the page's main region, which the script sw
 keeping the video and image elements that did not change (a playing video keeps playing).
 Handlers are plain functions: Starlette runs them on its thread pool, where the queue backends keep one
 connection per thread.
+
+Actions (cancel, retry, requeue) are form POSTs to /actions/<action> carrying the page's CSRF token
+(access.py says who may act); each writes one log line (what, which rows changed, from where) and sends
+the browser back to the page it came from.
 """
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 from pathlib import Path
 from typing import Optional
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
@@ -67,6 +73,7 @@ class Dashboard:
         self.roots = roots
         self.env = templates()
         self._outage_logged: Optional[float] = None   # when the outage was last logged (None: no outage)
+        self.secret = secrets.token_bytes(32)   # signs the pages' CSRF tokens; new at every start
 
     # ---- rendering ---------------------------------------------------------------------------------
     def page(self, request: Request, name: str, title: str, **context) -> Response:
@@ -74,7 +81,8 @@ class Dashboard:
         if self._outage_logged is not None:
             self._outage_logged = None
             log.warning("the %s queue answers again", self.settings.db_type)
-        main = self.env.get_template(name).render(request=request, **context)
+        main = self.env.get_template(name).render(request=request, csrf=access.csrf_token(self.secret, request),
+                                                  **context)
         if request.headers.get("x-live"):
             return HTMLResponse(main, headers=SECURITY_HEADERS)
         html = self.env.get_template("base.html").render(
@@ -92,21 +100,45 @@ class Dashboard:
         return self.page(request, "overview.html", "Overview", **pages.overview_page(self.queue, self.roots))
 
     def runs(self, request: Request) -> Response:
-        status = request.query_params.get("status") or None
-        if status is not None and status not in Status.ALL:
-            status = None
+        where = pages.run_filter(request.query_params)
         page = _int(request.query_params.get("page"), 1)
-        return self.page(request, "runs.html", "Runs", **pages.runs_page(self.queue, self.roots, page, status))
+        return self.page(request, "runs.html", "Runs", **pages.runs_page(self.queue, self.roots, page, where))
 
     def run(self, request: Request) -> Response:
         run_id = request.path_params["run_id"]
         context = pages.run_page(self.queue, self.roots, run_id)
         if context is None:
             return self.not_found(request, f"no run or row with id {run_id}")
-        return self.page(request, "run.html", f"Run {context['run_id']}", **context)
+        notice = pages.action_notice(request.query_params.get("did"), request.query_params.get("rows"))
+        return self.page(request, "run.html", f"Run {context['run_id']}", notice=notice, **context)
 
     def workers(self, request: Request) -> Response:
         return self.page(request, "workers.html", "Workers", **pages.workers_page(self.queue))
+
+    # ---- actions -----------------------------------------------------------------------------------
+    async def act(self, request: Request) -> Response:
+        action = request.path_params["action"]
+        if action not in pages.ACTIONS:
+            return PlainTextResponse(f"no action {action!r}; actions: {', '.join(pages.ACTIONS)}\n", status_code=404)
+        values = await access.login_form_values(request)
+        if self.settings.dashboard_token and not access.has_session(request, self.settings.dashboard_token):
+            return PlainTextResponse("log in through the form to act on rows (a token header only reads)\n",
+                                     status_code=403)
+        if not access.csrf_matches(self.secret, request, values.get("csrf", "")):
+            return PlainTextResponse("this form is out of date (the dashboard restarted?): reload the page and "
+                                     "try again\n", status_code=403)
+        task_id = values.get("task_id", "").strip()
+        if not task_id:
+            return PlainTextResponse("which row? (task_id is missing)\n", status_code=400)
+        changed = await run_in_threadpool(pages.act, self.queue, action, task_id)
+        if changed is None:
+            return self.not_found(request, f"no run or row with id {task_id}")
+        where = request.client.host if request.client else "?"
+        who = "logged-in browser" if self.settings.dashboard_token else "no token required"
+        log.info("%s %s from %s (%s): %s", action, task_id, where, who,
+                 f"{len(changed)} row(s) changed: {', '.join(changed)}" if changed else "nothing changed")
+        target = access.safe_next(values.get("next") or "/runs")
+        return RedirectResponse(f"{target.split('?')[0]}?did={action}&rows={len(changed)}", status_code=303)
 
     # ---- the rest ----------------------------------------------------------------------------------
     def file(self, request: Request) -> Response:
@@ -176,6 +208,7 @@ def create_app(settings: Settings, queue: QueueReader, roots: Optional[OutputRoo
         Route("/runs", dashboard.runs),
         Route("/runs/{run_id:path}", dashboard.run),
         Route("/workers", dashboard.workers),
+        Route("/actions/{action:str}", dashboard.act, methods=["POST"]),
         Route("/files/{root}/{path:path}", dashboard.file),
         Route("/metrics", dashboard.metrics),
         Route("/healthz", dashboard.healthz),

@@ -28,7 +28,7 @@ IMAGE_SUFFIXES = set(IMAGE_TYPES)
 class Output:
     """A row's output as the page shows it: `url` is ours (/files/...) or the row's own link."""
 
-    kind: str            # video | image | file | link | unserved
+    kind: str            # video | image | file | link | removed (no longer on disk) | unserved
     location: str        # as written on the row, made absolute for local paths
     url: Optional[str] = None
 
@@ -59,6 +59,9 @@ class OutputRoots:
             scheme = location.split("://", 1)[0].lower()
             return Output("link", location, location if scheme in ("http", "https") else None)
         path = Path(absolute_location(location, self.base_dir))
+        if not path.exists():
+            # a run's intermediates (guides, raw renders) go with its work folder when the run ends
+            return Output("removed", str(path))
         url = self.url_for(path)
         if url is None:
             return Output("unserved", str(path))

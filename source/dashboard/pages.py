@@ -9,14 +9,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Optional
+from typing import Mapping, Optional
+from urllib.parse import urlencode
 
-from ..queue.base import QueueReader
-from ..queue.fleet import FleetOverview, RunSummary, StatusCount, WorkerRecord, WorkerState
+from ..queue.base import QueueClient, QueueReader
+from ..queue.fleet import FleetOverview, RunFilter, RunSummary, StatusCount, WorkerRecord, WorkerState
 from ..queue.model import Status, Task
 from .files import Output, OutputRoots
 
 RUNS_PER_PAGE = 50
+# what a person may do to a row from a page: the verb shown after it is done
+ACTIONS = {"cancel": "cancelled", "retry": "put back in the queue", "requeue": "requeued"}
 RECENT_SECONDS = 3600.0                 # "in the last hour" on the overview
 WORKERS_SEEN_WITHIN_S = 24 * 3600.0     # the workers page lists workers seen in the last day
 
@@ -67,6 +70,24 @@ class RowView:
     def progress(self) -> float:
         return 1.0 if self.task.status == Status.COMPLETE else float(self.task.progress or 0.0)
 
+    @property
+    def can_cancel(self) -> bool:
+        return self.task.status not in Status.TERMINAL
+
+    @property
+    def can_retry(self) -> bool:
+        return self.task.status in (Status.FAILED, Status.CANCELLED)
+
+    @property
+    def stuck(self) -> bool:
+        """Running under a lease that has expired: its worker is gone, and requeue may put it back now."""
+        return self.task.status == Status.IN_PROGRESS and (self.lease_expired_for or 0) > 0
+
+    @property
+    def lease_expired_for(self) -> Optional[float]:
+        lease = self.task.lease_expires_at
+        return None if lease is None else (now_utc() - lease).total_seconds()
+
 
 @dataclass
 class RunView:
@@ -98,12 +119,44 @@ def run_views(summaries: list[RunSummary], roots: OutputRoots, now: datetime) ->
             for summary in summaries]
 
 
-def runs_page(queue: QueueReader, roots: OutputRoots, page: int, status: Optional[str]) -> dict:
+# the runs page's "queued within" choices: (query value, label, seconds)
+SINCE_CHOICES = (("1h", "the last hour", 3600.0), ("24h", "the last day", 86400.0),
+                 ("7d", "the last week", 7 * 86400.0), ("30d", "the last 30 days", 30 * 86400.0))
+FILTER_KEYS = ("status", "type", "project", "since", "q")
+
+
+def run_filter(query: Mapping[str, str]) -> RunFilter:
+    """The runs page's filters from its query string; a value it does not know is left out."""
+    def text(key: str) -> Optional[str]:
+        value = (query.get(key) or "").strip()
+        return value[:200] or None
+
+    status = text("status")
+    since = {key: seconds for key, _, seconds in SINCE_CHOICES}.get(text("since") or "")
+    return RunFilter(status=status if status in Status.ALL else None, task_type=text("type"),
+                     project_id=text("project"), since_seconds=since, search=text("q"))
+
+
+def filter_query(where: RunFilter) -> dict[str, str]:
+    """The query string that asks for `where` again (for the pager and the status links)."""
+    since = next((key for key, _, seconds in SINCE_CHOICES if seconds == where.since_seconds), None)
+    pairs = {"status": where.status, "type": where.task_type, "project": where.project_id, "since": since,
+             "q": where.search}
+    return {key: value for key, value in pairs.items() if value}
+
+
+def runs_page(queue: QueueReader, roots: OutputRoots, page: int, where: RunFilter) -> dict:
     page = max(1, page)
-    summaries = queue.list_runs(RUNS_PER_PAGE + 1, (page - 1) * RUNS_PER_PAGE, status)
+    summaries = queue.list_runs(RUNS_PER_PAGE + 1, (page - 1) * RUNS_PER_PAGE, where=where)
     now = now_utc()
+    query = filter_query(where)
     return {"runs": run_views(summaries[:RUNS_PER_PAGE], roots, now), "page": page,
-            "has_older": len(summaries) > RUNS_PER_PAGE, "status": status, "statuses": Status.ALL}
+            "has_older": len(summaries) > RUNS_PER_PAGE, "status": where.status, "statuses": Status.ALL,
+            "where": where, "query": query, "since": query.get("since", ""), "since_choices": SINCE_CHOICES,
+            "task_types": sorted({count.task_type for count in queue.status_counts()}),
+            "with_status": lambda status: "/runs?" + urlencode(
+                {**{k: v for k, v in query.items() if k != "status"}, **({"status": status} if status else {})}),
+            "page_link": lambda number: "/runs?" + urlencode({**query, "page": number})}
 
 
 @dataclass
@@ -204,3 +257,33 @@ def run_page(queue: QueueReader, roots: OutputRoots, run_id: str) -> Optional[di
     return {"run_id": root.run_id or root.id, "root": root, "summary": summary, "columns": columns,
             "final": roots.describe(root.output_location), "rows": len(rows),
             "age": span(seconds_between(root.created_at, now)), "took": took(root, now)}
+
+
+def act(queue: QueueClient, action: str, task_id: str) -> Optional[list[str]]:
+    """Do `action` to the row `task_id` (cancel: it and what it fanned out or what waits on it; retry: it
+    and what ended through it; requeue: it, when past its lease). The ids of the rows of its run that
+    changed; None when there is no such row."""
+    before = run_rows(queue, task_id)
+    if not any(task.id == task_id for task in before):
+        return None
+    if action == "cancel":
+        queue.cancel(task_id, "cancelled from the dashboard")
+    elif action == "retry":
+        queue.retry(task_id, "retried from the dashboard")
+    elif action == "requeue":
+        queue.requeue_expired(task_id, "requeued from the dashboard (its lease had expired)")
+    else:
+        raise ValueError(action)
+    after = {task.id: task for task in run_rows(queue, task_id)}
+    return [task.id for task in before if task.id in after
+            and (after[task.id].status, after[task.id].attempts) != (task.status, task.attempts)]
+
+
+def action_notice(action: Optional[str], rows: Optional[str]) -> Optional[str]:
+    """The line a page shows after an action sent the browser back to it."""
+    if action not in ACTIONS or rows is None or not rows.isdigit():
+        return None
+    count = int(rows)
+    if count == 0:
+        return f"Nothing to {action}: the rows had changed already."
+    return f"{count} row{'s' if count != 1 else ''} {ACTIONS[action]}."

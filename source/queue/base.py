@@ -25,7 +25,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Optional, Protocol, Sequence
 
-from .fleet import DurationBucket, FleetOverview, RunSummary, StatusCount, WorkerBeat, WorkerInfo, WorkerRecord
+from .fleet import (DurationBucket, EventCount, FleetOverview, RunFilter, RunSummary, StatusCount, WorkerBeat,
+                    WorkerInfo, WorkerRecord)
 from .model import Claim, NewTask, Task
 
 
@@ -83,6 +84,20 @@ class QueueClient(Protocol):
         """Cancel a row that has not ended (Queued or In Progress), the rows it fanned out
         (parent_task_id), and, transitively, every row depending on any of them. Returns how many rows
         changed. A running row's worker notices through its next fenced write."""
+
+    @abstractmethod
+    def retry(self, task_id: str, note: str = "retried") -> int:
+        """Put back a row that ended Failed or Cancelled, with every Failed/Cancelled row that ended
+        through it or with it (its dependants, orchestrators awaiting it, rows it or they fanned out,
+        transitively): attempts reset, ids, params, Complete rows' outputs and the last error kept; an
+        orchestrator that had fanned out waits again, any other row is Queued with `note` as its
+        progress message. Returns how many rows changed (0: the row had not ended that way)."""
+
+    @abstractmethod
+    def requeue_expired(self, task_id: str, note: str = "requeued") -> int:
+        """A row In Progress whose lease has expired (its worker is gone) is Queued again now, without
+        waiting for a sweep; the attempt counts. Returns 1, or 0 when the row is not such a row."""
+
 
 class WorkerQueue(Protocol):
     """The worker loop's words: claim, renew (`heartbeat`), progress, finish (`complete`, `fail`,
@@ -195,9 +210,22 @@ class QueueReader(Protocol):
         oldest Queued row."""
 
     @abstractmethod
-    def list_runs(self, limit: int, offset: int = 0, status: Optional[str] = None) -> list[RunSummary]:
+    def list_runs(self, limit: int, offset: int = 0, status: Optional[str] = None,
+                  where: Optional[RunFilter] = None) -> list[RunSummary]:
         """One page of runs, newest first: each root row (one no orchestrator fanned out) with the counts
-        of the rows it fanned out; optionally only runs whose root has `status`."""
+        of the rows it fanned out; optionally only runs whose root has `status`, and those `where` lets
+        through (its status, when given, wins over `status`)."""
+
+    @abstractmethod
+    def event_counts(self) -> list[EventCount]:
+        """Counters of what happened to rows since the schema had them (completed, failed, cancelled,
+        retried, lease_expired, operator_retried), by task type; they never go down."""
+
+    @abstractmethod
+    def duration_counts(self) -> list[DurationBucket]:
+        """Run times of the rows that completed since the schema counted them, by task type, for the
+        bounds of sql/*/181_task_events.sql (cumulative, as `task_durations` gives them); they never go
+        down and need no pass over the rows."""
 
     @abstractmethod
     def task_durations(self, bounds: Sequence[float]) -> list[DurationBucket]:

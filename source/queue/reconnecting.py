@@ -56,7 +56,8 @@ RELEASE_GIVE_UP_S = 10.0      # giving a row back is a courtesy: its lease expir
 # once the worker stops (`stop_waiting`), reads a task makes once it must stop at once (`stop_writing`).
 RETRIED = {"migrate": "stop_waiting", "schema_version": "stop_waiting", "pending_count": "stop_waiting",
            "claimed_by": "stop_waiting", "sweep_expired": "stop_waiting",
-           "get": "stop_writing", "list_run": "stop_writing", "cancel": "stop_writing"}
+           "get": "stop_writing", "list_run": "stop_writing", "cancel": "stop_writing",
+           "retry": "stop_writing", "requeue_expired": "stop_writing"}
 # Advisory writes, tried once: while the database is away the owner is unknown, so True.
 ADVISORY = ("heartbeat", "set_progress", "record_ignored_keys")
 

@@ -17,7 +17,7 @@ from typing import Any, Callable, Optional, Sequence, Union
 from ..config import Settings
 from ..errors import InvalidParams, TaskCancelled
 from ..queue.model import Claim, NewTask, Status, Task
-from ..storage.downloads import DownloadError, is_url, resolve_input
+from ..storage.downloads import DownloadError, UnreachableURL, is_url, resolve_input
 from ..storage.outputs import readable_location, safe_name
 from ..storage.roots import read_problem
 
@@ -151,7 +151,17 @@ class TaskContext:
         try:
             return resolve_input(value, dest)
         except DownloadError as exc:
-            raise DownloadError(f"{field}: {exc}") from None
+            raise DownloadError(f"{self.said_as(field)}: {exc}") from None
+        except UnreachableURL as exc:
+            raise UnreachableURL(f"{self.said_as(field)}: {exc}", field=field) from None
+
+    def said_as(self, field: str) -> str:
+        """A params field as the person who queued the row wrote it: the flag of a workflow's command
+        and the row's key (`--input_images #2 (input_image_paths_resolved[1])`), or the key alone."""
+        from .params import flag_of
+
+        said = flag_of(type(self.params), field) if self.params is not None else None
+        return f"{said} ({field})" if said else field
 
     def _earlier_output(self, field: str, task_id: str) -> str:
         task = self.get_task(task_id)

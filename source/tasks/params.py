@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal, Optional, get_args, get_origin
 
@@ -497,6 +498,27 @@ def accepted_names(model: type[Params]) -> list[str]:
     return names
 
 
+def flag_of(model: type, field: str) -> Optional[str]:
+    """The command-line flag of a field (looked up in nested params models too), with the item's number
+    for a list item: `input_image_paths_resolved[1]` -> `--input_images #2`. None without one."""
+    match = re.match(r"^(\w+)(?:\[(\d+)\])?$", field.strip())
+    if match is None or not (isinstance(model, type) and issubclass(model, Params)):
+        return None
+    name, index = match.group(1), match.group(2)
+    pending, seen = [model], set()
+    while pending:
+        current = pending.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        info = current.model_fields.get(name)
+        extra = info.json_schema_extra if info is not None else None
+        if isinstance(extra, dict) and isinstance(extra.get("flag"), str):
+            return extra["flag"] + (f" #{int(index) + 1}" if index is not None else "")
+        pending += [nested for other in current.model_fields if (nested := _nested_model(current, other))]
+    return None
+
+
 def _nested_model(model: type[Params], name: str) -> Optional[type[Params]]:
     info = model.model_fields.get(name)
     pending = [info.annotation] if info is not None else []
@@ -522,7 +544,10 @@ def ignored_key_hint(model: type[Params], key: str) -> str:
         return f"{key} ({RETIRED_KEYS[leaf]})"
     if dropped_value_reason(leaf):
         return f"{key} ({dropped_value_reason(leaf)})"
-    match = difflib.get_close_matches(leaf, accepted_names(model), n=1, cutoff=0.6)
+    names = accepted_names(model)
+    if leaf != key and leaf in names:  # a name of this task type, written at another level
+        return f"{key} (write {leaf} at the top level of params, not inside {key.rsplit('.', 1)[0]})"
+    match = difflib.get_close_matches(leaf, [name for name in names if name != leaf], n=1, cutoff=0.6)
     return f"{key} (did you mean {match[0]}?)" if match else f"{key} (no parameter of this task type is like it)"
 
 

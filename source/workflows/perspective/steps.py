@@ -3,7 +3,9 @@
 Intermediates live in the run's work folder, which the worker removes once the run has ended (unless
 debug or `skip_cleanup`). When the still shows nobody (random-weight test models paint noise; a prompt may ask
 for no person), the guide keeps the input pose on every frame (a static skeleton) and says so in the
-log and in `poses.json`; the render then keeps the pose and follows the prompt and the reference.
+log, in `poses.json` and on its row (a progress message starting "warning:", which stays after the row
+completes, and which `status`, `--wait` and the dashboard show); the render then keeps the pose and follows
+the prompt and the reference.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from ...media.images import load_image, load_pil
 from ...media.pose import NoPersonFound, Pose, detect_pose, pose_guide_frames, render_skeleton
 from ...media.vace import keep_mask
 from ...storage.downloads import is_url
-from ...storage.outputs import check_output_folder, safe_name
+from ...storage.outputs import output_folder, safe_name
 from ...tasks.context import Done, FanOut, TaskContext
 from . import STEP_GUIDE, STEP_RENDER, STEP_STILL
 from .params import PerspectiveParams, StepParams, depth_model_folder
@@ -105,6 +107,10 @@ def target_pose(input_pose: Pose, still: np.ndarray) -> tuple[Pose, bool]:
         return input_pose, True
 
 
+NO_PERSON_WARNING = ("warning: no person found in the generated still; the guide keeps the input pose on every "
+                     "frame, so the render keeps the pose")
+
+
 def handle_guide(ctx: TaskContext) -> Done:
     """Step 2: the guide video (pose skeletons, or depth maps) from the input image to the still."""
     params: StepParams = ctx.params
@@ -129,7 +135,7 @@ def handle_guide(ctx: TaskContext) -> Done:
         note = {"perspective_type": "pose", "target_pose_fallback": fell_back,
                 "input_pose": start.to_json(), "target_pose": end.to_json()}
     (run_dir / "poses.json").write_text(json.dumps(note, indent=1), encoding="utf-8")
-    ctx.report_progress(0.5, "guide frames ready")
+    ctx.report_progress(0.5, NO_PERSON_WARNING if note.get("target_pose_fallback") else "guide frames ready")
     return Done(str(video_io.write_video(frames, run_dir / "guide.mp4")))
 
 
@@ -155,5 +161,5 @@ def handle_final(ctx: TaskContext) -> Done:
     folder, as it does for every run that has ended)."""
     params: StepParams = ctx.params
     frame = video_io.read_frame(_step_output(ctx, STEP_RENDER), -1)
-    folder = check_output_folder(params.output_dir, "output_dir") if params.output_dir else ctx.output_dir
+    folder = output_folder(ctx.settings, params.output_dir, "output_dir") if params.output_dir else ctx.output_dir
     return Done(str(video_io.save_png(frame, folder / f"{safe_name(params.run_id)}_final.png")))

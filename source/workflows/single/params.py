@@ -41,8 +41,9 @@ class WgpParams(TaskParams):
     null_is_unset = True
     missing_as_null = True
 
-    model: ModelName = Field(..., validation_alias=aliases("model", "model_name"),
-                             description=f"the model: {model_names()}")
+    model: ModelName = Field("t2v", validation_alias=aliases("model", "model_name"),
+                             description=f"the model (default t2v, as rows of the original tool had it): "
+                                         f"{model_names()}")
     prompt: Text = Field("", description="what to render")
     negative_prompt: Text = Field("", description="what to avoid")
     resolution: RenderResolution = Field(DEFAULT_RESOLUTION, description='"WxH" or [W, H]; floored to multiples of 16')

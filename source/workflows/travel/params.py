@@ -419,17 +419,6 @@ class TravelStitchParams(_StageParams):
 
 # ---- checks that need the files ---------------------------------------------------------------------------
 
-def check_output_dir(path: str) -> Path:
-    """The folder the user chose for the run's videos (`TravelSettings.output_dir`, absolute): it must
-    exist and be writable where this runs."""
-    folder = Path(path)
-    if not folder.is_dir():
-        raise PlanError(f"output_dir is not an existing folder: {path}", field="output_dir")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise PlanError(f"output_dir is not writable: {path}", field="output_dir")
-    return folder
-
-
 def check_input_files(settings: TravelSettings, fetch: Optional[Callable[[str, str], Path]] = None, *,
                       count_video_frames: bool = True) -> Optional[int]:
     """Each anchor image decodes and the continued video is readable. URLs are fetched with

@@ -24,12 +24,12 @@ from ...media.stitch import stitch_clips
 from ...media.vace import keep_mask
 from ...media.video_io import VideoWriter, count_frames, iter_frames, last_frames, video_info
 from ...queue.model import NewTask
-from ...storage.outputs import safe_name
+from ...storage.outputs import output_folder as row_output_folder, safe_name
 from ...tasks.context import Done, FanOut, TaskContext
 from ...tasks.ids import child_task_id
 from . import SEGMENT, STITCH
 from .params import (FadeParams, OrchestratorDetails, TravelOrchestratorParams, TravelSegmentParams,
-                     TravelSettings, TravelStitchParams, check_input_files, check_output_dir)
+                     TravelSettings, TravelStitchParams, check_input_files)
 from .plan import SegmentPlan, TravelPlan, build_plan
 
 
@@ -50,7 +50,7 @@ def _errors_named(label: str) -> Iterator[None]:
 def output_folder(ctx: TaskContext, travel: TravelSettings) -> Path:
     """The run's output folder: the one the user chose (checked where this stage runs), else the
     worker's."""
-    return check_output_dir(travel.output_dir) if travel.output_dir else ctx.output_dir
+    return row_output_folder(ctx.settings, travel.output_dir, "output_dir") if travel.output_dir else ctx.output_dir
 
 
 # ---- orchestrator -----------------------------------------------------------------------------------
