@@ -1,0 +1,127 @@
+"""Joins run by a real worker (in this process) on SQLite with the preview engine; frames counted by
+decoding. Rows are written as the original tool's apps write them (docs/JOINING.md)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from source.media.video_io import count_frames, read_frames, video_info
+from source.queue.factory import open_migrated_queue
+from source.queue.model import NewTask, Status
+from tests.helpers.clips import serve_until_idle, sqlite_settings, value_clip
+
+pytestmark = pytest.mark.timeout(600)
+
+
+def _run(settings, rows):
+    queue = open_migrated_queue(settings)
+    try:
+        queue.enqueue(rows)
+    finally:
+        queue.close()
+    serve_until_idle(settings)
+    queue = open_migrated_queue(settings)
+    try:
+        return {row.id: queue.get(row.id) for row in rows}, queue
+    finally:
+        pass
+
+
+def _mean(frame):
+    return float(frame.mean())
+
+
+def test_insert_join_row_as_written_makes_175_frames_with_the_clips_untouched(tmp_path):
+    a = value_clip(tmp_path / "a.mp4", 20, 81)
+    b = value_clip(tmp_path / "b.mp4", 60, 81)
+    settings = sqlite_settings(tmp_path)
+    row = NewTask(task_type="join_clips_segment", id="join-insert", params={
+        "task_id": "join-insert", "starting_video_path": str(a), "ending_video_path": str(b),
+        "context_frame_count": 8, "gap_frame_count": 16, "replace_mode": False, "prompt": "",
+        "model": "wan_2_2_vace_lightning_baseline_2_2_2", "seed": -1, "fps": None})
+    done, queue = _run(settings, [row])
+    task = done["join-insert"]
+    assert task.status == Status.COMPLETE, task.error_message
+    out = read_frames(task.output_location)
+    assert len(out) == 175
+    src_a, src_b = read_frames(a), read_frames(b)
+    # frames 0-72 are A's, 102-174 are B[8..80]
+    for k in (0, 40, 72):
+        assert np.abs(out[k].astype(int) - src_a[k].astype(int)).mean() <= 2
+    for k in (102, 140, 174):
+        assert np.abs(out[k].astype(int) - src_b[k - 94].astype(int)).mean() <= 2
+    # the gap morphs from A's end to B's start
+    low, high = sorted((_mean(src_a[80]), _mean(src_b[0])))
+    assert low + 5 < _mean(out[87]) < high - 5
+    queue.close()
+
+
+def test_replace_join_makes_162_frames(tmp_path):
+    a = value_clip(tmp_path / "a.mp4", 20, 81)
+    b = value_clip(tmp_path / "b.mp4", 60, 81)
+    settings = sqlite_settings(tmp_path)
+    row = NewTask(task_type="join_clips_segment", id="join-replace", params={
+        "starting_video_path": str(a), "ending_video_path": str(b), "context_frame_count": 8,
+        "gap_frame_count": 16, "replace_mode": True, "keep_bridging_images": True})
+    done, queue = _run(settings, [row])
+    task = done["join-replace"]
+    assert task.status == Status.COMPLETE, task.error_message
+    out = read_frames(task.output_location)
+    assert len(out) == 162
+    src_a, src_b = read_frames(a), read_frames(b)
+    assert np.abs(out[66].astype(int) - src_a[66].astype(int)).mean() <= 2
+    assert np.abs(out[96].astype(int) - src_b[15].astype(int)).mean() <= 2
+    queue.close()
+
+
+def test_orchestrator_three_clips_at_16_and_30_fps_make_269_frames(tmp_path):
+    a = value_clip(tmp_path / "a.mp4", 20, 81)
+    b = value_clip(tmp_path / "b.mp4", 60, 152, fps=30, step=1)     # 5.07 s at 30 fps: 81 frames at 16
+    c = value_clip(tmp_path / "c.mp4", 100, 81)
+    settings = sqlite_settings(tmp_path)
+    row = NewTask(task_type="join_clips_orchestrator", id="orch", run_id="jr", params={
+        "orchestrator_details": {"run_id": "jr", "clip_list": [{"url": str(a)}, {"url": str(b)}, {"url": str(c)}],
+                                 "context_frame_count": 8, "gap_frame_count": 16, "fps": 16}})
+    done, queue = _run(settings, [row])
+    root = queue.get("orch")
+    assert root.status == Status.COMPLETE, root.error_message
+    children = sorted((t for t in queue.list_run("jr") if t.task_type == "join_clips_segment"),
+                      key=lambda t: t.params["join_index"])
+    assert len(children) == 2
+    assert children[0].dependant_on == [] and children[1].dependant_on == [children[0].id]
+    assert children[0].params["starting_video_path"] == str(a) and children[1].params.get("starting_video_path") is None
+    assert [t.params["is_last_join"] for t in children] == [False, True]
+    assert count_frames(children[0].output_location) == 175
+    assert root.output_location == children[1].output_location
+    assert count_frames(root.output_location) == 269
+    assert round(video_info(root.output_location)["fps"]) == 16
+    queue.close()
+
+
+def test_loop_mode_keeps_every_clip(tmp_path):
+    a = value_clip(tmp_path / "a.mp4", 20, 41)
+    b = value_clip(tmp_path / "b.mp4", 100, 41)
+    settings = sqlite_settings(tmp_path)
+    row = NewTask(task_type="join_clips", id="loop", run_id="lr", params={
+        "orchestrator_details": {"run_id": "lr", "clip_list": [{"url": str(a)}, {"url": str(b)}],
+                                 "loop_first_clip": True, "context_frame_count": 4, "gap_frame_count": 9}})
+    done, queue = _run(settings, [row])
+    root = queue.get("loop")
+    assert root.status == Status.COMPLETE, root.error_message
+    children = sorted((t for t in queue.list_run("lr") if t.task_type == "join_clips_segment"),
+                      key=lambda t: t.params["join_index"])
+    assert len(children) == 2                                       # a->b, b->reversed a
+    assert children[0].params["ending_video_path"] == str(b)
+    out = read_frames(root.output_location)
+    assert len(out) == 41 * 3 + 2 * 9                               # 4 + 9 + 4 = 17: no rounding
+    src_a, src_b = read_frames(a), read_frames(b)
+    # B's middle frame is in the video (encoded twice: each join's output is encoded once more by the next)
+    middle = 41 + 9 + 20
+    assert np.abs(out[middle].astype(int) - src_b[20].astype(int)).mean() <= 3.5
+    # the video ends where it starts (clip 0 reversed, encoded three times)
+    assert np.abs(out[-1].astype(int) - src_a[0].astype(int)).mean() <= 4
+    assert np.abs(out[-1].astype(int) - src_a[40].astype(int)).mean() > 20
+    queue.close()
