@@ -125,3 +125,40 @@ def test_loop_mode_keeps_every_clip(tmp_path):
     assert np.abs(out[-1].astype(int) - src_a[0].astype(int)).mean() <= 4
     assert np.abs(out[-1].astype(int) - src_a[40].astype(int)).mean() > 20
     queue.close()
+
+
+def _tone(path: Path, seconds: float, rate: int = 22050) -> Path:
+    import av
+
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("pcm_s16le", rate=rate, layout="mono")
+        samples = (np.sin(np.arange(int(seconds * rate)) * 2 * np.pi * 440 / rate) * 8000).astype(np.int16)
+        frame = av.AudioFrame.from_ndarray(samples[None, :], format="s16", layout="mono")
+        frame.sample_rate = rate
+        for packet in stream.encode(frame):
+            out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    return path
+
+
+@pytest.mark.parametrize("seconds", [2.0, 30.0])
+def test_audio_is_muxed_and_the_video_keeps_every_frame(tmp_path, seconds):
+    import av
+
+    a = value_clip(tmp_path / "a.mp4", 20, 33)
+    b = value_clip(tmp_path / "b.mp4", 90, 33)
+    audio = _tone(tmp_path / "tone.wav", seconds)
+    settings = sqlite_settings(tmp_path)
+    row = NewTask(task_type="join_clips_segment", id="join-audio", params={
+        "starting_video_path": str(a), "ending_video_path": str(b), "context_frame_count": 4,
+        "gap_frame_count": 9, "audio_url": str(audio)})
+    done, queue = _run(settings, [row])
+    task = done["join-audio"]
+    assert task.status == Status.COMPLETE, task.error_message
+    assert count_frames(task.output_location) == 33 + 33 + 9
+    with av.open(task.output_location) as container:
+        assert container.streams.audio and container.streams.audio[0].codec_context.name == "aac"
+        audio_seconds = sum(f.samples for f in container.decode(audio=0)) / container.streams.audio[0].rate
+    assert audio_seconds == pytest.approx(min(seconds, 75 / 16), abs=0.1)
+    queue.close()
