@@ -162,3 +162,27 @@ def test_audio_is_muxed_and_the_video_keeps_every_frame(tmp_path, seconds):
         audio_seconds = sum(f.samples for f in container.decode(audio=0)) / container.streams.audio[0].rate
     assert audio_seconds == pytest.approx(min(seconds, 75 / 16), abs=0.1)
     queue.close()
+
+
+def test_every_video_output_gets_a_poster_in_params_thumbnail_url(tmp_path):
+    from PIL import Image
+
+    a = value_clip(tmp_path / "a.mp4", 20, 33)
+    b = value_clip(tmp_path / "b.mp4", 90, 33)
+    settings = sqlite_settings(tmp_path)
+    row = NewTask(task_type="join_clips_orchestrator", id="orch-poster", run_id="pr", params={
+        "orchestrator_details": {"run_id": "pr", "clip_list": [str(a), str(b)], "context_frame_count": 4,
+                                 "gap_frame_count": 9}})
+    done, queue = _run(settings, [row, NewTask(task_type="noop", id="no-video", params={})])
+    root = queue.get("orch-poster")
+    (child,) = [t for t in queue.list_run("pr") if t.task_type == "join_clips_segment"]
+    poster = child.params["thumbnail_url"]
+    assert Path(poster).name == Path(child.output_location).stem + "_poster.jpg"
+    assert Path(poster).parent == Path(child.output_location).parent
+    with Image.open(poster) as image:
+        assert image.format == "JPEG" and image.size == (64, 64)
+        first = np.asarray(image.convert("RGB"), dtype=int)
+    assert np.abs(first - read_frames(child.output_location)[0].astype(int)).mean() < 4
+    assert root.params["thumbnail_url"] == poster                  # the orchestrator takes its child's poster
+    assert "thumbnail_url" not in queue.get("no-video").params      # no video, no poster
+    queue.close()

@@ -189,6 +189,9 @@ class ReconnectingQueue(TaskQueue):
     def record_ignored_keys(self, claim: Claim, keys: Sequence[str]) -> bool:
         return self._once(lambda: self.queue.record_ignored_keys(claim, keys))
 
+    def record_thumbnail(self, claim: Claim, thumbnail_url: str) -> bool:
+        return self._once(lambda: self.queue.record_thumbnail(claim, thumbnail_url))
+
     def heartbeat(self, claim: Claim, lease_seconds: float) -> bool:
         return self._once(lambda: self.queue.heartbeat(claim, lease_seconds))
 
