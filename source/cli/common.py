@@ -11,6 +11,7 @@ from ..config import DB_TYPES, Settings, resolve_settings, scrub_secrets
 from ..queue.base import TaskQueue
 from ..queue.factory import open_migrated_queue
 from ..queue.model import InvalidTask
+from ..tasks.command_line import BothSpellingsParser
 
 EXIT_BAD_ARGS = 2
 
@@ -67,8 +68,9 @@ def die(message: str, code: int = EXIT_BAD_ARGS) -> NoReturn:
     sys.exit(code)
 
 
-class OneLineArgumentParser(argparse.ArgumentParser):
-    """argparse that reports bad arguments as one line (plus the usage hint) and exits 2."""
+class OneLineArgumentParser(BothSpellingsParser):
+    """argparse that reports bad arguments as one line (plus the usage hint) and exits 2; every long flag
+    in both spellings (`--db-type` / `--db_type`)."""
 
     def error(self, message: str) -> NoReturn:
         print(f"error: {message} (see {self.prog} --help)", file=sys.stderr)

@@ -333,9 +333,29 @@ class Params(BaseModel):
         return type(exc)(message, field=flag)
 
 
-def flag(name: str) -> dict:
-    """Field metadata naming the command-line flag a field is given with: Field(..., json_schema_extra=flag("--seed"))."""
-    return {"flag": name}
+def flag(name: str, *others: str, metavar: Optional[str] = None, unit: Optional[str] = None,
+         path: bool = False, exists: bool = False, folder: bool = False, cli_default: Any = None,
+         cli_reason: Optional[str] = None) -> dict:
+    """Field metadata: the command-line flag a field is given with (`Field(..., json_schema_extra=flag("--seed"))`)
+    and how source/tasks/command_line.py makes the option: other flag names (`others`), the `metavar`,
+    the `unit` shown in the help, `path` (a local path made absolute; URLs kept), `exists` (and the file
+    must exist), `folder` (an output folder, created). The help, type, range and default come from the
+    field itself. `cli_default` (with `cli_reason`, shown in --help) only where a command line really
+    needs another default than a row."""
+    meta: dict[str, Any] = {"flag": name}
+    if others:
+        meta["flags"] = (name, *others)
+    for key, value in (("metavar", metavar), ("unit", unit), ("cli_reason", cli_reason)):
+        if value is not None:
+            meta[key] = value
+    for key, value in (("path", path), ("exists", exists), ("folder", folder)):
+        if value:
+            meta[key] = True
+    if cli_default is not None:
+        if not cli_reason:
+            raise TypeError(f"{name}: a cli_default needs its cli_reason (why the command line differs from a row)")
+        meta["cli_default"] = cli_default
+    return meta
 
 
 # Keys of a row in the original tool's format that the queue itself reads: params.task_id is the row's id

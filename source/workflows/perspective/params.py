@@ -12,7 +12,7 @@ from typing import Any, Optional
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from ...config import Settings
-from ...engines.models import lookup_model
+from ...engines.models import lookup_model, model_names
 from ...errors import InvalidParams
 from ...media.easing import EASINGS
 from ...media.frames import WAN_FPS, snap_frames, snap_resolution
@@ -53,13 +53,14 @@ class _Common(TaskParams):
     null_is_unset = True
     missing_as_null = True
 
-    input_image_path: location("an image") = Field(..., json_schema_extra=flag("--input_image"),
+    input_image_path: location("an image") = Field(..., json_schema_extra=flag("--input_image", exists=True),
                                                    description="the character's image: a path or http(s) URL")
     prompt: Text = Field(..., json_schema_extra=flag("--prompt"),
                          description="what the new view or pose should show")
     negative_prompt: Text = Field("", json_schema_extra=flag("--negative_prompt"), description="what to avoid")
     model_name: ModelName = Field("vace_14B", json_schema_extra=flag("--model_name"),
-                                  description="the VACE model of the render")
+                                  description=f"the VACE model of the render ({model_names('vace')}); the still "
+                                              "uses the text-to-video model of the same size")
     seed: Int = Field(0, ge=-1, le=SEED_MAX, json_schema_extra=flag("--seed"),
                       description="random seed of both renders")
     steps: Optional[limited(Int, "max_steps")] = Field(None, ge=1, json_schema_extra=flag("--steps"),
@@ -75,7 +76,7 @@ class _Common(TaskParams):
         default_factory=dict, description="LoRAs for both renders {path_or_url: strength} (also from the original "
                                           "tool's lora_name(s), activated_loras + loras_multipliers, "
                                           "apply_reward_lora)")
-    output_dir: Optional[Text] = Field(None, json_schema_extra=flag("--output_dir"),
+    output_dir: Optional[Text] = Field(None, json_schema_extra=flag("--output_dir", folder=True),
                                        description="absolute folder for the final PNG (default: the worker's "
                                                    "output folder)")
 

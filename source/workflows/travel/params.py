@@ -80,31 +80,31 @@ class TravelSettings(Params):
     run_id: Optional[Text] = Field(None, json_schema_extra=flag("--run_id"),
                                    description="the run's name (default: the orchestrator row's run_id or id)")
     input_image_paths_resolved: list[Text] = Field(
-        json_schema_extra=flag("--input_images"),
+        json_schema_extra=flag("--input_images", metavar="IMAGE", path=True),
         description="anchor images in order (paths or http(s) URLs): N images make N-1 segments; one image "
                     "makes one segment that starts at it and whose end is not anchored")
     continue_from_video_resolved_path: Optional[Text] = Field(
-        None, json_schema_extra=flag("--continue_from_video"),
+        None, json_schema_extra=flag("--continue_from_video", metavar="VIDEO", path=True),
         description="a video to continue (path or URL): its last frames start segment 0")
-    base_prompts_expanded: list[Text] = Field(json_schema_extra=flag("--base_prompts"),
+    base_prompts_expanded: list[Text] = Field([""], validate_default=True,
+                                              json_schema_extra=flag("--base_prompts", metavar="PROMPT"),
                                               description="prompt per segment (one value: used for all)")
     negative_prompts_expanded: list[Text] = Field(
-        [""], validate_default=True, json_schema_extra=flag("--negative_prompts"),
+        [""], validate_default=True, json_schema_extra=flag("--negative_prompts", metavar="PROMPT"),
         description="negative prompt per segment (one value: used for all)")
     parsed_resolution_wh: tuple[int, int] = Field(
         "832x480", validate_default=True, json_schema_extra=flag("--resolution"),
-        description="'WxH' or [W, H], floored to multiples of 16 (at least 16x16); default 832x480, as "
-                    "steerable_motion.py's")
+        description="'WxH' or [W, H], floored to multiples of 16 (at least 16x16)")
     model_name: Text = Field("vace_14B", json_schema_extra=flag("--model_name"),
-                             description=f"a VACE model: {model_names('vace')} (default vace_14B)")
+                             description=f"a VACE model: {model_names('vace')}")
     seed_base: Int = Field(0, ge=-1, le=SEED_MAX, json_schema_extra=flag("--seed"),
                            description="segment i renders with seed_base + i")
     fps_helpers: ModelFrameRate = Field(WAN_FPS, description=f"frame rate of guides, masks and outputs: {WAN_FPS}, the "
                                                   f"model's (nothing is resampled)")
-    fade_in_params_json_str: Fade = Field(default_factory=FadeParams, json_schema_extra=flag("--fade_in_params"),
+    fade_in_params_json_str: Fade = Field(default_factory=FadeParams, json_schema_extra=flag("--fade_in_params", metavar="JSON"),
                                           description="the end anchor fading in over the generated frames")
     fade_out_params_json_str: Fade = Field(default_factory=FadeParams,
-                                           json_schema_extra=flag("--fade_out_params"),
+                                           json_schema_extra=flag("--fade_out_params", metavar="JSON"),
                                            description="the start anchor fading out over the generated frames")
     apply_causvid: Flag = Field(False, validation_alias=aliases("apply_causvid", "use_causvid_lora"),
                                 json_schema_extra=flag("--use_causvid_lora"),
@@ -112,26 +112,27 @@ class TravelSettings(Params):
     apply_lighti2x: Flag = Field(False, validation_alias=aliases("apply_lighti2x", "use_lighti2x_lora"),
                                  json_schema_extra=flag("--use_lighti2x_lora"),
                                  description="LightX2V LoRA (5 steps, guidance 1.0, flow shift 5.0)")
-    additional_loras: dict[Text, LoraStrength] = Field(default_factory=dict, json_schema_extra=flag("--loras"),
+    additional_loras: dict[Text, LoraStrength] = Field(default_factory=dict, json_schema_extra=flag("--loras", metavar="PATH=STRENGTH",
+                                                                                        exists=True),
                                                  description="extra LoRAs {path_or_url: strength} (also from the "
                                                              "original tool's lora_name(s), activated_loras + "
                                                              "loras_multipliers, apply_reward_lora)")
     colour_match_videos: Flag = Field(False, json_schema_extra=flag("--colour_match_videos"),
                                       description="match each segment's colours to its anchors (LAB mean/std)")
     after_first_post_generation_saturation: Optional[Number] = Field(
-        None, ge=0, le=10, json_schema_extra=flag("--after_first_post_generation_saturation"),
+        None, ge=0, le=10, json_schema_extra=flag("--after_first_post_generation_saturation", metavar="S"),
         description="saturation of segments after the first (1 keeps)")
     after_first_post_generation_brightness: Optional[Number] = Field(
-        None, ge=-1, le=1, json_schema_extra=flag("--after_first_post_generation_brightness"),
+        None, ge=-1, le=1, json_schema_extra=flag("--after_first_post_generation_brightness", metavar="B"),
         description="brightness of segments after the first (0 keeps; -0.1 is 10% darker)")
     subsequent_starting_strength_adjustment: Number = Field(
-        0.0, ge=-1, le=1, json_schema_extra=flag("--subsequent_starting_strength_adjustment"),
+        0.0, ge=-1, le=1, json_schema_extra=flag("--subsequent_starting_strength_adjustment", metavar="S"),
         description="carried overlap frames: contrast about mid-grey (0 keeps, -0.2 weaker)")
     desaturate_subsequent_starting_frames: Number = Field(
-        0.0, ge=0, le=1, json_schema_extra=flag("--desaturate_subsequent_starting_frames"),
+        0.0, ge=0, le=1, json_schema_extra=flag("--desaturate_subsequent_starting_frames", metavar="D"),
         description="carried overlap frames: desaturation (0 keeps, 1 greyscale)")
     adjust_brightness_subsequent_starting_frames: Number = Field(
-        0.0, ge=-1, le=1, json_schema_extra=flag("--adjust_brightness_subsequent_starting_frames"),
+        0.0, ge=-1, le=1, json_schema_extra=flag("--adjust_brightness_subsequent_starting_frames", metavar="B"),
         description="carried overlap frames: brightness (0 keeps)")
     crossfade_sharp_amt: Number = Field(0.3, ge=0, le=5, json_schema_extra=flag("--crossfade_sharp_amt"),
                                         description="sharpening of cross-faded frames (0: off)")
@@ -143,7 +144,7 @@ class TravelSettings(Params):
     skip_cleanup_enabled: Flag = Field(False, json_schema_extra=flag("--skip_cleanup"),
                                        description="keep the run's work folder")
     output_dir: Optional[Text] = Field(None, validation_alias=aliases("output_dir", "main_output_dir_for_run"),
-                                       json_schema_extra=flag("--output_dir"),
+                                       json_schema_extra=flag("--output_dir", folder=True),
                                        description="absolute folder for the run's videos (default: the "
                                                    "worker's output folder)")
     steps: Optional[limited(Int, "max_steps")] = Field(
@@ -270,14 +271,14 @@ class OrchestratorDetails(TravelSettings):
     num_new_segments_to_generate: Optional[Int] = Field(
         None, ge=1, description="the segment count, when the writer states it (checked against the images)")
     segment_frames_expanded: list[limited(Int, "max_frames")] = Field(
-        json_schema_extra=flag("--segment_frames"),
+        [81], validate_default=True, json_schema_extra=flag("--segment_frames", metavar="N", unit="frames"),
         description="frames per segment, each >= 1 and <= MAX_FRAMES, snapped to 4k+1 (one value: used for "
                     "all); together <= MAX_RUN_FRAMES")
     frame_overlap_expanded: list[Int] = Field(
-        [0], validate_default=True, json_schema_extra=flag("--frame_overlap"),
+        [16], validate_default=True, json_schema_extra=flag("--frame_overlap", metavar="N", unit="frames"),
         description="frames shared at each join of consecutive clips, each >= 0, made even and at most one "
-                    "less than either clip (one value: used for all joins; one per join; in a row also the "
-                    "original tool's one per segment; 0 concatenates)")
+                    "less than either clip (one value: used for all joins; one per join; or one per segment, "
+                    "whose last value has no join after it and is recorded as not used; 0 concatenates)")
     independent_segments: Flag = Field(False, json_schema_extra=flag("--independent_segments"),
                                        description="anchor each segment only on its own two images so all "
                                                    "render at once (no chain)")
