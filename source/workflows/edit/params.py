@@ -115,9 +115,10 @@ class Portion(Params):
 class EditDetails(RenderSettings):
     """orchestrator_details of an edit_video_orchestrator row."""
 
-    source_video_url: Text = Field(json_schema_extra=flag("--video"), description="the video to edit (path or URL)")
+    source_video_url: Text = Field(json_schema_extra=flag("--video", metavar="VIDEO", path=True, exists=True),
+                                   description="the video to edit (path or URL)")
     portions_to_regenerate: list[Portion] = Field(
-        min_length=1, json_schema_extra=flag("--portion"),
+        min_length=1,
         description="ranges to regenerate, end INCLUSIVE: [{start_frame, end_frame, prompt?}] (command line: "
                     "START:END); no overlaps, each with context_frame_count source frames on both sides")
     run_id: Optional[Text] = Field(None, json_schema_extra=flag("--run_id"), description="the run's name")

@@ -103,7 +103,7 @@ class JoinSettings(Params):
                           + ", ".join(WAN2GP_PASS_THROUGH) + " land here); other engines ignore them with a "
                           "warning")
     audio_url: Optional[location("an audio file", optional=True)] = Field(
-        None, json_schema_extra=flag("--audio"),
+        None, json_schema_extra=flag("--audio", metavar="AUDIO", path=True, exists=True),
         description="audio muxed into the last join's output (AAC); the video is never shortened, longer "
                     "audio is cut at the video's end")
     crossfade_sharp_amt: Number = Field(0.3, ge=0, le=5, description="sharpening of cross-faded frames (0: off)")
@@ -182,7 +182,7 @@ class ClipRef(Params):
 class JoinOrchestratorDetails(JoinSettings):
     """orchestrator_details of a join_clips_orchestrator row."""
 
-    clip_list: list[ClipRef] = Field(json_schema_extra=flag("--clips"),
+    clip_list: list[ClipRef] = Field(json_schema_extra=flag("--clips", metavar="CLIP", path=True, exists=True),
                                      description="the clips in order ([{url, name?}] or paths/URLs); at least 2 "
                                                  "(1 with loop_first_clip)")
     run_id: Optional[Text] = Field(None, json_schema_extra=flag("--run_id"),
