@@ -113,3 +113,16 @@ def test_resampling_by_timestamp_30_to_16_fps():
     assert picked[0] == 0 and picked == sorted(picked)
     assert all(abs(times[i] - k / 16) < 1 / 30 + 1e-9 for k, i in enumerate(picked))
     assert resample_indices([n / 16 for n in range(81)], 16, 16) == list(range(81))
+
+
+def test_the_rows_model_ids_on_each_engine():
+    from source.errors import UserError
+    from source.workflows.join.steps import render_model
+
+    wan2gp_id = "wan_2_2_vace_lightning_baseline_2_2_2"
+    assert render_model(wan2gp_id, "wan2gp") == f"wan2gp:{wan2gp_id}"          # as written
+    assert render_model("wan2gp:tiny_vace", "wan2gp") == "wan2gp:tiny_vace"
+    assert render_model(wan2gp_id, "tiny") == render_model(wan2gp_id, "preview") == "vace_14B"  # stand-ins
+    assert render_model("vace_1.3B", "diffusers") == "vace_1.3B"
+    with pytest.raises(UserError, match=r"--engine wan2gp \(this worker renders with engine diffusers\)"):
+        render_model(wan2gp_id, "diffusers")

@@ -186,3 +186,22 @@ def test_every_video_output_gets_a_poster_in_params_thumbnail_url(tmp_path):
     assert root.params["thumbnail_url"] == poster                  # the orchestrator takes its child's poster
     assert "thumbnail_url" not in queue.get("no-video").params      # no video, no poster
     queue.close()
+
+
+def test_a_join_renders_with_the_tiny_vace_model(tmp_path):
+    """engine tiny: the tiny random-weight VACE model stands in for the row's Wan2GP model id; the
+    clips around the transition are still the clips."""
+    a = value_clip(tmp_path / "a.mp4", 40, 21)
+    b = value_clip(tmp_path / "b.mp4", 120, 21)
+    settings = sqlite_settings(tmp_path, engine="tiny")
+    row = NewTask(task_type="join_clips_segment", id="join-tiny", params={
+        "starting_video_path": str(a), "ending_video_path": str(b), "context_frame_count": 4,
+        "gap_frame_count": 9, "model": "wan_2_2_vace_lightning_baseline_2_2_2", "seed": 3})
+    done, queue = _run(settings, [row])
+    task = done["join-tiny"]
+    assert task.status == Status.COMPLETE, task.error_message
+    out = read_frames(task.output_location)
+    assert len(out) == 21 + 21 + 9
+    src_a = read_frames(a)
+    assert np.abs(out[10].astype(int) - src_a[10].astype(int)).mean() <= 2
+    queue.close()
