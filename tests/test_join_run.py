@@ -2,7 +2,6 @@
 decoding. Rows are written as the original tool's apps write them (docs/JOINING.md)."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np

@@ -1,10 +1,10 @@
-"""Frame-rate changes by timestamp, and clips reversed or cut by frame index (written losslessly, crf 0:
-these are intermediates that are encoded once more).
+"""Frame-rate changes by timestamp, and clips written from frames (reversed, or a render's window).
 
 Resampling picks, for each output instant k / fps, the source frame showing at that instant (the last
 one whose timestamp is not after it), so a clip keeps its duration and its frames keep their order: a
 30 fps clip of 152 frames (5.07 s) becomes 81 frames at 16 fps. Indices, never seeking by time, choose
-frames, so nothing is duplicated or lost at keyframes.
+frames, so nothing is duplicated or lost at keyframes; the stitch applies them while it reads a clip
+(source/media/stitch.py `clip_frames`), so a resampled clip is not encoded an extra time.
 """
 from __future__ import annotations
 
@@ -43,28 +43,8 @@ def frame_times(path: str | Path) -> tuple[list[float], float]:
     return times, rate
 
 
-def write_selected(path: str | Path, indices: Sequence[int], output: str | Path, fps: float, crf: int = 0) -> int:
-    """Write the frames of `path` at `indices` (ascending, repeats allowed) to `output`; returns the count."""
-    wanted: dict[int, int] = {}
-    for i in indices:
-        wanted[i] = wanted.get(i, 0) + 1
-    with VideoWriter(output, fps=_writer_fps(fps), crf=crf, preset="veryfast") as writer:
-        for n, frame in enumerate(iter_frames(path)):
-            for _ in range(wanted.get(n, 0)):
-                writer.write(frame)
-    return writer.frames_written
-
-
-def resample_video(path: str | Path, fps: float, output: str | Path) -> tuple[Path, int]:
-    """`path` at `fps` (the file itself when its rate is already `fps`) and its frame count."""
-    times, rate = frame_times(path)
-    if abs(rate - fps) <= FPS_TOLERANCE:
-        return Path(path), len(times)
-    indices = resample_indices(times, fps, rate)
-    return Path(output), write_selected(path, indices, output, fps)
-
-
 def write_frames_at(frames: Iterable[np.ndarray], output: str | Path, fps: float, crf: int = 12) -> Path:
+    """Frames written as an H.264 mp4 at `fps` (a fractional rate kept as a fraction)."""
     with VideoWriter(output, fps=_writer_fps(fps), crf=crf, preset="veryfast") as writer:
         for frame in frames:
             writer.write(frame)
