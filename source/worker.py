@@ -39,6 +39,7 @@ import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Optional
 
 from .config import Settings
@@ -50,6 +51,7 @@ from .queue.base import TaskQueue
 from .queue.model import Claim, Task
 from .queue.reconnecting import ReconnectingQueue, StoppedWaiting
 from .retry import TASK_RETRY
+from .media.posters import write_poster
 from .storage.outputs import publish_output, safe_name
 from .tasks.context import Done, FanOut, TaskContext
 from .workflows import workdirs
@@ -281,11 +283,26 @@ class Worker:
                         ctx.lost.set()
                         raise TaskCancelled(f"task {ctx.task.id}: this attempt no longer holds its claim; its "
                                             "output is not published")
+                    poster = self._publish_poster(ctx, result.output_location)
                     result = Done(publish_output(self.settings, ctx.task.id, result.output_location))
+                    if poster is not None:
+                        self.queue.record_thumbnail(ctx.claim, poster)
                 outcome.result = result
             except BaseException as exc:  # the worker must survive any handler error
                 outcome.error = exc
                 outcome.trace = traceback.format_exc()
+
+    def _publish_poster(self, ctx: TaskContext, location: Optional[str]) -> Optional[str]:
+        """A video output's poster (first frame, small JPEG beside it) published like the output; its
+        location goes into params.thumbnail_url. A poster that cannot be made is only logged."""
+        if not location or "://" in location or not Path(location).is_file():
+            return None
+        try:
+            poster = write_poster(location)
+            return publish_output(self.settings, ctx.task.id, str(poster)) if poster is not None else None
+        except Exception as exc:
+            log.warning("no poster for %s: %s", Path(location).name, exc)
+            return None
 
     def _report_ignored_keys(self, ctx: TaskContext) -> None:
         """Params keys the task type does not use: a log line (with the closest known names) and the

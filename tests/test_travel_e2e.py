@@ -67,7 +67,9 @@ def test_three_images_make_30_frames_and_cleanup_leaves_only_artefacts(sqlite_ba
     assert all(count_frames(t.output_location) == 17 for t in segments)
     outputs = tmp_path / "outputs"
     assert sorted(p.name for p in outputs.iterdir() if p.is_file()) == \
-        ["run_one_final.mp4", "run_one_seg00.mp4", "run_one_seg01.mp4"]
+        ["run_one_final.mp4", "run_one_final_poster.jpg", "run_one_seg00.mp4", "run_one_seg00_poster.jpg",
+         "run_one_seg01.mp4", "run_one_seg01_poster.jpg"]
+    assert root.params["thumbnail_url"] == str(outputs / "run_one_final_poster.jpg")
     assert not (outputs / "_work" / "runs" / "run_one").exists()       # the run's work folder is gone
 
     status = backend.run_cli("steerable_motion.py", "status", run_id)
@@ -116,7 +118,8 @@ def test_two_runs_with_two_workers_do_not_collide(sqlite_backend, tmp_path):
     for worker in workers:
         assert worker.wait(timeout=60) == 0
     names = sorted(p.name for p in (tmp_path / "outputs").iterdir() if p.is_file())
-    assert names == sorted(f"{r}_{s}.mp4" for r in (first, second) for s in ("final", "seg00", "seg01"))
+    assert names == sorted(f"{r}_{s}{end}" for r in (first, second) for s in ("final", "seg00", "seg01")
+                           for end in (".mp4", "_poster.jpg"))
     workers_used = {t.worker_id for r in (first, second) for t in queue.list_run(r) if t.worker_id}
     assert len(workers_used) >= 1
 

@@ -161,3 +161,29 @@ def test_different_perspective_still_and_vace_render(backend, tmp_path):
     say(f"\n  different_perspective: final {task.output_location}")
     show(log, "complete in", "renders at least")
 
+
+
+def test_join_clips_with_a_vace_transition(backend, tmp_path):
+    """steerable_motion.py join_clips queues a join of two 17-frame 128x128 clips; the transition (4 + 9 + 4
+    = 17 frames) is rendered by the real Wan2GP (tiny_vace) and stitched: 17 + 17 + 9 = 43 frames."""
+    from tests.helpers.clips import value_clip
+
+    clips = [str(value_clip(tmp_path / f"clip{i}.mp4", 40 + 80 * i, 17, size=(128, 128))) for i in range(2)]
+    queued = backend.run_cli("steerable_motion.py", "join_clips", "--clips", *clips, "--context_frame_count", "4",
+                             "--gap_frame_count", "9", "--model", "wan2gp:tiny_vace", "--steps", "2", "--seed", "5",
+                             "--prompt", "a smooth transition", "--run_id", "real_join")
+    assert queued.returncode == 0, queued.stderr
+    queue = backend.queue()
+    started = time.monotonic()
+    worker = backend.start_worker("--until-idle", *ENGINE)
+    assert worker.wait(timeout=1500) == 0, worker.log_path.read_text()[-4000:]
+    log = worker.log_path.read_text()
+    rows = queue.list_run("real_join")
+    (root,) = [t for t in rows if t.task_type == "join_clips_orchestrator"]
+    assert root.status == Status.COMPLETE, (root.error_message, log[-3000:])
+    (join,) = [t for t in rows if t.task_type == "join_clips_segment"]
+    assert count_frames(root.output_location) == 43
+    assert root.params["thumbnail_url"].endswith("_poster.jpg")
+    say(f"\n  join run: final {root.output_location} (43 frames) in {time.monotonic() - started:.1f} s; "
+        f"the join row {completion_seconds(log, join.id)[0]:.1f} s")
+    show(log, "Wan2GP helper ready", "complete in", "Wan2GP helper stopped")

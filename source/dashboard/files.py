@@ -31,6 +31,7 @@ class Output:
     kind: str            # video | image | file | link | removed (no longer on disk) | unserved
     location: str        # as written on the row, made absolute for local paths
     url: Optional[str] = None
+    poster: Optional[str] = None   # a video's poster image (params.thumbnail_url), ours or the row's link
 
     @property
     def name(self) -> str:
@@ -51,10 +52,26 @@ class OutputRoots:
         unique = list(dict.fromkeys(Path(f).expanduser().resolve() for f in folders))
         return cls(unique, settings.db_dir)
 
-    def describe(self, location: Optional[str]) -> Optional[Output]:
-        """How the page shows a row's output_location (None when the row has none)."""
+    def describe(self, location: Optional[str], thumbnail: Optional[str] = None) -> Optional[Output]:
+        """How the page shows a row's output_location (None when the row has none); `thumbnail` is the
+        row's params.thumbnail_url (a video's poster)."""
         if not location:
             return None
+        out = self._describe(location)
+        poster = self.poster_url(thumbnail)
+        if poster and out.kind in ("video", "link"):
+            return Output(out.kind, out.location, out.url, poster)
+        return out
+
+    def poster_url(self, thumbnail: Optional[str]) -> Optional[str]:
+        """A poster's URL: an http(s) link as it is, a local file under an output root served by us."""
+        if not thumbnail or not isinstance(thumbnail, str):
+            return None
+        if "://" in thumbnail:
+            return thumbnail if thumbnail.split("://", 1)[0].lower() in ("http", "https") else None
+        return self.url_for(Path(absolute_location(thumbnail, self.base_dir)))
+
+    def _describe(self, location: str) -> Output:
         if "://" in location:
             scheme = location.split("://", 1)[0].lower()
             return Output("link", location, location if scheme in ("http", "https") else None)

@@ -112,7 +112,7 @@ def took(task: Task, now: datetime, end: Optional[datetime] = None) -> str:
 
 
 def run_views(summaries: list[RunSummary], roots: OutputRoots, now: datetime) -> list[RunView]:
-    return [RunView(summary, roots.describe(summary.root.output_location),
+    return [RunView(summary, roots.describe(summary.root.output_location, _thumbnail(summary.root)),
                     span(seconds_between(summary.root.created_at, now)),
                     took(summary.root, now, summary.root.finished_at or (
                         summary.last_finished_at if summary.root.is_terminal else None)))
@@ -250,12 +250,12 @@ def run_page(queue: QueueReader, roots: OutputRoots, run_id: str) -> Optional[di
         counts[task.status] = counts.get(task.status, 0) + 1
     summary = RunSummary(root, counts, sum(float(t.progress or 0) for t in children
                                            if t.status != Status.COMPLETE))
-    columns = [[RowView(task, labels[task.id], roots.describe(task.output_location),
+    columns = [[RowView(task, labels[task.id], roots.describe(task.output_location, _thumbnail(task)),
                         [labels.get(dep, dep) for dep in task.dependant_on],
                         span(seconds_between(task.created_at, now)), took(task, now))
                 for task in column] for column in graph_columns(rows)]
     return {"run_id": root.run_id or root.id, "root": root, "summary": summary, "columns": columns,
-            "final": roots.describe(root.output_location), "rows": len(rows),
+            "final": roots.describe(root.output_location, _thumbnail(root)), "rows": len(rows),
             "age": span(seconds_between(root.created_at, now)), "took": took(root, now)}
 
 
@@ -287,3 +287,8 @@ def action_notice(action: Optional[str], rows: Optional[str]) -> Optional[str]:
     if count == 0:
         return f"Nothing to {action}: the rows had changed already."
     return f"{count} row{'s' if count != 1 else ''} {ACTIONS[action]}."
+def _thumbnail(task) -> Optional[str]:
+    """The row's poster (params.thumbnail_url), when it has one."""
+    params = task.params if isinstance(getattr(task, "params", None), dict) else {}
+    value = params.get("thumbnail_url")
+    return value if isinstance(value, str) else None

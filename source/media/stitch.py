@@ -73,6 +73,17 @@ def crossfade_frame(outgoing: np.ndarray, incoming: np.ndarray, weight: float,
     return frame
 
 
+def selected_frames(path: str | Path, indices: Sequence[int]):
+    """The frames of `path` at `indices` (ascending, repeats allowed), streamed."""
+    position = 0
+    for n, frame in enumerate(iter_frames(path)):
+        while position < len(indices) and indices[position] == n:
+            yield frame
+            position += 1
+        if position == len(indices):
+            return
+
+
 def stitch_clips(
     clip_paths: Sequence[str | Path],
     overlaps: Sequence[int],
@@ -88,6 +99,7 @@ def stitch_clips(
     preset: str = "medium",
     progress: Optional[Callable[[int, int], None]] = None,
     check_cancelled: Optional[Callable[[], None]] = None,
+    clip_frames: Optional[Sequence[Optional[Sequence[int]]]] = None,
 ) -> int:
     """Write the joined video to `output_path`; returns the number of frames written.
 
@@ -96,6 +108,8 @@ def stitch_clips(
     progress(frames_written, total) is called once per clip and may raise to stop.
     check_cancelled() is called before each frame is written and may raise to stop (a cancel then takes
     effect within one frame's work, not one clip's).
+    clip_frames: per clip, None (all its frames) or the indices of its frames to use, ascending, repeats
+    allowed (a trimmed or resampled clip without writing it again: each encode shifts pixel values).
     """
     names = list(clip_names) if clip_names else [f"clip {k}" for k in range(len(clip_paths))]
     if expected_lengths is None:
@@ -121,7 +135,8 @@ def stitch_clips(
             weights = crossfade_weights(span.fade_in) if span.fade_in else []
             next_tail: list[np.ndarray] = []
             seen = 0
-            for t, frame in enumerate(iter_frames(path)):
+            picked = clip_frames[k] if clip_frames and clip_frames[k] is not None else None
+            for t, frame in enumerate(iter_frames(path) if picked is None else selected_frames(path, picked)):
                 if t >= span.length:
                     raise StitchError(f"{names[k]} ({Path(path).name}) has more frames than the "
                                       f"{span.length} the plan says")

@@ -133,6 +133,11 @@ class WorkerQueue(Protocol):
         """Record on the row the keys of its params that its task type does not use (`ignored_keys`;
         none: cleared). False: no longer the owner."""
 
+    def record_thumbnail(self, claim: Claim, thumbnail_url: str) -> bool:
+        """params.thumbnail_url: the poster of the output (recorded just before `complete`; awaiting
+        orchestrators take it when they complete). False: no longer the owner."""
+        return self._fenced("record_thumbnail", claim, thumbnail_url=thumbnail_url)
+
     @abstractmethod
     def complete(self, claim: Claim, output_location: Optional[str]) -> bool:
         """Status Complete and output_location in one transaction; wake dependants; an orchestrator

@@ -59,7 +59,7 @@ RETRIED = {"migrate": "stop_waiting", "schema_version": "stop_waiting", "pending
            "get": "stop_writing", "list_run": "stop_writing", "cancel": "stop_writing",
            "retry": "stop_writing", "requeue_expired": "stop_writing"}
 # Advisory writes, tried once: while the database is away the owner is unknown, so True.
-ADVISORY = ("heartbeat", "set_progress", "record_ignored_keys")
+ADVISORY = ("heartbeat", "set_progress", "record_ignored_keys", "record_thumbnail")
 
 
 class StoppedWaiting(QueueError, TransientError):

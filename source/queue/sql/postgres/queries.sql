@@ -147,3 +147,8 @@ SELECT * FROM wq_task_durations_v1(p_bounds => %(bounds)s::float8[]);
 -- The params keys the row's task type does not use (a JSON list), for an attempt this worker still owns.
 SELECT wq_record_ignored_keys_v1(p_task_id => %(task_id)s::text, p_worker_id => %(worker_id)s::text,
                                  p_attempt => %(attempt)s::integer, p_keys => %(keys)s::jsonb);
+
+-- name: record_thumbnail
+-- params.thumbnail_url (the output's poster) for an attempt this worker still owns, just before it completes.
+SELECT wq_record_thumbnail_v1(p_task_id => %(task_id)s::text, p_worker_id => %(worker_id)s::text,
+                              p_attempt => %(attempt)s::integer, p_thumbnail_url => %(thumbnail_url)s::text);

@@ -310,3 +310,9 @@ SELECT task_type, NULL, count(*), sum(seconds) FROM done GROUP BY task_type;
 -- worker still owns.
 UPDATE tasks SET ignored_keys = :keys
 WHERE id = :task_id AND worker_id = :worker_id AND attempts = :attempt AND status = 'In Progress';
+
+-- name: record_thumbnail
+-- params.thumbnail_url (the output's poster) for an attempt this worker still owns, just before it completes.
+UPDATE tasks SET params = json_set(coalesce(params, '{}'), '$.thumbnail_url', :thumbnail_url)
+WHERE id = :task_id AND worker_id = :worker_id AND attempts = :attempt AND status = 'In Progress'
+  AND awaiting_task_id IS NULL;
