@@ -44,7 +44,7 @@ def build_submission(args: argparse.Namespace, settings: Settings) -> Submission
         raw = params_from_args(args, EditDetails)
         run_id = raw.get("run_id") or new_run_id()
         raw.update(run_id=run_id, **{PORTIONS: args.portions_to_regenerate})
-        details = EditParams.parse({"orchestrator_details": raw}, settings, command_line=True).orchestrator_details
+        details = EditParams.parse({"orchestrator_details": raw}, settings).orchestrator_details
         summary = f"edit run {run_id}: {len(details.portions_to_regenerate)} portion(s)"
         video = details.source_video_url
         if not is_url(video):

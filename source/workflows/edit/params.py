@@ -6,13 +6,13 @@ refused where they would change nothing (no parameter is ignored silently).
 """
 from __future__ import annotations
 
-from typing import Any, ClassVar, Optional
+from typing import Annotated, Any, ClassVar, Optional
 
 from pydantic import ConfigDict, Field, model_validator
 
 from ...errors import InvalidParams
 from ...tasks.params import GUIDANCE_MAX, SEED_MAX, Flag, Int, LoraStrength, Number, Params, Resolution, \
-    TaskParams, Text, flag, limited, location
+    TaskParams, Text, flag, LimitedBy, Location, LoraPath, ReadPath, WritePath
 from ..join.params import DEFAULT_MODEL, WAN2GP_PASS_THROUGH, _collect_pass_through
 from .plan import InpaintPlan, check_portions, portion_bounds
 
@@ -20,7 +20,7 @@ from .plan import InpaintPlan, check_portions, portion_bounds
 class RenderSettings(Params):
     """How a portion renders (the same meaning as a join's settings)."""
 
-    context_frame_count: limited(Int, "max_frames") = Field(
+    context_frame_count: Annotated[Int, LimitedBy("max_frames")] = Field(
         8, ge=1, json_schema_extra=flag("--context_frame_count"),
         description="source frames kept on each side of a portion (widened until the render is 4n+1) and "
                     "cross-faded when spliced back")
@@ -32,9 +32,9 @@ class RenderSettings(Params):
     resolution: Optional[Resolution] = Field(None, json_schema_extra=flag("--resolution"),
                                              description="render size 'WxH' (default: the video's, floored to "
                                                          "multiples of 16); the result is fitted back")
-    additional_loras: dict[Text, LoraStrength] = Field(default_factory=dict,
+    additional_loras: dict[LoraPath, LoraStrength] = Field(default_factory=dict,
                                                        description="extra LoRAs {path_or_url: strength}")
-    num_inference_steps: Optional[limited(Int, "max_steps")] = Field(
+    num_inference_steps: Optional[Annotated[Int, LimitedBy("max_steps")]] = Field(
         None, ge=1, json_schema_extra=flag("--steps"), description="denoising steps (default: the model's)")
     guidance_scale: Optional[Number] = Field(None, ge=0, le=GUIDANCE_MAX, json_schema_extra=flag("--guidance_scale"),
                                              description="classifier-free guidance (default: the model's)")
@@ -57,12 +57,12 @@ class InpaintParams(TaskParams, RenderSettings):
     model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
     null_is_unset: ClassVar[bool] = True
 
-    video_path: location("a video") = Field(description="the video (path or URL)")
+    video_path: Annotated[str, Location("a video")] = Field(description="the video (path or URL)")
     inpaint_start_frame: Int = Field(ge=0, description="first regenerated frame")
     inpaint_end_frame: Int = Field(ge=1, description="one past the last regenerated frame (exclusive)")
     fps: Optional[Number] = Field(None, gt=0, le=240, description="frame rate of the output window (default: the "
                                                                    "video's)")
-    output_dir: Optional[Text] = Field(None, description="folder for the window, inside the worker's output folder")
+    output_dir: Optional[WritePath] = Field(None, description="folder for the window, inside the worker's output folder")
     run_id: Optional[Text] = Field(None, description="set by edit_video_orchestrator: names the output")
     portion_index: Int = Field(0, ge=0, description="set by edit_video_orchestrator")
 
@@ -115,7 +115,7 @@ class Portion(Params):
 class EditDetails(RenderSettings):
     """orchestrator_details of an edit_video_orchestrator row."""
 
-    source_video_url: Text = Field(json_schema_extra=flag("--video", metavar="VIDEO", path=True, exists=True),
+    source_video_url: ReadPath = Field(json_schema_extra=flag("--video", metavar="VIDEO", path=True, exists=True),
                                    description="the video to edit (path or URL)")
     portions_to_regenerate: list[Portion] = Field(
         min_length=1,
@@ -132,7 +132,7 @@ class EditDetails(RenderSettings):
                                            "frames between")
     per_join_settings: list[dict[str, Any]] = Field(default_factory=list,
                                                     description="overrides of the render settings for portion i")
-    output_dir: Optional[Text] = Field(None, validation_alias="output_base_dir",
+    output_dir: Optional[WritePath] = Field(None, validation_alias="output_base_dir",
                                        description="folder for the run's videos, inside the worker's output folder")
     enhance_prompt: Flag = Field(False, description="VLM-written prompts: not available here; true is refused")
     vlm_device: Optional[Text] = Field(None, description="with enhance_prompt (not used)")
@@ -218,10 +218,10 @@ class SpliceParams(TaskParams):
     """edit_video_splice (written by edit_video_orchestrator): the source with each window put back."""
 
     run_id: Text = Field(description="the run")
-    source_video_url: Text = Field(description="the video being edited")
+    source_video_url: ReadPath = Field(description="the video being edited")
     windows: list[dict[str, int]] = Field(description="each portion's window (InpaintPlan as JSON)")
     inpaint_task_ids: list[Text] = Field(description="the inpaint_frames row of each window")
-    output_dir: Optional[Text] = Field(None, description="folder for the edited video")
+    output_dir: Optional[WritePath] = Field(None, description="folder for the edited video")
 
     @property
     def plans(self) -> list[InpaintPlan]:

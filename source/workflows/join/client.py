@@ -39,7 +39,7 @@ def build_submission(args: argparse.Namespace, settings: Settings) -> Submission
         raw = params_from_args(args, JoinOrchestratorDetails)
         run_id = raw.get("run_id") or new_run_id()
         raw["run_id"] = run_id
-        params = JoinOrchestratorParams.parse({"orchestrator_details": raw}, settings, command_line=True)
+        params = JoinOrchestratorParams.parse({"orchestrator_details": raw}, settings)
         details = params.orchestrator_details
         lengths = local_lengths([c.url for c in details.clip_list], details.fps)
     except UserError as exc:

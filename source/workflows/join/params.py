@@ -8,13 +8,13 @@ Every field names its steerable_motion.py flag (`flag` in its metadata) where it
 from __future__ import annotations
 
 import re
-from typing import Any, ClassVar, Optional
+from typing import Annotated, Any, ClassVar, Optional
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from ...errors import InvalidParams
 from ...tasks.params import GUIDANCE_MAX, SEED_MAX, Flag, Int, LoraStrength, Number, Params, Resolution, \
-    TaskParams, Text, flag, limited, location
+    TaskParams, Text, flag, LimitedBy, Location, LoraPath, ReadPath, WritePath
 
 DEFAULT_MODEL = "wan_2_2_vace_lightning_baseline_2_2_2"
 DEFAULT_FPS = 16
@@ -50,11 +50,11 @@ def _collect_pass_through(data: Any) -> Any:
 class JoinSettings(Params):
     """How one join renders and stitches: everything but the two clips."""
 
-    context_frame_count: limited(Int, "max_frames") = Field(
+    context_frame_count: Annotated[Int, LimitedBy("max_frames")] = Field(
         8, ge=1, json_schema_extra=flag("--context_frame_count"),
         description="frames kept from each side of the seam (A's last, B's first) and cross-faded; at most "
                     "the shorter clip's length")
-    gap_frame_count: limited(Int, "max_frames") = Field(
+    gap_frame_count: Annotated[Int, LimitedBy("max_frames")] = Field(
         53, ge=1, json_schema_extra=flag("--gap_frame_count"),
         description="frames generated between the contexts; shortened by up to 3 so the render is 4n+1 "
                     "frames (8 + 53 + 8 = 69 needs none)")
@@ -90,9 +90,9 @@ class JoinSettings(Params):
         None, ge=0, le=1, json_schema_extra=flag("--vid2vid_init_strength"),
         description="replace mode, engine wan2gp: below 1, the render starts from the removed frames "
                     "(0: all of them, 1: noise)")
-    additional_loras: dict[Text, LoraStrength] = Field(default_factory=dict,
+    additional_loras: dict[LoraPath, LoraStrength] = Field(default_factory=dict,
                                                        description="extra LoRAs {path_or_url: strength}")
-    num_inference_steps: Optional[limited(Int, "max_steps")] = Field(
+    num_inference_steps: Optional[Annotated[Int, LimitedBy("max_steps")]] = Field(
         None, ge=1, json_schema_extra=flag("--steps"), description="denoising steps (default: the model's)")
     guidance_scale: Optional[Number] = Field(None, ge=0, le=GUIDANCE_MAX, json_schema_extra=flag("--guidance_scale"),
                                              description="classifier-free guidance (default: the model's)")
@@ -102,7 +102,7 @@ class JoinSettings(Params):
         None, description="engine wan2gp: Wan2GP-only settings (a row's top-level "
                           + ", ".join(WAN2GP_PASS_THROUGH) + " land here); other engines ignore them with a "
                           "warning")
-    audio_url: Optional[location("an audio file", optional=True)] = Field(
+    audio_url: Annotated[Optional[str], Location("an audio file", optional=True)] = Field(
         None, json_schema_extra=flag("--audio", metavar="AUDIO", path=True, exists=True),
         description="audio muxed into the last join's output (AAC); the video is never shortened, longer "
                     "audio is cut at the video's end")
@@ -135,22 +135,22 @@ class JoinSegmentParams(TaskParams, JoinSettings):
     model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
     null_is_unset: ClassVar[bool] = True
 
-    starting_video_path: Optional[location("a video", optional=True)] = Field(
+    starting_video_path: Annotated[Optional[str], Location("a video", optional=True)] = Field(
         None, description="clip A (path or URL); a chained join without it takes the output of the row it "
                           "depends on")
-    ending_video_path: location("a video") = Field(description="clip B (path or URL)")
+    ending_video_path: Annotated[str, Location("a video")] = Field(description="clip B (path or URL)")
     is_first_join: Flag = Field(False, description="set by the orchestrator")
     is_last_join: Flag = Field(False, description="set by the orchestrator: audio_url applies here only")
     join_index: Int = Field(0, ge=0, description="set by the orchestrator: the join's place in the chain")
     orchestrator_task_id_ref: Optional[Text] = Field(None, description="set by the orchestrator")
     orchestrator_run_id: Optional[Text] = Field(None, description="set by the orchestrator: the run")
-    output_dir: Optional[Text] = Field(None, description="folder for the joined video, inside the worker's output "
+    output_dir: Optional[WritePath] = Field(None, description="folder for the joined video, inside the worker's output "
                                                          "folder (default: the output folder)")
     full_orchestrator_payload: Optional[dict[str, Any]] = Field(None, description="the orchestrator's details "
                                                                                   "(kept for apps; not read)")
-    join_output_dir: Optional[Text] = Field(None, description="the original tool's working folder (not used: "
+    join_output_dir: Optional[WritePath] = Field(None, description="the original tool's working folder (not used: "
                                                               "work folders are the worker's)")
-    current_run_base_output_dir: Optional[Text] = Field(None, description="as join_output_dir (not used)")
+    current_run_base_output_dir: Optional[WritePath] = Field(None, description="as join_output_dir (not used)")
     max_wait_time: Int = Field(1800, ge=1, description="the original tool's render timeout in seconds (renders "
                                                         "here are cancelled with the row instead)")
     debug: Flag = Field(False, description="keep the task's work folder (guide, mask, transition)")
@@ -170,7 +170,7 @@ class JoinSegmentParams(TaskParams, JoinSettings):
 
 
 class ClipRef(Params):
-    url: Text = Field(description="the clip (path or URL)")
+    url: ReadPath = Field(description="the clip (path or URL)")
     name: Optional[Text] = Field(None, description="a label (not used)")
 
     @model_validator(mode="before")
@@ -194,7 +194,7 @@ class JoinOrchestratorDetails(JoinSettings):
                                               "after the last clip (every clip is kept)")
     per_join_settings: list[dict[str, Any]] = Field(default_factory=list,
                                                     description="overrides of the settings for join i")
-    output_dir: Optional[Text] = Field(None, validation_alias="output_base_dir",
+    output_dir: Optional[WritePath] = Field(None, validation_alias="output_base_dir",
                                        description="folder for the run's videos, inside the worker's output "
                                                    "folder (default: the output folder)")
     enhance_prompt: Flag = Field(False, description="the original tool's VLM-written prompts: not available "

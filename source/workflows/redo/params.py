@@ -1,12 +1,12 @@
 """Parameters of individual_travel_segment and travel_redo."""
 from __future__ import annotations
 
-from typing import Any, ClassVar, Optional
+from typing import Annotated, Any, ClassVar, Optional
 
 from pydantic import ConfigDict, Field, model_validator
 
 from ...errors import InvalidParams
-from ...tasks.params import GUIDANCE_MAX, SEED_MAX, Flag, Int, Number, Params, TaskParams, Text, aliases, flag, limited
+from ...tasks.params import GUIDANCE_MAX, SEED_MAX, Flag, Int, Number, Params, TaskParams, Text, aliases, flag, LimitedBy, ReadPath
 
 
 class IndividualInputs(Params):
@@ -14,10 +14,10 @@ class IndividualInputs(Params):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
-    start_image_url: Optional[Text] = Field(None, description="the leg's start image")
+    start_image_url: Optional[ReadPath] = Field(None, description="the leg's start image")
     end_image_url: Optional[Text] = Field(None, description="the leg's end image")
     input_image_paths_resolved: Optional[list[Text]] = Field(None, description="[start, end] images")
-    num_frames: Optional[limited(Int, "max_frames")] = Field(None, ge=1, description="the leg's frames (4n+1)")
+    num_frames: Optional[Annotated[Int, LimitedBy("max_frames")]] = Field(None, ge=1, description="the leg's frames (4n+1)")
     base_prompt: Optional[Text] = Field(None, description="the leg's prompt")
     negative_prompt: Optional[Text] = Field(None, description="the leg's negative prompt")
     seed_to_use: Optional[Int] = Field(None, ge=-1, le=SEED_MAX, description="the leg's seed")
@@ -40,13 +40,13 @@ class IndividualSegmentParams(TaskParams):
                                                         description="this leg's own values (first in precedence)")
     model_name: Optional[Text] = Field(None, description="default: orchestrator_details.model_name")
     parsed_resolution_wh: Optional[Any] = Field(None, description="'WxH' (default: the run's)")
-    num_frames: Optional[limited(Int, "max_frames")] = Field(None, ge=1, description="the leg's frames")
+    num_frames: Optional[Annotated[Int, LimitedBy("max_frames")]] = Field(None, ge=1, description="the leg's frames")
     base_prompt: Optional[Text] = Field(None, description="the leg's prompt")
     negative_prompt: Optional[Text] = Field(None, description="the leg's negative prompt")
     seed_to_use: Optional[Int] = Field(None, ge=-1, le=SEED_MAX, description="the leg's seed (default 12345; 0 "
                                                                              "is a seed like any other)")
     input_image_paths_resolved: Optional[list[Text]] = Field(None, description="[start, end] images")
-    num_inference_steps: Optional[limited(Int, "max_steps")] = Field(None, ge=1, description="denoising steps")
+    num_inference_steps: Optional[Annotated[Int, LimitedBy("max_steps")]] = Field(None, ge=1, description="denoising steps")
     guidance_scale: Optional[Number] = Field(None, ge=0, le=GUIDANCE_MAX, description="guidance")
     flow_shift: Optional[Number] = Field(None, ge=0, le=GUIDANCE_MAX, description="flow shift")
     phase_config: Optional[dict[str, Any]] = Field(None, description="Wan 2.2 phases (engine wan2gp only)")
