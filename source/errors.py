@@ -197,11 +197,13 @@ def is_machine_fault(exc: BaseException) -> bool:
     """MachineFault, or an OSError with one of MACHINE_FAULT_ERRNOS, raised or behind the exception raised
     (its __cause__ / __context__ chain: a library may wrap the disk's error in its own)."""
     seen = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        if isinstance(exc, MachineFault) or (isinstance(exc, OSError) and exc.errno in MACHINE_FAULT_ERRNOS):
+    current: Optional[BaseException] = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, MachineFault) or (isinstance(current, OSError)
+                                                 and current.errno in MACHINE_FAULT_ERRNOS):
             return True
-        exc = exc.__cause__ or exc.__context__
+        current = current.__cause__ or current.__context__
     return False
 
 

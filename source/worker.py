@@ -277,8 +277,8 @@ class Worker:
                     # publishing (an upload in Supabase mode) happens here, on the task thread, so the
                     # main thread keeps the lease alive however long it takes
                     ctx.check_cancelled()
-                    is_file = bool(result.output_location) and "://" not in result.output_location \
-                        and os.path.exists(result.output_location)
+                    output = result.output_location
+                    is_file = output is not None and "://" not in output and os.path.exists(output)
                     if is_file and ctx.claim_check is not None and not ctx.claim_check():  # a late attempt's file is not published
                         ctx.lost.set()
                         raise TaskCancelled(f"task {ctx.task.id}: this attempt no longer holds its claim; its "

@@ -129,7 +129,7 @@ def format_run(rows: list[Task], resolve) -> str:
 
 def is_warning(message: Optional[str]) -> bool:
     """A progress message a step leaves on its row for the person who queued it ("warning: ...")."""
-    return bool(message) and message.startswith("warning:")
+    return message is not None and message.startswith("warning:")
 
 
 def shown_output(location: str) -> str:

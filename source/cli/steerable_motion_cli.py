@@ -98,7 +98,8 @@ def main_flags(parser: argparse.ArgumentParser) -> list[str]:
         if id(action) in shared or action.help == argparse.SUPPRESS or isinstance(action, argparse._HelpAction):
             continue
         if not action.option_strings:
-            shown.append(action.metavar or action.dest.upper())
+            metavar = action.metavar
+            shown.append(metavar if isinstance(metavar, str) else action.dest.upper())
         elif action.required:
             shown.insert(len([s for s in shown if not s.startswith("-")]), action.option_strings[-1])
         else:

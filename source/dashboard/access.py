@@ -114,7 +114,7 @@ def logged_in(token: str, target: str, secure: bool) -> Response:
 def has_session(request: Request, token: Optional[str]) -> bool:
     """Whether the request carries the login form's session cookie for `token`."""
     cookie = request.cookies.get(COOKIE, "")
-    return bool(token) and bool(cookie) and hmac.compare_digest(cookie.encode(), session_value(token).encode())
+    return bool(token) and bool(cookie) and hmac.compare_digest(cookie.encode(), session_value(token or "").encode())
 
 
 def csrf_token(secret: bytes, request: Request) -> str:

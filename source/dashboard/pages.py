@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from typing import Mapping, Optional
 from urllib.parse import urlencode
 
-from ..queue.base import QueueClient, QueueReader
+from ..queue.base import QueueReader, TaskQueue
 from ..queue.fleet import FleetOverview, RunFilter, RunSummary, StatusCount, WorkerRecord, WorkerState
 from ..queue.model import Status, Task
 from .files import Output, OutputRoots
@@ -259,7 +259,7 @@ def run_page(queue: QueueReader, roots: OutputRoots, run_id: str) -> Optional[di
             "age": span(seconds_between(root.created_at, now)), "took": took(root, now)}
 
 
-def act(queue: QueueClient, action: str, task_id: str) -> Optional[list[str]]:
+def act(queue: TaskQueue, action: str, task_id: str) -> Optional[list[str]]:
     """Do `action` to the row `task_id` (cancel: it and what it fanned out or what waits on it; retry: it
     and what ended through it; requeue: it, when past its lease). The ids of the rows of its run that
     changed; None when there is no such row."""

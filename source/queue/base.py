@@ -133,10 +133,10 @@ class WorkerQueue(Protocol):
         """Record on the row the keys of its params that its task type does not use (`ignored_keys`;
         none: cleared). False: no longer the owner."""
 
+    @abstractmethod
     def record_thumbnail(self, claim: Claim, thumbnail_url: str) -> bool:
         """params.thumbnail_url: the poster of the output (recorded just before `complete`; awaiting
         orchestrators take it when they complete). False: no longer the owner."""
-        return self._fenced("record_thumbnail", claim, thumbnail_url=thumbnail_url)
 
     @abstractmethod
     def complete(self, claim: Claim, output_location: Optional[str]) -> bool:

@@ -263,6 +263,9 @@ class SqliteQueue(TaskQueue):
     def set_progress(self, claim: Claim, progress: float, message: str = "") -> bool:
         return self._fenced("progress", claim, progress=float(progress), message=message)
 
+    def record_thumbnail(self, claim: Claim, thumbnail_url: str) -> bool:
+        return self._fenced("record_thumbnail", claim, thumbnail_url=thumbnail_url)
+
     def record_ignored_keys(self, claim: Claim, keys: Sequence[str]) -> bool:
         return self._fenced("record_ignored_keys", claim, keys=json.dumps(list(keys)) if keys else None)
 

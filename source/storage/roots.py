@@ -29,7 +29,7 @@ def read_problem(settings: Settings, value: str, extra_roots: Sequence[Path] = (
         return None
     if "://" in value:
         return f"must be a file path or an http(s) URL, got {value!r}"
-    path = Path(readable_location(settings, os.path.expanduser(value.strip()))).resolve()
+    path = Path(readable_location(settings, os.path.expanduser(value.strip())) or value).resolve()
     roots = [*settings.input_roots, *extra_roots]
     if inside(path, roots):
         return None

@@ -67,7 +67,7 @@ class BothSpellingsParser(argparse.ArgumentParser):
         kwargs["epilog"] = f"{epilog}\n{SPELLING_NOTE}" if epilog else SPELLING_NOTE
         super().__init__(*args, **kwargs)
 
-    def parse_known_args(self, args: Optional[Sequence[str]] = None, namespace: Any = None):
+    def parse_known_args(self, args: Optional[Sequence[str]] = None, namespace: Any = None):  # type: ignore[override]
         import sys
 
         given = list(sys.argv[1:] if args is None else args)
@@ -138,7 +138,7 @@ def field_default(info: FieldInfo) -> Any:
     if info.is_required():
         return UNSET
     if info.default_factory is not None:
-        return info.default_factory()
+        return info.default_factory()  # type: ignore[call-arg]
     return info.default
 
 
@@ -251,11 +251,12 @@ def _converted(value: Any, info: FieldInfo, meta: dict) -> Any:
 
         return prepare_output_folder(value, flag_name)
     if meta.get("path") or meta.get("exists"):
+        exists = bool(meta.get("exists"))
         if isinstance(value, dict):
-            return {_path(key, flag_name, meta.get("exists")): item for key, item in value.items()}
+            return {_path(key, flag_name, exists): item for key, item in value.items()}
         if isinstance(value, list):
-            return [_path(item, flag_name, meta.get("exists")) for item in value]
-        return _path(value, flag_name, meta.get("exists"))
+            return [_path(item, flag_name, exists) for item in value]
+        return _path(value, flag_name, exists)
     return value
 
 

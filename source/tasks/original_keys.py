@@ -165,8 +165,8 @@ def travel_details(data: dict, model: Any) -> dict:
     if native:
         data = {key: value for key, value in data.items() if key not in native}
         if native.get("cfg_star_switch", 0) != 0:  # off (0, and the step -1) is every engine's default
-            given = data.get("wgp_settings") if isinstance(data.get("wgp_settings"), dict) else {}
-            data["wgp_settings"] = {**native, **given}
+            given = data.get("wgp_settings")
+            data["wgp_settings"] = {**native, **(given if isinstance(given, dict) else {})}
     if data.get("params_json_str_override") not in (None, ""):
         data = _override(data, set(accepted_names(model)), NATIVE_KEYS, error)
     elif "params_json_str_override" in data:

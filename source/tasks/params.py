@@ -423,11 +423,11 @@ def flag(name: str, *others: str, metavar: Optional[str] = None, unit: Optional[
     meta: dict[str, Any] = {"flag": name}
     if others:
         meta["flags"] = (name, *others)
-    for key, value in (("metavar", metavar), ("unit", unit), ("cli_reason", cli_reason)):
-        if value is not None:
-            meta[key] = value
-    for key, value in (("path", path), ("exists", exists), ("folder", folder)):
-        if value:
+    for key, text in (("metavar", metavar), ("unit", unit), ("cli_reason", cli_reason)):
+        if text is not None:
+            meta[key] = text
+    for key, switch in (("path", path), ("exists", exists), ("folder", folder)):
+        if switch:
             meta[key] = True
     if cli_default is not None:
         if not cli_reason:

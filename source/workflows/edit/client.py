@@ -32,7 +32,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     add_params_arguments(p, EditDetails)
     p.add_argument("--portion", dest=PORTIONS, action="append", required=True, metavar="START:END",
                    help="a range to regenerate, end inclusive; repeat the flag for more (" +
-                        EditDetails.model_fields[PORTIONS].description + ")")
+                        (EditDetails.model_fields[PORTIONS].description or "") + ")")
     p.add_argument("--project_id", help="owner of the rows")
     p.add_argument("--priority", type=int, default=0, help="higher runs first (default 0)")
     p.set_defaults(build=build_submission)

@@ -95,7 +95,7 @@ def check_portions(total: int, portions: Sequence[tuple[int, int]], context: int
     for i, (start, end) in enumerate(portions):
         plans.append(plan_inpaint(total, start, end, contexts[i], field=f"{field}[{i}]"))
     order = sorted(range(len(plans)), key=lambda i: plans[i].start)
-    for left, right in zip(order, order[1:]):
+    for left, right in zip(order, order[1:], strict=False):
         a, b = plans[left], plans[right]
         if b.start < a.end:
             raise EditPlanError(f"{field}[{right}] (frames {b.start}..{b.end - 1}) overlaps {field}[{left}] "

@@ -108,7 +108,9 @@ def handle_orchestrator(ctx: TaskContext) -> FanOut:
     children = fan_out_rows(ctx.task.id, run_id, params, plans, project_id=ctx.task.project_id,
                             priority=ctx.task.priority)
     ctx.log.info("edit run %s: %d portion(s) of a %d-frame video", run_id, len(plans), total)
-    return FanOut(children=children, awaited_task_id=children[-1].id)
+    awaited = children[-1].id
+    assert awaited is not None  # fan_out rows carry their deterministic ids
+    return FanOut(children=children, awaited_task_id=awaited)
 
 
 def fan_out_rows(orchestrator_id: str, run_id: str, params: EditParams, plans: list[InpaintPlan],
@@ -117,7 +119,7 @@ def fan_out_rows(orchestrator_id: str, run_id: str, params: EditParams, plans: l
     details = params.orchestrator_details
     ids = [child_task_id(orchestrator_id, run_id, "portion", i) for i in range(len(plans))]
     rows = []
-    for i, (task_id, plan) in enumerate(zip(ids, plans)):
+    for i, (task_id, plan) in enumerate(zip(ids, plans, strict=True)):
         settings = details.render_settings(i).to_json()
         rows.append(NewTask(task_type=INPAINT, id=task_id, run_id=run_id, project_id=project_id,
                             parent_task_id=orchestrator_id, priority=priority, params={
@@ -141,12 +143,12 @@ def handle_splice(ctx: TaskContext) -> Done:
     video = ctx.local_file("source_video_url", params.source_video_url, dest=run_dir / "inputs")
     plans = params.plans
     windows = []
-    for i, (task_id, plan) in enumerate(zip(params.inpaint_task_ids, plans)):
+    for i, (task_id, plan) in enumerate(zip(params.inpaint_task_ids, plans, strict=True)):
         path = ctx.local_file(f"portion {i} output", task_id=task_id, dest=run_dir / "windows")
-        frames = list(iter_frames(path))
-        if len(frames) != plan.length:
-            raise RuntimeError(f"portion {i} output has {len(frames)} frames; its window has {plan.length}")
-        windows.append(frames)
+        window = list(iter_frames(path))
+        if len(window) != plan.length:
+            raise RuntimeError(f"portion {i} output has {len(window)} frames; its window has {plan.length}")
+        windows.append(window)
     total = plans[0].total if plans else count_frames(video)
     layout = splice_layout(total, plans)
     output = _out_dir(ctx, params.output_dir, "output_dir") / f"{safe_name(params.run_id)}_edited.mp4"

@@ -228,11 +228,13 @@ def handle_orchestrator(ctx: TaskContext) -> FanOut:
         reversed_clip = reverse_video(first, folder / f"{safe_name(run_id)}_clip0_reversed.mp4",
                                       video_info(first)["fps"])
         # stored where every worker reads outputs (uploaded in Supabase mode)
-        clips.append(publish_output(ctx.settings, ctx.task.id, str(reversed_clip)))
+        clips.append(publish_output(ctx.settings, ctx.task.id, str(reversed_clip)) or str(reversed_clip))
     children = fan_out_rows(ctx.task.id, run_id, params, clips, project_id=ctx.task.project_id,
                             priority=ctx.task.priority)
     ctx.log.info("join run %s: %d clips, %d joins", run_id, len(clips), len(children))
-    return FanOut(children=children, awaited_task_id=children[-1].id)
+    awaited = children[-1].id
+    assert awaited is not None  # fan_out rows carry their deterministic ids
+    return FanOut(children=children, awaited_task_id=awaited)
 
 
 def fan_out_rows(orchestrator_id: str, run_id: str, params: JoinOrchestratorParams, clips: list[str],

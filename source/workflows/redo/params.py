@@ -36,7 +36,7 @@ class IndividualSegmentParams(TaskParams):
         validation_alias=aliases("orchestrator_details", "full_orchestrator_payload"),
         description="a copy of the travel orchestrator's details (images, prompts, frames, model, ...)")
     segment_index: Int = Field(0, ge=0, description="which leg: images[i] -> images[i+1]")
-    individual_segment_params: IndividualInputs = Field(default_factory=IndividualInputs,
+    individual_segment_params: IndividualInputs = Field(default_factory=lambda: IndividualInputs.model_validate({}),
                                                         description="this leg's own values (first in precedence)")
     model_name: Optional[Text] = Field(None, description="default: orchestrator_details.model_name")
     parsed_resolution_wh: Optional[Any] = Field(None, description="'WxH' (default: the run's)")

@@ -93,7 +93,9 @@ def handle_redo(ctx: TaskContext) -> FanOut:
                             f"0..{len(segments) - 1}", field="segment_index")
     children = redo_rows(ctx.task.id, params, segments[params.segment_index], stitch,
                          project_id=ctx.task.project_id, priority=ctx.task.priority)
-    return FanOut(children=children, awaited_task_id=children[-1].id)
+    awaited = children[-1].id
+    assert awaited is not None  # fan_out rows carry their deterministic ids
+    return FanOut(children=children, awaited_task_id=awaited)
 
 
 def redo_rows(root_id: str, params: RedoParams, segment, stitch, project_id: Optional[str] = None,
