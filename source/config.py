@@ -40,6 +40,9 @@ class Settings:
                                 "(through a transaction pooler) | auto (poll on ports 6432 and 6543)")
     supabase_url: Optional[str] = setting("SUPABASE_URL", None, "Supabase project URL")
     supabase_service_key: Optional[str] = setting("SUPABASE_SERVICE_KEY", None, "Supabase service-role key")
+    default_project_id: str = setting(
+        "DEFAULT_PROJECT_ID", "default_project_id",
+        "project_id of rows that add_task.py and steerable_motion.py queue without one (apps write their own)")
     supabase_video_bucket: str = setting("SUPABASE_VIDEO_BUCKET", "videos", "Storage bucket for outputs")
     supabase_signed_url_seconds: int = setting("SUPABASE_SIGNED_URL_SECONDS", 0,
                                                "signed URL lifetime for private buckets (0 = public URL)")

@@ -88,3 +88,28 @@ def test_did_you_mean_never_repeats_the_name_given():
     assert "did you mean orchestrator_details?" not in hint
     assert hint.endswith("(write orchestrator_details at the top level of params, not inside prompt_typo)")
     assert ignored_key_hint(model, "orchestrator_detail") == "orchestrator_detail (did you mean orchestrator_details?)"
+
+
+def test_rows_queued_without_a_project_get_the_default_project_id(tmp_path):
+    db = tmp_path / "tasks.db"
+    env = {**__import__("os").environ}
+    env.pop("DEFAULT_PROJECT_ID", None)
+
+    def run(*command, **extra_env):
+        result = subprocess.run([PYTHON, *command, "--db-file", str(db)], cwd=ROOT, capture_output=True, text=True,
+                                timeout=120, env={**env, **extra_env})
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip().splitlines()[-1]
+
+    plain = run("add_task.py", "--type", "noop", "--params", "{}")
+    owned = run("add_task.py", "--type", "noop", "--params", "{}", "--project-id", "p1")
+    chosen = run("add_task.py", "--type", "noop", "--params", "{}", DEFAULT_PROJECT_ID="studio")
+    travel = run("steerable_motion.py", "travel_between_images", "--input_images",
+                 str(ROOT / "samples" / "anchor_0.png"), str(ROOT / "samples" / "anchor_1.png"),
+                 "--segment_frames", "17", "--frame_overlap", "4")
+    queue = open_migrated_queue(Settings(db_type="sqlite", db_file=str(db)))
+    assert queue.get(plain).project_id == "default_project_id"
+    assert queue.get(owned).project_id == "p1"
+    assert queue.get(chosen).project_id == "studio"
+    assert {task.project_id for task in queue.list_run(travel)} == {"default_project_id"}
+    queue.close()

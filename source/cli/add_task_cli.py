@@ -162,6 +162,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             for hint in parsed.ignored_key_hints():
                 print(f"warning: {args.task_type} does not use params key {hint}", file=sys.stderr)
             task_id, project_id = row_ids(args, params)
+            project_id = project_id or settings.default_project_id
             stored = parsed.to_json()  # the validated, normalised dump: every row in the current shape
             if "task_id" in params:    # as row_ids left it (--id wins over params.task_id)
                 stored["task_id"] = params["task_id"]

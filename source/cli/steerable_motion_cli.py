@@ -10,6 +10,7 @@ flags and --wait to each, queues the rows in one transaction, prints the run id 
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 import sys
 import textwrap
 from typing import Optional
@@ -68,7 +69,8 @@ def submit_command(args: argparse.Namespace) -> int:
     queue = open_queue_or_exit(settings)
     try:
         try:
-            ids = queue.enqueue(list(submission.rows))
+            ids = queue.enqueue([row if row.project_id else replace(row, project_id=settings.default_project_id)
+                                 for row in submission.rows])
         except InvalidTask as exc:
             die(named_by_flag(exc, COLUMN_FLAGS))
         print(f"queued {submission.summary}; root row {ids[0]}", file=sys.stderr)

@@ -87,9 +87,14 @@ class LimitedBy:
         return f"<= {option.env} ({_shown(option.default)})"
 
     def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
-        return core_schema.with_info_after_validator_function(
-            lambda value, info: check_limit(value, self.name, settings_of(info), info.field_name or ""),
-            handler(source))
+        def check(value: Any, info: ValidationInfo) -> Any:
+            # a number is checked here; a resolution's two limits are checked by its own validator
+            # (check_resolution), the marker only names them in the reference
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                return check_limit(value, self.name, settings_of(info), info.field_name or "")
+            return value
+
+        return core_schema.with_info_after_validator_function(check, handler(source))
 
 
 # ---- field types -------------------------------------------------------------------------------------------
