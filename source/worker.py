@@ -57,6 +57,8 @@ from .tasks.context import Done, FanOut, TaskContext
 from .workflows import workdirs
 from .workflows.registry import get_handler, parse_params
 
+# the last progress message of a row made on the preview engine
+PREVIEW_DONE = "done on the preview engine (no model: morphs between the known frames)"
 log = logging.getLogger("worker")
 
 PROGRESS_MIN_INTERVAL_S = 0.5      # progress writes are throttled to this
@@ -377,6 +379,9 @@ class Worker:
             return False
         if error is None:
             location = outcome.result.output_location if isinstance(outcome.result, Done) else None
+            if location is not None and self.settings.engine == "preview":
+                # the row (and the run, whose root shows its last child's message) keeps saying so
+                self.queue.set_progress(claim, 1.0, PREVIEW_DONE)
             if self.queue.complete(claim, location):
                 if location is None:
                     log.info("complete in %.2f s (no output)", seconds)
