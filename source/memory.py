@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import gc
 from typing import Callable, Optional
 
 _trim: Optional[Callable[[int], int]] = None
@@ -36,9 +35,12 @@ def _malloc_trim() -> Optional[Callable[[int], int]]:
 
 
 def release_memory() -> bool:
-    """Collect cycles, then return the allocator's free pages to the system. True when glibc's
-    `malloc_trim` ran (whether or not it found pages to give back)."""
-    gc.collect()
+    """Return the allocator's free pages to the system. True when glibc's `malloc_trim` ran (whether
+    or not it found pages to give back).
+
+    No garbage collection here: frames are freed by reference counting as the task's objects go, and a
+    full collection in a worker that imported torch walks hundreds of thousands of objects (seconds on
+    a loaded machine) between every two tasks."""
     trim = _malloc_trim()
     if trim is None:
         return False
