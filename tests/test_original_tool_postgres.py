@@ -110,7 +110,9 @@ def test_migrate_only_converts_the_readme_schema_in_one_transaction_keeping_ever
         queue.close()
 
         # the original tool's functions: an app's kept working, the worker's gone
-        assert functions(dsn) == {"func_initialize_tasks_table", "func_add_task", "func_get_completed_travel_segments"}
+        # the kept functions, and the removed worker functions as stubs that only say what replaces them
+        assert functions(dsn) == {"func_initialize_tasks_table", "func_add_task", "func_get_completed_travel_segments",
+                                  "func_claim_task", "func_update_task_status", "func_migrate_tasks_for_task_type"}
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute("SELECT func_initialize_tasks_table('tasks')")
             with pytest.raises(psycopg.errors.InvalidParameterValue, match="POSTGRES_TABLE_NAME=jobs is not supported"):
