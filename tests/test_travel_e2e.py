@@ -129,9 +129,10 @@ def test_continue_from_video_adds_segment_frames_minus_overlap(sqlite_backend, t
     images = write_anchor_images(tmp_path / "in", 1)
     video = solid_clip(tmp_path / "earlier.mp4", (90, 120, 150), 21, (64, 64))
     out_dir = tmp_path / "chosen"
+    allowed = {"EXTRA_OUTPUT_DIRS": str(out_dir)}  # the worker's operator allows the run's folder
     run_id = _queue_run(backend, images, "--continue_from_video", str(video), "--output_dir", str(out_dir),
-                        "--upscale_factor", "2", "--base_prompts", "more hills")
-    assert backend.start_worker("--until-idle", "--engine", "tiny").wait(timeout=180) == 0
+                        "--upscale_factor", "2", "--base_prompts", "more hills", **allowed)
+    assert backend.start_worker("--until-idle", "--engine", "tiny", **allowed).wait(timeout=180) == 0
     root, _ = _root(backend.queue(), run_id)
     assert root.status == Status.COMPLETE, root.error_message
     final = Path(root.output_location)
