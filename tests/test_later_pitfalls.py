@@ -50,7 +50,9 @@ EDIT = {"source_video_url": "/v/s.mp4", "portions_to_regenerate": [{"start_frame
 ])
 def test_a_pitfall_is_one_line_at_enqueue_and_nothing_is_queued(tmp_path, task_type, params, message):
     env = {"PATH": "/usr/bin:/bin", "HOME": str(Path.home()), "DB_TYPE": "sqlite",
-           "SQLITE_DB_PATH": str(tmp_path / "tasks.db"), "MAIN_OUTPUT_DIR": str(tmp_path / "outputs")}
+           "SQLITE_DB_PATH": str(tmp_path / "tasks.db"), "MAIN_OUTPUT_DIR": str(tmp_path / "outputs"),
+           # the rows name clips anywhere (/v/a.mp4): the read rule is tests/test_row_paths.py's subject
+           "INPUT_DIRS": "/"}
     result = subprocess.run([sys.executable, str(ROOT / "add_task.py"), "--type", task_type, "--params",
                              json.dumps(params)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2, result.stderr
