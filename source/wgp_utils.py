@@ -8,8 +8,10 @@
         start_image: PIL.Image | str | None = None, end_image: PIL.Image | str | None = None,
         guide_video: list[PIL.Image] | str | None = None, mask_video: list[PIL.Image] | str | None = None,
         reference_images: list[PIL.Image | str] | None = None,
-        loras: dict[str, float] | None = None,          # {path_or_url: strength}
+        loras: dict[str, float | tuple] | None = None,  # {path_or_url: strength, or one per phase}
+        phases: PhasePlan | None = None,                # two-expert models: steps/guidance/solver per phase
         use_causvid_lora: bool = False, use_lighti2x_lora: bool = False,
+        use_lightning_lora: bool = False,               # Wan 2.2 A14B: Lightning's HIGH/LOW LoRAs and phases
         engine: str | None = None,                      # auto | diffusers | tiny | wan2gp | preview (default: settings)
         wgp_settings: dict | None = None,               # Wan2GP-only settings (engine wan2gp; else ignored)
         progress_callback: Callable[[int, int], None] | None = None,  # (step, total); may raise to cancel
@@ -33,8 +35,13 @@ LoraError (a LoRA not found or not applicable; LoraFetchError when its URL did n
 transient), EngineUnavailable (wan2gp). Each belongs to the error family of source/errors.py.
 
 Defaults: steps / guidance / flow shift come from the model's registry entry unless given; the LoRA
-flags set them (causvid: 9 / 1.0 / 1.0, lighti2x: 5 / 1.0 / 5.0) whatever was given. With the tiny
+flags set them (causvid: 9 / 1.0 / 1.0, lighti2x: 5 / 1.0 / 5.0; lightning: two phases of 2 steps,
+guidance 1.0, shift 5.0, euler, its HIGH file "1;0" and LOW file "0;1") whatever was given. With the tiny
 engine, steps default to 4.
+
+Two-expert models (Wan 2.2 A14B) take `phases` (source/engines/phases.py; they set steps, guidance,
+solver and shift) and LoRA strengths per phase (`(1.0, 0.0)`: high-noise phase only). The tiny engine
+stands in with a two-expert tiny model for them. A phased strength on a one-expert model is a UserError.
 
 Engine preview (source/engines/preview.py): after the snapping, no model is loaded (the name is still checked): the
 guide and mask are built from the inputs as for VACE, and the frames to invent are optical-flow morphs
@@ -53,8 +60,10 @@ from .config import Settings, resolve_settings
 from .engines import diffusers_engine
 from .engines.choice import choose_engine
 from .engines.inputs import as_image, guide_and_mask
-from .engines.loras import ACCELERATOR_SETTINGS, accelerator_lora_file, apply_loras, resolve_lora_file
+from .engines.loras import (ACCELERATOR_SETTINGS, accelerator_lora_file, apply_loras, lightning_lora_files,
+                            lightning_phases, resolve_lora_file)
 from .engines.models import MODELS, UnknownModel, lookup_model, tiny_kind_for
+from .engines.phases import PhasePlan, is_phased, parse_strength, PhaseError
 from .engines.residency import RESIDENT
 from .engines.runtime import runtime_options
 from .engines.tiny import ensure_tiny_model
@@ -73,6 +82,7 @@ def generate_single_video(
     reference_images=None, loras: Optional[dict] = None, use_causvid_lora: bool = False,
     use_lighti2x_lora: bool = False, engine: Optional[str] = None, wgp_settings: Optional[dict] = None,
     progress_callback: Optional[Callable[[int, int], None]] = None, settings: Optional[Settings] = None,
+    phases: Optional[PhasePlan] = None, use_lightning_lora: bool = False,
 ) -> Path:
     settings = settings if settings is not None else resolve_settings()
     engine = choose_engine(engine, settings)
@@ -87,8 +97,15 @@ def generate_single_video(
         raise UserError(f"frames: {exc}") from None
     if output_path.suffix.lower() == ".png" and frames != 1:
         raise UserError(f"a .png output holds one frame; {frames} frames were asked for")
-    if use_causvid_lora and use_lighti2x_lora:
-        raise UserError("use_causvid_lora and use_lighti2x_lora cannot both be set")
+    if sum(map(bool, (use_causvid_lora, use_lighti2x_lora, use_lightning_lora))) > 1:
+        raise UserError("use_causvid_lora, use_lighti2x_lora and use_lightning_lora: set one at most")
+    if use_lightning_lora:
+        if phases is not None:
+            raise UserError("use_lightning_lora sets the phases itself; drop phase_config or the flag")
+        phases = lightning_phases()
+    if phases is not None or any(is_phased(v) for v in loras.values()):
+        _check_two_experts(model)
+    loras = {key: _strength(key, value) for key, value in (loras or {}).items()}
 
     # ---- wan2gp engine: Wan2GP resolves models, defaults and inputs in its own process ----
     if engine == "wan2gp":
@@ -99,8 +116,9 @@ def generate_single_video(
             height=height, frames=frames, seed=seed, steps=steps, guidance_scale=guidance_scale,
             flow_shift=flow_shift, start_image=start_image, end_image=end_image, guide_video=guide_video,
             mask_video=mask_video, reference_images=reference_images, loras=loras,
-            accelerator="causvid" if use_causvid_lora else "lighti2x" if use_lighti2x_lora else None,
-            wgp_settings=wgp_settings, progress_callback=progress_callback, settings=settings)
+            accelerator="causvid" if use_causvid_lora else "lighti2x" if use_lighti2x_lora else
+            "lightning" if use_lightning_lora else None,
+            wgp_settings=wgp_settings, progress_callback=progress_callback, settings=settings, phases=phases)
     if wgp_settings:
         log.warning("wgp_settings (%s) apply to engine wan2gp only; ignored by engine %s",
                     ", ".join(sorted(wgp_settings)), engine)
@@ -120,8 +138,11 @@ def generate_single_video(
     tiny = engine == "tiny" or spec.name == "tiny"
     if spec.name != "tiny":  # a tiny model standing in for a real one takes what the real one takes
         _check_inputs_fit(spec.name, spec.kind, has_guide=has_guide, has_start=has_start, has_end=has_end)
+    two_experts = spec.size == "A14B"
     if tiny:
         kind = tiny_kind_for(spec.kind, has_guide=has_guide, has_start=has_start, has_end=has_end)
+        if two_experts:  # a two-expert tiny model stands in for Wan 2.2 A14B
+            kind = "i2v_a14b" if kind in ("i2v", "flf2v") else "t2v_a14b"
         location = ensure_tiny_model(kind, settings)
     else:
         kind = spec.kind
@@ -135,6 +156,10 @@ def generate_single_video(
     if flag:
         steps, guidance_scale, flow_shift = (ACCELERATOR_SETTINGS[flag][k]
                                              for k in ("steps", "guidance_scale", "flow_shift"))
+    if phases is not None:
+        if flag:
+            raise UserError("phases set steps, guidance and shift themselves; drop the accelerator LoRA flag")
+        steps, guidance_scale, flow_shift = phases.total_steps, phases.guidance[0], phases.flow_shift
     if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
         raise UserError(f"steps must be a positive integer, got {steps!r}")
 
@@ -143,7 +168,7 @@ def generate_single_video(
     call = diffusers_engine.RenderCall(
         prompt=str(prompt or ""), negative_prompt=str(negative_prompt or ""), width=width, height=height,
         frames=frames, steps=steps, guidance_scale=float(guidance_scale), flow_shift=float(flow_shift),
-        seed=int(seed),
+        seed=int(seed), phases=phases,
         start_image=as_image(start_image, size, "start image") if has_start else None,
         end_image=as_image(end_image, size, "end image") if has_end else None,
     )
@@ -157,17 +182,30 @@ def generate_single_video(
     lora_files = [(resolve_lora_file(str(key), folder), _strength(key, value)) for key, value in (loras or {}).items()]
     if flag:
         lora_files.append((accelerator_lora_file(flag, spec.size, settings, tiny_kind=kind if tiny else None), 1.0))
+    if use_lightning_lora:
+        lora_files += list(lightning_lora_files(kind, settings, tiny_kind=kind if tiny else None).items())
 
     options = runtime_options(settings)
     pipeline_key = (spec.name if not tiny else f"tiny-{kind}", str(location),
                     diffusers_engine.PIPELINE_CLASSES[kind], options.key)
     pipe = RESIDENT.get(pipeline_key, lambda: diffusers_engine.load_pipeline(location, kind, options))
-    apply_loras(pipe, RESIDENT.adapters, lora_files)
+    call.adapters = apply_loras(pipe, RESIDENT.adapters, lora_files)
 
     video = diffusers_engine.run(pipe, call, kind, progress_callback)
     if output_path.suffix.lower() == ".png":
         return save_png(video[0], output_path)
     return write_video(video, output_path, fps=WAN_FPS)
+
+
+def _check_two_experts(model: str) -> None:
+    """Phases and per-phase strengths need a two-expert model (a `wan2gp:` model: Wan2GP decides)."""
+    try:
+        spec = lookup_model(model)
+    except UserError:
+        return
+    if spec.kind != "wan2gp" and spec.size != "A14B":
+        raise UserError(f"phases, per-phase LoRA strengths and Lightning need a two-expert model (Wan 2.2 A14B: "
+                        f"t2v_2_2, i2v_2_2); {spec.name} has one")
 
 
 def _check_inputs_fit(name: str, kind: str, *, has_guide: bool, has_start: bool, has_end: bool) -> None:
@@ -208,7 +246,11 @@ def _render_preview(model, prompt, output_path: Path, size, frames, start_image,
     return write_video(video, output_path, fps=WAN_FPS, title=preview.PREVIEW_TITLE)
 
 
-def _strength(key, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+def _strength(key, value):
+    """A LoRA's strength: a number, or one per phase (a tuple; "a;b" and lists are read as such)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str, list, tuple)):
         raise UserError(f"LoRA strength for {key} must be a number, got {value!r}")
-    return float(value)
+    try:
+        return parse_strength(value, f"LoRA strength for {key}")
+    except PhaseError as exc:
+        raise UserError(str(exc)) from None

@@ -5,7 +5,7 @@ parameter reference). What is here needs more than a rename:
 
 - LoRA keys: `lora_name` / `lora_names` (file stems in the LoRA folder, strength 1.0), `activated_loras`
   with `loras_multipliers` (Wan2GP's lists: names and one strength each, a list or a space- or
-  comma-separated string), `apply_reward_lora` (the reward LoRA the original tool applied at 0.5), all
+  comma-separated string; a strength `a;b[;c]` is one per phase, source/engines/phases.py), `apply_reward_lora` (the reward LoRA the original tool applied at 0.5), all
   folded into `additional_loras` {path_or_url: strength} (`fold_lora_keys`);
 - keys whose meaning is gone, with the reason a user reads next to the ignored key (`RETIRED_KEYS`).
 
@@ -62,13 +62,22 @@ def _names(value: Any, key: str) -> list[str]:
     raise InvalidParams(f"{key} must be a list of names or a string of them, got {value!r}", field=key)
 
 
-def _strength(text: str, key: str) -> float:
+def _strength(text: str, key: str):
+    """One LoRA's strength: a number, or one per phase ('1;0', for two-expert models)."""
+    from ..engines.phases import PhaseError, parse_strength
+
     try:
-        return float(text)
-    except ValueError:
-        raise InvalidParams(f"{key}: strength {text!r} is not a number (per-phase strengths like '1;0.5' are "
-                            "not supported: give one number per LoRA, or use additional_loras "
-                            "{file: strength})", field=key) from None
+        return parse_strength(text, f"{key}: strength")
+    except PhaseError as exc:
+        raise InvalidParams(str(exc), field=key) from None
+
+
+def _multipliers(value: Any, key: str) -> list:
+    """Wan2GP's loras_multipliers: one strength per LoRA, separated by spaces (or commas when no strength
+    is phased); a strength with ';' is per phase, and a comma beside one is a per-step schedule: refused."""
+    if isinstance(value, str) and ";" in value:
+        return [_strength(token, key) for token in value.split()]
+    return [_strength(s, key) for s in _names(value, key)]
 
 
 def _lora_file(name: str) -> str:
@@ -88,8 +97,9 @@ def fold_lora_keys(data: Any, field: str = "additional_loras") -> Any:
     for name in _names(data.pop("lora_name", None), "lora_name") + _names(data.pop("lora_names", None), "lora_names"):
         loras[_lora_file(name)] = 1.0
     names = _names(data.pop("activated_loras", None), "activated_loras")
-    strengths = [_strength(s, "loras_multipliers") for s in _names(data.pop("loras_multipliers", None), "loras_multipliers")]
-    if len(strengths) > len(names):
+    strengths = _multipliers(data.pop("loras_multipliers", None), "loras_multipliers")
+    phased = any(isinstance(s, tuple) for s in strengths)
+    if len(strengths) > len(names) or (phased and len(strengths) != len(names)):
         raise InvalidParams(f"loras_multipliers has {len(strengths)} strengths for {len(names)} activated_loras",
                             field="loras_multipliers")
     for i, name in enumerate(names):

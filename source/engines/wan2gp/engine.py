@@ -16,7 +16,8 @@ from typing import Any, Callable, Optional
 
 from ...config import Settings
 from ...media.video_io import VideoWriter, count_frames, iter_frames, save_png, video_info
-from ..loras import ACCELERATOR_SETTINGS, accelerator_lora_file, resolve_lora_file
+from ..loras import ACCELERATOR_SETTINGS, accelerator_lora_file, lightning_lora_files, resolve_lora_file
+from ..phases import PhasePlan
 from . import errors
 from .frame_rule import FrameGrid, FramePlan, plan_frames
 from .helper import HELPERS, HelperGone, Wan2GPHelper
@@ -36,7 +37,7 @@ def render(*, model: str, prompt: str, output_path: Path, negative_prompt: str, 
            flow_shift: Optional[float], start_image=None, end_image=None, guide_video=None, mask_video=None,
            reference_images=None, loras: Optional[dict] = None, accelerator: Optional[str] = None,
            wgp_settings: Optional[dict] = None, progress_callback: Optional[Callable[[int, int], None]] = None,
-           settings: Settings) -> Path:
+           settings: Settings, phases: Optional[PhasePlan] = None) -> Path:
     options = engine_options(settings)
     uses_inputs = any(v is not None for v in (start_image, end_image, guide_video, mask_video)) or bool(
         reference_images)
@@ -47,7 +48,12 @@ def render(*, model: str, prompt: str, output_path: Path, negative_prompt: str, 
     for key, value in (loras or {}).items():
         files.append(str(resolve_lora_file(str(key), settings.lora_path)))
         strengths.append(_strength(key, value))
-    if accelerator:
+    if accelerator == "lightning":  # the bridge set its phases; its two files go on their experts
+        kind = "i2v" if "i2v" in chosen.model_type else "t2v"
+        for path, strength in lightning_lora_files(kind, settings).items():
+            files.append(str(path))
+            strengths.append(strength)
+    elif accelerator:
         steps, guidance_scale, flow_shift = (ACCELERATOR_SETTINGS[accelerator][k]
                                              for k in ("steps", "guidance_scale", "flow_shift"))
         files.append(str(accelerator_lora_file(accelerator, chosen.size or chosen.model_type, settings)))
@@ -77,6 +83,8 @@ def render(*, model: str, prompt: str, output_path: Path, negative_prompt: str, 
             wan_settings["guidance_scale"] = float(guidance_scale)
         if flow_shift is not None:
             wan_settings["flow_shift"] = float(flow_shift)
+        if phases is not None:  # steps, guidance per phase, thresholds, solver, shift (source/engines/phases.py)
+            wan_settings.update(phases.wan2gp_settings())
         wan_settings.update(conditioning_settings(
             info, writer, keep=plan.keep, render=plan.render, start_image=start_image, end_image=end_image,
             guide_video=guide_video, mask_video=mask_video, reference_images=reference_images, log=log))
@@ -238,7 +246,10 @@ def _current_task_id() -> Optional[str]:
     return None if task_id == "-" else task_id
 
 
-def _strength(key, value) -> float:
+def _strength(key, value):
+    """A number, or one per phase (a tuple; Wan2GP's `a;b`)."""
+    if isinstance(value, tuple) and all(isinstance(v, (int, float, tuple)) for v in value):
+        return value
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise errors.bad_input(f"LoRA strength for {key} must be a number, got {value!r}")
     return float(value)

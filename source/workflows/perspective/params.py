@@ -90,6 +90,14 @@ class _Common(TaskParams):
     def _original_lora_keys(cls, data: Any) -> Any:
         return fold_lora_keys(data)
 
+    @model_validator(mode="after")
+    def _phases_fit(self):
+        from ...tasks.phase_params import check_phases
+
+        check_phases(model=self.model_name, loras=self.additional_loras, phase_config=None, steps=self.steps,
+                     accelerated=self.use_causvid_lora, model_field="model_name")
+        return self
+
     @field_validator("output_dir")
     @classmethod
     def _absolute(cls, path: Optional[str]) -> Optional[str]:

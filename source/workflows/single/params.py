@@ -19,6 +19,7 @@ from ...engines.models import model_names
 from ...engines.wan2gp.keys import NATIVE_KEYS
 from ...errors import InvalidParams
 from ...tasks.original_keys import fold_lora_keys
+from ...tasks.phase_params import PhaseConfig, check_phases
 from ...tasks.params import GUIDANCE_MAX, SEED_MAX, Flag, Int, LoraStrength, ModelName, Number, RenderResolution, \
     TaskParams, Text, aliases, limited, location
 
@@ -70,6 +71,12 @@ class WgpParams(TaskParams):
                                                       "flow shift 1.0)")
     use_lighti2x_lora: Flag = Field(False, description="apply the lightx2v LoRA (steps 5, guidance 1.0, "
                                                        "flow shift 5.0)")
+    use_lightning_lora: Flag = Field(False, description="Wan 2.2 A14B: apply the Lightning LoRAs, HIGH on the "
+                                                        "high-noise expert and LOW on the low-noise one (2 + 2 steps, "
+                                                        "guidance 1.0, flow shift 5.0, euler)")
+    phase_config: Optional[PhaseConfig] = Field(
+        None, description="two-expert models (Wan 2.2 A14B): 2 or 3 denoising phases with steps, guidance and "
+                          "LoRAs each (docs/ENGINES.md, Phases); sets steps, guidance and flow shift")
     output_dir: Optional[Text] = Field(None, description="folder for the artefact: relative to the worker's output "
                                                          "folder, or an absolute folder inside it")
     output_sub_dir: Optional[Text] = Field(None, description="a sub-folder (of output_dir, else of the worker's "
@@ -99,6 +106,13 @@ class WgpParams(TaskParams):
         rest = {key: value for key, value in data.items() if key not in native}
         return {**rest, "wgp_settings": {**native, **(given or {})}}
 
+    @model_validator(mode="after")
+    def _phases_fit(self) -> "WgpParams":
+        check_phases(model=self.model, loras=self.additional_loras, phase_config=self.phase_config,
+                     steps=self.steps, guidance_scale=self.guidance_scale, flow_shift=self.flow_shift,
+                     accelerated=self.use_causvid_lora or self.use_lighti2x_lora, lightning=self.use_lightning_lora)
+        return self
+
     @field_validator("additional_loras", mode="before")
     @classmethod
     def _loras(cls, value: Any) -> dict:
@@ -108,9 +122,9 @@ class WgpParams(TaskParams):
             raise InvalidParams("additional_loras must be an object {path_or_url: strength}",
                                 field="additional_loras")
         for key, strength in value.items():
-            if isinstance(strength, bool) or not isinstance(strength, (int, float)):
-                raise InvalidParams(f"additional_loras: strength for {key} must be a number, got {strength!r}",
-                                    field="additional_loras")
+            if isinstance(strength, bool) or not isinstance(strength, (int, float, str, list, tuple)):
+                raise InvalidParams(f"additional_loras: strength for {key} must be a number or 'a;b' (one per "
+                                    f"phase), got {strength!r}", field="additional_loras")
         return value
 
 

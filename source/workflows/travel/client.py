@@ -58,8 +58,15 @@ def register(subparsers) -> argparse.ArgumentParser:
                    help="CausVid LoRA (9 steps, guidance 1.0, flow shift 1.0)")
     p.add_argument("--use_lighti2x_lora", action="store_true",
                    help="LightX2V LoRA (5 steps, guidance 1.0, flow shift 5.0)")
+    p.add_argument("--use_lightning_lora", action="store_true",
+                   help="Wan 2.2 A14B: Lightning's HIGH/LOW LoRAs on their experts (2 + 2 steps, guidance 1.0)")
     p.add_argument("--loras", nargs="+", default=[], metavar="PATH=STRENGTH",
-                   help="extra LoRAs (paths or URLs), each with its strength")
+                   help="extra LoRAs (paths or URLs), each with its strength (two-expert models: 'a;b', one "
+                        "per phase)")
+    p.add_argument("--text_before_prompts", help="text put before every segment's prompt (one space between)")
+    p.add_argument("--text_after_prompts", help="text put after every segment's prompt (one space between)")
+    p.add_argument("--show_input_images", action="store_true",
+                   help="also write each segment with its anchor images as a banner above it")
     p.add_argument("--upscale_factor", type=float, help="upscale the final video by this factor (Lanczos)")
     p.add_argument("--independent_segments", action="store_true",
                    help="anchor each segment only on its own two images so all segments render at once "
@@ -125,9 +132,10 @@ def _parse_loras(items: list[str]) -> dict[str, float]:
         if not sep or not path:
             raise UserError(f"--loras takes PATH=STRENGTH, got {item!r}", field="--loras")
         try:
-            loras[_absolute(path)] = float(strength)
+            loras[_absolute(path)] = float(strength) if ";" not in strength else strength  # "1;0": per phase
         except ValueError:
-            raise UserError(f"--loras: strength of {path} must be a number, got {strength!r}", field="--loras") from None
+            raise UserError(f"--loras: strength of {path} must be a number (or 'a;b', one per phase), got "
+                            f"{strength!r}", field="--loras") from None
         if not is_url(path) and not Path(path).expanduser().is_file():
             raise UserError(f"--loras: file not found: {path}", field="--loras")
     return loras
@@ -151,6 +159,10 @@ def details_from_args(args, run_id: str) -> dict:
         "continue_from_video_resolved_path": _absolute(args.continue_from_video),
         "apply_causvid": args.use_causvid_lora,
         "apply_lighti2x": args.use_lighti2x_lora,
+        "apply_lightning": args.use_lightning_lora,
+        "text_before_prompts": args.text_before_prompts,
+        "text_after_prompts": args.text_after_prompts,
+        "show_input_images": args.show_input_images,
         "additional_loras": _parse_loras(args.loras),
         "colour_match_videos": args.colour_match_videos,
         "after_first_post_generation_saturation": args.after_first_post_generation_saturation,

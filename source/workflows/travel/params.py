@@ -25,6 +25,7 @@ from ...media.easing import EASINGS, fade_weights
 from ...media.frames import WAN_FPS, snap_resolution
 from ...engines.wan2gp.keys import NATIVE_KEYS
 from ...tasks.original_keys import ORIGINAL_STAGE_KEYS, fold_lora_keys
+from ...tasks.phase_params import PhaseConfig, check_phases
 from ...tasks.params import GUIDANCE_MAX, SEED_MAX, Flag, Int, LoraStrength, ModelFrameRate, Number, Params, \
     TaskParams, Text, accepted_names, aliases, check_limit, check_resolution, choice, flag, from_command_line, limited, \
     settings_of
@@ -112,6 +113,10 @@ class TravelSettings(Params):
     apply_lighti2x: Flag = Field(False, validation_alias=aliases("apply_lighti2x", "use_lighti2x_lora"),
                                  json_schema_extra=flag("--use_lighti2x_lora"),
                                  description="LightX2V LoRA (5 steps, guidance 1.0, flow shift 5.0)")
+    apply_lightning: Flag = Field(False, validation_alias=aliases("apply_lightning", "use_lightning_lora"),
+                                  json_schema_extra=flag("--use_lightning_lora"),
+                                  description="Wan 2.2 A14B (a wan2gp: VACE model for travel): Lightning's HIGH/LOW "
+                                              "LoRAs on their experts (2 + 2 steps, guidance 1.0, flow shift 5.0)")
     additional_loras: dict[Text, LoraStrength] = Field(default_factory=dict, json_schema_extra=flag("--loras"),
                                                  description="extra LoRAs {path_or_url: strength} (also from the "
                                                              "original tool's lora_name(s), activated_loras + "
@@ -156,6 +161,16 @@ class TravelSettings(Params):
     wgp_settings: Optional[dict[str, Any]] = Field(
         None, description="engine wan2gp: Wan2GP-only settings for every segment (the original tool's "
                           "cfg_star_switch and cfg_zero_step land here); other engines ignore them with a warning")
+    phase_config: Optional[PhaseConfig] = Field(
+        None, description="two-expert models (Wan 2.2 A14B; for travel a wan2gp: VACE model): 2 or 3 denoising "
+                          "phases with steps, guidance and LoRAs each, for every segment (docs/ENGINES.md, Phases)")
+    text_before_prompts: Text = Field("", json_schema_extra=flag("--text_before_prompts"),
+                                      description="text put before every segment's prompt, with one space")
+    text_after_prompts: Text = Field("", json_schema_extra=flag("--text_after_prompts"),
+                                     description="text put after every segment's prompt, with one space")
+    show_input_images: Flag = Field(False, json_schema_extra=flag("--show_input_images"),
+                                    description="draw each segment's anchor images as a banner above its video "
+                                                "(the videos double in height)")
 
     @model_validator(mode="before")
     @classmethod
@@ -171,6 +186,11 @@ class TravelSettings(Params):
         if not isinstance(data, dict):
             return data
         data = fold_lora_keys(data)
+        if data.get("keep_bridging_images"):
+            raise PlanError("keep_bridging_images belongs to join_clips runs (the frames bridging two clips); a "
+                            "travel run keeps its anchors by construction: remove the key",
+                            field="keep_bridging_images")
+        data.pop("keep_bridging_images", None)  # false: what travel does anyway
         refs = data.pop("vace_image_refs_to_prepare_by_headless", None)
         if refs:
             raise PlanError("vace_image_refs_to_prepare_by_headless: reference images are not used by travel "
@@ -189,6 +209,20 @@ class TravelSettings(Params):
     @property
     def keeps_work_folder(self) -> bool:
         return self.debug_mode_enabled or self.skip_cleanup_enabled
+
+    def segment_prompt(self, index: int) -> str:
+        """Segment `index`'s prompt with text_before_prompts / text_after_prompts around it (one space)."""
+        parts = [self.text_before_prompts.strip(), self.base_prompts_expanded[index].strip(),
+                 self.text_after_prompts.strip()]
+        return " ".join(part for part in parts if part)
+
+    @model_validator(mode="after")
+    def _phases_fit(self) -> "TravelSettings":
+        check_phases(model=self.model_name, loras=self.additional_loras, phase_config=self.phase_config,
+                     steps=self.steps, guidance_scale=self.guidance_scale, flow_shift=self.flow_shift,
+                     accelerated=self.apply_causvid or self.apply_lighti2x, lightning=self.apply_lightning,
+                     model_field="model_name")
+        return self
 
     @property
     def num_segments(self) -> int:

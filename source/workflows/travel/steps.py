@@ -20,7 +20,7 @@ from ...errors import TaskCancelled
 from ...media.colour import adjust_colour, colour_match_frames
 from ...media.frames import WAN_FPS
 from ...media.guides import build_guide_frames, write_frames
-from ...media.images import as_pil, fit_frame, load_image
+from ...media.images import as_pil, banner_frame, fit_frame, load_image
 from ...media.stitch import stitch_clips
 from ...media.vace import keep_mask
 from ...media.video_io import VideoWriter, count_frames, iter_frames, last_frames, video_info
@@ -28,6 +28,7 @@ from ...queue.model import NewTask
 from ...storage.outputs import safe_name
 from ...tasks.context import Done, FanOut, TaskContext
 from ...tasks.ids import child_task_id
+from ...tasks.phase_params import all_loras
 from . import SEGMENT, STITCH
 from .params import (FadeParams, OrchestratorDetails, TravelOrchestratorParams, TravelSegmentParams,
                      TravelSettings, TravelStitchParams, check_input_files, check_output_dir)
@@ -205,11 +206,13 @@ def render_segment(ctx: TaskContext, params: TravelSegmentParams) -> Path:
 
     raw = work / "raw.mp4"
     generate_single_video(
-        model=travel.model_name, prompt=travel.base_prompts_expanded[index],
+        model=travel.model_name, prompt=travel.segment_prompt(index),
         negative_prompt=travel.negative_prompts_expanded[index], output_path=raw,
         resolution=f"{size[0]}x{size[1]}", frames=seg.length, seed=params.seed, steps=travel.steps,
         guidance_scale=travel.guidance_scale, flow_shift=travel.flow_shift, guide_video=as_pil(guide),
-        mask_video=as_pil(mask), loras=travel.additional_loras or None, use_causvid_lora=travel.apply_causvid,
+        mask_video=as_pil(mask), loras=all_loras(travel.additional_loras, travel.phase_config) or None,
+        phases=travel.phase_config.plan() if travel.phase_config is not None else None,
+        use_causvid_lora=travel.apply_causvid, use_lightning_lora=travel.apply_lightning,
         use_lighti2x_lora=travel.apply_lighti2x, wgp_settings=travel.wgp_settings,
         progress_callback=ctx.step_progress(f"{label} rendering", 0.05, 0.9), settings=ctx.settings,
     )
@@ -235,7 +238,19 @@ def render_segment(ctx: TaskContext, params: TravelSegmentParams) -> Path:
     produced = video_info(final)["frames"] or count_frames(final)
     if produced != seg.length:
         raise RuntimeError(f"rendered {produced} frames, the plan says {seg.length}")
+    if travel.show_input_images:
+        _write_banner(final, [as_pil([np.asarray(anchors[a])])[0] for a in sorted(anchors)],
+                      final_dir / f"{safe_name(params.run_id)}_seg{index:02d}_inputs.mp4")
     return final
+
+
+def _write_banner(video: Path, images: list, target: Path) -> Path:
+    """`video` with `images` (the segment's anchors, in order) as a banner above it: a second file, so the
+    segment itself still chains and stitches at the run's size."""
+    with VideoWriter(target, fps=WAN_FPS) as writer:
+        for frame in iter_frames(video):
+            writer.write(banner_frame(frame, images))
+    return target
 
 
 # ---- stitch -----------------------------------------------------------------------------------------
