@@ -103,9 +103,9 @@ def generate_single_video(
         if phases is not None:
             raise UserError("use_lightning_lora sets the phases itself; drop phase_config or the flag")
         phases = lightning_phases()
+    loras = {key: _strength(key, value) for key, value in (loras or {}).items()}
     if phases is not None or any(is_phased(v) for v in loras.values()):
         _check_two_experts(model)
-    loras = {key: _strength(key, value) for key, value in (loras or {}).items()}
 
     # ---- wan2gp engine: Wan2GP resolves models, defaults and inputs in its own process ----
     if engine == "wan2gp":

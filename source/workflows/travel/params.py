@@ -69,6 +69,121 @@ class FadeParams(Params):
 Fade = Annotated[FadeParams, BeforeValidator(_json_text)]
 
 
+# ---- structure guidance ------------------------------------------------------------------------------
+STRUCTURE_TREATMENTS = ("adjust", "clip")
+# the original tool's uni3c-only keys of a structure_guidance object, at the values that leave it off
+_UNI3C_DEFAULTS = {"step_window": [0, 1], "frame_policy": "fit", "zero_empty_frames": True, "keep_on_gpu": False}
+# keys the original tool's orchestrator or app wrote beside the guidance (computed here, or for its UI only)
+_STRUCTURE_RECORD_KEYS = ("_guidance_video_url", "_frame_offset", "structure_guidance_video_url",
+                          "structure_guidance_frame_offset", "structure_original_video_url",
+                          "structure_trimmed_video_url", "structure_motion_video_url", "structure_motion_frame_offset")
+
+
+class StructureVideo(Params):
+    """One structure video placed on the run's timeline (the final video's frames, docs/TRAVEL.md)."""
+
+    error_class: ClassVar[type[InvalidParams]] = PlanError
+
+    path: Text = Field(validation_alias=aliases("path", "url", "video_path"),
+                       description="the reference video: a path or an http(s) URL")
+    start_frame: Int = Field(0, ge=0, description="first timeline frame it guides")
+    end_frame: Optional[Int] = Field(None, ge=1, description="timeline frame after the last it guides "
+                                                             "(exclusive; default: the run's end)")
+    treatment: Optional[choice(*STRUCTURE_TREATMENTS)] = Field(
+        None, description="adjust (stretch its range over its frames) or clip (play at its own speed, looping); "
+                          "default: the guidance's")
+    source_start_frame: Int = Field(0, ge=0, description="first frame of the video used")
+    source_end_frame: Optional[Int] = Field(None, ge=1, description="frame of the video after the last used "
+                                                                    "(default: its end)")
+
+
+class StructureGuidance(Params):
+    """Structure guidance: reference videos whose motion (flow), edges (canny), depth or frames (raw) drive
+    each segment's frames that no anchor or overlap pins. The original tool's legacy `structure_video_*`
+    keys and its `structure_guidance` object both become this (`fold_structure_keys`)."""
+
+    error_class: ClassVar[type[InvalidParams]] = PlanError
+
+    videos: list[StructureVideo] = Field(min_length=1, description="the videos, each on its timeline range")
+    preprocessing: choice("flow", "canny", "depth", "raw") = Field(
+        "flow", description="flow (OpenCV Farneback optical flow on a colour wheel), canny (OpenCV edges), depth "
+                            "(needs DEPTH_MODEL_PATH) or raw (the frames as given)")
+    strength: Number = Field(1.0, ge=0, le=10, description="flow: scales the motion before colouring")
+    treatment: choice(*STRUCTURE_TREATMENTS) = Field("adjust", description="default treatment of the videos")
+    canny_intensity: Number = Field(1.0, ge=0, le=10, description="canny: multiplies the edge map")
+    depth_contrast: Number = Field(1.0, ge=0, le=10, description="depth: contrast around mid-grey")
+    target: choice("vace") = Field("vace", description="vace: the guide frames of each segment (Uni3C is not "
+                                                       "supported)")
+
+
+def fold_structure_keys(data: dict) -> dict:
+    """The original tool's structure keys -> `structure_guidance` (a StructureGuidance): the legacy
+    `structure_video_path` (one video over the whole run), `structure_videos` (several placed), their
+    `structure_video_treatment` / `structure_type` / `structure_video_type` / `structure_video_motion_strength` /
+    `structure_canny_intensity` / `structure_depth_contrast`, and the later `structure_guidance` object."""
+    legacy = ("structure_video_path", "structure_videos", "structure_video_treatment", "structure_type",
+              "structure_video_type", "structure_video_motion_strength", "structure_canny_intensity",
+              "structure_depth_contrast")
+    data = dict(data)
+    for key in _STRUCTURE_RECORD_KEYS:
+        data.pop(key, None)
+    given = {key: data.pop(key) for key in legacy if key in data}
+    guidance = _json_text(data.get("structure_guidance")) if data.get("structure_guidance") not in (None, "") else None
+    if guidance is not None and not isinstance(guidance, dict):
+        raise PlanError("structure_guidance must be a JSON object", field="structure_guidance")
+    if not given and guidance is None:
+        data.pop("structure_guidance", None)
+        return data
+    merged: dict = dict(guidance or {})
+    for key in _STRUCTURE_RECORD_KEYS:
+        merged.pop(key, None)
+    for key, default in _UNI3C_DEFAULTS.items():
+        if key in merged and merged.pop(key) != default:
+            raise PlanError(f"structure_guidance.{key} is a Uni3C setting; Uni3C is not supported (use target "
+                            f"vace)", field=f"structure_guidance.{key}")
+    kind = given.get("structure_type", given.get("structure_video_type"))
+    if kind is not None:
+        merged.setdefault("preprocessing", kind)
+    if merged.get("preprocessing") == "none":
+        merged["preprocessing"] = "raw"
+    if merged.get("preprocessing") == "uni3c" or merged.get("target") == "uni3c":
+        raise PlanError("structure guidance 'uni3c' (a Uni3C ControlNet) is not supported; use flow, canny, depth "
+                        "or raw, which guide VACE's frames", field="structure_guidance")
+    for old, new in (("structure_video_treatment", "treatment"), ("structure_video_motion_strength", "strength"),
+                     ("structure_canny_intensity", "canny_intensity"), ("structure_depth_contrast", "depth_contrast")):
+        if old in given:
+            merged.setdefault(new, given[old])
+    videos = list(merged.get("videos") or [])
+    if given.get("structure_videos"):
+        videos += list(given["structure_videos"])
+    if given.get("structure_video_path"):
+        videos.append({"path": given["structure_video_path"]})
+    types = set()
+    for i, video in enumerate(videos):
+        if isinstance(video, dict):  # per-video type and strength: all videos share the guidance's
+            video = dict(video)
+            for key, into in (("structure_type", "preprocessing"), ("motion_strength", "strength")):
+                if key in video:
+                    value = video.pop(key)
+                    value = "raw" if value == "none" else value
+                    if into == "preprocessing":
+                        types.add(value)
+                    merged.setdefault(into, value)
+                    if merged[into] != value:
+                        raise PlanError(f"structure video {i}: {key} {value!r} differs from the guidance's "
+                                        f"{merged[into]!r}; every video of a run shares one", field="structure_guidance")
+            videos[i] = video
+    if "uni3c" in types:
+        raise PlanError("structure guidance 'uni3c' (a Uni3C ControlNet) is not supported; use flow, canny, depth "
+                        "or raw", field="structure_guidance")
+    merged["videos"] = videos
+    data["structure_guidance"] = merged
+    return data
+
+
+StructureGuidanceField = Annotated[Optional[StructureGuidance], BeforeValidator(_json_text)]
+
+
 class TravelSettings(Params):
     """What every stage of a travel run reads (all of `orchestrator_details` but the plan's inputs).
 
@@ -164,6 +279,11 @@ class TravelSettings(Params):
     phase_config: Optional[PhaseConfig] = Field(
         None, description="two-expert models (Wan 2.2 A14B; for travel a wan2gp: VACE model): 2 or 3 denoising "
                           "phases with steps, guidance and LoRAs each, for every segment (docs/ENGINES.md, Phases)")
+    structure_guidance: StructureGuidanceField = Field(
+        None, description="reference videos that guide the frames no anchor or overlap pins: flow, canny, depth or "
+                          "raw, placed on the run's timeline (docs/TRAVEL.md, Structure guidance); the original "
+                          "tool's structure_video_path, structure_videos, structure_type, "
+                          "structure_video_treatment, structure_video_motion_strength, ... become it")
     text_before_prompts: Text = Field("", json_schema_extra=flag("--text_before_prompts"),
                                       description="text put before every segment's prompt, with one space")
     text_after_prompts: Text = Field("", json_schema_extra=flag("--text_after_prompts"),
@@ -185,7 +305,7 @@ class TravelSettings(Params):
         """The original tool's keys that are more than a new name (source/tasks/original_keys.py)."""
         if not isinstance(data, dict):
             return data
-        data = fold_lora_keys(data)
+        data = fold_structure_keys(fold_lora_keys(data))
         if data.get("keep_bridging_images"):
             raise PlanError("keep_bridging_images belongs to join_clips runs (the frames bridging two clips); a "
                             "travel run keeps its anchors by construction: remove the key",
@@ -376,6 +496,18 @@ class OrchestratorDetails(TravelSettings):
                     shown=f"total {total}")
         return self
 
+    @model_validator(mode="after")
+    def _structure_fits(self) -> "OrchestratorDetails":
+        """Structure videos on the timeline (known here unless a continued video's length is still unread)."""
+        if self.structure_guidance is not None and self.continue_from_video_resolved_path is None:
+            from .plan import build_plan
+            from .structure_plan import place_videos, timeline_total
+
+            plan = build_plan(len(self.input_image_paths_resolved), self.segment_frames_expanded,
+                              self.frame_overlap_expanded, None, self.independent_segments)
+            place_videos([v.model_dump() for v in self.structure_guidance.videos], timeline_total(plan))
+        return self
+
     def settings(self) -> TravelSettings:
         """The part every stage reads (what the segment and stitch rows carry), as validated here."""
         return TravelSettings.model_construct(**{name: getattr(self, name) for name in TravelSettings.model_fields})
@@ -485,6 +617,8 @@ class TravelSegmentParams(_StageParams):
     seed: Int = Field(ge=-1, le=SEED_MAX + 10 ** 6, description="the seed it renders with (seed_base + segment_index)")
     model: Text = Field(description="the run's model_name, for the worker: it prefers rows of the model it "
                                     "has loaded")
+    structure_guide: Optional[Text] = Field(None, description="the run's structure guide (a path or URL the "
+                                                              "orchestrator wrote), when it has structure guidance")
 
     @model_validator(mode="after")
     def _index_in_plan(self):

@@ -72,15 +72,25 @@ def handle_orchestrator(ctx: TaskContext) -> FanOut:
     plan = params.plan or build_plan(len(details.input_image_paths_resolved), details.segment_frames_expanded,
                                      details.frame_overlap_expanded, video_frames, details.independent_segments)
 
+    structure_guide = None
+    if details.structure_guidance is not None:
+        from .structure import build_composite, composite_name, publish_composite
+
+        ctx.report_progress(0.3, "building the structure guide")
+        composite = build_composite(ctx, details.structure_guidance, plan, details.parsed_resolution_wh,
+                                    ctx.run_dir(run_id) / composite_name(run_id), inputs)
+        structure_guide = publish_composite(ctx, composite)
     children = fan_out_rows(ctx.task.id, run_id, details, plan, project_id=ctx.task.project_id,
-                            priority=ctx.task.priority)
+                            priority=ctx.task.priority, structure_guide=structure_guide)
     ctx.log.info("travel run %s: %d segments, %d final frames", run_id, plan.num_segments, plan.final_frames)
     return FanOut(children=children, awaited_task_id=children[-1].id)
 
 
 def fan_out_rows(orchestrator_id: str, run_id: str, details: OrchestratorDetails, plan: TravelPlan,
-                 project_id: Optional[str] = None, priority: int = 0) -> list[NewTask]:
-    """The segment rows and the stitch row (last). Pure: same inputs, same rows and ids."""
+                 project_id: Optional[str] = None, priority: int = 0,
+                 structure_guide: Optional[str] = None) -> list[NewTask]:
+    """The segment rows and the stitch row (last). Pure: same inputs, same rows and ids.
+    `structure_guide`: where the run's structure guide is (each segment row carries it)."""
     segment_ids = [child_task_id(orchestrator_id, run_id, "segment", i) for i in range(plan.num_segments)]
     stitch_id = child_task_id(orchestrator_id, run_id, "stitch")
     common = {"run_id": run_id, "travel": details.settings().to_json(), "plan": plan.to_json(),
@@ -92,7 +102,8 @@ def fan_out_rows(orchestrator_id: str, run_id: str, details: OrchestratorDetails
             parent_task_id=orchestrator_id, priority=priority,
             dependant_on=[segment_ids[seg.index - 1]] if seg.depends_on_previous else [],
             params={**common, "segment_index": seg.index, "seed": details.seed_base + seg.index,
-                    "model": details.model_name},
+                    "model": details.model_name,
+                    **({"structure_guide": structure_guide} if structure_guide else {})},
         ))
     rows.append(NewTask(
         task_type=STITCH, id=stitch_id, run_id=run_id, project_id=project_id, parent_task_id=orchestrator_id,
@@ -198,6 +209,11 @@ def render_segment(ctx: TaskContext, params: TravelSegmentParams) -> Path:
                for frame in _carried_frames(ctx, params, seg, work)]
     guide = segment_guide(seg, size, anchors, carried, fade_out=travel.fade_out_params_json_str,
                           fade_in=travel.fade_in_params_json_str)
+    if params.structure_guide:  # the run's structure guide fills the frames nothing pins
+        from .structure import paste_structure
+
+        composite = ctx.local_file("structure_guide", params.structure_guide, dest=run_dir / "inputs")
+        guide = paste_structure(guide, composite, params.plan, index)
     mask = segment_mask(seg, size)
     # Written for inspection (--debug keeps them); the bridge gets the exact frames in memory.
     write_frames(guide, work / "guide.mp4", fps=WAN_FPS)
