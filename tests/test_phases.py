@@ -206,3 +206,67 @@ def test_high_and_low_loras_change_only_their_own_experts_steps(tiny_settings, t
         with torch.inference_mode():
             bare = pipe.transformer_2(**inputs)[0]
         assert torch.equal(bare, out_high), i
+
+
+def test_lightning_puts_high_and_low_on_their_experts(tiny_settings, tmp_path):
+    from source.engines.loras import lightning_lora_files
+
+    kwargs = dict(model="t2v_2_2", prompt="a red car", resolution="64x64", frames=9, seed=5, steps=30,
+                  guidance_scale=5.0, use_lightning_lora=True, settings=tiny_settings)
+    generate_single_video(output_path=tmp_path / "warm.mp4", **kwargs)
+    files = lightning_lora_files("t2v_a14b", tiny_settings, tiny_kind="t2v_a14b")
+    names = adapter_names({("HIGH" if s == (1.0, 0.0) else "LOW"): p for p, s in files.items()})
+    seen, remove = read_back(RESIDENT.pipeline, {v: k for k, v in names.items()})
+    try:
+        generate_single_video(output_path=tmp_path / "lightning.mp4", **kwargs)
+    finally:
+        remove()
+    # 4 steps (2 + 2) whatever was asked; guidance 1 (one forward per step, no CFG pass)
+    assert seen == [(0, {"HIGH": 1.0, "LOW": 0.0})] * 2 + [(1, {"HIGH": 0.0, "LOW": 1.0})] * 2
+    with pytest.raises(InvalidParams, match="Lightning is for two-expert models"):
+        parse_params("wgp", {**TINY_A14B, "model": "t2v_1.3B", "use_lightning_lora": True})
+
+
+class _Quiet(__import__("http.server").server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def test_a_phase_config_row_with_lora_urls_runs_as_written(tiny_settings, tmp_path, a14b_loras):
+    """The original tool's payload shape: phase_config whose LoRAs are URLs (served here by a local
+    http.server standing in for Hugging Face), queued with add_task.py and run by a tiny worker."""
+    import functools
+    import json
+    import threading
+    from http.server import ThreadingHTTPServer
+
+    from source.media.video_io import count_frames
+    from source.queue.model import Status
+    from tests.helpers.workers import make_backend
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(a14b_loras["HIGH"].parent)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}/"
+    try:
+        config = worked_example(base + "HIGH.safetensors", base + "LOW.safetensors", base + "X.safetensors")
+        with make_backend("sqlite", tmp_path) as backend:
+            queued = backend.run_cli("add_task.py", "--type", "wgp", "--params", json.dumps({
+                "model": "t2v_2_2", "prompt": "a red car", "resolution": "64x64", "video_length": 9,
+                "phase_config": config}))
+            assert queued.returncode == 0, queued.stderr
+            task_id = queued.stdout.strip().splitlines()[0]
+            worker = backend.start_worker("--until-idle", "--engine", "tiny",
+                                          TINY_MODELS_DIR=tiny_settings.tiny_models_dir,
+                                          LORA_DIR=str(tmp_path / "fetched"))
+            assert worker.wait(timeout=240) == 0, worker.log_path.read_text()[-3000:]
+            row = backend.queue().get(task_id)
+            assert row.status == Status.COMPLETE, row.error_message
+            assert count_frames(row.output_location) == 9
+            fetched = sorted(p.name.split("_", 1)[-1] for p in (tmp_path / "fetched").iterdir())
+            assert fetched == ["HIGH.safetensors", "LOW.safetensors", "X.safetensors"]      # each URL fetched
+            refused = backend.run_cli("add_task.py", "--type", "wgp", "--params", json.dumps({
+                "model": "t2v_1.3B", "prompt": "x", "activated_loras": ["a"], "loras_multipliers": "1;0"}))
+            assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+            assert "two-expert model" in refused.stderr
+    finally:
+        server.shutdown()

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from source.errors import InvalidParams
 from source.media.structure import canny_frames, flow_frames
@@ -125,6 +126,11 @@ def sqlite_backend(tmp_path):
         yield backend
 
 
+def videos_dir(queue, run_id: str) -> Path:
+    root = next(r for r in queue.list_run(run_id) if r.task_type == "travel_orchestrator")
+    return Path(root.output_location).parent
+
+
 def _mad(a, b) -> float:
     return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())
 
@@ -148,7 +154,8 @@ def test_a_structure_guided_preview_travel_follows_the_square(sqlite_backend, tm
     rows = {"plain": details,
             # the original tool's legacy keys
             "legacy": {**details, "structure_video_path": str(square), "structure_video_type": "raw",
-                       "structure_video_treatment": "adjust"},
+                       "structure_video_treatment": "adjust", "show_input_images": True,
+                       "text_before_prompts": "cinematic,", "text_after_prompts": "4k"},
             # its later object: two videos with neutral frames between them
             "placed": {**details, "structure_guidance": {"target": "vace", "preprocessing": "canny", "videos": [
                 {"path": str(square), "start_frame": 0, "end_frame": 10},
@@ -185,6 +192,14 @@ def test_a_structure_guided_preview_travel_follows_the_square(sqlite_backend, tm
     for k in range(4, 16):                                                          # segment 1, timeline 13 + k
         x, _ = square_at(13 + k, 30)
         assert abs(_square_x(seg1[k], plain1[k]) - (x + SQUARE / 2)) <= 2, k
+
+    # show_input_images: each segment also written with its anchors as a banner above it
+    banner = read_frames(Path(videos_dir(queue, "legacy")) / "legacy_seg01_inputs.mp4")
+    assert len(banner) == 17 and banner[0].shape == (128, 64, 3)
+    assert _mad(banner[5][64:], seg1[5]) < 3                                        # the video below
+    left, right = (np.asarray(Image.fromarray(load_image(Path(anchors[i]), (64, 64))).resize((32, 32), Image.LANCZOS))
+                   for i in (1, 2))
+    assert _mad(banner[5][16:48, :32], left) < 12 and _mad(banner[5][16:48, 32:], right) < 12
 
     composite = read_frames(Path(guides["placed"]))                                # kept: debug_mode_enabled
     assert len(composite) == 30
