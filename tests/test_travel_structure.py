@@ -205,3 +205,24 @@ def test_a_structure_guided_preview_travel_follows_the_square(sqlite_backend, tm
     assert len(composite) == 30
     assert all(frame.max() < 30 for frame in composite[10:20])                     # neutral (black for canny)
     assert all(frame.max() > 200 for frame in composite[:10] + composite[20:])     # the square's edges
+
+
+def test_depth_guides_with_a_local_model_and_one_line_without(tmp_path):
+    from source.config import Settings
+    from source.media.structure import preprocess
+    from source.workflows.travel.params import StructureGuidance
+    from source.workflows.travel.structure import depth_model_for
+    from tests.helpers.perspective import tiny_depth_model
+
+    frames = read_frames(moving_square(tmp_path / "square.mp4", 3))
+    model = tiny_depth_model(tmp_path / "tiny-dpt")                      # random weights, built here
+    flat = preprocess(frames, "depth", depth_model=model, depth_contrast=1.0)
+    soft = preprocess(frames, "depth", depth_model=model, depth_contrast=0.5)
+    assert len(flat) == 3 and flat[0].shape == (SIZE, SIZE, 3)
+    assert np.array_equal(flat[0][..., 0], flat[0][..., 2])               # grey
+    assert np.ptp(soft[0]) < np.ptp(flat[0])                              # less contrast around mid-grey
+    guidance = StructureGuidance.parse({"preprocessing": "depth", "videos": [{"path": "a.mp4"}]})
+    with pytest.raises(InvalidParams, match="set DEPTH_MODEL_PATH") as caught:
+        depth_model_for(guidance, Settings())
+    assert "\n" not in str(caught.value)
+    assert depth_model_for(guidance, Settings(depth_model_path=str(model))) is not None
