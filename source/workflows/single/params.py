@@ -121,10 +121,17 @@ class WgpParams(TaskParams):
         if not isinstance(value, dict):
             raise InvalidParams("additional_loras must be an object {path_or_url: strength}",
                                 field="additional_loras")
+        from ...engines.phases import PhaseError, parse_strength
+
         for key, strength in value.items():
-            if isinstance(strength, bool) or not isinstance(strength, (int, float, str, list, tuple)):
+            try:
+                if isinstance(strength, bool) or not isinstance(strength, (int, float, str, list, tuple)):
+                    raise PhaseError("not a strength")
+                parse_strength(strength)
+            except PhaseError as exc:
+                detail = f" ({exc})" if "commas" in str(exc) else ""
                 raise InvalidParams(f"additional_loras: strength for {key} must be a number or 'a;b' (one per "
-                                    f"phase), got {strength!r}", field="additional_loras")
+                                    f"phase), got {strength!r}{detail}", field="additional_loras") from None
         return value
 
 
