@@ -322,3 +322,5 @@ def test_phases_and_phased_strengths_in_wan2gp_syntax(settings, work, tmp_path):
             sent["switch_threshold"]) == (4, 1.0, 1.0, 5.0, 812.056)
     with pytest.raises(UserError, match="need a two-expert model"):
         render(settings, tmp_path, model="t2v_1.3B", use_lightning_lora=True)
+    with pytest.raises(UserError, match="wgp_settings.switch_threshold: the phases set it"):
+        render(settings, tmp_path, model="t2v_2_2", use_lightning_lora=True, wgp_settings={"switch_threshold": 900})

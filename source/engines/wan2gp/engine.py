@@ -85,6 +85,10 @@ def render(*, model: str, prompt: str, output_path: Path, negative_prompt: str, 
             wan_settings["flow_shift"] = float(flow_shift)
         if phases is not None:  # steps, guidance per phase, thresholds, solver, shift (source/engines/phases.py)
             wan_settings.update(phases.wan2gp_settings())
+            clash = sorted(set(extra) & set(wan_settings))
+            if clash:
+                raise errors.bad_input(f"wgp_settings.{clash[0]}: the phases set it (phase_config or Lightning); "
+                                       f"give it in phase_config instead")
         wan_settings.update(conditioning_settings(
             info, writer, keep=plan.keep, render=plan.render, start_image=start_image, end_image=end_image,
             guide_video=guide_video, mask_video=mask_video, reference_images=reference_images, log=log))
