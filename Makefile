@@ -6,7 +6,7 @@ PY     := $(BIN)/python
 # the suite waits on real processes and servers: one pytest worker per core, at most 4 (pytest-xdist)
 PYTEST_ARGS ?= -n auto --maxprocesses 4
 
-.PHONY: demo test install install-dev services clean-demo
+.PHONY: demo test lint install install-dev services clean-demo
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -34,5 +34,10 @@ services:
 demo: install
 	bash scripts/demo.sh
 
-test: install-dev services
+# the linter and the type checker (pinned in requirements-dev.txt, configured in pyproject.toml)
+lint: install-dev
+	$(BIN)/ruff check source scripts
+	$(BIN)/mypy source
+
+test: lint services
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -13,6 +13,15 @@ worker explains it), re-runs after a kill or stop (at-least-once, expected), wor
 recovery time after an outage: database back -> each worker's next claim (p50/p99, from the workers'
 log lines).
 
+Files (per backend: sqlite, postgres): faults that reach a task's files.
+  stale      a worker rendering a travel segment (tiny engine) is frozen (SIGSTOP) past its lease; a second
+             worker runs the segment and the run to the end; the first is resumed (SIGCONT)
+  disk full  two workers serve noop rows that append to a file in their output folder, a 2 MiB tmpfs (needs
+             root); the disk is filled under them, then emptied
+Printed: rows, lost (not Complete at the end), duplicated (a published file replaced by a late attempt, or a
+row's marker line written twice), failed by the fault (rows Failed), given back (rows handed back as a
+machine fault), and the seconds from the disk emptied to the last row complete.
+
 Fleet: 100 noop worker processes on one PostgreSQL with max_connections = 100 (a private server started
 for the run, so nothing else holds connections: `initdb` + `pg_ctl`, as the postgres user when run as
 root), the workers logging in as an ordinary role (superuser_reserved_connections = 3 stay free),
@@ -22,6 +31,7 @@ by one at 50 rows/s.
 
     .venv/bin/python benchmarks/chaos_bench.py                      # everything; rewrites the section of RESULTS.md
     .venv/bin/python benchmarks/chaos_bench.py --parts chaos --backends postgres --no-write
+    .venv/bin/python benchmarks/chaos_bench.py --parts files --backends sqlite,postgres
 """
 from __future__ import annotations
 
@@ -52,7 +62,7 @@ from source.queue.reconnecting import ReconnectingQueue  # noqa: E402
 
 # RESULTS.md sections, one per part, so a part can be re-run alone
 MARKERS = {part: (f"<!-- chaos-bench:{part}:start -->", f"<!-- chaos-bench:{part}:end -->")
-           for part in ("chaos", "fleet")}
+           for part in ("chaos", "fleet", "files")}
 PYTHON = sys.executable
 LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3})")
 FAULTS = ("drop", "kill", "outage", "stop")
@@ -204,7 +214,8 @@ def chaos_backend(name: str, folder: Path) -> Iterator[dict]:
 
 def run_chaos(name: str, workers: int, rounds: int, spacing: float, outage_s: float, lease: float) -> dict:
     folder = Path(tempfile.mkdtemp(prefix=f"chaos-{name}-"))
-    marker = folder / "marker.txt"
+    marker = folder / "outputs" / "marker.txt"   # inside the workers' output folder (MAIN_OUTPUT_DIR)
+    marker.parent.mkdir(parents=True, exist_ok=True)
     with chaos_backend(name, folder) as tools:
         queue = tools["queue"]
         fleet = Workers(folder, tools["env"], ("--task-types", "noop", "--lease-seconds", str(lease),
@@ -495,9 +506,115 @@ def fleet_table(results: list[dict]) -> list[str]:
     return out
 
 
+# ---- files: the stale worker and the full disk ------------------------------------------------------------
+
+def _wait(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise RuntimeError(f"timed out after {timeout} s waiting for {what}")
+
+
+def run_stale(name: str) -> dict:
+    """A worker frozen mid-render past its lease; another finishes the run; the first resumes."""
+    from tests.helpers.workers import make_backend
+
+    folder = Path(tempfile.mkdtemp(prefix=f"files-stale-{name}-"))
+    with make_backend(name, folder) as backend:
+        queue = backend.queue()
+        queued = backend.run_cli("steerable_motion.py", "travel_between_images", "--input_images",
+                                 str(ROOT / "samples" / "anchor_0.png"), str(ROOT / "samples" / "anchor_1.png"),
+                                 "--resolution", "64x64", "--segment_frames", "17", "--model_name", "vace_14B",
+                                 "--base_prompts", "hills", "--params_json_str", '{"steps": 60}')
+        run_id = queued.stdout.strip().splitlines()[0]
+        stale = backend.start_worker("--engine", "tiny", "--lease-seconds", "2", "--worker-id", "stale")
+
+        def segment():
+            return next((t for t in queue.list_run(run_id) if t.task_type == "travel_segment"), None)
+
+        _wait(lambda: (t := segment()) is not None and "rendering: step" in (t.progress_message or ""), 240,
+              "the segment to render")
+        os.kill(stale.pid, signal.SIGSTOP)
+        time.sleep(2.5)
+        rescuer = backend.start_worker("--until-idle", "--engine", "tiny", "--lease-seconds", "2",
+                                       "--worker-id", "rescuer")
+        rescuer.wait(timeout=300)
+        outputs = Path(backend.env["MAIN_OUTPUT_DIR"])
+        published = {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in outputs.iterdir() if p.is_file()}
+        os.kill(stale.pid, signal.SIGCONT)
+        _wait(lambda: "no longer ours" in stale.log_path.read_text(), 60, "the stale worker to notice")
+        time.sleep(2.0)
+        after = {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in outputs.iterdir() if p.is_file()}
+        rows = queue.list_run(run_id)
+        stale.terminate()
+        return {"backend": name, "scenario": "stale worker", "rows": len(rows),
+                "lost": sum(t.status != Status.COMPLETE for t in rows),
+                "duplicated": sum(after.get(k) != v for k, v in published.items()) + len(set(after) - set(published)),
+                "failed": sum(t.status == Status.FAILED for t in rows), "given_back": 0, "resume_s": None}
+
+
+def run_disk_full(name: str, rows: int = 20) -> dict:
+    """Two workers, output folder on a 2 MiB tmpfs filled under them, then emptied."""
+    from tests.helpers.workers import make_backend
+
+    folder = Path(tempfile.mkdtemp(prefix=f"files-disk-{name}-"))
+    disk = folder / "disk"
+    disk.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(disk)], check=True, capture_output=True)
+    try:
+        with make_backend(name, folder) as backend:
+            queue = backend.queue()
+            outputs = disk / "outputs"
+            workers = [backend.start_worker("--engine", "preview", "--task-types", "noop",
+                                            MAIN_OUTPUT_DIR=str(outputs)) for _ in range(2)]
+            _wait(lambda: all("started" in w.log_path.read_text() for w in workers), 120, "the workers")
+            with open(disk / "filler", "wb") as fh:
+                try:
+                    while True:
+                        fh.write(b"\0" * 65536)
+                        fh.flush()
+                except OSError:
+                    pass
+            ids = queue.enqueue([NewTask("noop", {"sleep": 0.05, "marker_file": str(outputs / "marker.txt")})
+                                 for _ in range(rows)])
+            _wait(lambda: all("machine fault" in w.log_path.read_text() for w in workers), 60, "both to see it")
+            time.sleep(3.0)
+            (disk / "filler").unlink()
+            emptied = time.monotonic()
+            _wait(lambda: all((t := queue.get(i)) is not None and t.status in Status.TERMINAL for i in ids), 180,
+                  "every row to end")
+            resume_s = time.monotonic() - emptied
+            logs = "".join(w.log_path.read_text() for w in workers)
+            lines = (outputs / "marker.txt").read_text().splitlines()
+            ended = [queue.get(i) for i in ids]
+            for worker in workers:
+                worker.terminate()
+            return {"backend": name, "scenario": "disk full", "rows": rows,
+                    "lost": sum(t.status != Status.COMPLETE for t in ended),
+                    "duplicated": len(lines) - len({line.split()[0] for line in lines}),
+                    "failed": sum(t.status == Status.FAILED for t in ended),
+                    "given_back": logs.count("machine fault:"), "resume_s": resume_s,
+                    "fault_lines": [line for line in logs.splitlines() if "fault" in line or "self-check" in line]}
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+
+
+def files_table(results: list[dict]) -> list[str]:
+    lines = ["| backend | scenario | rows | lost | duplicated | failed by the fault | given back | last row done after the disk is emptied |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for r in results:
+        resume = f"{r['resume_s']:.1f} s" if r["resume_s"] is not None else "-"
+        lines.append(f"| {r['backend']} | {r['scenario']} | {r['rows']} | {r['lost']} | {r['duplicated']} | "
+                     f"{r['failed']} | {r['given_back']} | {resume} |")
+    return lines
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--parts", default="chaos,fleet", help="comma-separated: chaos,fleet")
+    parser.add_argument("--parts", default="chaos,fleet,files", help="comma-separated: chaos,fleet,files")
     parser.add_argument("--backends", default="sqlite,postgres,supabase", help="chaos backends")
     parser.add_argument("--workers", type=int, default=4, help="chaos: workers per backend")
     parser.add_argument("--rounds", type=int, default=3, help="chaos: rounds of drop, kill, outage, stop")
@@ -541,6 +658,22 @@ def main(argv: Optional[list[str]] = None) -> int:
             "ordinary role), the benchmark's own connection a superuser one. pgbouncer: transaction mode, "
             "pool of 20, workers polling every 0.25 s. Connections: the workers' role's server connections.",
             ""] + fleet_table(results)
+    if "files" in parts:
+        results = []
+        for name in [b.strip() for b in args.backends.split(",") if b.strip() in ("sqlite", "postgres")]:
+            for scenario in (run_stale, run_disk_full):
+                print(f"files: {name} {scenario.__name__} ...", flush=True)
+                results.append(scenario(name))
+                print("\n".join(files_table(results[-1:])), flush=True)
+                for line in results[-1].get("fault_lines", [])[:8]:
+                    print("   ", line, flush=True)
+        sections["files"] = [
+            "## Files: a stale worker and a full disk (`benchmarks/chaos_bench.py --parts files`)", "", machine, "",
+            "stale worker: a travel run (tiny engine, 64x64, 17 frames, 60 steps), its segment's worker frozen "
+            "mid-render past a 2 s lease, a second worker finishing the run, the first resumed. disk full: 2 "
+            "workers, noop rows appending to a file on a 2 MiB tmpfs output folder, filled for 3 s then "
+            "emptied. Duplicated: a published file replaced by the late attempt, or a row's line written twice.",
+            ""] + files_table(results)
     for part, lines in sections.items():
         report = "\n".join(lines)
         print(report)

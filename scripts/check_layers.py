@@ -1,4 +1,5 @@
-"""Check the layering of source/: no import cycle between its packages, and no layer importing above it.
+"""Check the layering of source/: no import cycle between its packages or between its modules, and no
+layer importing above it.
 
     .venv/bin/python scripts/check_layers.py          # prints the package graph; exit 1 on a cycle or a broken rule
 
@@ -6,7 +7,8 @@ Reads every module under source/ with `ast` (nothing is imported or run), resolv
 (absolute `source.x` and relative `from ..x import y`, at module level or inside functions), and
 groups modules into packages: `source/media/guides.py` belongs to `media`, a top-level module such as
 `source/worker.py` is its own package (`worker`). Lazy imports count too: a cycle hidden in a function
-body is still a cycle.
+body is still a cycle. Between modules, `from package import name` counts as importing the submodule
+`package.name` when there is one (not the package's `__init__`, which Python has loaded anyway).
 """
 from __future__ import annotations
 
@@ -31,8 +33,8 @@ ALLOWED = {
 }
 
 
-def module_name(path: Path) -> str:
-    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+def module_name(path: Path, root: Path = ROOT) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
     if parts[-1] == "__init__":
         parts.pop()
     return ".".join(parts)
@@ -44,9 +46,11 @@ def package_of(module: str) -> str:
     return parts[1] if len(parts) > 1 else parts[0]
 
 
-def imports_of(path: Path) -> set[str]:
-    """Absolute names of the source.* modules a file imports."""
-    module = module_name(path)
+def imports_of(path: Path, root: Path = ROOT, known: frozenset[str] = frozenset()) -> set[str]:
+    """Absolute names of the source.* modules a file imports. With `known` (the modules that exist),
+    `from P import name` names only P.name when that is a module."""
+    module = module_name(path, root)
+    top = module.split(".")[0]
     is_package = path.name == "__init__.py"
     found = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
@@ -60,9 +64,11 @@ def imports_of(path: Path) -> set[str]:
                 target = ".".join(base + ([node.module] if node.module else []))
             else:
                 target = node.module or ""
-            found.add(target)
-            found.update(f"{target}.{alias.name}" for alias in node.names)
-    return {name for name in found if name == "source" or name.startswith("source.")}
+            names = {f"{target}.{alias.name}" for alias in node.names}
+            found.update(names)
+            if not known or not names <= known:
+                found.add(target)
+    return {name for name in found if name == top or name.startswith(top + ".")}
 
 
 def package_graph() -> dict[str, set[str]]:
@@ -78,8 +84,17 @@ def package_graph() -> dict[str, set[str]]:
     return graph
 
 
+def module_graph(source: Path = SOURCE) -> dict[str, set[str]]:
+    """Every module of the package folder `source` and the modules of it that it imports."""
+    root = source.parent
+    paths = {module_name(path, root): path for path in sorted(source.rglob("*.py"))}
+    known = frozenset(paths)
+    return {module: {target for target in imports_of(path, root, known) if target in known and target != module}
+            for module, path in paths.items()}
+
+
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
-    """Strongly connected components with more than one package (Tarjan)."""
+    """Strongly connected components with more than one node (package or module; Tarjan)."""
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     stack: list[str] = []
@@ -125,7 +140,9 @@ def main() -> int:
     graph = package_graph()
     for package in sorted(graph):
         print(f"{package:<10} -> {', '.join(sorted(graph[package])) or '-'}")
-    problems = [f"import cycle between packages: {' <-> '.join(c)}" for c in cycles(graph)] + broken_rules(graph)
+    problems = [f"import cycle between packages: {' <-> '.join(c)}" for c in cycles(graph)]
+    problems += [f"import cycle between modules: {' <-> '.join(c)}" for c in cycles(module_graph())]
+    problems += broken_rules(graph)
     for problem in problems:
         print(f"error: {problem}")
     print("layers: ok" if not problems else f"layers: {len(problems)} problem(s)")

@@ -1,10 +1,12 @@
 """Configuration, resolved in one place: command-line flag > environment > .env file > default.
 
 `Settings` is the one settings object. Each field declares its environment variable, default and help
-once (`setting(...)` below); the command lines, `.env.example` and the engines all read these
-declarations. Every command line builds its `Settings` with `resolve_settings(flags)`, where `flags`
-holds only the options the user actually typed, and hands that object, unchanged, down to the worker,
-the handlers, the render bridge and the engines. No other module reads the environment.
+once (`setting(...)` below); the command lines and the engines read these declarations, and a test
+(tests/test_settings_seam.py) holds `.env.example` to them. Every command line builds its `Settings`
+with `resolve_settings(flags)`, where `flags` holds only the options the user actually typed, and hands
+that object, unchanged, down to the worker, the handlers, the render bridge and the engines. No other
+module reads the environment. A few legacy environment keys are read under their names here
+(`ORIGINAL_ENV_NAMES`, docs/MIGRATING.md), with a warning.
 """
 from __future__ import annotations
 
@@ -38,6 +40,9 @@ class Settings:
                                 "(through a transaction pooler) | auto (poll on ports 6432 and 6543)")
     supabase_url: Optional[str] = setting("SUPABASE_URL", None, "Supabase project URL")
     supabase_service_key: Optional[str] = setting("SUPABASE_SERVICE_KEY", None, "Supabase service-role key")
+    default_project_id: str = setting(
+        "DEFAULT_PROJECT_ID", "default_project_id",
+        "project_id of rows that add_task.py and steerable_motion.py queue without one (apps write their own)")
     supabase_video_bucket: str = setting("SUPABASE_VIDEO_BUCKET", "videos", "Storage bucket for outputs")
     supabase_signed_url_seconds: int = setting("SUPABASE_SIGNED_URL_SECONDS", 0,
                                                "signed URL lifetime for private buckets (0 = public URL)")
@@ -48,6 +53,14 @@ class Settings:
     public_dir: Optional[str] = setting("PUBLIC_DIR", None,
                                         "web-app mode: final artefacts move to <PUBLIC_DIR>/files and rows store "
                                         "files/<name> (a relative PUBLIC_DIR is beside the SQLite file)")
+    extra_output_dirs: Optional[str] = setting(
+        "EXTRA_OUTPUT_DIRS", None,
+        "comma-separated folders, besides MAIN_OUTPUT_DIR, WORK_DIR and PUBLIC_DIR, that a row may name as its "
+        "output folder (output_dir); a row can write nowhere else")
+    input_dirs: Optional[str] = setting(
+        "INPUT_DIRS", None,
+        "comma-separated folders a row may read input files from, besides the output folders (default: the "
+        "SQLite file's folder, or the working folder); other inputs must be http(s) URLs")
     poll_interval: float = setting("POLL_INTERVAL", 10.0, "seconds between backstop polls when idle")
     lease_seconds: float = setting("LEASE_SECONDS", 60.0, "lease length; renewed while a task runs")
     worker_id: Optional[str] = setting("WORKER_ID", None,
@@ -55,6 +68,14 @@ class Settings:
     task_types: Optional[str] = setting("TASK_TYPES", None, "comma-separated task types this worker takes")
     shutdown_grace_seconds: float = setting("SHUTDOWN_GRACE_SECONDS", 30.0,
                                             "on SIGTERM, how long the running task may take to finish")
+    machine_fault_give_up_seconds: float = setting(
+        "MACHINE_FAULT_GIVE_UP_SECONDS", 1800.0,
+        "after a machine fault (disk full or read-only, I/O error) the worker claims nothing and re-runs its "
+        "self-check with back-off; past this many seconds it exits (code 3) for a supervisor to restart")
+    same_failure_limit: int = setting(
+        "SAME_FAILURE_LIMIT", 5,
+        "a worker whose tasks fail this many times in a row with the same error (not a params error) "
+        "stops (code 3) rather than fail the whole queue")
     debug: bool = setting("DEBUG", False, "verbose logs; keep work folders")
     colour_match_videos: bool = setting("COLOUR_MATCH_VIDEOS", False,
                                         "colour-match every travel segment to its anchors, as if each run "
@@ -78,7 +99,7 @@ class Settings:
                                          "decode the VAE in tiles (default: on when offloading)")
     hf_hub_offline: bool = setting("HF_HUB_OFFLINE", False,
                                    "never download weights from the Hugging Face Hub (local folders and cache only)")
-    # ---- engine wan2gp; the --wgp-* names are the original tool's (docs/ENGINES.md) ------------
+    # ---- engine wan2gp; the --wgp-* flags (docs/ENGINES.md) --------------------------------------
     wan2gp_python: Optional[str] = setting("WAN2GP_PYTHON", None,
                                            "Wan2GP's own interpreter (default: <checkout>/venv/bin/python)")
     wan2gp_timeout: float = setting("WAN2GP_HELPER_TIMEOUT", 900.0,
@@ -123,6 +144,10 @@ class Settings:
     dashboard_port: int = setting("DASHBOARD_PORT", 8765, "port of the dashboard")
     dashboard_token: Optional[str] = setting("DASHBOARD_TOKEN", None,
                                              "token the dashboard asks for (header or login form)")
+    dashboard_hostnames: Optional[str] = setting(
+        "DASHBOARD_HOSTNAMES", None,
+        "comma-separated names the dashboard answers to besides its address (a Host header naming anything "
+        "else is refused: DNS rebinding)")
     dashboard_output_roots: Optional[str] = setting(
         "DASHBOARD_OUTPUT_ROOTS", None,
         "comma-separated folders, besides MAIN_OUTPUT_DIR, whose files the dashboard may serve")
@@ -151,6 +176,21 @@ class Settings:
         if not path.is_absolute():
             path = (self.db_path.parent if self.db_type == "sqlite" else Path.cwd()) / path
         return path.resolve()
+
+    @property
+    def output_roots(self) -> list[Path]:
+        """Every folder a row may make the worker write to: MAIN_OUTPUT_DIR, WORK_DIR, PUBLIC_DIR and
+        EXTRA_OUTPUT_DIRS (absolute)."""
+        roots = [self.output_path, self.work_path] + ([self.public_path] if self.public_path else [])
+        roots += _folders(self.extra_output_dirs)
+        return list(dict.fromkeys(roots))
+
+    @property
+    def input_roots(self) -> list[Path]:
+        """Every folder a row may name an input file in: the output roots, INPUT_DIRS (default: the
+        folder relative paths are read from) and the project's samples/."""
+        given = _folders(self.input_dirs) or [self.db_dir.resolve()]
+        return list(dict.fromkeys(self.output_roots + given + [PROJECT_ROOT / "samples"]))
 
     @property
     def db_dir(self) -> Path:
@@ -203,6 +243,11 @@ class Settings:
                 value = redact_dsn(value)
             out[f.name] = value
         return out
+
+
+def _folders(text: Optional[str]) -> list[Path]:
+    """A comma-separated list of folders as absolute paths."""
+    return [Path(part.strip()).expanduser().resolve() for part in (text or "").split(",") if part.strip()]
 
 
 def user_cache_dir() -> Path:
@@ -273,13 +318,13 @@ def read_dotenv(path: Path) -> dict[str, str]:
     return {k: v for k, v in dotenv_values(path).items() if v is not None}
 
 
-# Environment keys of the original tool read under their names here (each says so once per process).
+# Legacy environment keys (docs/MIGRATING.md) read as these settings (each says so once per process).
 ORIGINAL_ENV_NAMES = {"SQLITE_DB_PATH_ENV": "SQLITE_DB_PATH"}
 _said: set[str] = set()
 
 
 def with_original_names(source: Mapping[str, str]) -> Mapping[str, str]:
-    """`source` with an original-tool key copied to its name here, when that name is not set itself."""
+    """`source` with a legacy key copied to its name here, when that name is not set itself."""
     found = {old: new for old, new in ORIGINAL_ENV_NAMES.items()
              if source.get(old, "") != "" and source.get(new, "") == ""}
     if not found:
@@ -335,6 +380,8 @@ def validate_settings(settings: Settings) -> None:
     for option in options().values():
         if option.env.startswith("MAX_") and not getattr(settings, option.name) > 0:
             raise ValueError(f"{option.env} must be positive, got {getattr(settings, option.name)}")
+    if settings.machine_fault_give_up_seconds <= 0 or settings.same_failure_limit < 1:
+        raise ValueError("MACHINE_FAULT_GIVE_UP_SECONDS and SAME_FAILURE_LIMIT must be positive")
     if settings.wan2gp_timeout <= 0:
         raise ValueError(f"WAN2GP_HELPER_TIMEOUT must be positive, got {settings.wan2gp_timeout}")
 

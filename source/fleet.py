@@ -86,6 +86,7 @@ class WorkerPresence:
         self._thread: Optional[threading.Thread] = None
         self._last_warning = 0.0
         self._gpu = gpu_from_nvidia_smi()
+        self.starting = False   # registered before the worker's self-check: `starting` until `started()`
 
     def info(self) -> WorkerInfo:
         settings = self.worker.settings
@@ -94,13 +95,16 @@ class WorkerPresence:
         return WorkerInfo(worker_id=self.worker.worker_id, host=socket.gethostname(), pid=os.getpid(),
                           lease_seconds=settings.lease_seconds, engine=settings.engine,
                           version=software_version(), task_types=settings.task_types, gpu_name=name,
-                          gpu_memory_total_mb=total, gpu_memory_used_mb=used, model=self.model)
+                          gpu_memory_total_mb=total, gpu_memory_used_mb=used, model=self.model,
+                          state=WorkerState.STARTING if self.starting else WorkerState.IDLE)
 
     def state(self) -> tuple[str, Optional[object]]:
         """The worker's state and the row it runs, from its memory (cheap: looked at every 0.1 s)."""
         task = self.worker.current_task
         if self.worker.stop_requested.is_set():
             return WorkerState.STOPPING, task
+        if self.starting:
+            return WorkerState.STARTING, None
         return (WorkerState.BUSY if task is not None else WorkerState.IDLE), task
 
     def beat(self) -> WorkerBeat:
@@ -113,11 +117,17 @@ class WorkerPresence:
                           used if used is not None else self._gpu[2], self.worker.tasks_run)
 
     # ---- life -----------------------------------------------------------------------------------------
-    def start(self) -> None:
-        """Register (now, so `steerable_motion.py workers` shows the worker at once) and start beating."""
+    def start(self, starting: bool = False) -> None:
+        """Register (now, so `steerable_motion.py workers` shows the worker at once) and start beating;
+        `starting`: as `starting` (its self-check runs) until `started()`."""
+        self.starting = starting
         self._safely(lambda: self.queue.register_worker(self.info(), FORGET_AFTER_SECONDS))
         self._thread = threading.Thread(target=self._run, name="presence", daemon=True)
         self._thread.start()
+
+    def started(self) -> None:
+        """The self-check passed: the next beat (within WATCH_SECONDS) says idle."""
+        self.starting = False
 
     def stop(self) -> None:
         """Stop beating and mark the worker stopped (a clean exit)."""

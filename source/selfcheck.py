@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import sys
 import tempfile
 import time
@@ -21,17 +22,18 @@ from pathlib import Path
 from typing import Optional
 
 from .config import Settings
-from .errors import explain_environment_error
-from .queue.base import TaskQueue
+from .errors import BrokenEnvironment, explain_environment_error
+from .queue.base import QueueSetup
 from .queue.sqlfiles import latest_version
 
 log = logging.getLogger("selfcheck")
+PROBE_BYTES = 64 * 1024   # written to each folder: a full or read-only disk fails it
 
-class SelfCheckFailed(Exception):
+class SelfCheckFailed(BrokenEnvironment):
     """One line: what this worker is missing."""
 
 
-def run_selfcheck(settings: Settings, queue: TaskQueue) -> list[str]:
+def run_selfcheck(settings: Settings, queue: QueueSetup) -> list[str]:
     """Every check in order; SelfCheckFailed at the first failure. Returns what was checked, one line each."""
     done = []
     for check in (check_handlers, check_video, check_folders, check_engine, check_schema):
@@ -56,7 +58,7 @@ def served_task_types(settings: Settings) -> list[str]:
     return chosen
 
 
-def check_handlers(settings: Settings, queue: TaskQueue) -> str:
+def check_handlers(settings: Settings, queue: QueueSetup) -> str:
     from .workflows.registry import get_handler, params_model
 
     types = served_task_types(settings)
@@ -69,7 +71,7 @@ def check_handlers(settings: Settings, queue: TaskQueue) -> str:
     return f"handlers of {len(types)} task type(s) import"
 
 
-def check_video(settings: Settings, queue: TaskQueue) -> Optional[str]:
+def check_video(settings: Settings, queue: QueueSetup) -> Optional[str]:
     """Only when a served handler uses PyAV (it was imported by check_handlers)."""
     if "av" not in sys.modules:
         return None
@@ -90,19 +92,21 @@ def check_video(settings: Settings, queue: TaskQueue) -> Optional[str]:
     return "PyAV encodes and decodes H.264 (libx264)"
 
 
-def check_folders(settings: Settings, queue: TaskQueue) -> str:
+def check_folders(settings: Settings, queue: QueueSetup) -> str:
     for name, folder in (("output folder (MAIN_OUTPUT_DIR)", settings.output_path),
                          ("work folder (WORK_DIR)", settings.work_path)):
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile(dir=folder, prefix=".selfcheck-"):
-                pass
+            with tempfile.NamedTemporaryFile(dir=folder, prefix=".selfcheck-") as probe:
+                probe.write(b"\0" * PROBE_BYTES)  # a full disk still lets an empty file be made
+                probe.flush()
+                os.fsync(probe.fileno())
         except OSError as exc:
             raise SelfCheckFailed(f"the {name} {folder} is not writable: {exc.strerror or exc}") from None
     return f"{settings.output_path} and {settings.work_path} are writable"
 
 
-def check_engine(settings: Settings, queue: TaskQueue) -> Optional[str]:
+def check_engine(settings: Settings, queue: QueueSetup) -> Optional[str]:
     """Only when a served workflow renders: the engine's packages import and its choice holds."""
     from .workflows.registry import workflows
 
@@ -126,7 +130,7 @@ def check_engine(settings: Settings, queue: TaskQueue) -> Optional[str]:
     return f"engine {engine} can start"
 
 
-def check_schema(settings: Settings, queue: TaskQueue) -> str:
+def check_schema(settings: Settings, queue: QueueSetup) -> str:
     dialect = "sqlite" if settings.db_type == "sqlite" else "postgres"
     known = latest_version(dialect)
     version = queue.schema_version()

@@ -6,6 +6,12 @@ import json
 import pytest
 
 from source.queue.model import NewTask, Status
+from source.workflows.registry import parse_params
+
+
+def stored(task_type: str, params: dict) -> dict:
+    """What a row of these params holds: the validated, normalised dump of its task type's model."""
+    return parse_params(task_type, params).to_json()
 
 
 
@@ -19,7 +25,7 @@ def test_queue_status_and_cancel(backend):
     task_id = result.stdout.strip()
     queue = backend.queue()
     task = queue.get(task_id)
-    assert task.status == Status.QUEUED and task.priority == 5 and task.params == {"output": "x"}
+    assert task.status == Status.QUEUED and task.priority == 5 and task.params == stored("noop", {"output": "x"})
 
     child = backend.run_cli("add_task.py", "--type", "noop", "--params", "{}", "--dependant-on", task_id)
     assert child.returncode == 0, child.stderr
@@ -40,7 +46,7 @@ def test_params_from_file(backend, tmp_path):
     params.write_text(json.dumps({"output": "from file"}))
     result = backend.run_cli("add_task.py", "--type", "noop", "--params", f"@{params}")
     assert result.returncode == 0, result.stderr
-    assert backend.queue().get(result.stdout.strip()).params == {"output": "from file"}
+    assert backend.queue().get(result.stdout.strip()).params == stored("noop", {"output": "from file"})
 
 
 @pytest.mark.parametrize("args, reason", [

@@ -15,7 +15,7 @@ import uuid
 import pytest
 
 from source.queue.model import MAX_ID_LENGTH, PARAMS_TOO_DEEP, NewTask, Status
-from source.workflows.registry import known_task_types
+from source.workflows.registry import known_task_types, parse_params
 
 from .helpers.workers import PYTHON, ROOT, wait_for_status, wait_terminal
 
@@ -76,6 +76,19 @@ def bad_inputs(tmp_path, every_task_type: bool) -> list[tuple[str, list[str], st
          "--segment_frames total 2160 is above the limit of 2000 (MAX_RUN_FRAMES"),
         ("travel upscale", [*TRAVEL, "--upscale_factor", "1e6"], "--upscale_factor 1000000 is above the limit of 4"),
         ("travel run id", [*TRAVEL, "--run_id", "a/../\x07"], "--run_id"),
+        # numbers too large to convert to a float
+        ("400 digits", add_task("noop", '{"sleep": ' + "9" * 400 + "}"), "sleep must be a finite number"),
+        ("400 digits lora", add_task("wgp", '{"model": "tiny", "additional_loras": {"x": ' + "9" * 400 + "}}"),
+         "additional_loras.x must be a finite number"),
+        ("400 digits travel", [*TRAVEL, "--params_json_str", '{"flow_shift": ' + "9" * 400 + "}"], "flow_shift"),
+        # paths outside the worker's folders (tests/test_row_paths.py: every such parameter)
+        ("marker file", add_task("noop", {"marker_file": str(tmp_path / ".bashrc")}),
+         "marker_file must be inside the worker's output folders"),
+        ("input outside", add_task("upscale", {"input_image_path": "/etc/hostname", "upscale_factor": 2}),
+         "input_image_path must be an http(s) URL or a file inside the input folders"),
+        ("travel image outside", [*TRAVEL[:3], "/etc/hostname", *TRAVEL[4:]], "--input_images[0] must be an http(s)"),
+        ("travel output outside", [*TRAVEL, "--output_dir", str(tmp_path / "elsewhere")],
+         "--output_dir must be inside the worker's output folders"),
     ]
     if every_task_type:
         # every task type is checked at enqueue: none accepts an empty object but noop (all defaults)
@@ -116,7 +129,7 @@ def test_bad_input_is_one_line_exit_2_and_queues_nothing(backend, tmp_path):
             failures.append(f"{name}: exit {result.returncode}, stdout {result.stdout!r}, stderr {result.stderr!r}")
     assert not failures, "\n".join(failures)
     assert row_count(queue) == before
-    assert queue.get("abc").params == {}
+    assert queue.get("abc").params == parse_params("noop", {}).to_json()  # the normalised dump of {}
 
 
 def test_a_raised_limit_lets_the_value_through(backend):
@@ -153,6 +166,10 @@ def test_rows_past_a_limit_fail_in_the_worker_with_the_enqueue_message(backend):
     [frames] = queue.enqueue([NewTask("wgp", {"model": "tiny", "prompt": "x", "frames": 100000000})])
     deep = insert_deep_row(backend)
     [fine] = queue.enqueue([NewTask("noop", {"output": "still served"})])
+    # rows an app wrote past the client: a path outside the output folders, a 400-digit number
+    marker = backend.tmp / "outside" / "marker.txt"
+    [outside] = queue.enqueue([NewTask("noop", {"marker_file": str(marker)})])
+    [digits] = queue.enqueue([NewTask("noop", {"sleep": 10 ** 400})])
     worker = backend.start_worker("--until-idle", "--engine", "tiny")
     assert worker.wait(timeout=90) == 0, worker.log_path.read_text()[-3000:]
     assert wait_terminal(queue, over).error_message == \
@@ -161,7 +178,11 @@ def test_rows_past_a_limit_fail_in_the_worker_with_the_enqueue_message(backend):
         f"frames 100000000 is above the limit of 241 (MAX_FRAMES; {LIMIT})"
     if deep is not None:
         assert wait_terminal(queue, deep).error_message == PARAMS_TOO_DEEP
-    assert all(queue.get(t).status == Status.FAILED for t in (over, frames, deep) if t)
+    assert wait_terminal(queue, outside).error_message.startswith(
+        "marker_file must be inside the worker's output folders (")
+    assert not marker.exists()
+    assert wait_terminal(queue, digits).error_message == "sleep must be a finite number, got an integer of 401 digits"
+    assert all(queue.get(t).status == Status.FAILED for t in (over, frames, deep, outside, digits) if t)
     assert wait_terminal(queue, fine).status == Status.COMPLETE
     assert "Traceback" not in worker.log_path.read_text()
 

@@ -99,8 +99,12 @@ def test_cancel_stops_render_and_leaves_no_file(tiny_settings, tmp_path):
     ({"model": "tiny", "frames": -2}, "frames must be >= 1"),
     ({"model": "tiny", "frames": "ten"}, "frames must be an integer"),
     ({"model": "tiny", "guidance_scale": "high"}, "guidance_scale must be a number"),
-    ({"model": "tiny", "image_start_paths": ["/no/such.png"]}, "image_start_paths: file not found: /no/such.png"),
-    ({"model": "tiny", "additional_loras": {"/no/lora.safetensors": 1.0}}, "additional_loras: LoRA file not found"),
+    # outside the worker's input folders: refused before anything is opened (tests/test_row_paths.py)
+    ({"model": "tiny", "image_start_paths": ["/no/such.png"]},
+     r"image_start_paths\[0\] must be an http\(s\) URL or a file inside the input folders"),
+    ({"model": "tiny", "additional_loras": {"/no/lora.safetensors": 1.0}},
+     r"additional_loras.key must be an http\(s\) URL or a file inside the input folders or the LoRA folder"),
+    ({"model": "tiny", "additional_loras": {"missing.safetensors": 1.0}}, "additional_loras: LoRA file not found"),
     ({"model": "tiny", "additional_loras": {"x.safetensors": "strong"}}, "strength for x.safetensors"),
     ({"model": "tiny", "use_causvid_lora": "yes"}, "use_causvid_lora must be true or false"),
 ])

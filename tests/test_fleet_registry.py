@@ -72,7 +72,7 @@ def test_a_silent_worker_reads_as_gone_and_week_old_rows_are_forgotten(queue_fac
 
 
 def test_a_beat_names_a_known_state_and_comes_at_least_every_ten_seconds():
-    with pytest.raises(ValueError, match="idle, busy, stopping, stopped"):
+    with pytest.raises(ValueError, match="starting, idle, busy, stopping, stopped"):
         WorkerBeat("w", "sleeping")
     assert beat_interval(60) == 10.0 and beat_interval(3) == 1.0
 

@@ -65,7 +65,8 @@ def test_a_worker_is_listed_busy_then_idle_then_stopped(backend):
 def test_a_killed_worker_shows_as_gone(backend):
     queue = backend.queue()
     proc = backend.start_worker("--lease-seconds", "0.5")
-    wait_for(lambda: _worker(queue, proc.pid), timeout=60, what="the worker to register")
+    wait_for(lambda: (w := _worker(queue, proc.pid)) and w.state == WorkerState.IDLE, timeout=60,
+             what="the worker to register and pass its self-check")
     proc.kill()
     proc.wait(timeout=10)
     gone = wait_for(lambda: (w := _worker(queue, proc.pid)) and w.shown_state == WorkerState.GONE and w,
@@ -93,3 +94,21 @@ def test_a_worker_reports_its_gpu(tmp_path):
         queue.enqueue([NewTask("noop", {})])
         assert proc.wait(timeout=60) == 0
         assert "NVIDIA H100" in backend.run_cli("steerable_motion.py", "workers").stdout
+
+
+def test_a_starting_worker_is_listed_at_once_as_starting_then_idle(tmp_path):
+    from tests.helpers.workers import make_backend
+
+    with make_backend("sqlite", tmp_path) as backend:
+        queue = backend.queue()
+        proc = backend.start_worker("--lease-seconds", str(LEASE), "--engine", "preview")
+        first = wait_for(lambda: _worker(queue, proc.pid), timeout=60, interval=0.02, what="the worker to register")
+        assert first.shown_state == WorkerState.STARTING, "registered before its self-check, not after"
+        assert first.is_up
+        wait_for(lambda: (w := _worker(queue, proc.pid)) and w.shown_state == WorkerState.IDLE, timeout=60,
+                 what="the worker to show idle once its self-check passed")
+        log = proc.log_path.read_text()
+        assert "self-check" in log
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+        queue.close()

@@ -27,7 +27,9 @@ def images(tmp_path):
 
 @pytest.fixture
 def settings(tmp_path):
-    return resolve_settings({"db_file": str(tmp_path / "tasks.db")}, env={}, dotenv_path=tmp_path / "none.env")
+    # --output_dir folders below are under tmp_path: the worker's operator allows them (EXTRA_OUTPUT_DIRS)
+    return resolve_settings({"db_file": str(tmp_path / "tasks.db"), "extra_output_dirs": str(tmp_path)}, env={},
+                            dotenv_path=tmp_path / "none.env")
 
 
 def refused(argv: list[str], parse, capsys) -> str:

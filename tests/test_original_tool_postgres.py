@@ -110,7 +110,9 @@ def test_migrate_only_converts_the_readme_schema_in_one_transaction_keeping_ever
         queue.close()
 
         # the original tool's functions: an app's kept working, the worker's gone
-        assert functions(dsn) == {"func_initialize_tasks_table", "func_add_task", "func_get_completed_travel_segments"}
+        # the kept functions, and the removed worker functions as stubs that only say what replaces them
+        assert functions(dsn) == {"func_initialize_tasks_table", "func_add_task", "func_get_completed_travel_segments",
+                                  "func_claim_task", "func_update_task_status", "func_migrate_tasks_for_task_type"}
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute("SELECT func_initialize_tasks_table('tasks')")
             with pytest.raises(psycopg.errors.InvalidParameterValue, match="POSTGRES_TABLE_NAME=jobs is not supported"):
@@ -158,7 +160,16 @@ def test_the_pasted_supabase_sql_upgrades_the_readme_schema_and_can_be_pasted_ag
             assert scalar(dsn, "SELECT count(*) FROM tasks") == count == 4
             assert len(backup_tables(dsn)) == 1
         check_rows_kept(dsn, ROWS)
-        assert "func_claim_task" not in functions(dsn)
+        # the removed worker functions answer with one line naming what replaces them
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            with pytest.raises(psycopg.errors.FeatureNotSupported,
+                               match=r"^func_claim_task was removed: run workers with headless\.py"):
+                conn.execute("SELECT * FROM func_claim_task('tasks', 'old-worker')")
+            with pytest.raises(psycopg.errors.FeatureNotSupported, match="func_update_task_status was removed"):
+                conn.execute("SELECT func_update_task_status('tasks', 'x', 'Complete', '/out.mp4')")
+            with pytest.raises(psycopg.errors.FeatureNotSupported, match="headless.py --migrate-only"):
+                conn.execute("SELECT func_migrate_tasks_for_task_type('tasks')")
+        assert scalar(dsn, "SELECT count(*) FROM tasks") == 4
 
 
 def test_supabase_mode_upgrades_through_the_connection_string_and_serves_through_postgrest(tmp_path):

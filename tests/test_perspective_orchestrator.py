@@ -12,7 +12,8 @@ from source.media.vace import keep_mask
 from source.tasks.context import FanOut
 from source.workflows.perspective import STEP_FINAL, STEPS
 from source.workflows.perspective.params import still_model_for
-from source.workflows.perspective.steps import handle_orchestrator, step_task_id, target_pose
+from source.workflows.perspective.plan import step_task_id
+from source.workflows.perspective.steps import handle_orchestrator, target_pose
 from source.workflows.registry import get_handler, parse_params
 from tests.helpers.perspective import astronaut, astronaut_png, make_context
 

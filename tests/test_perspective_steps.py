@@ -62,9 +62,13 @@ def test_guide_falls_back_to_a_static_input_pose_when_the_still_has_nobody(tmp_p
     still = video_io.save_png(noise, tmp_path / "noise.png")
     params = _step_params(tmp_path, sqlite_queue, {STEP_STILL: still})
     ctx = make_context(tmp_path, STEP_GUIDE, params, task_id="guide", queue=sqlite_queue)
+    reported = []
+    ctx.progress_sink = lambda progress, message: reported.append(message)
     with caplog.at_level("WARNING"):
         frames = video_io.read_frames(handle_guide(ctx).output_location)
     assert "no person found in the generated still" in caplog.text
+    # and on the row, where status, --wait and the dashboard show it to the person who queued the run
+    assert reported[-1].startswith("warning: no person found in the generated still")
     assert json.loads((ctx.run_dir("run-a") / "poses.json").read_text())["target_pose_fallback"] is True
     assert len(frames) == 9
     for frame in frames[2:]:   # a static skeleton (up to H.264 noise)

@@ -96,7 +96,7 @@ def test_a_call_with_other_arguments_than_declared_is_refused():
 ROW = {"id": "t1", "task_type": "render", "params": {"model": "m"}, "status": "In Progress",
        "attempts": 2, "max_attempts": 3, "worker_id": "w", "created_at": "2026-01-02T03:04:05.123456+00:00"}
 ANSWERS = {
-    "wq_enqueue_v2": ["t1", "t2"], "wq_get_v1": [ROW], "wq_list_run_v1": [ROW, ROW], "wq_cancel_v1": 3,
+    "wq_enqueue_v3": ["t1", "t2"], "wq_get_v1": [ROW], "wq_list_run_v1": [ROW, ROW], "wq_cancel_v1": 3,
     "wq_pending_count_v1": 5, "wq_claim_v1": [ROW], "wq_heartbeat_v1": True, "wq_progress_v1": True,
     "wq_complete_v1": False, "wq_fail_v1": True, "wq_release_v1": True, "wq_fan_out_v1": True,
     "wq_sweep_expired_v1": 4, "wq_poll_v1": [{"change_counter": 7, "next_wakeup": None}],

@@ -86,3 +86,38 @@ def test_children_added_while_parents_complete_all_become_eligible(queue_factory
     while queue.claim("w", 30, task_types=["child"]) is not None:
         claimed += 1
     assert claimed == len(children)
+
+
+def test_two_enqueues_of_one_id_at_once_refuse_the_second_as_one_line(queue_factory):
+    """The second of two overlapping enqueues of one id waits on the first's insert, then is refused
+    with the same message as an id that was there before (wq_enqueue_v3's unique_violation path)."""
+    import threading
+
+    import pytest
+
+    from source.queue.model import InvalidTask
+
+    queue = queue_factory()
+    if queue_factory.backend != "postgres":
+        pytest.skip("the race needs two open transactions on one PostgreSQL database")
+    import psycopg
+
+    with psycopg.connect(queue.target.settings().database_url) as first:
+        first.execute("SELECT wq_enqueue_v3(%s::jsonb)",
+                      (json.dumps([{"id": "raced", "task_type": "t"}]),))     # inserted, not committed yet
+        outcome = []
+
+        def second() -> None:
+            try:
+                outcome.append(queue.enqueue([NewTask("t", {}, id="other"), NewTask("t", {}, id="raced")]))
+            except InvalidTask as exc:
+                outcome.append(str(exc))
+
+        thread = threading.Thread(target=second)
+        thread.start()
+        time.sleep(0.5)
+        assert thread.is_alive()                      # waiting on the first transaction's row
+        first.commit()
+        thread.join(timeout=10)
+    assert outcome == ["a task with id raced already exists"]
+    assert queue.get("other") is None and queue.get("raced") is not None

@@ -214,7 +214,7 @@ def test_a_worker_survives_drops_while_idle_and_during_a_run(backend_name, tmp_p
     every row completes exactly once, the worker is still running, and each outage is two log lines."""
     with make_backend(backend_name, tmp_path) as backend:
         queue = ReconnectingQueue(backend.queue())  # the test's own connection is dropped too
-        marker = tmp_path / "marker.txt"
+        marker = tmp_path / "outputs" / "marker.txt"   # inside the worker's output folder
         worker = backend.start_worker("--lease-seconds", "5")
         database_dsn = backend.stack.database_url if backend.stack else backend.env["DATABASE_URL"]
 

@@ -143,6 +143,25 @@ def test_enqueue_rejects_unknown_dependency_and_writes_nothing(queue_factory):
     assert queue.get(later_in_batch.id) is None
 
 
+def test_enqueue_refuses_an_id_twice_in_the_batch_or_already_there_and_writes_nothing(queue_factory):
+    queue = queue_factory()
+    batch = [NewTask("t", {}, id=f"b{k}") for k in range(300)]
+    twice = batch[:150] + [NewTask("t", {}, id="b40")] + batch[150:]         # b40 again, half way through
+    with pytest.raises(InvalidTask, match="^a task with id b40 already exists$"):
+        queue.enqueue(twice)
+    assert queue.get("b0") is None and queue.get("b299") is None
+    head = NewTask("t", {}, id="head")
+    queue.enqueue([head])
+    with pytest.raises(InvalidTask, match="^a task with id head already exists$"):
+        queue.enqueue(batch[:200] + [NewTask("t", {}, id="head")] + batch[200:])
+    assert queue.get("b0") is None
+    # a batch whose rows depend on rows before them goes in whole, in order, ids as given
+    chained = [NewTask("t", {}, id="c0")] + [NewTask("t", {}, id=f"c{k}", dependant_on=[f"c{k - 1}"])
+                                            for k in range(1, 50)]
+    assert queue.enqueue(chained) == [task.id for task in chained]
+    assert queue.get("c49").dependant_on == ["c48"] and queue.claim("w", LEASE).task_id in ("head", "c0")
+
+
 def test_cancel_cascades_to_children_and_dependants(queue_factory):
     queue = queue_factory()
     orch = NewTask("orchestrator", {}, run_id="run-c")

@@ -8,7 +8,7 @@ from source.queue.model import InvalidTask, NewTask
 REFUSED = [
     ({"params": {"prompt": "a\u0000b"}}, "NUL character"),
     ({"params": {"prompt": "\ud800"}}, "lone surrogate"),
-    ({"params": {"scale": float("nan")}}, "cannot be stored as JSON"),
+    ({"params": {"scale": float("nan")}}, "scale must be a finite number, got nan"),
     ({"params": {}, "priority": 3_000_000_000}, "priority must be between -2147483648 and 2147483647"),
     ({"params": {}, "priority": 99999999999999999999}, "priority must be between"),
     ({"params": {}, "max_attempts": 99_999_999_999}, "max_attempts must be an integer from 1 to 2147483647"),

@@ -82,7 +82,7 @@ def test_every_queue_function_is_definer_fixed_path_and_service_role_only(stack)
                    has_table_privilege('anon', c.oid, 'SELECT'), has_table_privilege('anon', c.oid, 'UPDATE')
             FROM pg_class c WHERE c.relname IN ('tasks', 'task_dependencies', 'queue_migrations')""").fetchall()
     names = {name for name, *_ in functions}
-    assert {"wq_claim_v1", "wq_complete_v1", "wq_fail_v1", "wq_heartbeat_v1", "wq_enqueue_v2",
+    assert {"wq_claim_v1", "wq_complete_v1", "wq_fail_v1", "wq_heartbeat_v1", "wq_enqueue_v3",
             "wq_cancel_v1", "wq_fan_out_v1", "wq_get_v1", "wq_poll_v1"} <= names
     for name, definer, config, anon, authenticated, service in functions:
         if name == "wq_secure_queue_v1":  # the migration's own tool: nobody but the owner

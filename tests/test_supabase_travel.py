@@ -68,6 +68,12 @@ def test_travel_on_two_workers_completes_with_url_outputs(backend, tmp_path):
         assert stack.storage.objects[("videos", key)].content_type == "video/mp4"
     [orchestrator], [stitch] = by_type["travel_orchestrator"], by_type["travel_stitch"]
     assert orchestrator.output_location == stitch.output_location
+    # each video's poster is stored beside it and named in params.thumbnail_url (the orchestrator's too)
+    for row in by_type["travel_segment"] + by_type["travel_stitch"]:
+        poster = row.params["thumbnail_url"]
+        assert poster.startswith(f"{public}/{row.id}/") and poster.endswith("_poster.jpg"), poster
+        assert stack.storage.objects[("videos", poster[len(public) + 1:])].content_type == "image/jpeg"
+    assert orchestrator.params["thumbnail_url"] == stitch.params["thumbnail_url"]
 
     # later stages read earlier outputs through their URLs: the stitch fetched both segments, the
     # second segment fetched the first (for its carried-over frames), the orchestrator the anchors

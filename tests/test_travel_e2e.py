@@ -67,7 +67,9 @@ def test_three_images_make_30_frames_and_cleanup_leaves_only_artefacts(sqlite_ba
     assert all(count_frames(t.output_location) == 17 for t in segments)
     outputs = tmp_path / "outputs"
     assert sorted(p.name for p in outputs.iterdir() if p.is_file()) == \
-        ["run_one_final.mp4", "run_one_seg00.mp4", "run_one_seg01.mp4"]
+        ["run_one_final.mp4", "run_one_final_poster.jpg", "run_one_seg00.mp4", "run_one_seg00_poster.jpg",
+         "run_one_seg01.mp4", "run_one_seg01_poster.jpg"]
+    assert root.params["thumbnail_url"] == str(outputs / "run_one_final_poster.jpg")
     assert not (outputs / "_work" / "runs" / "run_one").exists()       # the run's work folder is gone
 
     status = backend.run_cli("steerable_motion.py", "status", run_id)
@@ -116,7 +118,8 @@ def test_two_runs_with_two_workers_do_not_collide(sqlite_backend, tmp_path):
     for worker in workers:
         assert worker.wait(timeout=60) == 0
     names = sorted(p.name for p in (tmp_path / "outputs").iterdir() if p.is_file())
-    assert names == sorted(f"{r}_{s}.mp4" for r in (first, second) for s in ("final", "seg00", "seg01"))
+    assert names == sorted(f"{r}_{s}{end}" for r in (first, second) for s in ("final", "seg00", "seg01")
+                           for end in (".mp4", "_poster.jpg"))
     workers_used = {t.worker_id for r in (first, second) for t in queue.list_run(r) if t.worker_id}
     assert len(workers_used) >= 1
 
@@ -126,9 +129,10 @@ def test_continue_from_video_adds_segment_frames_minus_overlap(sqlite_backend, t
     images = write_anchor_images(tmp_path / "in", 1)
     video = solid_clip(tmp_path / "earlier.mp4", (90, 120, 150), 21, (64, 64))
     out_dir = tmp_path / "chosen"
+    allowed = {"EXTRA_OUTPUT_DIRS": str(out_dir)}  # the worker's operator allows the run's folder
     run_id = _queue_run(backend, images, "--continue_from_video", str(video), "--output_dir", str(out_dir),
-                        "--upscale_factor", "2", "--base_prompts", "more hills")
-    assert backend.start_worker("--until-idle", "--engine", "tiny").wait(timeout=180) == 0
+                        "--upscale_factor", "2", "--base_prompts", "more hills", **allowed)
+    assert backend.start_worker("--until-idle", "--engine", "tiny", **allowed).wait(timeout=180) == 0
     root, _ = _root(backend.queue(), run_id)
     assert root.status == Status.COMPLETE, root.error_message
     final = Path(root.output_location)

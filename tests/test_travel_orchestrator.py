@@ -90,7 +90,7 @@ def test_continue_from_video_counts_its_frames(tmp_path, images):
     ({"upscale_factor": -1}, "^upscale_factor"),
     ({"num_new_segments_to_generate": 5}, "^num_new_segments_to_generate"),
     ({"output_dir": "relative/dir"}, "^output_dir must be an absolute"),
-    ({"output_dir": "/nonexistent/folder/x"}, "^output_dir is not an existing folder"),
+    ({"output_dir": "/nonexistent/folder/x"}, "^output_dir must be inside the worker's output folders"),
 ])
 def test_bad_details_name_the_field(tmp_path, images, change, message):
     with pytest.raises(InvalidParams, match=message):
@@ -114,12 +114,14 @@ def _cli(*args, cwd=ROOT):
     (["--segment_frames", "17", "17", "17"], "--segment_frames has 3 values"),
     (["--resolution", "12x"], "--resolution"),
     (["--frame_overlap", "-2"], "--frame_overlap[0]"),
-    (["--continue_from_video", "/no/such.mp4"], "--continue_from_video: video not found"),
+    (["--continue_from_video", "{tmp}/no_such.mp4"], "--continue_from_video: video not found"),
+    (["--continue_from_video", "/no/such.mp4"], "--continue_from_video must be an http(s) URL or a file inside"),
     (["--fade_in_params", "{bad"], "--fade_in_params is not valid JSON"),
     (["--loras", "x.safetensors"], "--loras takes PATH=STRENGTH"),
 ])
 def test_cli_refuses_bad_arguments_before_writing(tmp_path, images, extra, needle):
     db = tmp_path / "q.db"
+    extra = [arg.replace("{tmp}", str(tmp_path)) for arg in extra]  # inside the input folder (the database's)
     result = _cli("travel_between_images", "--input_images", *images, "--db-file", str(db), *extra)
     assert result.returncode == 2, result.stderr
     assert needle in result.stderr and len(result.stderr.strip().splitlines()) == 1

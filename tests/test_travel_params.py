@@ -124,9 +124,9 @@ def test_unknown_detail_keys_are_reported_not_used():
     (["--upscale_factor", "9"], "error: --upscale_factor 9 is above the limit of 4 (MAX_UPSCALE_FACTOR; "),
     (["--fade_out_params", '{"curve_type": "wobbly"}'], "error: --fade_out_params.curve_type must be one of"),
     (["--segment_frames", "17", "9", "17", "--frame_overlap", "8"], "error: --frame_overlap: clip 1 has 9 frames"),
-    # one value per join: 4 images make 3 segments and 2 joins (a row may give one per segment)
-    (["--frame_overlap", "8", "8", "8"],
-     "error: --frame_overlap has 3 values; give 1 (used for every join) or 2 (one per join: 3 segment(s) make 2)"),
+    # one value per join: 4 images make 3 segments and 2 joins (or one per segment, the last one not used)
+    (["--frame_overlap", "8", "8", "8", "8"],
+     "error: --frame_overlap has 4 values; give 1 (used for every join) or 2 (one per join: 3 segment(s) make 2)"),
 ])
 def test_command_line_messages_name_the_flag(tmp_path, images, capsys, flags, message):
     with pytest.raises(SystemExit) as exit_:

@@ -21,9 +21,9 @@ def test_three_images_81_frames_overlap_16_make_146():
 
 
 def test_per_segment_lengths_and_overlaps_differ_and_snap_to_4k_plus_1():
-    plan = plan_travel(4, [81, 50, 33], [16, 8, 99])
+    plan = plan_travel(4, [81, 50, 33], [16, 8])
     assert plan.segment_lengths == [81, 49, 33]
-    assert plan.overlaps == [16, 8]          # the third overlap has no join after the last segment
+    assert plan.overlaps == [16, 8]
     assert plan.final_frames == 81 + 49 + 33 - 16 - 8
     assert [s.length for s in plan.segments] == [81, 49, 33]
 
@@ -58,8 +58,10 @@ def test_overlap_never_decreases_as_the_request_grows():
 def test_overlaps_are_one_per_join():
     # 4 images: 3 segments, 2 joins
     assert plan_travel(4, [81], [16, 8]).overlaps == [16, 8]
-    # a row may give the original tool's one value per segment: the last has no join after it
-    assert plan_travel(4, [81], [16, 8, 4]).overlaps == [16, 8]
+    # one value per segment (the original tool's shape) is read as one per join before the plan
+    # (source/tasks/original_keys.py); the plan itself takes one per join
+    with pytest.raises(PlanError, match=r"has 3 values; give 1 \(used for every join\) or 2"):
+        plan_travel(4, [81], [16, 8, 4])
     # with a continued video the clips are the video and 3 segments: 3 joins
     assert plan_travel(3, [81], [16, 8, 4], continue_video_frames=40).overlaps == [16, 8, 4]
     with pytest.raises(PlanError, match=r"has 2 values; give 1 \(used for every join\) or 3 \(one per join: "

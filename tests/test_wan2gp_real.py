@@ -1,8 +1,8 @@
 """The Wan2GP engine against the REAL Wan2GP: `headless.py --engine wan2gp` workers rendering rows with
-the CPU test harness's tiny random-weight models (../shared/wan2gp-cpu-harness). Slow (minutes).
+a CPU test harness's tiny random-weight models (docs/ENGINES.md). Slow (minutes).
 
-Skipped unless WAN2GP_PATH (a Wan2GP checkout prepared by the harness's setup.sh) and WAN2GP_PYTHON
-(the harness venv's python) are set; the worker processes inherit both. Prints the per-task timings
+Skipped unless WAN2GP_PATH (a Wan2GP checkout with the tiny models) and WAN2GP_PYTHON (its venv's python)
+are set; the worker processes inherit both. Prints the per-task timings
 (run with -s to see them). Only tiny_t2v and tiny_vace exist in the harness, so the rows name `tiny`
 (which picks one of them by the inputs) or `wan2gp:tiny_vace`.
 """
@@ -26,7 +26,7 @@ from tests.helpers.workers import make_backend, wait_for
 pytestmark = [
     pytest.mark.skipif(not (os.environ.get("WAN2GP_PATH") and os.environ.get("WAN2GP_PYTHON")),
                        reason="needs the real Wan2GP: set WAN2GP_PATH and WAN2GP_PYTHON "
-                              "(see ../shared/wan2gp-cpu-harness)"),
+                              "(docs/ENGINES.md says how to run it without a GPU)"),
     pytest.mark.timeout(2400),  # minutes per test on 2 shared CPU cores: the random full-size VAE is slow
 ]
 
@@ -199,3 +199,29 @@ def test_travel_with_a_canny_structure_video(backend, tmp_path):
     guide = Path(segments[0].params["structure_guide"])
     assert count_frames(guide) == 30
     say(f"\n  canny-guided travel: final {root.output_location} (30 frames) in {time.monotonic() - started:.1f} s")
+
+
+def test_join_clips_with_a_vace_transition(backend, tmp_path):
+    """steerable_motion.py join_clips queues a join of two 17-frame 128x128 clips; the transition (4 + 9 + 4
+    = 17 frames) is rendered by the real Wan2GP (tiny_vace) and stitched: 17 + 17 + 9 = 43 frames."""
+    from tests.helpers.clips import value_clip
+
+    clips = [str(value_clip(tmp_path / f"clip{i}.mp4", 40 + 80 * i, 17, size=(128, 128))) for i in range(2)]
+    queued = backend.run_cli("steerable_motion.py", "join_clips", "--clips", *clips, "--context_frame_count", "4",
+                             "--gap_frame_count", "9", "--model", "wan2gp:tiny_vace", "--steps", "2", "--seed", "5",
+                             "--prompt", "a smooth transition", "--run_id", "real_join")
+    assert queued.returncode == 0, queued.stderr
+    queue = backend.queue()
+    started = time.monotonic()
+    worker = backend.start_worker("--until-idle", *ENGINE)
+    assert worker.wait(timeout=1500) == 0, worker.log_path.read_text()[-4000:]
+    log = worker.log_path.read_text()
+    rows = queue.list_run("real_join")
+    (root,) = [t for t in rows if t.task_type == "join_clips_orchestrator"]
+    assert root.status == Status.COMPLETE, (root.error_message, log[-3000:])
+    (join,) = [t for t in rows if t.task_type == "join_clips_segment"]
+    assert count_frames(root.output_location) == 43
+    assert root.params["thumbnail_url"].endswith("_poster.jpg")
+    say(f"\n  join run: final {root.output_location} (43 frames) in {time.monotonic() - started:.1f} s; "
+        f"the join row {completion_seconds(log, join.id)[0]:.1f} s")
+    show(log, "Wan2GP helper ready", "complete in", "Wan2GP helper stopped")

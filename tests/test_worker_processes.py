@@ -15,7 +15,7 @@ from .helpers.workers import make_backend, read_marker, wait_for, wait_for_statu
 
 def test_four_workers_run_every_row_exactly_once(backend):
     queue = backend.queue()
-    marker = backend.tmp / "executions.txt"
+    marker = backend.tmp / "outputs" / "executions.txt"
     # all four serving before the rows arrive (a slow start must not leave one worker all the work)
     workers = [backend.start_worker() for _ in range(4)]
     wait_for(lambda: len([w for w in queue.list_workers(600) if w.state == "idle"]) == 4, timeout=180,
@@ -39,7 +39,7 @@ def test_four_workers_run_every_row_exactly_once(backend):
 
 def test_sigkilled_worker_row_fails_after_max_attempts_saying_the_worker_was_lost(backend):
     queue = backend.queue()
-    marker = backend.tmp / "executions.txt"
+    marker = backend.tmp / "outputs" / "executions.txt"
     (task_id,) = queue.enqueue([NewTask("noop", {"sleep": 30, "marker_file": str(marker)}, max_attempts=2)])
     for attempt in (1, 2):
         victim = backend.start_worker("--lease-seconds", "1")
@@ -57,7 +57,7 @@ def test_sigkilled_worker_row_fails_after_max_attempts_saying_the_worker_was_los
 
 def test_killed_worker_row_completes_on_another_worker(backend):
     queue = backend.queue()
-    marker = backend.tmp / "executions.txt"
+    marker = backend.tmp / "outputs" / "executions.txt"
     (task_id,) = queue.enqueue([NewTask("noop", {"sleep": 1.5, "marker_file": str(marker)})])
     victim = backend.start_worker("--lease-seconds", "1")
     wait_for_status(queue, task_id, Status.IN_PROGRESS)
@@ -75,7 +75,7 @@ def test_stalled_worker_that_wakes_late_changes_nothing(backend):
     the row is In Progress again under the new attempt. Only the fencing token (worker_id + attempt)
     tells the two apart: the late worker's writes must change nothing."""
     queue = backend.queue()
-    marker = backend.tmp / "executions.txt"
+    marker = backend.tmp / "outputs" / "executions.txt"
     (task_id,) = queue.enqueue([NewTask("noop", {"sleep": 2.0, "marker_file": str(marker),
                                                   "output": "by-{worker}-attempt-{attempt}"})])
     sleeper = backend.start_worker("--lease-seconds", "1", "--worker-id", "sleeper")
@@ -160,7 +160,7 @@ def test_handler_errors_and_unknown_types_fail_the_row_and_the_worker_goes_on(ba
 
 def test_dependency_chain_runs_in_order_across_workers(backend):
     queue = backend.queue()
-    marker = backend.tmp / "order.txt"
+    marker = backend.tmp / "outputs" / "order.txt"
     first = NewTask("noop", {"marker_file": str(marker)})
     second = NewTask("noop", {"marker_file": str(marker)}, dependant_on=[first.id], priority=9)
     third = NewTask("noop", {"marker_file": str(marker)}, dependant_on=[first.id, second.id], priority=9)
@@ -173,7 +173,7 @@ def test_dependency_chain_runs_in_order_across_workers(backend):
 
 def test_cancel_of_a_running_row_stops_it(backend):
     queue = backend.queue()
-    marker = backend.tmp / "executions.txt"
+    marker = backend.tmp / "outputs" / "executions.txt"
     (task_id,) = queue.enqueue([NewTask("noop", {"sleep": 30, "marker_file": str(marker)})])
     proc = backend.start_worker("--lease-seconds", "1")
     wait_for_status(queue, task_id, Status.IN_PROGRESS)
@@ -233,3 +233,53 @@ def test_an_idle_worker_stops_at_a_signal_on_every_backend(backend):
     log = proc.log_path.read_text()
     assert "SIGINT: stopping (no task is running)" in log and "Traceback" not in log, log[-2000:]
     assert _worker_lines(proc)[-1].endswith("stopped after 0 task(s)")
+
+
+def test_a_stale_worker_resumed_past_its_lease_publishes_nothing(tmp_path):
+    """The stale-worker race with files: a worker frozen (SIGSTOP) while it renders a travel segment, its
+    lease expired, a second worker runs the segment and the run to the end; the first wakes (SIGCONT).
+    The run completes once with a valid video, and the late attempt's file replaces nothing."""
+    from pathlib import Path
+
+    from source.media import video_io
+
+    root = Path(__file__).resolve().parents[1]
+    with make_backend("sqlite", tmp_path) as backend:
+        queue = backend.queue()
+        queued = backend.run_cli("steerable_motion.py", "travel_between_images", "--input_images",
+                                 str(root / "samples" / "anchor_0.png"), str(root / "samples" / "anchor_1.png"),
+                                 "--resolution", "64x64", "--segment_frames", "17", "--model_name", "vace_14B",
+                                 "--base_prompts", "hills", "--params_json_str", '{"steps": 60}')
+        assert queued.returncode == 0, queued.stderr
+        run_id = queued.stdout.strip().splitlines()[0]
+        stale = backend.start_worker("--engine", "tiny", "--lease-seconds", "2", "--worker-id", "stale")
+
+        def segment():
+            return next((t for t in queue.list_run(run_id) if t.task_type == "travel_segment"), None)
+
+        wait_for(lambda: (s := segment()) is not None and "rendering: step" in (s.progress_message or ""),
+                 timeout=120, what="the stale worker to render the segment")
+        os.kill(stale.pid, signal.SIGSTOP)
+        time.sleep(2.5)  # its lease expires while it is frozen
+        rescuer = backend.start_worker("--until-idle", "--engine", "tiny", "--lease-seconds", "2",
+                                       "--worker-id", "rescuer")
+        assert rescuer.wait(timeout=180) == 0, rescuer.log_path.read_text()[-3000:]
+        outputs = Path(backend.env["MAIN_OUTPUT_DIR"])
+        seg_file = outputs / f"{run_id}_seg00.mp4"
+        before = seg_file.stat()
+        os.kill(stale.pid, signal.SIGCONT)
+        wait_for(lambda: "no longer ours" in stale.log_path.read_text(), timeout=30,
+                 what="the stale worker to notice")
+        time.sleep(2.0)  # every chance to publish late
+        rows = queue.list_run(run_id)
+        assert all(t.status == Status.COMPLETE for t in rows), [(t.task_type, t.status, t.error_message) for t in rows]
+        seg = segment()
+        assert seg.attempts == 2 and seg.worker_id.startswith("rescuer")
+        after = seg_file.stat()
+        assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)  # not replaced
+        assert video_io.count_frames(seg_file) == 17
+        assert sorted(p.name for p in outputs.iterdir() if p.is_file()) == \
+            sorted([f"{run_id}_seg00.mp4", f"{run_id}_final.mp4"])
+        assert "complete in" not in stale.log_path.read_text()  # the late attempt finished nothing
+        print(stale.log_path.read_text()[-1500:])
+        stale.terminate()

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-from ..queue.model import PARAMS_TOO_DEEP, InvalidTask, NewTask
+from ..queue.model import DEFAULT_MAX_ATTEMPTS, PARAMS_TOO_DEEP, InvalidTask, NewTask, new_task_id
 from ..storage.outputs import readable_location
 from ..tasks.params import ignored_key_hint
 from ..workflows.registry import known_task_types, params_model, parse_params
@@ -35,9 +35,10 @@ def build_parser() -> OneLineArgumentParser:
                         help="with --type: print the type's parameters and an example instead of queueing")
     parser.add_argument("--dependant-on", dest="dependant_on", action="append", default=[], metavar="ID",
                         help="a row this one waits for (repeat for several); runs when all are Complete")
-    parser.add_argument("--priority", type=int, default=0, help="higher runs first (default 0)")
-    parser.add_argument("--max-attempts", dest="max_attempts", type=int, default=3,
-                        help="how many claims before the row fails for good (default 3)")
+    parser.add_argument("--priority", type=int, default=NewTask.priority,
+                        help=f"higher runs first (default {NewTask.priority})")
+    parser.add_argument("--max-attempts", dest="max_attempts", type=int, default=DEFAULT_MAX_ATTEMPTS,
+                        help=f"how many claims before the row fails for good (default {DEFAULT_MAX_ATTEMPTS})")
     parser.add_argument("--id", dest="task_id", help="use this id (default: params.task_id, as the original tool "
                                                      "wrote it, else a new UUID4)")
     parser.add_argument("--run-id", dest="run_id", help="group the row into a workflow run")
@@ -69,7 +70,7 @@ def read_params(text: Optional[str]) -> dict:
 
 
 def row_ids(args, params: dict) -> tuple[Optional[str], Optional[str]]:
-    """(id, project_id) of the new row. As in the original tool, params.task_id is the row's id and
+    """(id, project_id) of the new row. params.task_id is the row's id and
     params.project_id its owner; --id / --project-id win. The queue makes an id given in params.task_id
     the row's id (sql/*/100_seed_compat.sql), so a different --id is written there too, with a warning."""
     given = params.get("task_id")
@@ -84,6 +85,19 @@ def row_ids(args, params: dict) -> tuple[Optional[str], Optional[str]]:
     if args.project_id is not None:
         return task_id, args.project_id
     return task_id, project.strip() if isinstance(project, str) and project.strip() else None
+
+
+def row_run_id(args, params: dict, task_id: Optional[str]) -> Optional[str]:
+    """The run a row joins: --run-id, else the run id its params give (`run_id`, or an orchestrator's
+    `orchestrator_details.run_id`), else, for an orchestrator, its own id (so `steerable_motion.py status`
+    and the dashboard find the rows it fans out under one run). Other rows stay runs of one."""
+    if args.run_id is not None:
+        return args.run_id
+    details = params.get("orchestrator_details")
+    for value in (params.get("run_id"), details.get("run_id") if isinstance(details, dict) else None):
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return task_id if args.task_type.endswith("_orchestrator") else None
 
 
 def format_status(task, resolve) -> str:
@@ -148,9 +162,15 @@ def main(argv: Optional[list[str]] = None) -> int:
             for hint in parsed.ignored_key_hints():
                 print(f"warning: {args.task_type} does not use params key {hint}", file=sys.stderr)
             task_id, project_id = row_ids(args, params)
-            task = NewTask(task_type=args.task_type, params=params, id=task_id,
+            project_id = project_id or settings.default_project_id
+            stored = parsed.to_json()  # the validated, normalised dump: every row in the current shape
+            if "task_id" in params:    # as row_ids left it (--id wins over params.task_id)
+                stored["task_id"] = params["task_id"]
+            if task_id is None and args.task_type.endswith("_orchestrator"):
+                task_id = new_task_id()   # the run is named after its root unless the params name it
+            task = NewTask(task_type=args.task_type, params=stored, id=task_id,
                            dependant_on=args.dependant_on, priority=args.priority,
-                           max_attempts=args.max_attempts, run_id=args.run_id,
+                           max_attempts=args.max_attempts, run_id=row_run_id(args, params, task_id),
                            project_id=project_id)
     except (CliError, InvalidTask, ValueError) as exc:  # UnknownTaskType and InvalidParams are ValueErrors
         die(named_by_flag(exc, COLUMN_FLAGS))

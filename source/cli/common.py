@@ -5,30 +5,47 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, Optional
 
 from ..config import DB_TYPES, Settings, resolve_settings, scrub_secrets
+from ..config import options as config_options
 from ..queue.base import TaskQueue
 from ..queue.factory import open_migrated_queue
+from ..errors import UserError
 from ..queue.model import InvalidTask
+from ..tasks.command_line import BothSpellingsParser
 
 EXIT_BAD_ARGS = 2
 
 
-class CliError(Exception):
+class CliError(UserError):
     """A one-line reason for exit code 2."""
+
+
+def add_setting_argument(parser, flag: str, name: str, help: Optional[str] = None, **options) -> argparse.Action:
+    """A flag for the setting `name` (source/config.py): its help (the setting's, or `help`) ends with the
+    environment variable and the default, both read from the Settings field; the value given lands at
+    `name`, and None (not given) leaves the setting to the environment, .env or that default."""
+    option = config_options()[name]
+    facts = f"env {option.env}"
+    if option.default is not None and option.default is not False:
+        facts += f"; default {_shown(option.default)}"
+    if "action" not in options and "type" not in options and option.kind in (int, float):
+        options["type"] = option.kind
+    text = f"{help or option.help} ({facts})".replace("%", "%%")
+    return parser.add_argument(flag, dest=name, help=text, **options)
+
+
+def _shown(value) -> str:
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
 
 
 def add_queue_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("queue (flag > environment > .env > default)")
-    group.add_argument("--db-type", dest="db_type", choices=DB_TYPES,
-                       help="queue backend (env DB_TYPE; default sqlite)")
-    group.add_argument("--db-file", dest="db_file",
-                       help="SQLite database file (env SQLITE_DB_PATH; default tasks.db)")
-    group.add_argument("--database-url", dest="database_url",
-                       help="PostgreSQL connection string (env DATABASE_URL)")
-    group.add_argument("--main-output-dir", dest="main_output_dir",
-                       help="folder for final artefacts (env MAIN_OUTPUT_DIR; default ./outputs)")
+    add_setting_argument(group, "--db-type", "db_type", choices=DB_TYPES)
+    add_setting_argument(group, "--db-file", "db_file")
+    add_setting_argument(group, "--database-url", "database_url", help="PostgreSQL connection string")
+    add_setting_argument(group, "--main-output-dir", "main_output_dir")
 
 
 QUEUE_FLAG_NAMES = ("db_type", "db_file", "database_url", "main_output_dir")
@@ -67,8 +84,9 @@ def die(message: str, code: int = EXIT_BAD_ARGS) -> NoReturn:
     sys.exit(code)
 
 
-class OneLineArgumentParser(argparse.ArgumentParser):
-    """argparse that reports bad arguments as one line (plus the usage hint) and exits 2."""
+class OneLineArgumentParser(BothSpellingsParser):
+    """argparse that reports bad arguments as one line (plus the usage hint) and exits 2; every long flag
+    in both spellings (`--db-type` / `--db_type`)."""
 
     def error(self, message: str) -> NoReturn:
         print(f"error: {message} (see {self.prog} --help)", file=sys.stderr)
@@ -76,12 +94,24 @@ class OneLineArgumentParser(argparse.ArgumentParser):
 
 
 
-def worker_command() -> str:
-    """How to start a worker from here, as the README writes it (`.venv/bin/python headless.py`)."""
-    script = Path(__file__).resolve().parents[2] / "headless.py"
+def script_command(script: str) -> str:
+    """How to run one of the project's scripts from here with the interpreter running now, as a person
+    types it (`.venv/bin/python steerable_motion.py`): paths relative to the current folder when inside it."""
+    path = Path(__file__).resolve().parents[2] / script
     here = Path.cwd()
-    python = Path(sys.executable)
-    return f"{_relative(python, here)} {_relative(script, here)}"
+    return f"{_relative(Path(sys.executable), here)} {_relative(path, here)}"
+
+
+def worker_command() -> str:
+    """How to start a worker from here (`.venv/bin/python headless.py`); on a machine without an NVIDIA
+    GPU with `--engine preview`, since the default there renders noise (source/engines/choice.py)."""
+    command = script_command("headless.py")
+    return command if has_nvidia_gpu() else f"{command} --engine preview"
+
+
+def has_nvidia_gpu() -> bool:
+    """Whether this machine shows an NVIDIA driver, without importing torch (seconds) in a client."""
+    return Path("/dev/nvidiactl").exists() or Path("/proc/driver/nvidia/version").exists()
 
 
 def _relative(path: Path, here: Path) -> str:

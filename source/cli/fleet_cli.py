@@ -104,6 +104,9 @@ def serve(settings, queue) -> int:
     config = uvicorn.Config(app, host=settings.dashboard_host, port=settings.dashboard_port,
                             log_level="warning", access_log=False, server_header=False)
     server = uvicorn.Server(config)
+    from ..log import setup_logging
+
+    setup_logging(worker_id="dashboard")   # the actions' log lines (source/dashboard/app.py)
     host = f"[{settings.dashboard_host}]" if ":" in settings.dashboard_host else settings.dashboard_host
     print(f"dashboard on http://{host}:{settings.dashboard_port}/ ({settings.db_type} queue"
           f"{', token required' if settings.dashboard_token else ''}); Ctrl-C stops it", flush=True)

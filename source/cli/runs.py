@@ -1,18 +1,26 @@
-"""Watching and cancelling a workflow run from the command line (`status RUN_ID`, `cancel RUN_ID`, `--wait`).
+"""Finding, watching, cancelling and retrying workflow runs from the command line (`runs`, `status RUN_ID`,
+`cancel RUN_ID`, `retry RUN_ID`, `--wait`).
 
 Generic over workflows: a run is the rows sharing a `run_id`; its root is the row with no parent.
 """
 from __future__ import annotations
 
+import argparse
+import json
+import os
+import re
 import shlex
 import sys
 import time
 from contextlib import contextmanager
 from typing import Iterator, Optional, TextIO
 
+from ..dashboard.pages import span
+from ..queue.fleet import RunFilter, RunSummary
 from ..queue.model import Status, Task
+from ..queue.rows import utc_now
 from .add_task_cli import ignored_key_hints, resolve_location
-from .common import add_queue_arguments, die, open_queue_or_exit, settings_from_args, \
+from .common import add_queue_arguments, die, open_queue_or_exit, script_command, settings_from_args, \
     worker_command
 from .launch import EXIT_INTERRUPTED
 
@@ -109,12 +117,27 @@ def format_run(rows: list[Task], resolve) -> str:
             line += f"  {task.progress_message}"
         lines.append(line)
         if task.output_location:
-            lines.append(f"    output: {resolve(task.output_location)}")
+            lines.append(f"    output: {shown_output(resolve(task.output_location))}")
         if task.error_message:
             lines.append(f"    error:  {task.error_message}")
+        if task.status != Status.IN_PROGRESS and is_warning(task.progress_message):
+            lines.append(f"    {task.progress_message}")
         for hint in ignored_key_hints(task):
             lines.append(f"    ignored: {hint}")
     return "\n".join(lines)
+
+
+def is_warning(message: Optional[str]) -> bool:
+    """A progress message a step leaves on its row for the person who queued it ("warning: ...")."""
+    return message is not None and message.startswith("warning:")
+
+
+def shown_output(location: str) -> str:
+    """An output as `status` prints it; a local file that is gone says so (a run's intermediate files go
+    with its work folder when the run ends: source/workflows/workdirs.py)."""
+    if "://" in location or os.path.exists(location):
+        return location
+    return f"{location} (removed: an intermediate file; a run's work files go when it ends)"
 
 
 def progress_bar(fraction: float, width: int = 30) -> str:
@@ -136,6 +159,7 @@ def wait_for_run(queue, root_id: str, resolve, timeout: Optional[float] = None,
     interactive = stream.isatty()
     last_line = ""
     hinted = False
+    shown = 0.0
     root: Optional[Task] = None
 
     def end_line() -> None:
@@ -151,7 +175,9 @@ def wait_for_run(queue, root_id: str, resolve, timeout: Optional[float] = None,
                 print(f"error: row {root_id} disappeared", file=sys.stderr)
                 return 1
             rows = queue.list_run(root.run_id) if root.run_id else [root]
-            done = 1.0 if root.status == Status.COMPLETE else run_progress(rows)
+            # the bar only moves forward: an orchestrator's own progress (checking inputs) gives way to its
+            # children's mean once it fans out, which starts lower
+            shown = done = max(shown, 1.0 if root.status == Status.COMPLETE else run_progress(rows))
             line = f"{progress_bar(done)} {step_line(root, rows)}"[:110]
             if line != last_line:
                 if interactive:
@@ -162,6 +188,9 @@ def wait_for_run(queue, root_id: str, resolve, timeout: Optional[float] = None,
                 last_line = line
             if root.status in Status.TERMINAL:
                 end_line()
+                for task in rows:
+                    if task.id != root.id and is_warning(task.progress_message):
+                        print(f"{task.progress_message} ({row_label(task)})", file=sys.stderr)
                 if root.status == Status.COMPLETE:
                     print(resolve(root.output_location) if root.output_location else "", flush=True)
                     return 0
@@ -190,8 +219,9 @@ def wait_for_run(queue, root_id: str, resolve, timeout: Optional[float] = None,
         end_line()
         run = (root.run_id if root is not None else None) or root_id
         state = "running" if root is not None and root.status == Status.IN_PROGRESS else "queued"
-        print(f"stopped waiting; run {run} is still {state}: follow it with `steerable_motion.py wait {run}`, "
-              f"cancel it with `steerable_motion.py cancel {run}`", file=sys.stderr)
+        command = script_command("steerable_motion.py")
+        print(f"stopped waiting; run {run} is still {state}: follow it with `{command} wait {run}`, "
+              f"cancel it with `{command} cancel {run}`", file=sys.stderr)
         return EXIT_INTERRUPTED
 
 
@@ -228,6 +258,38 @@ def register_wait(subparsers) -> None:
                         help="give up waiting after this many seconds (the run goes on)")
     add_queue_arguments(parser)
     parser.set_defaults(func=wait_command)
+
+
+def register_runs(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "runs", help="recent runs: id, type, status, progress, age, final output (--status, --type, --since)",
+        description="List recent runs, newest first: run id, task type, status, progress, age and final "
+                    "output. Give a run id to `status`, `wait`, `cancel` or `retry`.")
+    parser.add_argument("--status", choices=Status.ALL, metavar="STATUS",
+                        help=f"only runs whose root row has this status ({', '.join(Status.ALL)})")
+    parser.add_argument("--type", dest="task_type", metavar="TASK_TYPE",
+                        help="only runs of this task type (the root's, e.g. travel_orchestrator)")
+    parser.add_argument("--project", dest="project_id", metavar="PROJECT_ID", help="only runs of this project")
+    parser.add_argument("--since", type=age_seconds, metavar="AGE",
+                        help="only runs queued in the last AGE: 90s, 30m, 2h, 7d (a number: seconds)")
+    parser.add_argument("--search", metavar="TEXT",
+                        help="only runs with this run or row id, or with TEXT in the root's params (the prompt)")
+    parser.add_argument("--limit", type=int, default=20, metavar="N", help="at most N runs (default 20)")
+    parser.add_argument("--json", action="store_true", help="one JSON object per run, one per line")
+    add_queue_arguments(parser)
+    parser.set_defaults(func=runs_command)
+
+
+def register_retry(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "retry", help="run a failed or cancelled run (or row) again, attempts reset",
+        description="Put a failed or cancelled run back in the queue: the row named (or the run's root) and "
+                    "every failed or cancelled row that ended with it go back with their attempts reset; "
+                    "rows that completed keep their outputs, and each row keeps its last error until it runs.")
+    parser.add_argument("run_id", metavar="RUN_ID", help="the run id (or one of its row ids: that row and what "
+                                                         "ended through it)")
+    add_queue_arguments(parser)
+    parser.set_defaults(func=retry_command)
 
 
 def register_cancel(subparsers) -> None:
@@ -278,3 +340,83 @@ def cancel_command(args) -> int:
                 changed += queue.cancel(task.id, "cancelled by user (steerable_motion.py cancel)")
         print(f"cancelled {changed} row(s)" if changed else "nothing to cancel: the run has ended", file=sys.stderr)
         return 0
+
+
+def retry_command(args) -> int:
+    with opened_run(args) as (_, queue, rows):
+        named = next((t for t in rows if t.id == args.run_id), None)
+        first = named or root_rows(rows)[0]
+        note = "retried by user (steerable_motion.py retry)"
+        changed = queue.retry(first.id, note)
+        if not changed:  # the root did not end that way: retry the rows that did
+            for task in rows:
+                changed += queue.retry(task.id, note)
+        run = first.run_id or first.id
+        if not changed:
+            print(f"nothing to retry: no row of run {run} failed or was cancelled", file=sys.stderr)
+            return 0
+        print(f"retried {plural(changed, 'row')} of run {run}; follow it with "
+              f"`{script_command('steerable_motion.py')} wait {run}`", file=sys.stderr)
+        return 0
+
+
+# ---- runs ---------------------------------------------------------------------------------------------
+_AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
+_AGE_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def age_seconds(text: str) -> float:
+    """90s, 30m, 2h, 7d, 1w or a number of seconds."""
+    match = _AGE.match(text.lower())
+    if not match:
+        raise argparse.ArgumentTypeError(f"--since takes an age such as 90s, 30m, 2h or 7d, not {text!r}")
+    return float(match.group(1)) * _AGE_UNITS[match.group(2)]
+
+
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def run_record(summary: RunSummary, resolve, now) -> dict:
+    root = summary.root
+    return {"run_id": root.run_id or root.id, "root_id": root.id, "task_type": root.task_type,
+            "status": root.status, "progress": round(summary.progress, 4),
+            "rows": 1 + summary.children, "project_id": root.project_id,
+            "created_at": root.created_at.isoformat() if root.created_at else None,
+            "age_seconds": round((now - root.created_at).total_seconds(), 1) if root.created_at else None,
+            "output": resolve(root.output_location) if root.output_location else None,
+            "error": root.error_message if root.status in (Status.FAILED, Status.CANCELLED) else None}
+
+
+def format_runs(records: list[dict]) -> str:
+    if not records:
+        return "no runs match"
+    width = max(len(r["run_id"]) for r in records)
+    kind = max(len(r["task_type"]) for r in records)
+    lines = [f"{'RUN':<{width}}  {'TYPE':<{kind}}  {'STATUS':<11}  {'DONE':>4}  {'AGE':>8}  OUTPUT"]
+    for r in records:
+        shown = r["output"] or (f"error: {r['error']}"[:100] if r["error"] else "")
+        lines.append(f"{r['run_id']:<{width}}  {r['task_type']:<{kind}}  {r['status']:<11}  "
+                     f"{r['progress'] * 100:3.0f}%  {span(r['age_seconds']):>8}  {shown}")
+    return "\n".join(lines)
+
+
+def runs_command(args) -> int:
+    if args.limit < 1:
+        die("--limit must be at least 1")
+    settings = settings_from_args(args)
+    queue = open_queue_or_exit(settings)
+    try:
+        summaries = queue.list_runs(args.limit, where=RunFilter(
+            status=args.status, task_type=args.task_type, project_id=args.project_id,
+            since_seconds=args.since, search=args.search))
+    finally:
+        queue.close()
+    now = utc_now()
+    records = [run_record(s, lambda loc: resolve_location(settings, loc), now) for s in summaries]
+    if args.json:
+        for record in records:
+            print(json.dumps(record))
+    else:
+        print(format_runs(records))
+    return 0

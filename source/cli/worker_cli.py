@@ -4,15 +4,16 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import random
 import time
 from typing import Optional
 
-from ..config import ENGINES, options, scrub_secrets
+from ..config import ENGINES, scrub_secrets
+from ..engines.runtime import DTYPES, OFFLOAD_MODES
 from ..engines.wan2gp.options import WGP_FLAG_NAMES, WGP_FLAGS
 from ..log import setup_logging
+from ..retry import Backoff, retrying
 from ..tasks.original_flags import add_retired
-from .common import (CliError, OneLineArgumentParser, QUEUE_FLAG_NAMES, add_queue_arguments, die,
+from .common import (CliError, OneLineArgumentParser, QUEUE_FLAG_NAMES, add_queue_arguments, add_setting_argument, die,
                      open_migrated_queue, open_queue_or_exit, settings_from_args)
 
 WORKER_FLAG_NAMES = QUEUE_FLAG_NAMES + (
@@ -21,8 +22,10 @@ WORKER_FLAG_NAMES = QUEUE_FLAG_NAMES + (
     "wan2gp_path", "wan2gp_python", "wan2gp_timeout",  # wan2gp engine, with the --wgp-* below
     "colour_match_videos", "public_dir",
 ) + WGP_FLAG_NAMES
-# The original tool's --wgp-compile and --wgp-transformer-dtype-policy took "" for "Wan2GP's own default".
+# --wgp-compile and --wgp-transformer-dtype-policy take "" for "Wan2GP's own default" (legacy scripts pass it).
 WGP_DEFAULT_VALUE = ""
+# a database server that is full or starting up: tried every 0.5 to 1 s until a slot frees
+SERVER_BUSY = Backoff(attempts=None, first_delay=1.0, max_delay=1.0, jitter=0.5)
 WGP_FLAGS_TAKING_DEFAULT = ("wgp_compile", "wgp_transformer_dtype_policy")
 
 
@@ -32,30 +35,26 @@ def build_parser() -> OneLineArgumentParser:
         description="Claim rows from the tasks table, render them, and record the results. "
                     "Runs until stopped (SIGINT/SIGTERM finish or give back the current task).")
     add_queue_arguments(parser)
-    parser.add_argument("--poll-interval", dest="poll_interval", type=float,
-                        help="seconds between backstop polls while idle (env POLL_INTERVAL; default 10); "
-                             "new rows wake the worker at once")
-    parser.add_argument("--worker-id", dest="worker_id",
-                        help="name prefix for this worker; a unique suffix is added per start (env WORKER_ID)")
-    parser.add_argument("--task-types", dest="task_types",
-                        help="comma-separated task types this worker takes (env TASK_TYPES; default all)")
-    parser.add_argument("--lease-seconds", dest="lease_seconds", type=float,
-                        help="lease length, renewed while a task runs (env LEASE_SECONDS; default 60)")
-    parser.add_argument("--shutdown-grace-seconds", dest="shutdown_grace_seconds", type=float,
-                        help="on SIGTERM, how long the running task may take to finish before it is "
-                             "given back to the queue (env SHUTDOWN_GRACE_SECONDS; default 30)")
-    parser.add_argument("--wakeup", dest="queue_wakeup", choices=("auto", "listen", "poll"),
-                        help="how an idle postgres worker learns of new rows: LISTEN/NOTIFY, or polling "
-                             "every 0.25 s (needed through pgbouncer in transaction mode or Supabase's "
-                             "port 6543); auto polls on ports 6432 and 6543 (env QUEUE_WAKEUP; default auto)")
+    add_setting_argument(parser, "--poll-interval", "poll_interval",
+                         help="seconds between backstop polls while idle; new rows wake the worker at once")
+    add_setting_argument(parser, "--worker-id", "worker_id")
+    add_setting_argument(parser, "--task-types", "task_types",
+                         help="comma-separated task types this worker takes (not set: all)")
+    add_setting_argument(parser, "--lease-seconds", "lease_seconds")
+    add_setting_argument(parser, "--shutdown-grace-seconds", "shutdown_grace_seconds",
+                         help="on SIGTERM, how long the running task may take to finish before it is given "
+                              "back to the queue")
+    add_setting_argument(parser, "--wakeup", "queue_wakeup", choices=("auto", "listen", "poll"),
+                         help="how an idle postgres worker learns of new rows: LISTEN/NOTIFY, or polling "
+                              "every 0.25 s (needed through pgbouncer in transaction mode or Supabase's "
+                              "port 6543); auto polls on ports 6432 and 6543")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--once", action="store_true", help="run one task, then exit")
     mode.add_argument("--until-idle", action="store_true",
                       help="exit when no queued or running work remains (batch jobs, demos, tests)")
     parser.add_argument("--migrate-only", action="store_true",
                         help="create or upgrade the database schema, then exit")
-    parser.add_argument("--debug", action="store_true", default=None,
-                        help="verbose logs; keep work folders (env DEBUG)")
+    add_setting_argument(parser, "--debug", "debug", action="store_true", default=None)
     parser.add_argument("--save-logging", dest="save_logging", nargs="?", const="logs/headless.log",
                         metavar="FILE", help="also write the log to FILE (default logs/headless.log)")
     parser.add_argument("--delete-db", dest="delete_db", action="store_true",
@@ -63,34 +62,30 @@ def build_parser() -> OneLineArgumentParser:
                              "--confirm-delete-db")
     parser.add_argument("--confirm-delete-db", dest="confirm_delete_db", action="store_true",
                         help="confirms --delete-db")
-    parser.add_argument("--colour-match-videos", dest="colour_match_videos", action="store_true", default=None,
-                        help="colour-match every travel segment to its anchors (env COLOUR_MATCH_VIDEOS)")
-    parser.add_argument("--public-dir", dest="public_dir", metavar="DIR",
-                        help="web-app mode: final artefacts move to DIR/files and rows store files/<name> "
-                             "(relative DIR: beside the SQLite file; env PUBLIC_DIR)")
+    add_setting_argument(parser, "--colour-match-videos", "colour_match_videos", action="store_true", default=None)
+    add_setting_argument(parser, "--public-dir", "public_dir", metavar="DIR",
+                         help="web-app mode: final artefacts move to DIR/files and rows store files/<name> "
+                              "(relative DIR: beside the SQLite file)")
     add_original_flags(parser)
     render = parser.add_argument_group("rendering")
-    render.add_argument("--engine", dest="engine", choices=("auto",) + ENGINES,
-                        help="render engine (env ENGINE; default auto: diffusers on a GPU, else the "
-                             "random-weight tiny models); preview: no model, the known frames morphed "
-                             "into each other, to check a run's timing on a CPU")
-    render.add_argument("--offload", dest="offload", choices=("none", "model", "sequential"),
-                        help="CPU offload for GPUs with little memory (env OFFLOAD; default none)")
-    render.add_argument("--compile", dest="compile", action="store_true", default=None,
-                        help="regional torch.compile of the transformer blocks (env COMPILE)")
-    render.add_argument("--attention", dest="attention",
-                        help="attention backend, e.g. sdpa, flash, sage (env ATTENTION; default auto)")
-    render.add_argument("--dtype", dest="dtype", choices=("auto", "bf16", "fp16", "fp32"),
-                        help="weights precision (env DTYPE; default auto: bf16 on CUDA, fp32 on the CPU)")
-    render.add_argument("--vae-tiling", dest="vae_tiling", action=argparse.BooleanOptionalAction, default=None,
-                        help="decode the VAE in tiles to save GPU memory (env VAE_TILING; default: on when "
-                             "offloading)")
+    add_setting_argument(render, "--engine", "engine", choices=("auto",) + ENGINES,
+                         help="render engine (auto: diffusers on a GPU, else the random-weight tiny models); "
+                              "preview: no model, the known frames morphed into each other, to check a run's "
+                              "timing on a CPU")
+    add_setting_argument(render, "--offload", "offload", choices=OFFLOAD_MODES,
+                         help="CPU offload for GPUs with little memory")
+    add_setting_argument(render, "--compile", "compile", action="store_true", default=None)
+    add_setting_argument(render, "--attention", "attention", help="attention backend, e.g. sdpa, flash, sage")
+    add_setting_argument(render, "--dtype", "dtype", choices=DTYPES,
+                         help="weights precision (auto: bf16 on CUDA, fp32 on the CPU)")
+    add_setting_argument(render, "--vae-tiling", "vae_tiling", action=argparse.BooleanOptionalAction, default=None,
+                         help="decode the VAE in tiles to save GPU memory (not set: on when offloading)")
     add_wan2gp_arguments(parser)
     return parser
 
 
 def add_original_flags(parser: OneLineArgumentParser) -> None:
-    """The original tool's worker flags that are gone (docs/MIGRATING.md); the rest are flags above."""
+    """Legacy worker flags that are gone (docs/MIGRATING.md); the rest are flags above."""
     parser.add_argument("--mask-active-frames", action="store_true", help=argparse.SUPPRESS)  # always so
     add_retired(parser, "--no-mask-active-frames", "travel segments always carry a mask video (docs/TRAVEL.md)",
                 takes_value=False)
@@ -115,20 +110,15 @@ def delete_database(settings) -> None:
 def add_wan2gp_arguments(parser: OneLineArgumentParser) -> None:
     """--wan2gp-* (where Wan2GP is) and --wgp-* (Wan2GP's runtime options), for --engine wan2gp."""
     group = parser.add_argument_group("engine wan2gp (docs/ENGINES.md)")
-    group.add_argument("--wan2gp-path", dest="wan2gp_path",
-                       help="a Wan2GP checkout (env WAN2GP_PATH; default ./Wan2GP)")
-    group.add_argument("--wan2gp-python", dest="wan2gp_python",
-                       help="Wan2GP's own interpreter (env WAN2GP_PYTHON; default <checkout>/venv/bin/python)")
-    group.add_argument("--wan2gp-timeout", dest="wan2gp_timeout", type=float,
-                       help="seconds the Wan2GP helper may stay silent before it is killed and the task "
-                            "retried (env WAN2GP_HELPER_TIMEOUT; default 900)")
+    add_setting_argument(group, "--wan2gp-path", "wan2gp_path", help="a Wan2GP checkout (not set: ./Wan2GP)")
+    add_setting_argument(group, "--wan2gp-python", "wan2gp_python")
+    add_setting_argument(group, "--wan2gp-timeout", "wan2gp_timeout")
     for flag in WGP_FLAGS:
-        option = options()[flag.name]
         choices, metavar = flag.choices, None
         if flag.name in WGP_FLAGS_TAKING_DEFAULT:  # "" accepted, not shown
             choices, metavar = flag.choices + (WGP_DEFAULT_VALUE,), "{" + ",".join(flag.choices) + "}"
-        group.add_argument("--" + flag.name.replace("_", "-"), dest=flag.name, choices=choices, metavar=metavar,
-                           help=f"{option.help} (env {option.env})")
+        add_setting_argument(group, "--" + flag.name.replace("_", "-"), flag.name, choices=choices, metavar=metavar,
+                             type=str)
 
 
 def open_worker_queue(settings, log: logging.Logger):
@@ -137,31 +127,39 @@ def open_worker_queue(settings, log: logging.Logger):
     from ..queue.model import DatabaseUnavailable, SchemaTooNew
     from ..queue.psycopg_connector import server_busy
 
-    waiting_since = None
-    while True:
-        try:
-            queue = open_migrated_queue(settings)
-        except DatabaseUnavailable as exc:
-            if not server_busy(exc):
-                return open_queue_or_exit(settings)  # one line naming the reason, exit 2
-            if waiting_since is None:
-                waiting_since = time.monotonic()
-                log.warning("waiting for the database: %s", scrub_secrets(str(exc), settings))
-            time.sleep(random.uniform(0.5, 1.0))
-            continue
-        except SchemaTooNew:
-            raise
-        except Exception:  # refused for another reason: the usual one line and exit 2
-            return open_queue_or_exit(settings)
-        if waiting_since is not None:
-            log.warning("database reached after %.1f s", time.monotonic() - waiting_since)
-        return queue
+    waiting_since: list[float] = []
+
+    def busy(exc: BaseException) -> bool:
+        if not (isinstance(exc, DatabaseUnavailable) and server_busy(exc)):
+            return False
+        if not waiting_since:
+            waiting_since.append(time.monotonic())
+            log.warning("waiting for the database: %s", scrub_secrets(str(exc), settings))
+        return True
+
+    try:
+        queue = retrying(lambda: open_migrated_queue(settings), SERVER_BUSY, should_retry=busy, announce=False)
+    except SchemaTooNew:
+        raise
+    except Exception:  # refused for another reason: the usual one line and exit 2
+        return open_queue_or_exit(settings)
+    if waiting_since:
+        log.warning("database reached after %.1f s", time.monotonic() - waiting_since[0])
+    return queue
+
+
+def unused_wan2gp_flags(args, engine: Optional[str]) -> list[str]:
+    """The --wgp-* / --wan2gp-* flags given on this command line when the worker's engine is not wan2gp."""
+    if engine == "wan2gp":
+        return []
+    names = ("wan2gp_path", "wan2gp_python", "wan2gp_timeout") + WGP_FLAG_NAMES
+    return ["--" + name.replace("_", "-") for name in names if getattr(args, name, None) is not None]
 
 
 def main(argv: Optional[list[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    for name in WGP_FLAGS_TAKING_DEFAULT:  # "" (the original tool's "not set") leaves Wan2GP's default
+    for name in WGP_FLAGS_TAKING_DEFAULT:  # "" ("not set") leaves Wan2GP's default
         if getattr(args, name, None) == WGP_DEFAULT_VALUE:
             setattr(args, name, None)
     if args.delete_db and not args.confirm_delete_db:
@@ -181,6 +179,11 @@ def main(argv: Optional[list[str]] = None) -> int:
         delete_database(settings)
     log = logging.getLogger("headless")
     log.debug("settings: %s", settings.redacted())
+    ignored = unused_wan2gp_flags(args, settings.engine)
+    if ignored:
+        log.warning("%s %s only for renders on the wan2gp engine; this worker's engine is %s (a task may still "
+                    "ask for wan2gp)", ", ".join(ignored), "applies" if len(ignored) == 1 else "apply",
+                    settings.engine or "auto")
     try:
         queue = open_worker_queue(settings, log)
     except SchemaTooNew as exc:  # a worker refuses it as its self-check would; --migrate-only is a bad argument
@@ -203,15 +206,17 @@ def main(argv: Optional[list[str]] = None) -> int:
     from ..selfcheck import SelfCheckFailed, run_selfcheck
 
     worker = Worker(settings, queue, worker_id=worker_id)
+    presence = WorkerPresence(worker)
+    presence.start(starting=True)   # shown at once as `starting`, while the self-check runs
     try:
         for line in run_selfcheck(settings, worker.queue):  # the worker's queue waits out an outage
             log.info("self-check: %s", line)
     except SelfCheckFailed as exc:
+        presence.stop()
         queue.close()
         die(f"self-check failed, nothing claimed: {exc}", code=EXIT_BROKEN)
+    presence.started()
     worker.install_signal_handlers()
-    presence = WorkerPresence(worker)
-    presence.start()
     try:
         code = worker.run(once=args.once, until_idle=args.until_idle)
     finally:

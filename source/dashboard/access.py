@@ -4,6 +4,11 @@ token; with DASHBOARD_TOKEN, only requests that carry it.
 The token travels as `Authorization: Bearer <token>` (or `X-Dashboard-Token`) from scrapers and scripts,
 or as a cookie set by the login form for a browser. The cookie holds an HMAC of the token, not the token
 itself, and is HttpOnly and SameSite=Strict. Pages redirect to the login form; anything else answers 401.
+
+Who may act (cancel, retry, requeue): a POST carrying the page's CSRF token, an HMAC of a secret made when
+the dashboard starts and of the browser's session cookie, so only a page this server rendered for that
+browser can post it; with DASHBOARD_TOKEN, only a browser logged in through the form (a Bearer token
+reads, it does not act).
 """
 from __future__ import annotations
 
@@ -106,5 +111,76 @@ def logged_in(token: str, target: str, secure: bool) -> Response:
     return response
 
 
+def has_session(request: Request, token: Optional[str]) -> bool:
+    """Whether the request carries the login form's session cookie for `token`."""
+    cookie = request.cookies.get(COOKIE, "")
+    return bool(token) and bool(cookie) and hmac.compare_digest(cookie.encode(), session_value(token or "").encode())
+
+
+def csrf_token(secret: bytes, request: Request) -> str:
+    """The token a page's action forms carry: bound to this dashboard process and the browser's session."""
+    return hmac.new(secret, b"csrf:" + request.cookies.get(COOKIE, "").encode(), hashlib.sha256).hexdigest()
+
+
+def csrf_matches(secret: bytes, request: Request, offered: str) -> bool:
+    return bool(offered) and hmac.compare_digest(offered.encode(), csrf_token(secret, request).encode())
+
+
 def token_matches(token: Optional[str], offered: str) -> bool:
     return bool(token) and hmac.compare_digest(offered.encode(), token.encode())
+
+
+# ---- DNS rebinding ---------------------------------------------------------------------------------------
+# A page on another site can make a browser send requests to this dashboard under the other site's name
+# (its DNS answer changed to 127.0.0.1). Such requests carry that name in Host: only the bound address,
+# localhost (on a loopback binding), an IP address (on a wildcard binding) and DASHBOARD_HOSTNAMES pass.
+
+WILDCARD_HOSTS = ("", "0.0.0.0", "::")
+
+
+def host_name(header: str) -> str:
+    """The name in a Host header, without its port or IPv6 brackets, lower case."""
+    header = header.strip().lower()
+    if header.startswith("["):
+        return header[1:].split("]", 1)[0]
+    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
+
+
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+        return True
+    except ValueError:
+        return False
+
+
+def host_allowed(header: str, bound: str, names: tuple[str, ...] = ()) -> bool:
+    name = host_name(header)
+    bound = bound.strip("[]").lower()
+    if not name:
+        return False
+    if name == bound or name in names:
+        return True
+    if is_loopback(bound):
+        return is_loopback(name)
+    return bound in WILDCARD_HOSTS and _is_ip(name)
+
+
+class HostGate:
+    """ASGI middleware: a request whose Host is not this dashboard's gets 421, before anything else runs."""
+
+    def __init__(self, app: ASGIApp, bound: str, names: tuple[str, ...] = ()) -> None:
+        self.app = app
+        self.bound = bound
+        self.names = tuple(n.strip().lower() for n in names if n.strip())
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            header = dict(scope.get("headers") or []).get(b"host", b"").decode("latin-1")
+            if not host_allowed(header, self.bound, self.names):
+                response = PlainTextResponse("this dashboard does not answer to that host name "
+                                             "(DASHBOARD_HOSTNAMES lists the names it answers to)\n",
+                                             status_code=421)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

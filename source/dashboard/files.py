@@ -15,17 +15,23 @@ from urllib.parse import quote
 from ..config import Settings
 from ..storage.outputs import absolute_location
 
-VIDEO_SUFFIXES = {".mp4", ".webm", ".mov", ".m4v", ".mkv"}
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif"}
+# The media types served inline (played or shown); any other file is a download (dashboard/app.py).
+VIDEO_TYPES = {".mp4": "video/mp4", ".webm": "video/webm", ".mov": "video/quicktime", ".m4v": "video/mp4",
+               ".mkv": "video/x-matroska"}
+IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp",
+               ".gif": "image/gif"}
+VIDEO_SUFFIXES = set(VIDEO_TYPES)
+IMAGE_SUFFIXES = set(IMAGE_TYPES)
 
 
 @dataclass(frozen=True)
 class Output:
     """A row's output as the page shows it: `url` is ours (/files/...) or the row's own link."""
 
-    kind: str            # video | image | file | link | unserved
+    kind: str            # video | image | file | link | removed (no longer on disk) | unserved
     location: str        # as written on the row, made absolute for local paths
     url: Optional[str] = None
+    poster: Optional[str] = None   # a video's poster image (params.thumbnail_url), ours or the row's link
 
     @property
     def name(self) -> str:
@@ -46,14 +52,33 @@ class OutputRoots:
         unique = list(dict.fromkeys(Path(f).expanduser().resolve() for f in folders))
         return cls(unique, settings.db_dir)
 
-    def describe(self, location: Optional[str]) -> Optional[Output]:
-        """How the page shows a row's output_location (None when the row has none)."""
+    def describe(self, location: Optional[str], thumbnail: Optional[str] = None) -> Optional[Output]:
+        """How the page shows a row's output_location (None when the row has none); `thumbnail` is the
+        row's params.thumbnail_url (a video's poster)."""
         if not location:
             return None
+        out = self._describe(location)
+        poster = self.poster_url(thumbnail)
+        if poster and out.kind in ("video", "link"):
+            return Output(out.kind, out.location, out.url, poster)
+        return out
+
+    def poster_url(self, thumbnail: Optional[str]) -> Optional[str]:
+        """A poster's URL: an http(s) link as it is, a local file under an output root served by us."""
+        if not thumbnail or not isinstance(thumbnail, str):
+            return None
+        if "://" in thumbnail:
+            return thumbnail if thumbnail.split("://", 1)[0].lower() in ("http", "https") else None
+        return self.url_for(Path(absolute_location(thumbnail, self.base_dir)))
+
+    def _describe(self, location: str) -> Output:
         if "://" in location:
             scheme = location.split("://", 1)[0].lower()
             return Output("link", location, location if scheme in ("http", "https") else None)
         path = Path(absolute_location(location, self.base_dir))
+        if not path.exists():
+            # a run's intermediates (guides, raw renders) go with its work folder when the run ends
+            return Output("removed", str(path))
         url = self.url_for(path)
         if url is None:
             return Output("unserved", str(path))

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Optional
+from typing import Mapping, Optional
+from urllib.parse import urlencode
 
-from ..queue.base import TaskQueue
-from ..queue.fleet import FleetOverview, RunSummary, StatusCount, WorkerRecord, WorkerState
+from ..queue.base import QueueReader, TaskQueue
+from ..queue.fleet import FleetOverview, RunFilter, RunSummary, StatusCount, WorkerRecord, WorkerState
 from ..queue.model import Status, Task
 from .files import Output, OutputRoots
 
 RUNS_PER_PAGE = 50
+# what a person may do to a row from a page: the verb shown after it is done
+ACTIONS = {"cancel": "cancelled", "retry": "put back in the queue", "requeue": "requeued"}
 RECENT_SECONDS = 3600.0                 # "in the last hour" on the overview
 WORKERS_SEEN_WITHIN_S = 24 * 3600.0     # the workers page lists workers seen in the last day
 
@@ -67,6 +70,24 @@ class RowView:
     def progress(self) -> float:
         return 1.0 if self.task.status == Status.COMPLETE else float(self.task.progress or 0.0)
 
+    @property
+    def can_cancel(self) -> bool:
+        return self.task.status not in Status.TERMINAL
+
+    @property
+    def can_retry(self) -> bool:
+        return self.task.status in (Status.FAILED, Status.CANCELLED)
+
+    @property
+    def stuck(self) -> bool:
+        """Running under a lease that has expired: its worker is gone, and requeue may put it back now."""
+        return self.task.status == Status.IN_PROGRESS and (self.lease_expired_for or 0) > 0
+
+    @property
+    def lease_expired_for(self) -> Optional[float]:
+        lease = self.task.lease_expires_at
+        return None if lease is None else (now_utc() - lease).total_seconds()
+
 
 @dataclass
 class RunView:
@@ -91,19 +112,51 @@ def took(task: Task, now: datetime, end: Optional[datetime] = None) -> str:
 
 
 def run_views(summaries: list[RunSummary], roots: OutputRoots, now: datetime) -> list[RunView]:
-    return [RunView(summary, roots.describe(summary.root.output_location),
+    return [RunView(summary, roots.describe(summary.root.output_location, _thumbnail(summary.root)),
                     span(seconds_between(summary.root.created_at, now)),
                     took(summary.root, now, summary.root.finished_at or (
                         summary.last_finished_at if summary.root.is_terminal else None)))
             for summary in summaries]
 
 
-def runs_page(queue: TaskQueue, roots: OutputRoots, page: int, status: Optional[str]) -> dict:
+# the runs page's "queued within" choices: (query value, label, seconds)
+SINCE_CHOICES = (("1h", "the last hour", 3600.0), ("24h", "the last day", 86400.0),
+                 ("7d", "the last week", 7 * 86400.0), ("30d", "the last 30 days", 30 * 86400.0))
+FILTER_KEYS = ("status", "type", "project", "since", "q")
+
+
+def run_filter(query: Mapping[str, str]) -> RunFilter:
+    """The runs page's filters from its query string; a value it does not know is left out."""
+    def text(key: str) -> Optional[str]:
+        value = (query.get(key) or "").strip()
+        return value[:200] or None
+
+    status = text("status")
+    since = {key: seconds for key, _, seconds in SINCE_CHOICES}.get(text("since") or "")
+    return RunFilter(status=status if status in Status.ALL else None, task_type=text("type"),
+                     project_id=text("project"), since_seconds=since, search=text("q"))
+
+
+def filter_query(where: RunFilter) -> dict[str, str]:
+    """The query string that asks for `where` again (for the pager and the status links)."""
+    since = next((key for key, _, seconds in SINCE_CHOICES if seconds == where.since_seconds), None)
+    pairs = {"status": where.status, "type": where.task_type, "project": where.project_id, "since": since,
+             "q": where.search}
+    return {key: value for key, value in pairs.items() if value}
+
+
+def runs_page(queue: QueueReader, roots: OutputRoots, page: int, where: RunFilter) -> dict:
     page = max(1, page)
-    summaries = queue.list_runs(RUNS_PER_PAGE + 1, (page - 1) * RUNS_PER_PAGE, status)
+    summaries = queue.list_runs(RUNS_PER_PAGE + 1, (page - 1) * RUNS_PER_PAGE, where=where)
     now = now_utc()
+    query = filter_query(where)
     return {"runs": run_views(summaries[:RUNS_PER_PAGE], roots, now), "page": page,
-            "has_older": len(summaries) > RUNS_PER_PAGE, "status": status, "statuses": Status.ALL}
+            "has_older": len(summaries) > RUNS_PER_PAGE, "status": where.status, "statuses": Status.ALL,
+            "where": where, "query": query, "since": query.get("since", ""), "since_choices": SINCE_CHOICES,
+            "task_types": sorted({count.task_type for count in queue.status_counts()}),
+            "with_status": lambda status: "/runs?" + urlencode(
+                {**{k: v for k, v in query.items() if k != "status"}, **({"status": status} if status else {})}),
+            "page_link": lambda number: "/runs?" + urlencode({**query, "page": number})}
 
 
 @dataclass
@@ -133,7 +186,7 @@ def worker_counts(workers: list[WorkerRecord]) -> dict[str, int]:
     return {state: states.count(state) for state in WorkerState.SHOWN}
 
 
-def overview_page(queue: TaskQueue, roots: OutputRoots) -> dict:
+def overview_page(queue: QueueReader, roots: OutputRoots) -> dict:
     overview: FleetOverview = queue.fleet_overview(RECENT_SECONDS)
     workers = queue.list_workers(WORKERS_SEEN_WITHIN_S)
     now = now_utc()
@@ -143,14 +196,14 @@ def overview_page(queue: TaskQueue, roots: OutputRoots) -> dict:
             "runs": run_views(queue.list_runs(10), roots, now)}
 
 
-def workers_page(queue: TaskQueue) -> dict:
+def workers_page(queue: QueueReader) -> dict:
     order = {state: i for i, state in enumerate(WorkerState.SHOWN)}
     workers = sorted(queue.list_workers(WORKERS_SEEN_WITHIN_S),
                      key=lambda w: (order[w.shown_state], -(w.last_seen_at or now_utc()).timestamp()))
     return {"workers": workers, "counts": worker_counts(workers), "now": now_utc()}
 
 
-def run_rows(queue: TaskQueue, run_id: str) -> list[Task]:
+def run_rows(queue: QueueReader, run_id: str) -> list[Task]:
     """A run's rows; the id may also be one row's own id (a row without a run is a run of one)."""
     rows = queue.list_run(run_id)
     if rows:
@@ -183,7 +236,7 @@ def graph_columns(rows: list[Task]) -> list[list[Task]]:
     return [columns[d] for d in sorted(columns)]
 
 
-def run_page(queue: TaskQueue, roots: OutputRoots, run_id: str) -> Optional[dict]:
+def run_page(queue: QueueReader, roots: OutputRoots, run_id: str) -> Optional[dict]:
     rows = run_rows(queue, run_id)
     if not rows:
         return None
@@ -197,10 +250,45 @@ def run_page(queue: TaskQueue, roots: OutputRoots, run_id: str) -> Optional[dict
         counts[task.status] = counts.get(task.status, 0) + 1
     summary = RunSummary(root, counts, sum(float(t.progress or 0) for t in children
                                            if t.status != Status.COMPLETE))
-    columns = [[RowView(task, labels[task.id], roots.describe(task.output_location),
+    columns = [[RowView(task, labels[task.id], roots.describe(task.output_location, _thumbnail(task)),
                         [labels.get(dep, dep) for dep in task.dependant_on],
                         span(seconds_between(task.created_at, now)), took(task, now))
                 for task in column] for column in graph_columns(rows)]
     return {"run_id": root.run_id or root.id, "root": root, "summary": summary, "columns": columns,
-            "final": roots.describe(root.output_location), "rows": len(rows),
+            "final": roots.describe(root.output_location, _thumbnail(root)), "rows": len(rows),
             "age": span(seconds_between(root.created_at, now)), "took": took(root, now)}
+
+
+def act(queue: TaskQueue, action: str, task_id: str) -> Optional[list[str]]:
+    """Do `action` to the row `task_id` (cancel: it and what it fanned out or what waits on it; retry: it
+    and what ended through it; requeue: it, when past its lease). The ids of the rows of its run that
+    changed; None when there is no such row."""
+    before = run_rows(queue, task_id)
+    if not any(task.id == task_id for task in before):
+        return None
+    if action == "cancel":
+        queue.cancel(task_id, "cancelled from the dashboard")
+    elif action == "retry":
+        queue.retry(task_id, "retried from the dashboard")
+    elif action == "requeue":
+        queue.requeue_expired(task_id, "requeued from the dashboard (its lease had expired)")
+    else:
+        raise ValueError(action)
+    after = {task.id: task for task in run_rows(queue, task_id)}
+    return [task.id for task in before if task.id in after
+            and (after[task.id].status, after[task.id].attempts) != (task.status, task.attempts)]
+
+
+def action_notice(action: Optional[str], rows: Optional[str]) -> Optional[str]:
+    """The line a page shows after an action sent the browser back to it."""
+    if action not in ACTIONS or rows is None or not rows.isdigit():
+        return None
+    count = int(rows)
+    if count == 0:
+        return f"Nothing to {action}: the rows had changed already."
+    return f"{count} row{'s' if count != 1 else ''} {ACTIONS[action]}."
+def _thumbnail(task) -> Optional[str]:
+    """The row's poster (params.thumbnail_url), when it has one."""
+    params = task.params if isinstance(getattr(task, "params", None), dict) else {}
+    value = params.get("thumbnail_url")
+    return value if isinstance(value, str) else None

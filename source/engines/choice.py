@@ -1,4 +1,4 @@
-"""Which engine renders: the one place that decides.
+"""Which engine renders: the one place that decides (the engines themselves: source/engines/registry.py).
 
   diffusers  Hugging Face diffusers Wan pipelines; serves every model, `tiny` included
   tiny       any model name is served by the tiny random-weight model of the same kind (CPU tests, demos)
@@ -11,8 +11,9 @@ from __future__ import annotations
 import logging
 from typing import Optional
 
-from ..config import ENGINES, Settings
+from ..config import Settings
 from ..errors import UserError
+from .registry import engine_named, engine_names
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +41,8 @@ def choose_engine(requested: Optional[str], settings: Settings, cuda: Optional[b
                         "--engine diffusers forces real models on the CPU.")
             _warned_auto_tiny = True
         return "tiny"
-    if name not in ENGINES:
-        raise EngineChoiceError(f"unknown engine {name!r}; engines: auto, {', '.join(ENGINES)}")
-    if name == "wan2gp":
-        from .wan2gp import check_wan2gp
-
-        check_wan2gp(settings)
+    if name not in engine_names():
+        raise EngineChoiceError(f"unknown engine {name!r}; engines: auto, {', '.join(engine_names())}")
+    engine_named(name).check(settings)  # e.g. wan2gp: a checkout and its interpreter are where settings say
     return name
 

@@ -164,10 +164,10 @@ def run(pipe, call: RenderCall, kind: str,
         plan, boundary = expert_schedule(pipe, call)
         pipe.register_to_config(boundary_ratio=boundary)
         experts = plan.step_experts
-        guidance = {e: {g for g, x in zip(plan.step_guidance, experts) if x == e} for e in (0, 1)}
+        guidance = {e: {g for g, x in zip(plan.step_guidance, experts, strict=False) if x == e} for e in (0, 1)}
         if len(guidance[0]) > 1 or len(guidance[1]) > 1:
             raise UserError("the diffusers engine takes one guidance per expert; phases "
-                             f"{list(plan.guidance)} on experts {sorted(set(zip(plan.step_phases, experts)))} differ")
+                             f"{list(plan.guidance)} on experts {sorted(set(zip(plan.step_phases, experts, strict=False)))} differ")
         high, low = guidance[0].pop(), guidance[1].pop()
         if high <= 1.0 < low:
             raise UserError(f"the diffusers engine runs classifier-free guidance only when the high-noise "

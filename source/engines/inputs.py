@@ -45,7 +45,16 @@ def as_video(value: VideoInput, size: tuple[int, int], frames: int, field: str) 
         source = "the list given"
     if len(images) < frames:
         raise UserError(f"{field}: {source} has {len(images)} frames, the render needs {frames}", field=field)
-    return [as_image(image, size, field) for image in images]
+    # frames that share one image (a guide's grey, a mask's black and white) stay shared: a copy each
+    # would hold the whole video again
+    fitted: dict[int, Image.Image] = {}
+    out = []
+    for image in images:
+        key = id(image)
+        if key not in fitted:
+            fitted[key] = as_image(image, size, field)
+        out.append(fitted[key])
+    return out
 
 
 def guide_from_images(start: Optional[Image.Image], end: Optional[Image.Image], frames: int,

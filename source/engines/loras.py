@@ -15,7 +15,7 @@ from typing import Optional
 
 from ..config import Settings
 from ..errors import InvalidParams, UserError
-from ..storage.downloads import DownloadError, download_url, is_url
+from ..storage.downloads import DownloadError, UnreachableURL, download_url, is_url
 
 LORA_TIMEOUT_S = 120.0
 LORA_MAX_BYTES = 4 * 1024**3
@@ -110,6 +110,8 @@ def resolve_lora_file(path_or_url: str, folder: Path) -> Path:
             return download_url(path_or_url, folder, timeout=LORA_TIMEOUT_S, max_bytes=LORA_MAX_BYTES)
         except DownloadError as exc:
             raise LoraFetchError(f"LoRA could not be fetched: {exc}") from None
+        except UnreachableURL as exc:
+            raise LoraError(f"additional_loras: LoRA could not be fetched: {exc}", field="additional_loras") from None
     path = Path(path_or_url).expanduser()
     for candidate in (path, folder / path):
         if candidate.is_file():
@@ -143,6 +145,8 @@ def accelerator_lora_file(flag: str, size: str, settings: Settings, tiny_kind: O
         return download_url(url, folder, timeout=LORA_TIMEOUT_S, max_bytes=LORA_MAX_BYTES, filename=filename)
     except DownloadError as exc:
         raise LoraFetchError(f"{flag} LoRA not found at {local} and could not be fetched: {exc}") from None
+    except UnreachableURL as exc:
+        raise LoraError(f"{flag} LoRA not found at {local} and could not be fetched: {exc}") from None
 
 
 class AdapterState:
@@ -186,4 +190,4 @@ def apply_loras(pipe, state: AdapterState, loras: list[tuple[Path, float]]) -> l
         pipe.set_adapters(names, weights)
     elif state.loaded:
         pipe.disable_lora()
-    return list(zip(names, strengths))
+    return list(zip(names, strengths, strict=False))

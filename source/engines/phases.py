@@ -19,9 +19,10 @@ switch after phase 2 the first value is repeated (`a;b` -> `a;a;b`), otherwise t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Sequence, Union
+from typing import Literal, Optional, Sequence, Union, get_args
 
-SOLVERS = ("euler", "unipc", "dpm++", "dpm++_sde")
+Solver = Literal["euler", "unipc", "dpm++", "dpm++_sde"]
+SOLVERS: tuple[str, ...] = get_args(Solver)
 MAX_PHASES = 3
 
 # A LoRA's strength in one phase: one number for all its steps, or one number per step.
@@ -146,7 +147,7 @@ class PhasePlan:
         """A LoRA's strength at each step: one number, or per phase (each a number or one per step)."""
         per_phase = self.padded((strengths,) if isinstance(strengths, (int, float)) else tuple(strengths))
         values: list[float] = []
-        for k, (part, count) in enumerate(zip(per_phase, self.steps_per_phase)):
+        for k, (part, count) in enumerate(zip(per_phase, self.steps_per_phase, strict=False)):
             if isinstance(part, tuple):
                 if len(part) != count:
                     raise PhaseError(f"phase {k + 1} has {count} steps but its per-step strengths list "

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import textwrap
-from typing import Callable, Optional, Sequence
+from typing import Callable, Iterator, Optional, Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -41,8 +41,7 @@ def render(guide: Sequence, mask: Optional[Sequence], *, prompt: str = "", refer
     """The preview's frames (H x W x 3 uint8), one per guide frame. Without a mask, the guide's flat
     grey frames are the ones to fill (VACE's reading of a guide). `reference` (the guide's size) is
     shown, dimmed, under the generated frames that hold a pose or depth guide."""
-    frames = [np.asarray(frame.convert("RGB") if isinstance(frame, Image.Image) else frame, dtype=np.uint8)
-              for frame in guide]
+    frames = _shared_arrays(guide)
     kept = [mask_keeps(m) for m in mask] if mask is not None else [not is_flat_grey(f) for f in frames]
     if not any(kept) and all(is_flat_grey(frame, tolerance=0) for frame in frames):
         log.info("PREVIEW (no model): %d frame(s) of a card with the prompt (nothing to keep)", len(frames))
@@ -56,13 +55,27 @@ def render(guide: Sequence, mask: Optional[Sequence], *, prompt: str = "", refer
     # frames to invent between two kept ones whose guide holds a picture (a structure guide: flow, edges,
     # depth): the guide shows over the morph, as a model would follow it
     video = [blend_guide(out, frame) if out is not frame and not keep and not is_flat_grey(frame) else out
-             for frame, keep, out in zip(frames, kept, video)]
+             for frame, keep, out in zip(frames, kept, video, strict=False)]
     if reference is not None:
         under = np.asarray(reference.convert("RGB"), dtype=np.float32) * REFERENCE_DIM
         # the frames morph_gaps left showing the guide (a picture on one side of the kept frames only)
         video = [over_reference(frame, under) if out is frame and not keep else out
-                 for frame, keep, out in zip(frames, kept, video)]
+                 for frame, keep, out in zip(frames, kept, video, strict=False)]
     return video
+
+
+def _shared_arrays(guide: Sequence) -> list[np.ndarray]:
+    """The guide's frames as RGB uint8 arrays; frames that share one image share one array (a guide is
+    mostly one grey frame repeated: a copy per frame would hold the whole video once more)."""
+    arrays: dict[int, np.ndarray] = {}
+    frames = []
+    for frame in guide:
+        key = id(frame)
+        if key not in arrays:
+            image = frame.convert("RGB") if isinstance(frame, Image.Image) and frame.mode != "RGB" else frame
+            arrays[key] = np.asarray(image, dtype=np.uint8)
+        frames.append(arrays[key])
+    return frames
 
 
 REFERENCE_DIM = 0.55      # how bright the reference shows under a guide
@@ -90,3 +103,60 @@ def title_card(width: int, height: int, prompt: str) -> np.ndarray:
     lines = ["PREVIEW (no model)", ""] + textwrap.wrap(prompt or "(no prompt)", columns)[: max(1, height // 14 - 3)]
     draw.multiline_text((6, 6), "\n".join(lines), fill=(255, 255, 255), spacing=3)
     return np.asarray(image, dtype=np.uint8)
+
+
+class PreviewEngine:
+    """The preview engine (source/engines/registry.py): no model is loaded; the guide and mask are built
+    from the inputs as for VACE and the frames to invent are morphs between the kept frames."""
+
+    name = "preview"
+
+    def check(self, settings) -> None:
+        """Nothing to check: it needs no weights and no device."""
+
+    def serves(self, request) -> Optional[str]:
+        from .models import lookup_model
+
+        lookup_model(request.model)  # an unknown name fails here as with every engine
+        return None
+
+    def load(self, request, settings) -> None:
+        return None
+
+    def render(self, request, settings, progress_callback=None):
+        from ..media.frames import WAN_FPS
+        from ..media.video_io import save_png, write_video
+        from .inputs import as_image, guide_and_mask
+
+        size = request.size
+        start = as_image(request.start_image, size, "start image") if request.start_image is not None else None
+        end = as_image(request.end_image, size, "end image") if request.end_image is not None else None
+        guide, mask = guide_and_mask(start, end, request.guide_video, request.mask_video, request.frames, size)
+        reference = as_image(request.reference_images[0], size, "reference image") if request.reference_images else None
+        last_step = [request.frames, request.frames]
+
+        def on_step(step: int, total: int) -> None:
+            last_step[:] = [step, total]
+            progress_callback(step, total)
+
+        video = render(guide, mask, prompt=request.prompt, reference=reference,
+                       progress_callback=on_step if progress_callback is not None else None)
+        del guide, mask
+        if request.writes_png:
+            return save_png(video[0], request.output_path)
+        check = (lambda: progress_callback(*last_step)) if progress_callback is not None else None
+        return write_video(_handed_over(video, check), request.output_path, fps=WAN_FPS, title=PREVIEW_TITLE)
+
+
+def _handed_over(frames: list, check: Optional[Callable[[], None]]) -> Iterator:
+    """The frames, each dropped from the list as it goes to the encoder (memory falls as the video is
+    written), with check() before each: it repeats the render's last progress report, which raises
+    on a cancel, so a cancel stops the encode within one frame."""
+    for k in range(len(frames)):
+        frame, frames[k] = frames[k], None
+        if check is not None:
+            check()
+        yield frame
+
+
+ENGINE = PreviewEngine()

@@ -11,22 +11,9 @@ import weakref
 from typing import Any, Callable, Hashable, Optional
 
 from .loras import AdapterState
+from .quiet import quiet_loading_bars
 
 log = logging.getLogger(__name__)
-
-
-def quiet_loading_bars() -> None:
-    """No tqdm bars ("Writing model shards", "Loading checkpoint shards") and no advice (a missing
-    torchvision) from diffusers/transformers between the worker's log lines, which set their own log
-    levels when first imported; their errors still show. All of it comes back with --debug."""
-    if log.isEnabledFor(logging.DEBUG):
-        return
-    from diffusers.utils import logging as diffusers_logging
-    from transformers.utils import logging as transformers_logging
-
-    for library in (diffusers_logging, transformers_logging):
-        library.disable_progress_bar()
-        library.set_verbosity_error()
 
 
 class Residency:

@@ -49,7 +49,7 @@ def ensure_tiny_model(kind: str, settings: Settings) -> Path:
     if (target / "model_index.json").is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    from .residency import quiet_loading_bars
+    from .quiet import quiet_loading_bars
 
     quiet_loading_bars()
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))

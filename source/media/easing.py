@@ -5,6 +5,7 @@ Pure functions over numbers; the travel guides, the stitch and the pose interpol
 from __future__ import annotations
 
 import math
+from typing import Literal, get_args
 
 _CURVES = {
     "linear": lambda x: x,
@@ -12,7 +13,9 @@ _CURVES = {
     "ease_out": lambda x: 1.0 - (1.0 - x) ** 2,
     "ease_in_out": lambda x: 0.5 - 0.5 * math.cos(math.pi * x),
 }
-EASINGS = tuple(_CURVES)
+Easing = Literal["linear", "ease_in", "ease_out", "ease_in_out"]   # the curves' names, as a type
+EASINGS: tuple[str, ...] = get_args(Easing)
+assert EASINGS == tuple(_CURVES)
 
 
 def ease(curve: str, x: float) -> float:

@@ -5,6 +5,7 @@ import re
 from typing import Sequence, Union
 
 WAN_FPS = 16  # Wan models' native frame rate; guides, masks and outputs all run at it
+DEFAULT_RESOLUTION = "832x480"  # Wan 480p: what a render is when nobody says otherwise
 
 _RES = re.compile(r"^\s*(\d+)\s*[xX×]\s*(\d+)\s*$")
 
@@ -23,7 +24,7 @@ def parse_resolution(value: Union[str, Sequence[int]]) -> tuple[int, int]:
     if isinstance(value, str):
         match = _RES.match(value)
         if not match:
-            raise ValueError(f"resolution must look like '832x480', got {value!r}")
+            raise ValueError(f"resolution must look like '{DEFAULT_RESOLUTION}', got {value!r}")
         width, height = int(match.group(1)), int(match.group(2))
     elif isinstance(value, (list, tuple)) and len(value) == 2 and all(
         isinstance(v, int) and not isinstance(v, bool) for v in value

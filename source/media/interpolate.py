@@ -19,13 +19,14 @@ engine, source/engines/preview.py, renders a VACE guide this way).
 """
 from __future__ import annotations
 
-from typing import Callable, Iterator, Optional, Sequence
+from typing import Callable, Iterator, Literal, Optional, Sequence, get_args
 
 import numpy as np
 
 from .vace import GUIDE_GREY
 
-METHODS = ("flow", "blend")
+Method = Literal["flow", "blend"]
+METHODS: tuple[str, ...] = get_args(Method)
 
 
 def _gray(image: np.ndarray) -> np.ndarray:
@@ -102,7 +103,7 @@ def morph_gaps(frames: Sequence[np.ndarray], kept: Sequence[bool], *,
     nearest kept frame where they are flat grey (a VACE guide's "invent this"). With no kept frame at
     all the frames come back as given.
 
-    progress(filled, total) is called after each run of filled frames and may raise to stop.
+    progress(filled, total) is called after each filled frame and may raise to stop.
     """
     if len(frames) != len(kept):
         raise ValueError(f"{len(frames)} frames but {len(kept)} kept flags")
@@ -112,13 +113,16 @@ def morph_gaps(frames: Sequence[np.ndarray], kept: Sequence[bool], *,
     filled = 0
     if not keep_at or not total:
         return out
-    for before, after in zip(keep_at, keep_at[1:]):
+    for before, after in zip(keep_at, keep_at[1:], strict=False):
         if after - before > 1:
-            inner = list(interpolate_frames(frames[before], frames[after], after - before + 1))[1:-1]
-            out[before + 1:after] = inner
-            filled += len(inner)
-            if progress is not None:
-                progress(filled, total)
+            morph = interpolate_frames(frames[before], frames[after], after - before + 1)
+            next(morph)  # the kept frame before the gap
+            for k in range(before + 1, after):
+                out[k] = next(morph)
+                filled += 1
+                if progress is not None:  # per frame: a cancel stops a long gap within a frame's time
+                    progress(filled, total)
+            morph.close()
     for k in [*range(keep_at[0]), *range(keep_at[-1] + 1, len(frames))]:
         if is_flat_grey(frames[k]):
             out[k] = frames[keep_at[0] if k < keep_at[0] else keep_at[-1]]

@@ -22,10 +22,7 @@ from .frames import WAN_FPS
 from .images import fit_frame
 from .upscale import upscale_frame
 from .video_io import VideoWriter, iter_frames, video_info
-
-
-class StitchError(RuntimeError):
-    """A clip that does not match the plan; the message names the clip."""
+from ..errors import StitchError
 
 
 @dataclass(frozen=True)
@@ -43,8 +40,9 @@ class ClipSpan:
 
 
 def stitch_plan(clip_lengths: Sequence[int], overlaps: Sequence[int]) -> list[ClipSpan]:
-    """The span of each clip; ValueError when the overlaps do not fit (one per join, and a clip's
-    incoming and outgoing cross-fades must not share frames)."""
+    """The span of each clip, for overlaps that fit (a clip's incoming and outgoing cross-fades share no
+    frames: the travel plan's rule, checked where the plan is made and read, source/workflows/travel/plan.py).
+    ValueError when the counts differ (one overlap per join)."""
     if len(overlaps) != max(len(clip_lengths) - 1, 0):
         raise ValueError(f"{len(clip_lengths)} clips need {max(len(clip_lengths) - 1, 0)} overlaps, "
                          f"got {len(overlaps)}")
@@ -52,8 +50,6 @@ def stitch_plan(clip_lengths: Sequence[int], overlaps: Sequence[int]) -> list[Cl
     for k, length in enumerate(clip_lengths):
         fade_in = overlaps[k - 1] if k > 0 else 0
         fade_out = overlaps[k] if k < len(overlaps) else 0
-        if fade_in + fade_out > length:
-            raise ValueError(f"clip {k} has {length} frames, fewer than its overlaps {fade_in} + {fade_out}")
         spans.append(ClipSpan(length, fade_in, fade_out))
     return spans
 
@@ -77,6 +73,17 @@ def crossfade_frame(outgoing: np.ndarray, incoming: np.ndarray, weight: float,
     return frame
 
 
+def selected_frames(path: str | Path, indices: Sequence[int]):
+    """The frames of `path` at `indices` (ascending, repeats allowed), streamed."""
+    position = 0
+    for n, frame in enumerate(iter_frames(path)):
+        while position < len(indices) and indices[position] == n:
+            yield frame
+            position += 1
+        if position == len(indices):
+            return
+
+
 def stitch_clips(
     clip_paths: Sequence[str | Path],
     overlaps: Sequence[int],
@@ -91,12 +98,18 @@ def stitch_clips(
     crf: int = 17,
     preset: str = "medium",
     progress: Optional[Callable[[int, int], None]] = None,
+    check_cancelled: Optional[Callable[[], None]] = None,
+    clip_frames: Optional[Sequence[Optional[Sequence[int]]]] = None,
 ) -> int:
     """Write the joined video to `output_path`; returns the number of frames written.
 
     expected_lengths: each clip's planned length (default: counted by decoding, one extra pass).
     size: (W, H) every frame is fitted to (default: the first clip's size).
     progress(frames_written, total) is called once per clip and may raise to stop.
+    check_cancelled() is called before each frame is written and may raise to stop (a cancel then takes
+    effect within one frame's work, not one clip's).
+    clip_frames: per clip, None (all its frames) or the indices of its frames to use, ascending, repeats
+    allowed (a trimmed or resampled clip without writing it again: each encode shifts pixel values).
     """
     names = list(clip_names) if clip_names else [f"clip {k}" for k in range(len(clip_paths))]
     if expected_lengths is None:
@@ -112,15 +125,18 @@ def stitch_clips(
     writer = VideoWriter(output_path, fps=fps, crf=crf, preset=preset, title=titles.pop() if len(titles) == 1 else None)
 
     def emit(frame: np.ndarray) -> None:
+        if check_cancelled is not None:
+            check_cancelled()
         writer.write(upscale_frame(frame, scale) if scale else frame)
 
     try:
         tail: list[np.ndarray] = []          # the previous clip's outgoing frames
-        for k, (path, span) in enumerate(zip(clip_paths, spans)):
+        for k, (path, span) in enumerate(zip(clip_paths, spans, strict=False)):
             weights = crossfade_weights(span.fade_in) if span.fade_in else []
             next_tail: list[np.ndarray] = []
             seen = 0
-            for t, frame in enumerate(iter_frames(path)):
+            picked = clip_frames[k] if clip_frames and clip_frames[k] is not None else None
+            for t, frame in enumerate(iter_frames(path) if picked is None else selected_frames(path, picked)):
                 if t >= span.length:
                     raise StitchError(f"{names[k]} ({Path(path).name}) has more frames than the "
                                       f"{span.length} the plan says")

@@ -47,7 +47,8 @@ def flow_frames(frames: Sequence[np.ndarray], strength: float = 1.0) -> list[np.
     if len(frames) < 2:
         return [np.full_like(frames[0], 255)] if frames else []
     grey = [cv2.cvtColor(np.ascontiguousarray(f), cv2.COLOR_RGB2GRAY) for f in frames]
-    flows = [cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 3, 15, 3, 5, 1.2, 0) for a, b in zip(grey, grey[1:])]
+    flows = [cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 3, 15, 3, 5, 1.2, 0)  # type: ignore[call-overload]
+             for a, b in zip(grey, grey[1:], strict=False)]
     # one scale for the whole block: the longest vector before strength, so strength makes colours paler
     longest = max(float(np.linalg.norm(f, axis=2).max()) for f in flows)
     scale = max(longest, 1.0)

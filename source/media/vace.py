@@ -4,7 +4,7 @@ Guide: a frame the model must invent is flat grey; a kept frame holds the pictur
 Mask: white (255) = generate, black (0) = keep.
 
 GUIDE_GREY is 128: VACE normalises pixels to [-1, 1] and treats 0 there as "nothing here"; 127.5 maps
-to exactly 0, and 128 is the integer every guide in this project uses (the original tool's value).
+to exactly 0, and 128 is the integer every guide in this project uses (docs/MIGRATING.md).
 """
 from __future__ import annotations
 

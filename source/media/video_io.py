@@ -5,6 +5,9 @@ Images are read by source/media/images.py.
 """
 from __future__ import annotations
 
+import os
+import uuid
+from collections import deque
 from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
@@ -89,13 +92,48 @@ def read_frame(path: PathLike, index: int) -> np.ndarray:
 
 
 def last_frames(path: PathLike, count: int) -> list[np.ndarray]:
-    """The last `count` frames of a video (streams; keeps only `count` frames in memory)."""
-    from collections import deque
+    """The last `count` frames of a video, keeping only `count` frames in memory.
 
-    window: deque = deque(maxlen=max(count, 0))
-    for frame in iter_frames(path):
-        window.append(frame)
-    return list(window) if count > 0 else []
+    When the header knows the frame count, decoding starts at the last keyframe at or before the first
+    frame wanted (a seek), so the frames before it are never decoded; the seek is checked (the first
+    frame decoded must be at or before the wanted one, and enough frames must follow) and the whole
+    video is decoded instead when it cannot be trusted.
+    """
+    if count <= 0:
+        return []
+    window = _last_frames_after_seek(path, count)
+    if window is None:
+        window = deque(iter_frames(path), maxlen=count)
+    return list(window)
+
+
+def _last_frames_after_seek(path: PathLike, count: int) -> Optional[deque]:
+    with _video_stream(path) as (container, stream):
+        total = stream.frames
+        rate = stream.average_rate
+        if not total or not rate or stream.time_base is None or total <= count:
+            return None
+        start = stream.start_time or 0
+        wanted = float(Fraction(total - count) / rate)           # seconds after the first frame
+        half_frame = 0.5 / float(rate)
+        container.seek(start + int(wanted / stream.time_base), stream=stream, backward=True, any_frame=False)
+        stream.thread_type = "AUTO"
+        window: deque = deque(maxlen=count)
+        first_time = None
+        decoded = 0
+        for frame in container.decode(stream):
+            if first_time is None:
+                first_time = frame.time
+                if first_time is None or first_time - float(start * stream.time_base) > wanted + half_frame:
+                    return None  # landed after the first wanted frame
+            window.append(frame.to_ndarray(format="rgb24"))
+            decoded += 1
+        if decoded < count:
+            return None
+        return window
+
+
+KEYINT_SECONDS = 2  # a keyframe at least every 2 s by default (x264's own default is 250 frames)
 
 
 class VideoWriter:
@@ -106,14 +144,18 @@ class VideoWriter:
     """
 
     def __init__(self, path: PathLike, fps: int = WAN_FPS, crf: int = 17, codec: str = "libx264",
-                 preset: str = "medium", title: Optional[str] = None):
+                 preset: str = "medium", title: Optional[str] = None, keyint: Optional[int] = None):
         self.path = Path(path)
+        # at most this many frames between keyframes: a reader that wants the last frames of a clip
+        # (`last_frames`) or a player that seeks decodes at most this many before them
+        self.keyint = keyint or max(1, round(KEYINT_SECONDS * fps))
         self.title = title
         self.fps = fps
         self.crf = crf
         self.codec = codec
         self.preset = preset
-        self._tmp = self.path.with_name(self.path.stem + ".partial" + self.path.suffix)
+        # its own temporary name: two attempts writing the same file never share (or rename) each other's
+        self._tmp = self.path.with_name(f"{self.path.stem}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}{self.path.suffix}")
         self._container = None
         self._stream = None
         self.frames_written = 0
@@ -129,6 +171,7 @@ class VideoWriter:
         stream.width, stream.height = width, height
         stream.pix_fmt = "yuv420p"
         stream.options = {"crf": str(self.crf), "preset": self.preset}
+        stream.options["g"] = str(self.keyint)
         self._stream = stream
 
     def write(self, frame: np.ndarray) -> None:
@@ -186,7 +229,7 @@ def write_video(frames: Iterable[np.ndarray], path: PathLike, fps: int = WAN_FPS
 def save_png(frame: np.ndarray, path: PathLike) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".partial.png")
+    tmp = path.with_name(f"{path.stem}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}.png")
     Image.fromarray(np.asarray(frame, dtype=np.uint8)).save(tmp, format="PNG")
     tmp.replace(path)
     return path

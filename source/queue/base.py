@@ -1,4 +1,16 @@
-"""The queue interface every backend implements (sqlite, postgres, supabase).
+"""The queue interface every backend implements (sqlite, postgres, supabase), in narrow parts.
+
+Each part is what one kind of caller needs, so a caller names only the part it uses:
+
+- `WorkerQueue`: the worker loop (source/worker.py): claim, renew (`heartbeat`), progress, finish
+  (`complete`, `fail`, `fan_out`), give back (`release`), and the sweep and wait around them.
+- `QueueClient`: the commands that queue and cancel rows (`add_task.py`, `steerable_motion.py`).
+- `QueueReader`: the read side: a row, a run, status, `runs`, the dashboard and `/metrics`.
+- `WorkerRegistry`: a worker's presence (source/fleet.py).
+- `QueueSetup`: migrations and closing.
+
+`TaskQueue` is all of them: what a backend implements. The parts are protocols, so a wrapper such as
+`ReconnectingQueue` (reconnecting.py) serves them without declaring every method again.
 
 Domain words only; how each backend does it lives in its module and its SQL.
 
@@ -11,9 +23,10 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Optional, Protocol, Sequence
 
-from .fleet import DurationBucket, FleetOverview, RunSummary, StatusCount, WorkerBeat, WorkerInfo, WorkerRecord
+from .fleet import (DurationBucket, EventCount, FleetOverview, RunFilter, RunSummary, StatusCount, WorkerBeat,
+                    WorkerInfo, WorkerRecord)
 from .model import Claim, NewTask, Task
 
 
@@ -25,7 +38,7 @@ class Migration:
     before: Optional[int]
     after: Optional[int]
     applied: tuple[int, ...] = ()
-    original_rows: Optional[int] = None   # rows copied from the original tool's queue, when upgraded
+    original_rows: Optional[int] = None   # rows copied from a legacy queue (seed_upgrade.py), when upgraded
 
     def __str__(self) -> str:
         if self.original_rows is not None:
@@ -38,10 +51,9 @@ class Migration:
         return f"queue schema upgraded from version {self.before} to {self.after}"
 
 
-class TaskQueue(ABC):
-    migration: Optional[Migration] = None   # what the migrate() of the command that opened it did
+class QueueSetup(Protocol):
+    """The schema and the connections (every command, once)."""
 
-    # ---- set-up ---------------------------------------------------------------------------------
     @abstractmethod
     def migrate(self) -> Migration:
         """Create or upgrade the schema (idempotent, versioned); say what was done."""
@@ -53,7 +65,10 @@ class TaskQueue(ABC):
     def close(self) -> None:
         """Release connections."""
 
-    # ---- clients ----------------------------------------------------------------------------------
+
+class QueueClient(Protocol):
+    """Queueing and cancelling rows (the commands)."""
+
     @abstractmethod
     def enqueue(self, tasks: Sequence[NewTask]) -> list[str]:
         """Insert rows in one transaction and return their ids.
@@ -65,20 +80,29 @@ class TaskQueue(ABC):
         """
 
     @abstractmethod
-    def get(self, task_id: str) -> Optional[Task]:
-        """The row, or None."""
-
-    @abstractmethod
-    def list_run(self, run_id: str) -> list[Task]:
-        """All rows of a workflow run, oldest first."""
-
-    @abstractmethod
     def cancel(self, task_id: str, reason: str = "cancelled by user") -> int:
         """Cancel a row that has not ended (Queued or In Progress), the rows it fanned out
         (parent_task_id), and, transitively, every row depending on any of them. Returns how many rows
         changed. A running row's worker notices through its next fenced write."""
 
-    # ---- workers ----------------------------------------------------------------------------------
+    @abstractmethod
+    def retry(self, task_id: str, note: str = "retried") -> int:
+        """Put back a row that ended Failed or Cancelled, with every Failed/Cancelled row that ended
+        through it or with it (its dependants, orchestrators awaiting it, rows it or they fanned out,
+        transitively): attempts reset, ids, params, Complete rows' outputs and the last error kept; an
+        orchestrator that had fanned out waits again, any other row is Queued with `note` as its
+        progress message. Returns how many rows changed (0: the row had not ended that way)."""
+
+    @abstractmethod
+    def requeue_expired(self, task_id: str, note: str = "requeued") -> int:
+        """A row In Progress whose lease has expired (its worker is gone) is Queued again now, without
+        waiting for a sweep; the attempt counts. Returns 1, or 0 when the row is not such a row."""
+
+
+class WorkerQueue(Protocol):
+    """The worker loop's words: claim, renew (`heartbeat`), progress, finish (`complete`, `fail`,
+    `fan_out`), give back (`release`); and the sweep of lost leases and the wait for work around them."""
+
     @abstractmethod
     def claim(
         self,
@@ -108,6 +132,11 @@ class TaskQueue(ABC):
     def record_ignored_keys(self, claim: Claim, keys: Sequence[str]) -> bool:
         """Record on the row the keys of its params that its task type does not use (`ignored_keys`;
         none: cleared). False: no longer the owner."""
+
+    @abstractmethod
+    def record_thumbnail(self, claim: Claim, thumbnail_url: str) -> bool:
+        """params.thumbnail_url: the poster of the output (recorded just before `complete`; awaiting
+        orchestrators take it when they complete). False: no longer the owner."""
 
     @abstractmethod
     def complete(self, claim: Claim, output_location: Optional[str]) -> bool:
@@ -145,7 +174,9 @@ class TaskQueue(ABC):
         """Block until the queue may have new eligible work, or the timeout passes. Cheap when idle
         (Postgres LISTEN/NOTIFY, SQLite PRAGMA data_version polled every few ms)."""
 
-    # ---- the workers registry (source/queue/fleet.py) ---------------------------------------------
+class WorkerRegistry(Protocol):
+    """The workers registry (source/queue/fleet.py)."""
+
     @abstractmethod
     def register_worker(self, info: WorkerInfo, forget_after_seconds: float) -> None:
         """Record a worker at its start, state idle; registry rows not seen for `forget_after_seconds`
@@ -156,12 +187,24 @@ class TaskQueue(ABC):
         """Record what the worker is doing now and that it is alive. False when it has no live row (never
         registered, forgotten, or already stopped)."""
 
+
+
+class QueueReader(Protocol):
+    """Read-only: a row, a run, and the views of the fleet (`runs`, status, the dashboard, metrics)."""
+
+    @abstractmethod
+    def get(self, task_id: str) -> Optional[Task]:
+        """The row, or None."""
+
+    @abstractmethod
+    def list_run(self, run_id: str) -> list[Task]:
+        """All rows of a workflow run, oldest first."""
+
     @abstractmethod
     def list_workers(self, seen_within_seconds: float) -> list[WorkerRecord]:
         """Workers whose last beat is at most `seen_within_seconds` old, newest beat first, each with the
         task it is running."""
 
-    # ---- read-only views of the fleet (dashboard, metrics) -----------------------------------------
     @abstractmethod
     def status_counts(self) -> list[StatusCount]:
         """Rows by task type and status."""
@@ -172,11 +215,29 @@ class TaskQueue(ABC):
         oldest Queued row."""
 
     @abstractmethod
-    def list_runs(self, limit: int, offset: int = 0, status: Optional[str] = None) -> list[RunSummary]:
+    def list_runs(self, limit: int, offset: int = 0, status: Optional[str] = None,
+                  where: Optional[RunFilter] = None) -> list[RunSummary]:
         """One page of runs, newest first: each root row (one no orchestrator fanned out) with the counts
-        of the rows it fanned out; optionally only runs whose root has `status`."""
+        of the rows it fanned out; optionally only runs whose root has `status`, and those `where` lets
+        through (its status, when given, wins over `status`)."""
+
+    @abstractmethod
+    def event_counts(self) -> list[EventCount]:
+        """Counters of what happened to rows since the schema had them (completed, failed, cancelled,
+        retried, lease_expired, operator_retried), by task type; they never go down."""
+
+    @abstractmethod
+    def duration_counts(self) -> list[DurationBucket]:
+        """Run times of the rows that completed since the schema counted them, by task type, for the
+        bounds of sql/*/181_task_events.sql (cumulative, as `task_durations` gives them); they never go
+        down and need no pass over the rows."""
 
     @abstractmethod
     def task_durations(self, bounds: Sequence[float]) -> list[DurationBucket]:
         """Complete rows' run times by task type: how many took at most each bound, and in all."""
 
+
+class TaskQueue(QueueSetup, QueueClient, WorkerQueue, WorkerRegistry, QueueReader, ABC):
+    """The whole queue: what a backend implements."""
+
+    migration: Optional[Migration] = None   # what the migrate() of the command that opened it did

@@ -36,7 +36,7 @@ class Connector(ABC):
     def migrate(self) -> Migration:
         """Install or upgrade the schema where this transport can; check that it is current."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (optional: a transport without connections keeps this no-op)
         """Release connections."""
 
 

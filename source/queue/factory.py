@@ -41,7 +41,7 @@ def open_migrated_queue(settings: Settings) -> TaskQueue:
     queue = open_queue(settings)
     try:
         queue.migration = queue.migrate()
-        if queue.migration.original_rows is not None:  # the original tool's queue, upgraded: said once, loudly
+        if queue.migration.original_rows is not None:  # a legacy queue, upgraded: said once, loudly
             log.warning("%s", queue.migration)
     except BaseException:
         queue.close()

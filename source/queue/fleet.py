@@ -17,14 +17,15 @@ from .rows import parse_timestamp
 
 
 class WorkerState:
+    STARTING = "starting"  # registered, its self-check running; claims nothing yet
     IDLE = "idle"
     BUSY = "busy"
     STOPPING = "stopping"
     STOPPED = "stopped"
     GONE = "gone"          # shown only: silent for GONE_AFTER_LEASES lease periods
 
-    WRITTEN = (IDLE, BUSY, STOPPING, STOPPED)
-    SHOWN = (BUSY, IDLE, STOPPING, GONE, STOPPED)
+    WRITTEN = (STARTING, IDLE, BUSY, STOPPING, STOPPED)
+    SHOWN = (BUSY, IDLE, STARTING, STOPPING, GONE, STOPPED)
 
 
 GONE_AFTER_LEASES = 3.0                 # silent this many lease periods: gone
@@ -51,6 +52,7 @@ class WorkerInfo:
     gpu_memory_total_mb: Optional[int] = None
     gpu_memory_used_mb: Optional[int] = None
     model: Optional[str] = None
+    state: str = "idle"           # `starting` while its self-check runs
 
     def as_json(self) -> dict:
         return dict(self.__dict__)
@@ -107,7 +109,7 @@ class WorkerRecord:
 
     @property
     def is_up(self) -> bool:
-        return self.shown_state in (WorkerState.IDLE, WorkerState.BUSY, WorkerState.STOPPING)
+        return self.shown_state in (WorkerState.STARTING, WorkerState.IDLE, WorkerState.BUSY, WorkerState.STOPPING)
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any], silent_seconds: Optional[float] = None) -> "WorkerRecord":
@@ -180,6 +182,39 @@ class RunSummary:
 
 
 @dataclass(frozen=True)
+class RunFilter:
+    """Which runs a list shows (None: any). `since_seconds`: created at most that long ago; `search`: a row
+    id or run id of the run, or text in the root's params (its prompt, say), in any case."""
+
+    status: Optional[str] = None
+    task_type: Optional[str] = None
+    project_id: Optional[str] = None
+    since_seconds: Optional[float] = None
+    search: Optional[str] = None
+
+    @property
+    def narrows(self) -> bool:
+        """Whether anything but the status is asked for (the plain list has a cheaper query)."""
+        return any(value is not None for value in (self.task_type, self.project_id, self.since_seconds,
+                                                   self.search))
+
+
+@dataclass(frozen=True)
+class EventCount:
+    """How many times `event` happened to rows of `task_type` (sql/*/181_task_events.sql); only grows."""
+
+    EVENTS = ("completed", "failed", "cancelled", "retried", "lease_expired", "operator_retried")
+
+    event: str
+    task_type: str
+    n: int
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> "EventCount":
+        return cls(row["event"], row["task_type"], int(row["n"]))
+
+
+@dataclass(frozen=True)
 class DurationBucket:
     """Complete rows of one task type that ran at most `le` seconds (le None: all of them, with `seconds`
     their run times summed)."""
@@ -193,6 +228,26 @@ class DurationBucket:
     def from_row(cls, row: Mapping[str, Any]) -> "DurationBucket":
         return cls(row["task_type"], None if row["le"] is None else float(row["le"]), int(row["rows"] or 0),
                    None if row["seconds"] is None else float(row["seconds"]))
+
+
+ABOVE_ALL_BOUNDS = 1e308   # the bucket of run times above every bound (sql/*/181_task_events.sql)
+
+
+def cumulative_durations(rows: list[Mapping[str, Any]]) -> list[DurationBucket]:
+    """Per-bucket counts (task_type, le, n, seconds) as `DurationBucket`s: for each bound how many took at
+    most that long, and (le None) how many in all with their seconds summed."""
+    by_type: dict[str, list[tuple[float, int, float]]] = {}
+    for row in rows:
+        by_type.setdefault(row["task_type"], []).append((float(row["le"]), int(row["n"]), float(row["seconds"])))
+    buckets = []
+    for task_type, counted in sorted(by_type.items()):
+        running = 0
+        for le, n, _ in sorted(counted):
+            running += n
+            if le < ABOVE_ALL_BOUNDS:
+                buckets.append(DurationBucket(task_type, le, running))
+        buckets.append(DurationBucket(task_type, None, running, sum(s for _, _, s in counted)))
+    return buckets
 
 
 def run_summaries(roots: list[Task], count_rows: list[Mapping[str, Any]]) -> list[RunSummary]:

@@ -1,16 +1,21 @@
-"""The queue's vocabulary: status strings, the row, a new row, a claim, and the errors.
+"""The queue's vocabulary: status strings, the row, a new row, a claim, and the errors (defined in
+source/errors.py with the rest of the family, and importable from here).
 
 Defined once here; every backend, handler and command line imports these names.
 """
 from __future__ import annotations
 
+import math
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-import re
 from typing import Any, Optional
 
-from ..errors import TransientError
+from ..errors import DatabaseUnavailable as DatabaseUnavailable  # the queue's errors, importable from here too
+from ..errors import InvalidTask
+from ..errors import QueueError as QueueError
+from ..errors import SchemaTooNew as SchemaTooNew
 
 
 class Status:
@@ -34,36 +39,6 @@ COLUMNS = (
     "output_location", "error_message", "created_at", "updated_at", "started_at", "finished_at",
     "ignored_keys",
 )
-
-
-class QueueError(Exception):
-    """Something the queue refused, with a message a person understands."""
-
-
-class SchemaTooNew(QueueError):
-    """The database was migrated by a newer version of this tool; it is left unchanged."""
-
-
-class InvalidTask(QueueError):
-    """A new row that cannot be accepted (bad field, unknown dependency, ...). `field` names the row's
-    column to blame (`priority`, `id`), so a command line can name its flag instead."""
-
-    def __init__(self, message: str = "", *, field: Optional[str] = None) -> None:
-        super().__init__(message)
-        self.field = field
-
-
-class DatabaseUnavailable(QueueError, TransientError):
-    """The database could not be reached or the connection broke: an outage, not a refusal. Raised by
-    the connectors and the SQLite queue; `ReconnectingQueue` (reconnecting.py) waits it out.
-
-    `maybe_applied`: the request may have reached the database before the connection broke, so the
-    change may have been made although no answer came back (a claim may hold a row, a complete may
-    have landed)."""
-
-    def __init__(self, message: str, *, maybe_applied: bool) -> None:
-        super().__init__(message)
-        self.maybe_applied = maybe_applied
 
 
 # The integer columns (priority, max_attempts) are 32-bit on every backend.
@@ -128,6 +103,26 @@ def params_problem(params: Any) -> Optional[str]:
         return None  # not JSON at all: the params model says what is wrong
 
 
+def _non_finite_key(value: Any, path: str = "") -> Optional[str]:
+    """The key path (`a.b[2]`) of the first NaN or infinity inside `value`, or None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return path or "params"
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        found = _non_finite_key(item, f"{path}[{key}]" if isinstance(key, int) else
+                                f"{path}.{key}" if path else str(key))
+        if found is not None:
+            return found
+    return None
+
+
+def where_value(params: Any, path: str) -> Any:
+    """The value at a key path `_non_finite_key` gave."""
+    for part in re.findall(r"[^.\[\]]+|\[\d+\]", path):
+        params = params[int(part[1:-1])] if part.startswith("[") else params[part]
+    return params
+
+
 def check_storable(params: dict) -> None:
     """InvalidTask unless every backend can store these params the same: within the size limits, JSON
     without NaN or infinities, without NUL characters (PostgreSQL's jsonb refuses them) and without lone
@@ -139,6 +134,10 @@ def check_storable(params: dict) -> None:
     try:
         text = json.dumps(params, ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError) as exc:
+        where = _non_finite_key(params)
+        if where is not None:
+            raise InvalidTask(f"{where} must be a finite number, got {where_value(params, where)!r} "
+                              "(NaN and infinities cannot be stored)", field=where) from None
         raise InvalidTask(f"params cannot be stored as JSON: {exc}") from None
     problem = _size_problem(text)
     if problem:

@@ -11,8 +11,8 @@ from typing import Any, Optional, Sequence
 
 from .base import Migration, TaskQueue
 from .connector import Connector
-from .fleet import (DurationBucket, FleetOverview, RunSummary, StatusCount, WorkerBeat, WorkerInfo,
-                    WorkerRecord, run_summaries)
+from .fleet import (DurationBucket, EventCount, FleetOverview, RunFilter, RunSummary, StatusCount, WorkerBeat,
+                    WorkerInfo, WorkerRecord, cumulative_durations, run_summaries)
 from .model import Claim, NewTask, Task
 from .rows import task_from_row, tasks_json
 
@@ -46,6 +46,12 @@ class PostgresQueue(TaskQueue):
     def cancel(self, task_id: str, reason: str = "cancelled by user") -> int:
         return int(self.connector.call("cancel", task_id=task_id, reason=reason))
 
+    def retry(self, task_id: str, note: str = "retried") -> int:
+        return int(self.connector.call("retry", task_id=task_id, note=note) or 0)
+
+    def requeue_expired(self, task_id: str, note: str = "requeued") -> int:
+        return int(self.connector.call("requeue_expired", task_id=task_id, note=note) or 0)
+
     def pending_count(self, task_types: Optional[Sequence[str]] = None) -> int:
         return int(self.connector.call("pending_count", task_types=type_list(task_types)))
 
@@ -72,6 +78,9 @@ class PostgresQueue(TaskQueue):
 
     def set_progress(self, claim: Claim, progress: float, message: str = "") -> bool:
         return self._fenced("progress", claim, progress=float(progress), message=message)
+
+    def record_thumbnail(self, claim: Claim, thumbnail_url: str) -> bool:
+        return self._fenced("record_thumbnail", claim, thumbnail_url=thumbnail_url)
 
     def record_ignored_keys(self, claim: Claim, keys: Sequence[str]) -> bool:
         return self._fenced("record_ignored_keys", claim, keys=list(keys))
@@ -113,12 +122,27 @@ class PostgresQueue(TaskQueue):
         [row] = self.connector.call("fleet_overview", within_seconds=float(within_seconds))
         return FleetOverview.from_row(row, row["oldest_queued_seconds"])
 
-    def list_runs(self, limit: int, offset: int = 0, status: Optional[str] = None) -> list[RunSummary]:
-        roots = [task_from_row(row) for row in self.connector.call(
-            "list_roots", status=status, limit=max(0, int(limit)), offset=max(0, int(offset)))]
+    def list_runs(self, limit: int, offset: int = 0, status: Optional[str] = None,
+                  where: Optional[RunFilter] = None) -> list[RunSummary]:
+        where = where or RunFilter()
+        page = {"status": where.status or status, "limit": max(0, int(limit)), "offset": max(0, int(offset))}
+        if where.narrows:
+            rows = self.connector.call("list_roots_filtered", task_type=where.task_type,
+                                       project_id=where.project_id, search=where.search,
+                                       since_seconds=None if where.since_seconds is None
+                                       else float(where.since_seconds), **page)
+        else:
+            rows = self.connector.call("list_roots", **page)
+        roots = [task_from_row(row) for row in rows]
         run_ids = sorted({root.run_id for root in roots if root.run_id})
         counts = self.connector.call("run_counts", run_ids=run_ids) if run_ids else []
         return run_summaries(roots, counts)
+
+    def event_counts(self) -> list[EventCount]:
+        return [EventCount.from_row(row) for row in self.connector.call("event_counts")]
+
+    def duration_counts(self) -> list[DurationBucket]:
+        return cumulative_durations(self.connector.call("duration_counts"))
 
     def task_durations(self, bounds: Sequence[float]) -> list[DurationBucket]:
         rows = self.connector.call("task_durations", bounds=[float(b) for b in bounds])

@@ -21,6 +21,7 @@ import httpx
 from postgrest.exceptions import APIError
 
 from ..config import Settings, scrub_secrets
+from ..errors import MachineFault
 from ..retry import Backoff, retrying
 from .base import Migration
 from .connector import ChangeCounterPoller, Connector
@@ -46,7 +47,7 @@ HOW_TO_INSTALL = ("install it with `DB_TYPE=postgres DATABASE_URL=<the project's
                   "`.venv/bin/python scripts/supabase_sql.py` into the SQL editor")
 
 
-class SchemaNotInstalled(QueueError):
+class SchemaNotInstalled(QueueError, MachineFault):
     """PostgREST does not know a queue function: not installed, or its schema cache is old."""
 
 

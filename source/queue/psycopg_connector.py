@@ -50,7 +50,7 @@ OUTAGE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "57P05", "53300", "25006")
 
 def migrate_database(conn: psycopg.Connection) -> Migration:
     """Apply sql/postgres/NNN_*.sql not yet in queue_migrations, in one transaction under an advisory
-    lock (transaction-scoped, so it works through a transaction pooler; the original tool's table, if
+    lock (transaction-scoped, so it works through a transaction pooler; a legacy table, if
     that is what is there, is converted in the same transaction). A schema newer than these files is
     refused, unchanged. `conn` must not be in autocommit mode."""
     applied_now = []

@@ -16,7 +16,13 @@ What each operation does while the database is away:
 - heartbeat, set_progress: tried once; while the database is away the running task keeps running
   (the owner is unknown, so True is returned) and the fenced final write decides, as when a lease is lost.
 - wait_for_change: waits one back-off step and returns (the claim that follows does the waiting).
-- everything else: retried.
+- set-up, the sweep, counts and reads (`RETRIED`): retried.
+- the workers registry and the read-only views of the fleet: passed through, not retried (a beat missed
+  in an outage is made up by the next one; the presence thread logs nothing per failed beat).
+
+The operations with a rule of their own are methods here; the others are wrapped by name (`RETRIED`,
+`ADVISORY`) in `__getattr__`, so a method added to the interface (source/queue/base.py) needs a line here
+only when a lost database should not simply pass its error on.
 
 The worker hands in two events: once `stop_waiting` is set, calls made while idle (claim, sweep,
 counts) stop waiting for the database and raise StoppedWaiting; once `stop_writing` is set, so do the
@@ -24,27 +30,39 @@ final writes of a task (a result then waits for its lease to expire and runs aga
 """
 from __future__ import annotations
 
+import dataclasses
+import functools
 import logging
-import random
 import threading
 import time
 from typing import Any, Callable, Optional, Sequence, TypeVar
 
-from .base import Migration, TaskQueue
-from .fleet import (DurationBucket, FleetOverview, RunSummary, StatusCount, WorkerBeat, WorkerInfo,
-                    WorkerRecord)
+from ..errors import TransientError
+from ..retry import Backoff, retrying
+from .base import TaskQueue
 from .model import Claim, DatabaseUnavailable, NewTask, QueueError, Status, Task
 
 log = logging.getLogger("queue")
 
 T = TypeVar("T")
 
-BACKOFF_FIRST_S = 0.05
-BACKOFF_MAX_S = 1.0           # recovery after the database returns takes at most about this long
+# until the database answers: 50 ms doubling to 1 s (recovery after it returns takes at most about
+# that long), each wait shortened by up to half at random so a fleet does not come back in step
+RECONNECT = Backoff(attempts=None, first_delay=0.05, max_delay=1.0, jitter=0.5)
+BACKOFF_MAX_S = RECONNECT.max_delay
 RELEASE_GIVE_UP_S = 10.0      # giving a row back is a courtesy: its lease expires anyway
 
+# Retried until the database answers, and the event that ends the wait: calls made while idle stop waiting
+# once the worker stops (`stop_waiting`), reads a task makes once it must stop at once (`stop_writing`).
+RETRIED = {"migrate": "stop_waiting", "schema_version": "stop_waiting", "pending_count": "stop_waiting",
+           "claimed_by": "stop_waiting", "sweep_expired": "stop_waiting",
+           "get": "stop_writing", "list_run": "stop_writing", "cancel": "stop_writing",
+           "retry": "stop_writing", "requeue_expired": "stop_writing"}
+# Advisory writes, tried once: while the database is away the owner is unknown, so True.
+ADVISORY = ("heartbeat", "set_progress", "record_ignored_keys", "record_thumbnail")
 
-class StoppedWaiting(QueueError):
+
+class StoppedWaiting(QueueError, TransientError):
     """The worker is stopping and the database is away: the call was given up."""
 
 
@@ -72,7 +90,10 @@ class OutageLog:
                 self.away_since = None
 
 
-class ReconnectingQueue(TaskQueue):
+class ReconnectingQueue:
+    """A queue (any `TaskQueue`) that waits out outages; it serves `WorkerQueue`, `QueueClient`,
+    `QueueReader`, `WorkerRegistry` and `QueueSetup` (source/queue/base.py)."""
+
     def __init__(self, queue: TaskQueue, stop_waiting: Optional[threading.Event] = None,
                  stop_writing: Optional[threading.Event] = None) -> None:
         self.queue = queue
@@ -83,23 +104,22 @@ class ReconnectingQueue(TaskQueue):
     # ---- the retry loop ---------------------------------------------------------------------------
     def _retry(self, operation: Callable[[], T], stop: threading.Event, give_up_after: Optional[float] = None,
                on_unavailable: Callable[[DatabaseUnavailable], None] = lambda exc: None) -> T:
-        """`operation()` until it does not raise DatabaseUnavailable. StoppedWaiting once `stop` is set
-        (or `give_up_after` seconds passed) while the database is still away."""
-        delay = BACKOFF_FIRST_S
-        started = time.monotonic()
-        while True:
-            try:
-                result = operation()
-            except DatabaseUnavailable as exc:
-                self.outage.away(exc)
-                on_unavailable(exc)
-                if stop.is_set() or (give_up_after is not None and time.monotonic() - started > give_up_after):
-                    raise StoppedWaiting(f"gave up waiting for the database: {exc}") from None
-                stop.wait(delay * random.uniform(0.5, 1.0))
-                delay = min(delay * 2, BACKOFF_MAX_S)
-                continue
-            self.outage.back()
-            return result
+        """`operation()` until it does not raise DatabaseUnavailable (the `RECONNECT` policy). StoppedWaiting
+        once `stop` is set (or `give_up_after` seconds passed) while the database is still away."""
+        def should_retry(exc: BaseException) -> bool:
+            if not isinstance(exc, DatabaseUnavailable):
+                return False
+            self.outage.away(exc)
+            on_unavailable(exc)
+            return not stop.is_set()
+
+        policy = dataclasses.replace(RECONNECT, deadline=give_up_after)
+        try:
+            result = retrying(operation, policy, should_retry=should_retry, sleep=stop.wait, announce=False)
+        except DatabaseUnavailable as exc:
+            raise StoppedWaiting(f"gave up waiting for the database: {exc}") from None
+        self.outage.back()
+        return result
 
     def _once(self, operation: Callable[[], bool]) -> bool:
         """One try of an advisory write; while the database is away the owner is unknown: True."""
@@ -126,16 +146,6 @@ class ReconnectingQueue(TaskQueue):
         row = self._retry(lambda: self.queue.get(claim.task_id), self.stop_writing, give_up_after)
         return row is not None and landed(row)
 
-    # ---- set-up -----------------------------------------------------------------------------------
-    def migrate(self) -> Migration:
-        return self._retry(self.queue.migrate, self.stop_waiting)
-
-    def schema_version(self) -> Optional[int]:
-        return self._retry(self.queue.schema_version, self.stop_waiting)
-
-    def close(self) -> None:
-        self.queue.close()
-
     # ---- clients ----------------------------------------------------------------------------------
     def enqueue(self, tasks: Sequence[NewTask]) -> list[str]:
         tasks = list(tasks)  # ids are fixed before the first try, so a retry inserts nothing twice
@@ -152,18 +162,6 @@ class ReconnectingQueue(TaskQueue):
             return self.queue.enqueue(tasks)
 
         return self._retry(attempt, self.stop_writing, on_unavailable=noticed)
-
-    def get(self, task_id: str) -> Optional[Task]:
-        return self._retry(lambda: self.queue.get(task_id), self.stop_writing)
-
-    def list_run(self, run_id: str) -> list[Task]:
-        return self._retry(lambda: self.queue.list_run(run_id), self.stop_writing)
-
-    def cancel(self, task_id: str, reason: str = "cancelled by user") -> int:
-        return self._retry(lambda: self.queue.cancel(task_id, reason), self.stop_writing)
-
-    def pending_count(self, task_types: Optional[Sequence[str]] = None) -> int:
-        return self._retry(lambda: self.queue.pending_count(task_types), self.stop_waiting)
 
     # ---- workers ----------------------------------------------------------------------------------
     def claim(self, worker_id: str, lease_seconds: float, task_types: Optional[Sequence[str]] = None,
@@ -182,18 +180,6 @@ class ReconnectingQueue(TaskQueue):
             return self.queue.claim(worker_id, lease_seconds, task_types, prefer_model)
 
         return self._retry(attempt, self.stop_waiting, on_unavailable=noticed)
-
-    def claimed_by(self, worker_id: str) -> list[Task]:
-        return self._retry(lambda: self.queue.claimed_by(worker_id), self.stop_waiting)
-
-    def record_ignored_keys(self, claim: Claim, keys: Sequence[str]) -> bool:
-        return self._once(lambda: self.queue.record_ignored_keys(claim, keys))
-
-    def heartbeat(self, claim: Claim, lease_seconds: float) -> bool:
-        return self._once(lambda: self.queue.heartbeat(claim, lease_seconds))
-
-    def set_progress(self, claim: Claim, progress: float, message: str = "") -> bool:
-        return self._once(lambda: self.queue.set_progress(claim, progress, message))
 
     def complete(self, claim: Claim, output_location: Optional[str]) -> bool:
         return self._final_write(
@@ -224,9 +210,6 @@ class ReconnectingQueue(TaskQueue):
                          and row.attempts == claim.attempt),
             claim)
 
-    def sweep_expired(self) -> int:
-        return self._retry(self.queue.sweep_expired, self.stop_waiting)
-
     # ---- waking up --------------------------------------------------------------------------------
     def wait_for_change(self, timeout: float) -> None:
         try:
@@ -237,29 +220,23 @@ class ReconnectingQueue(TaskQueue):
             return
         self.outage.back()
 
-    # ---- the workers registry and read-only views: advisory, not retried (a beat missed in an outage
-    # is made up by the next one; the presence thread logs nothing per failed beat) -----------------------
-    def register_worker(self, info: WorkerInfo, forget_after_seconds: float) -> None:
-        self.queue.register_worker(info, forget_after_seconds)
-
-    def beat_worker(self, beat: WorkerBeat) -> bool:
-        return self.queue.beat_worker(beat)
-
-    def list_workers(self, seen_within_seconds: float) -> list[WorkerRecord]:
-        return self.queue.list_workers(seen_within_seconds)
-
-    def status_counts(self) -> list[StatusCount]:
-        return self.queue.status_counts()
-
-    def fleet_overview(self, within_seconds: float) -> FleetOverview:
-        return self.queue.fleet_overview(within_seconds)
-
-    def list_runs(self, limit: int, offset: int = 0, status: Optional[str] = None) -> list[RunSummary]:
-        return self.queue.list_runs(limit, offset, status)
-
-    def task_durations(self, bounds: Sequence[float]) -> list[DurationBucket]:
-        return self.queue.task_durations(bounds)
-
+    # ---- everything else, by name ------------------------------------------------------------------
     def __getattr__(self, name: str) -> Any:
-        """Anything else (a backend's own attributes, e.g. `target` in tests) is the wrapped queue's."""
-        return getattr(self.queue, name)
+        """The wrapped queue's `name`: retried (`RETRIED`), tried once (`ADVISORY`), or as it is (the
+        workers registry, the read-only views, `close`, a backend's own attributes such as `target`)."""
+        if name == "queue":  # not set yet (a copy being made): no wrapped queue to look in
+            raise AttributeError(name)
+        target = getattr(self.queue, name)
+        if name in RETRIED:
+            stop: threading.Event = getattr(self, RETRIED[name])
+
+            @functools.wraps(target)
+            def retried(*args: Any, **kwargs: Any) -> Any:
+                return self._retry(lambda: target(*args, **kwargs), stop)
+            return retried
+        if name in ADVISORY:
+            @functools.wraps(target)
+            def once(*args: Any, **kwargs: Any) -> bool:
+                return self._once(lambda: target(*args, **kwargs))
+            return once
+        return target

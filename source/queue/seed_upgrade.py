@@ -89,7 +89,7 @@ class SeedTable:
     def copy_rows(self, conn: sqlite3.Connection) -> int:
         """Every row of the old table into the new one, dependencies as edges; then the old table goes.
         Returns how many rows were copied."""
-        rows = [dict(zip(["rowid", *self.columns], values)) for values in conn.execute(
+        rows = [dict(zip(["rowid", *self.columns], values, strict=True)) for values in conn.execute(
             f"SELECT rowid, {', '.join(self.columns)} FROM {PENDING_TABLE} ORDER BY rowid")]
         now = utc_now()
         converted = [convert_row(row, now) for row in rows]

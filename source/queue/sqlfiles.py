@@ -34,7 +34,7 @@ def named_queries(relative_path: str) -> dict[str, NamedQuery]:
     text = (SQL_DIR / relative_path).read_text(encoding="utf-8")
     parts = _NAME_HEADER.split(text)
     queries: dict[str, NamedQuery] = {}
-    for name, body in zip(parts[1::2], parts[2::2]):
+    for name, body in zip(parts[1::2], parts[2::2], strict=True):
         lines = body.strip().splitlines()
         comments = [line.lstrip()[2:].strip() for line in lines if line.lstrip().startswith("--")]
         sql = "\n".join(line for line in lines if not line.lstrip().startswith("--")).strip().rstrip(";")
@@ -115,7 +115,7 @@ def newer_schema_message(where: str, version: int, dialect: str) -> str:
             f"({latest_version(dialect)}): upgrade the tool; nothing was changed")
 
 
-# Moves a `tasks` table in the original tool's shape aside before the numbered migrations run (the rows
+# Moves a `tasks` table in the legacy shape (docs/MIGRATING.md) aside before the numbered migrations run (the rows
 # are copied in by 100_seed_compat.sql). Run by every migration and first in `install_sql()`.
 SEED_BEFORE_MIGRATIONS = SQL_DIR / "postgres" / "seed" / "before_migrations.sql"
 

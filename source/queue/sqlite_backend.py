@@ -25,8 +25,8 @@ from typing import Iterator, Optional, Sequence
 
 from .base import Migration, TaskQueue
 from .connections import ThreadConnections
-from .fleet import (DurationBucket, FleetOverview, RunSummary, StatusCount, WorkerBeat, WorkerInfo,
-                    WorkerRecord, run_summaries)
+from .fleet import (DurationBucket, EventCount, FleetOverview, RunFilter, RunSummary, StatusCount, WorkerBeat,
+                    WorkerInfo, WorkerRecord, cumulative_durations, run_summaries)
 from .model import Claim, DatabaseUnavailable, InvalidTask, NewTask, QueueError, SchemaTooNew, Task
 from .rows import after, parse_params, parse_timestamp, task_from_row, to_db_text, utc_now
 from .seed_upgrade import SeedTable, has_table
@@ -134,8 +134,8 @@ class SqliteQueue(TaskQueue):
     # ---- set-up -----------------------------------------------------------------------------------
     def migrate(self) -> Migration:
         """Apply sql/sqlite/NNN_*.sql not yet recorded in queue_migrations, in one immediate transaction
-        (several processes starting at once apply each version exactly once). The original tool's queue
-        is upgraded in the same transaction, after a backup copy (seed_upgrade.py); a schema newer than
+        (several processes starting at once apply each version exactly once). A legacy queue
+        (docs/MIGRATING.md) is upgraded in the same transaction, after a backup copy (seed_upgrade.py); a schema newer than
         these files is refused, unchanged."""
         applied_now = []
         with self._write() as conn:
@@ -195,10 +195,26 @@ class SqliteQueue(TaskQueue):
 
     def cancel(self, task_id: str, reason: str = "cancelled by user") -> int:
         with self._write() as conn:
-            before = conn.total_changes  # counts the rows the cascade trigger changes too
+            # the rows the cascade trigger cancelled too, as the event counters saw them (181_task_events.sql)
+            before = conn.execute(QUERIES["cancelled_count"]).fetchone()[0]
             conn.execute(QUERIES["cancel"], {"task_id": task_id, "reason": reason,
                                              "now": to_db_text(utc_now())})
-            return conn.total_changes - before
+            return conn.execute(QUERIES["cancelled_count"]).fetchone()[0] - before
+
+    def retry(self, task_id: str, note: str = "retried") -> int:
+        with self._write() as conn:
+            ids = [row[0] for row in conn.execute(QUERIES["retry_reach"], {"task_id": task_id})]
+            if not ids:
+                return 0
+            values = {"ids": json.dumps(ids), "note": note, "now": to_db_text(utc_now())}
+            conn.execute(QUERIES["retry_awaiting"], values)
+            conn.execute(QUERIES["retry_queued"], values)
+            return len(ids)
+
+    def requeue_expired(self, task_id: str, note: str = "requeued") -> int:
+        with self._write() as conn:
+            return conn.execute(QUERIES["requeue_expired"], {"task_id": task_id, "note": note,
+                                                               "now": to_db_text(utc_now())}).rowcount
 
     def pending_count(self, task_types: Optional[Sequence[str]] = None) -> int:
         [row] = self._read("pending_count", {"task_types": types_json(task_types)})
@@ -246,6 +262,9 @@ class SqliteQueue(TaskQueue):
 
     def set_progress(self, claim: Claim, progress: float, message: str = "") -> bool:
         return self._fenced("progress", claim, progress=float(progress), message=message)
+
+    def record_thumbnail(self, claim: Claim, thumbnail_url: str) -> bool:
+        return self._fenced("record_thumbnail", claim, thumbnail_url=thumbnail_url)
 
     def record_ignored_keys(self, claim: Claim, keys: Sequence[str]) -> bool:
         return self._fenced("record_ignored_keys", claim, keys=json.dumps(list(keys)) if keys else None)
@@ -311,13 +330,27 @@ class SqliteQueue(TaskQueue):
         oldest = parse_timestamp(row["oldest_queued_at"])
         return FleetOverview.from_row(row, None if oldest is None else (now - oldest).total_seconds())
 
-    def list_runs(self, limit: int, offset: int = 0, status: Optional[str] = None) -> list[RunSummary]:
+    def list_runs(self, limit: int, offset: int = 0, status: Optional[str] = None,
+                  where: Optional[RunFilter] = None) -> list[RunSummary]:
         conn = self._connections.get()
-        roots = [task_from_row(dict(row)) for row in conn.execute(QUERIES["list_roots"], {
-            "status": status, "limit": max(0, int(limit)), "offset": max(0, int(offset))})]
+        where = where or RunFilter()
+        page = {"status": where.status or status, "limit": max(0, int(limit)), "offset": max(0, int(offset))}
+        if where.narrows:
+            since = None if where.since_seconds is None else to_db_text(after(utc_now(), -where.since_seconds))
+            rows = conn.execute(QUERIES["list_roots_filtered"], dict(
+                page, task_type=where.task_type, project_id=where.project_id, since=since, search=where.search))
+        else:
+            rows = conn.execute(QUERIES["list_roots"], page)
+        roots = [task_from_row(dict(row)) for row in rows]
         run_ids = sorted({root.run_id for root in roots if root.run_id})
         counts = [dict(row) for row in conn.execute(QUERIES["run_counts"], {"run_ids": json.dumps(run_ids)})]
         return run_summaries(roots, counts)
+
+    def event_counts(self) -> list[EventCount]:
+        return [EventCount.from_row(row) for row in self._connections.get().execute(QUERIES["event_counts"])]
+
+    def duration_counts(self) -> list[DurationBucket]:
+        return cumulative_durations(self._connections.get().execute(QUERIES["duration_counts"]).fetchall())
 
     def task_durations(self, bounds: Sequence[float]) -> list[DurationBucket]:
         rows = self._connections.get().execute(QUERIES["task_durations"], {

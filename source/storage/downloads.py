@@ -1,8 +1,12 @@
 """Inputs given as http(s) URLs: downloaded with a timeout and a size limit into a given folder.
 
 A partial download never takes the final name (written to *.partial, renamed when complete).
-Connection errors, timeouts, 429 and 5xx answers are tried again a few times with back-off (an output
-of an earlier row may sit in a storage bucket behind a busy gateway); other answers fail at once.
+Timeouts, dropped connections, 429 and 5xx answers are tried again a few times with back-off (an output
+of an earlier row may sit in a storage bucket behind a busy gateway), and the task after that is retried
+too (DownloadError is transient). A host that does not exist or refuses the connection is tried once more
+after a moment and then is UnreachableURL: the task fails at once, since retrying it later rarely helps
+and a person must fix the URL. Other answers fail at once. Messages name the URL with its port, never
+its credentials or query.
 """
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ from urllib.parse import urlparse
 
 import requests
 
-from ..errors import TransientError
+from ..errors import TransientError, UserError
 from ..retry import Backoff, retrying
 from .outputs import safe_name
 
@@ -22,6 +26,7 @@ DEFAULT_TIMEOUT_S = 60.0
 DEFAULT_MAX_BYTES = 2 * 1024**3  # 2 GiB
 DEFAULT_RETRIES = 2               # tries after the first, for transient failures only
 RETRY_DELAY_S = 1.0               # doubled each time
+UNREACHABLE_RETRIES = 1           # a refused connection or an unknown host: one more try, then fail
 
 log = logging.getLogger(__name__)
 
@@ -35,13 +40,36 @@ class _Transient(DownloadError):
     """A failure worth another try (no answer, 429, 5xx)."""
 
 
+class _Unreachable(_Transient):
+    """No connection at all: the host is unknown or refused it."""
+
+
+class UnreachableURL(UserError):
+    """A URL whose host does not exist or refuses connections (after one more try): the task fails at once."""
+
+
+# what requests says when no connection was made (the name did not resolve, or the port refused it)
+_NO_CONNECTION = (("Name or service not known", "unknown host"), ("nodename nor servname", "unknown host"),
+                  ("Temporary failure in name resolution", "unknown host"), ("NameResolutionError", "unknown host"),
+                  ("No address associated with hostname", "unknown host"),
+                  ("Connection refused", "connection refused"))
+
+
 def is_url(value: object) -> bool:
     return isinstance(value, str) and value.split("://", 1)[0].lower() in ("http", "https")
 
 
 def _display(url: str) -> str:
+    """The URL as messages show it: scheme, host, port and path; no user:password, no query tokens."""
     parsed = urlparse(url)
-    return f"{parsed.scheme}://{parsed.hostname or ''}{parsed.path}"  # no user:password, no query tokens
+    host = parsed.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = f":{parsed.port}" if parsed.port is not None else ""
+    except ValueError:
+        port = ""
+    return f"{parsed.scheme}://{host}{port}{parsed.path}"
 
 
 def download_url(url: str, dest_dir: Path, *, timeout: float = DEFAULT_TIMEOUT_S,
@@ -56,9 +84,19 @@ def download_url(url: str, dest_dir: Path, *, timeout: float = DEFAULT_TIMEOUT_S
     if target.is_file():
         return target
     backoff = Backoff(attempts=retries + 1, first_delay=retry_delay, max_delay=60.0)
+    unreachable = [0]
+
+    def worth_another_try(exc: BaseException) -> bool:
+        if isinstance(exc, _Unreachable):
+            unreachable[0] += 1
+            return unreachable[0] <= UNREACHABLE_RETRIES
+        return isinstance(exc, _Transient)
+
     try:
         retrying(lambda: _fetch(url, target, timeout=timeout, max_bytes=max_bytes), backoff,
-                 should_retry=lambda exc: isinstance(exc, _Transient), logger=log)
+                 should_retry=worth_another_try, logger=log)
+    except _Unreachable as exc:
+        raise UnreachableURL(str(exc)) from None
     except _Transient as exc:
         raise DownloadError(str(exc)) from None
     return target
@@ -84,6 +122,12 @@ def _fetch(url: str, target: Path, *, timeout: float, max_bytes: int) -> None:
                         raise DownloadError(f"download refused: {_display(url)} exceeds the "
                                             f"{max_bytes}-byte limit")
                     fh.write(chunk)
+    except requests.ConnectionError as exc:
+        partial.unlink(missing_ok=True)
+        reason = next((why for text, why in _NO_CONNECTION if text in str(exc)), None)
+        if reason is not None:
+            raise _Unreachable(f"download failed: {_display(url)}: {reason}") from None
+        raise _Transient(f"download failed: {_display(url)} did not answer ({type(exc).__name__})") from None
     except requests.RequestException as exc:
         partial.unlink(missing_ok=True)
         raise _Transient(f"download failed: {_display(url)} did not answer ({type(exc).__name__})") from None

@@ -1,13 +1,15 @@
 """Where a finished task's artefact ends up, the output_location written on its row, and file names.
 
 Local mode: the file stays where the handler wrote it (under the output folder) and the row gets its
-absolute path. Web-app mode (PUBLIC_DIR, as the original tool's SQLite mode): a final artefact moves to
+absolute path. Web-app mode (PUBLIC_DIR; docs/MIGRATING.md): a final artefact moves to
 <PUBLIC_DIR>/files/ and the row gets `files/<name>`, a URL relative to a site serving PUBLIC_DIR (work
-files of a run stay where they are). Supabase mode: the file is uploaded to the bucket as
+files of a run stay where they are, and so does an artefact a row wrote to a folder of its own choosing,
+`output_dir`: its absolute path is recorded and the log says why). Supabase mode: the file is uploaded to the bucket as
 {task_id}/{file} and the row gets the URL.
 """
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
@@ -18,6 +20,8 @@ from ..config import Settings
 from ..errors import InvalidParams, UserError
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+log = logging.getLogger(__name__)
 
 
 def safe_name(text: str) -> str:
@@ -37,6 +41,12 @@ def publish_output(settings: Settings, task_id: str, location: Optional[str]) ->
 
         return upload_output(settings, task_id, path)
     if settings.public_path is not None and not _inside(path.resolve(), settings.work_path):
+        if path.resolve().parent != settings.output_path.resolve() and not _inside(path.resolve(),
+                                                                                 settings.public_path):
+            # the row chose its own folder (output_dir): the artefact stays where it asked
+            log.info("PUBLIC_DIR: %s stays in the folder the row asked for (output_dir); only artefacts of "
+                     "the output folder move to %s", path, settings.public_path / PUBLIC_FILES)
+            return str(path.resolve())
         return publish_to_public_dir(settings.public_path, path)
     return str(path.resolve())
 
@@ -59,7 +69,7 @@ def publish_to_public_dir(public_dir: Path, path: Path) -> str:
 def absolute_location(location: Optional[str], base_dir: Path, public_dir: Optional[Path] = None) -> Optional[str]:
     """A row's output_location as something to open: URLs unchanged, paths absolute. A relative one is
     relative to `base_dir` (the database file's folder), except `files/...`, relative to the public folder
-    (`public_dir`, else <base_dir>/public, where the original tool kept its outputs)."""
+    (`public_dir`, else <base_dir>/public, the legacy outputs folder)."""
     if not location or "://" in location:
         return location
     path = Path(location)
@@ -108,13 +118,28 @@ def prepare_output_folder(path: Optional[str], flag: str) -> Optional[str]:
     return str(folder)
 
 
+def output_folder(settings: Settings, folder: str, field: str) -> Path:
+    """A folder a row names for its final artefacts (`output_dir`): an existing writable folder, or one
+    inside the worker's output, work or public folder, created when missing (nothing is created
+    elsewhere); else InvalidParams naming `field`."""
+    given = Path(os.path.expanduser(folder))
+    if given.is_absolute() and given.is_dir():
+        return check_output_folder(str(given), field)
+    try:
+        path = folder_inside_outputs(settings, folder, field)
+    except InvalidParams:
+        raise InvalidParams(f"{field} is not an existing folder: {folder} (one inside the worker's output folder "
+                            f"{settings.output_path} is created when missing)", field=field) from None
+    path.mkdir(parents=True, exist_ok=True)
+    return check_output_folder(str(path), field)
+
+
 def folder_inside_outputs(settings: Settings, folder: str, field: str, base: Optional[Path] = None) -> Path:
     """A folder a task names for its artefacts: relative to `base` (default: the output folder), or
     absolute inside the output, work or public folder; else InvalidParams naming `field`."""
     given = Path(os.path.expanduser(folder))
     path = (given if given.is_absolute() else (base or settings.output_path) / given).resolve()
-    roots = [settings.output_path, settings.work_path] + ([settings.public_path] if settings.public_path else [])
-    if not any(_inside(path, root) for root in roots):
+    if not any(_inside(path, root) for root in settings.output_roots):
         raise InvalidParams(f"{field} must be inside the worker's output folder {settings.output_path} (or "
                             f"relative to it), got {folder}", field=field)
     return path

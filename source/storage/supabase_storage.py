@@ -5,8 +5,10 @@ type of the file. The row gets the bucket's public URL, or a signed URL when
 `settings.supabase_signed_url_seconds > 0` (private buckets).
 
 Uploads retry on connection errors, timeouts, 429 and 5xx answers with exponential back-off; any other
-answer (bucket missing, key refused, ...) fails at once. A failed upload raises `UploadError` with a
-message a person understands (never the key); the local file is not touched, so nothing is lost.
+answer (bucket missing, key refused, ...) is not tried again. A failed upload raises an `UploadError`
+(source/errors.py) with a message a person understands (never the key), of the kind that says what
+happens to the row: `UploadUnanswered` (retried), `UploadRefused` (this worker's storage settings: the row
+goes back) or `UnstorableName`; the local file is not touched, so nothing is lost.
 
 Speaks the Storage HTTP API directly (`POST /storage/v1/object/{bucket}/{path}` with the raw body,
 `POST /storage/v1/object/sign/{bucket}/{path}`) so the file streams from disk and each attempt has a
@@ -25,6 +27,7 @@ from urllib.parse import quote
 import requests
 
 from ..config import Settings
+from ..errors import TransientError, UnstorableName, UploadError, UploadRefused, UploadUnanswered
 from ..retry import Backoff, retrying
 
 log = logging.getLogger(__name__)
@@ -43,10 +46,6 @@ _CONTENT_TYPES = {
     ".json": "application/json",
     ".safetensors": "application/octet-stream",
 }
-
-
-class UploadError(RuntimeError):
-    """The artefact could not be stored; the message names the file and the bucket, never the key."""
 
 
 @dataclass(frozen=True)
@@ -76,7 +75,7 @@ def object_path(task_id: str, file_name: str) -> str:
     """`{task_id}/{file}`; neither part may climb or nest (they come from rows and handlers)."""
     for part, what in ((task_id, "task id"), (file_name, "file name")):
         if not part or "/" in part or "\\" in part or part in (".", ".."):
-            raise UploadError(f"cannot store an object with {what} {part!r}")
+            raise UnstorableName(f"cannot store an object with {what} {part!r}")
     return f"{task_id}/{file_name}"
 
 
@@ -86,9 +85,9 @@ def _quoted(bucket: str, key: str) -> str:
 
 def _base_url(settings: Settings) -> str:
     if not settings.supabase_url:
-        raise UploadError("Supabase storage needs SUPABASE_URL")
+        raise UploadRefused("Supabase storage needs SUPABASE_URL")
     if not settings.supabase_service_key:
-        raise UploadError("Supabase storage needs SUPABASE_SERVICE_KEY")
+        raise UploadRefused("Supabase storage needs SUPABASE_SERVICE_KEY")
     return settings.supabase_url.rstrip("/") + "/storage/v1"
 
 
@@ -110,13 +109,14 @@ def _reason(response: requests.Response) -> str:
     return " ".join(str(text).split())[:200]
 
 
-class _TryAgain(Exception):
+class _TryAgain(TransientError):
     """No answer, or an answer worth another try (429, 5xx); the message says which."""
 
 
 def _with_retries(describe: str, send: Callable[[], requests.Response], policy: RetryPolicy,
                   sleep: Callable[[float], None]) -> requests.Response:
-    """Run `send` until a non-transient answer; raise UploadError after the last try."""
+    """Run `send` until a non-transient answer: UploadRefused for a refusal, UploadUnanswered after the
+    last try."""
     def once() -> requests.Response:
         try:
             response = send()
@@ -126,14 +126,14 @@ def _with_retries(describe: str, send: Callable[[], requests.Response], policy: 
             return response
         answer = f"HTTP {response.status_code} {_reason(response)}".strip()
         if not _is_transient(response.status_code):
-            raise UploadError(f"{describe} failed: {answer}")
+            raise UploadRefused(f"{describe} failed: {answer}")
         raise _TryAgain(answer)
 
     try:
         return retrying(once, policy.backoff, should_retry=lambda exc: isinstance(exc, _TryAgain), what=describe,
                         sleep=sleep, logger=log)
     except _TryAgain as exc:
-        raise UploadError(f"{describe} failed after {policy.attempts} tries: {exc}") from None
+        raise UploadUnanswered(f"{describe} failed after {policy.attempts} tries: {exc}") from None
 
 
 def public_url(settings: Settings, key: str) -> str:
@@ -153,7 +153,7 @@ def signed_url(settings: Settings, key: str, seconds: int, *, policy: RetryPolic
     try:
         relative = response.json()["signedURL"]
     except (ValueError, KeyError, TypeError):
-        raise UploadError(f"signing {settings.supabase_video_bucket}/{key} failed: "
+        raise UploadUnanswered(f"signing {settings.supabase_video_bucket}/{key} failed: "
                           f"the answer had no signedURL") from None
     # storage-api answers a path relative to /storage/v1 ("/object/sign/...?token=...").
     return relative if "://" in relative else base + "/" + relative.lstrip("/")

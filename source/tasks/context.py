@@ -17,8 +17,9 @@ from typing import Any, Callable, Optional, Sequence, Union
 from ..config import Settings
 from ..errors import InvalidParams, TaskCancelled
 from ..queue.model import Claim, NewTask, Status, Task
-from ..storage.downloads import DownloadError, is_url, resolve_input
+from ..storage.downloads import DownloadError, UnreachableURL, is_url, resolve_input
 from ..storage.outputs import readable_location, safe_name
+from ..storage.roots import read_problem
 
 
 @dataclass
@@ -49,6 +50,9 @@ class TaskContext:
     queue: Any = None                                  # the TaskQueue (for reading earlier rows)
     lost: threading.Event = field(default_factory=threading.Event)  # set when the row is no longer ours
     progress_sink: Optional[Callable[[float, str], None]] = None
+    # Asks the database, at that moment, whether this attempt still holds its claim (the worker's fenced
+    # heartbeat); None (a handler run outside a worker): always.
+    claim_check: Optional[Callable[[], bool]] = None
     log: logging.LoggerAdapter = field(
         default_factory=lambda: logging.LoggerAdapter(logging.getLogger("task"), {}))
 
@@ -87,6 +91,25 @@ class TaskContext:
         if self.progress_sink is not None:
             self.progress_sink(progress, message)
 
+    @property
+    def attempt_tag(self) -> str:
+        """A name part of this attempt's own (worker and attempt): its files never collide with another's."""
+        return safe_name(f"{self.claim.worker_id}-{self.claim.attempt}")
+
+    def publish_file(self, source: Path, target: Path) -> Path:
+        """Move this attempt's file into place, only while the attempt still holds its claim (asked at this
+        moment); else the file is discarded and TaskCancelled raised."""
+        self.check_cancelled()
+        if self.claim_check is not None and not self.claim_check():
+            self.lost.set()
+            Path(source).unlink(missing_ok=True)
+            raise TaskCancelled(f"task {self.task.id}: this attempt no longer holds its claim; its file is "
+                                "not published")
+        import os
+
+        os.replace(source, target)
+        return Path(target)
+
     def check_cancelled(self) -> None:
         if self.lost.is_set():
             raise TaskCancelled(f"task {self.task.id} was cancelled or lost its lease")
@@ -117,6 +140,10 @@ class TaskContext:
             value = self._earlier_output(field, task_id)
         if not isinstance(value, str) or not value.strip():
             raise InvalidParams(f"{field} must be a file path or URL, got {value!r}", field=field)
+        problem = read_problem(self.settings, value.strip())
+        if problem:
+            what = f"the output of task {task_id}" if task_id else field
+            raise InvalidParams(f"{field}: {what} {problem}", field=field)
         value = readable_location(self.settings, value.strip())
         if not is_url(value) and not Path(value).expanduser().is_file():
             what = f"the output of task {task_id} is missing" if task_id else "file not found"
@@ -124,7 +151,17 @@ class TaskContext:
         try:
             return resolve_input(value, dest)
         except DownloadError as exc:
-            raise DownloadError(f"{field}: {exc}") from None
+            raise DownloadError(f"{self.said_as(field)}: {exc}") from None
+        except UnreachableURL as exc:
+            raise UnreachableURL(f"{self.said_as(field)}: {exc}", field=field) from None
+
+    def said_as(self, field: str) -> str:
+        """A params field as the person who queued the row wrote it: the flag of a workflow's command
+        and the row's key (`--input_images #2 (input_image_paths_resolved[1])`), or the key alone."""
+        from .params import flag_of
+
+        said = flag_of(type(self.params), field) if self.params is not None else None
+        return f"{said} ({field})" if said else field
 
     def _earlier_output(self, field: str, task_id: str) -> str:
         task = self.get_task(task_id)

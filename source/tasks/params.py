@@ -19,18 +19,21 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal, Optional, Union, get_args, get_origin
 
 import annotated_types
-from pydantic import AfterValidator, AliasChoices, BaseModel, BeforeValidator, ConfigDict, ValidationError, \
-    ValidationInfo, model_validator
+from pydantic import AfterValidator, AliasChoices, BaseModel, BeforeValidator, ConfigDict, GetCoreSchemaHandler, \
+    ValidationError, ValidationInfo, model_validator
 from pydantic.fields import FieldInfo
+from pydantic_core import CoreSchema, core_schema
 
 from ..config import Settings, options
 from ..engines.models import lookup_model
 from ..errors import InvalidParams, UserError
 from ..media.frames import WAN_FPS, parse_resolution, snap_resolution
+from ..storage.roots import inside, read_problem, write_problem
 
 # ---- limits --------------------------------------------------------------------------------------------
 # Sizes that cost GPU memory or time (resolution, frames, steps, upscale, sleep) are bounded by settings
@@ -44,12 +47,6 @@ def settings_of(info: Any) -> Any:
     """The Settings a model is validated with (limits, folders), or None."""
     context = getattr(info, "context", None) or {}
     return context.get("settings")
-
-
-def from_command_line(info: Any) -> bool:
-    """The model is validated from a command's flags (`Params.parse(..., command_line=True)`)."""
-    context = getattr(info, "context", None) or {}
-    return bool(context.get("command_line"))
 
 
 def _shown(value: Any) -> str:
@@ -79,7 +76,8 @@ def check_resolution(width: int, height: int, settings: Optional[Settings], fiel
 
 @dataclass(frozen=True)
 class LimitedBy:
-    """Field metadata: the value is at most the setting `name` (shown in the parameter reference)."""
+    """Field metadata: the value is at most the setting `name`, checked after the field's own validation
+    and shown in the parameter reference: `frames: Annotated[Int, LimitedBy("max_frames")]`."""
 
     name: str
 
@@ -88,12 +86,15 @@ class LimitedBy:
         option = options()[self.name]
         return f"<= {option.env} ({_shown(option.default)})"
 
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        def check(value: Any, info: ValidationInfo) -> Any:
+            # a number is checked here; a resolution's two limits are checked by its own validator
+            # (check_resolution), the marker only names them in the reference
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                return check_limit(value, self.name, settings_of(info), info.field_name or "")
+            return value
 
-def limited(base: Any, setting: str) -> Any:
-    """`base` (Int, Number) bounded above by the setting `setting`: `frames: limited(Int, "max_frames")`."""
-    return Annotated[base, LimitedBy(setting),
-                     AfterValidator(lambda value, info: check_limit(value, setting, settings_of(info),
-                                                                    info.field_name))]
+        return core_schema.with_info_after_validator_function(check, handler(source))
 
 
 # ---- field types -------------------------------------------------------------------------------------------
@@ -114,7 +115,10 @@ def _as_int(value: Any) -> int:
 def _as_number(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError(f"must be a number, got {value!r}")
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer with hundreds of digits
+        raise ValueError(f"must be a finite number, got an integer of {len(str(abs(value)))} digits") from None
     if not math.isfinite(number):
         raise ValueError(f"must be a finite number, got {value!r}")
     return number
@@ -140,7 +144,7 @@ def _model_frame_rate(value: Any) -> int:
 
 
 Int = Annotated[int, BeforeValidator(_as_int)]
-# The original tool's `fps_helpers`: guides, masks and outputs run at the model's frame rate, its one value.
+# Guides, masks and outputs run at the model's frame rate: one value per model.
 ModelFrameRate = Annotated[int, BeforeValidator(_model_frame_rate)]
 Number = Annotated[float, BeforeValidator(_as_number)]
 Flag = Annotated[bool, BeforeValidator(_as_flag)]
@@ -171,8 +175,46 @@ def _lora_strength(value: Any) -> Any:
 LoraStrength = Annotated[Union[float, tuple[float, ...]], BeforeValidator(_lora_strength)]
 
 
+class Choice:
+    """Field metadata for a `Literal[...]` field: a value outside it is refused with the values listed
+    (`curve_type: Annotated[Easing, Choice()]`)."""
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        values = get_args(source)
+
+        def check(value: Any) -> Any:
+            if value not in values:
+                raise ValueError(f"must be one of {', '.join(values)}, got {value!r}")
+            return value
+
+        return core_schema.no_info_before_validator_function(check, handler(source))
+
+
+@dataclass(frozen=True)
+class Location:
+    """Field metadata: an input given as a path or http(s) URL, a non-empty string (`<field> must be
+    <kind> path or URL, got None`); whether the file exists is the worker's question
+    (`TaskContext.local_file`). optional=True: null and "" mean "not given" (None). Written
+    `Annotated[str, Location("an image")]` or `Annotated[Optional[str], Location(optional=True)]`."""
+
+    kind: str = "a file"
+    optional: bool = False
+
+    def check(self, value: Any, info: ValidationInfo) -> Optional[str]:
+        """The stripped value, which the row may read (`ReadPath`'s rule), or None when not given."""
+        if self.optional and (value is None or value == ""):
+            return None
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError(f"must be {self.kind} path or URL, got {value!r}")
+        return _readable(value.strip(), info)
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.with_info_before_validator_function(self.check, handler(source))
+
+
 def choice(*values: str) -> Any:
-    """A string that must be one of `values` (message lists them)."""
+    """A string that must be one of `values` (message lists them), for a type made at run time;
+    in an annotation, `Annotated[Literal[...], Choice()]` is what static analysis reads."""
 
     def check(value: Any) -> str:
         if value not in values:
@@ -187,19 +229,54 @@ def aliases(name: str, *others: str) -> AliasChoices:
     return AliasChoices(name, *others)
 
 
+# ---- paths a row names (source/storage/roots.py) ---------------------------------------------------------
+# Checked whenever the model is validated with settings: at enqueue with the client's, and when a worker
+# claims the row with its own (a row written past the client fails there, with the same line).
+
+
+def _readable(value: Any, info: ValidationInfo) -> Any:
+    """An input path: an http(s) URL or a file inside the input folders."""
+    settings = settings_of(info)
+    if settings is not None and isinstance(value, str) and value.strip():
+        problem = read_problem(settings, value.strip())
+        if problem:
+            raise ValueError(problem)
+    return value
+
+
+def _writable(value: Any, info: ValidationInfo) -> Any:
+    """A path the task writes to: inside the worker's output folders."""
+    settings = settings_of(info)
+    if settings is not None and isinstance(value, str) and value.strip():
+        problem = write_problem(settings, value.strip())
+        if problem:
+            raise ValueError(problem)
+    return value
+
+
+def _lora_readable(value: Any, info: ValidationInfo) -> Any:
+    """A LoRA: an http(s) URL, a name inside the LoRA folder, or a file the row may read."""
+    settings = settings_of(info)
+    if settings is None or not isinstance(value, str) or not value.strip():
+        return value
+    folders = [settings.lora_path.resolve(), settings.models_path.resolve()]
+    if inside((settings.lora_path / value.strip()).resolve(), folders):
+        return value
+    problem = read_problem(settings, value.strip(), extra_roots=folders)
+    if problem:
+        raise ValueError(problem.replace("input folders (", "input folders or the LoRA folder (", 1))
+    return value
+
+
+# A path the row's task reads (or an http(s) URL); a path it writes; a LoRA file, name or URL.
+ReadPath = Annotated[str, BeforeValidator(_as_text), AfterValidator(_readable)]
+WritePath = Annotated[str, BeforeValidator(_as_text), AfterValidator(_writable)]
+LoraPath = Annotated[str, BeforeValidator(_as_text), AfterValidator(_lora_readable)]
+
+
 def location(kind: str = "a file", *, optional: bool = False) -> Any:
-    """An input given as a path or http(s) URL: a non-empty string (`<field> must be <kind> path or
-    URL, got None`). Whether the file exists is the worker's question (`TaskContext.local_file`).
-    optional=True: null and "" mean "not given" (None)."""
-
-    def check(value: Any) -> Optional[str]:
-        if optional and (value is None or value == ""):
-            return None
-        if not isinstance(value, str) or not value.strip():
-            raise ValueError(f"must be {kind} path or URL, got {value!r}")
-        return value.strip()
-
-    return Annotated[Optional[str] if optional else str, BeforeValidator(check)]
+    """`Annotated[str, Location(kind)]` (or Optional), for a type made at run time."""
+    return Annotated[Optional[str] if optional else str, Location(kind, optional)]
 
 
 def _resolution(value: Any, info: ValidationInfo, snapped: bool) -> str:
@@ -215,8 +292,10 @@ def _resolution(value: Any, info: ValidationInfo, snapped: bool) -> str:
 
 # "WxH" or [W, H], kept as given (written back as "WxH"), within the resolution limits. `RenderResolution`
 # must also stay at least 16x16 once floored to multiples of 16, as the render bridge floors it (source/media/frames.py).
-Resolution = Annotated[str, BeforeValidator(lambda value, info: _resolution(value, info, snapped=False))]
-RenderResolution = Annotated[str, BeforeValidator(lambda value, info: _resolution(value, info, snapped=True))]
+RESOLUTION_LIMITS = (LimitedBy("max_resolution_side"), LimitedBy("max_resolution_pixels"))
+Resolution = Annotated[str, *RESOLUTION_LIMITS, BeforeValidator(lambda value, info: _resolution(value, info, snapped=False))]
+RenderResolution = Annotated[str, *RESOLUTION_LIMITS,
+                             BeforeValidator(lambda value, info: _resolution(value, info, snapped=True))]
 
 
 def _model_name(value: Any, info: ValidationInfo) -> str:
@@ -254,7 +333,10 @@ _BOUND_WORDS = {"greater_than_equal": (">=", "ge"), "greater_than": (">", "gt"),
 def first_error(exc: ValidationError) -> tuple[str, Optional[str]]:
     """The first problem of a ValidationError as (one line, field path)."""
     error = exc.errors(include_url=False)[0]
-    where = field_path(tuple(p for p in error["loc"] if p != "__root__"))
+    loc = tuple(p for p in error["loc"] if p != "__root__")
+    if len(loc) >= 2 and loc[-1] == "[key]":  # a dict's key (a LoRA's path): the dict, then "key"
+        loc = loc[:-2] + ("key",)
+    where = field_path(loc)
     kind, ctx, value = error["type"], error.get("ctx") or {}, error.get("input")
     cause = ctx.get("error")
     if isinstance(cause, UserError):          # a validator's own complete message
@@ -291,17 +373,18 @@ class Params(BaseModel):
     error_class: ClassVar[type[InvalidParams]] = InvalidParams
 
     @classmethod
-    def parse(cls, raw: Any, settings: Any = None, *, prefix: Optional[str] = None, command_line: bool = False):
-        """The validated object, or InvalidParams naming the field (`prefix.` before nested names).
-        `command_line`: the values come from a command's flags, not from a row (a row may also use the
-        original tool's shapes: `from_command_line`)."""
+    def parse(cls, raw: Any, settings: Any = None, *, prefix: Optional[str] = None):
+        """The validated object, or InvalidParams naming the field (`prefix.` before nested names). Values
+        from a command's flags and from a row are read by the same rules."""
         if isinstance(raw, cls):
             return raw
         if not isinstance(raw, dict):
             name = prefix or "params"
             raise cls.error_class(f"{name} must be a JSON object, got {type(raw).__name__}", field=prefix)
         try:
-            return cls.model_validate(raw, context={"settings": settings, "command_line": command_line})
+            return cls.model_validate(raw, context={"settings": settings})
+        except OverflowError as exc:  # a number too large for a float, met outside the field types
+            raise cls.error_class(f"{prefix or 'params'}: a number is too large ({exc})", field=prefix) from None
         except ValidationError as exc:
             message, where = first_error(exc)
             if prefix:
@@ -350,12 +433,32 @@ class Params(BaseModel):
         return type(exc)(message, field=flag)
 
 
-def flag(name: str) -> dict:
-    """Field metadata naming the command-line flag a field is given with: Field(..., json_schema_extra=flag("--seed"))."""
-    return {"flag": name}
+def flag(name: str, *others: str, metavar: Optional[str] = None, unit: Optional[str] = None,
+         path: bool = False, exists: bool = False, folder: bool = False, cli_default: Any = None,
+         cli_reason: Optional[str] = None) -> dict:
+    """Field metadata: the command-line flag a field is given with (`Field(..., json_schema_extra=flag("--seed"))`)
+    and how source/tasks/command_line.py makes the option: other flag names (`others`), the `metavar`,
+    the `unit` shown in the help, `path` (a local path made absolute; URLs kept), `exists` (and the file
+    must exist), `folder` (an output folder, created). The help, type, range and default come from the
+    field itself. `cli_default` (with `cli_reason`, shown in --help) only where a command line really
+    needs another default than a row."""
+    meta: dict[str, Any] = {"flag": name}
+    if others:
+        meta["flags"] = (name, *others)
+    for key, text in (("metavar", metavar), ("unit", unit), ("cli_reason", cli_reason)):
+        if text is not None:
+            meta[key] = text
+    for key, switch in (("path", path), ("exists", exists), ("folder", folder)):
+        if switch:
+            meta[key] = True
+    if cli_default is not None:
+        if not cli_reason:
+            raise TypeError(f"{name}: a cli_default needs its cli_reason (why the command line differs from a row)")
+        meta["cli_default"] = cli_default
+    return meta
 
 
-# Keys of a row in the original tool's format that the queue itself reads: params.task_id is the row's id
+# Keys of a legacy row (docs/MIGRATING.md) that the queue itself reads: params.task_id is the row's id
 # and params.project_id its owner (source/queue/sql/*/100_seed_compat.sql). Never reported as ignored.
 ROW_KEYS = frozenset({"task_id", "project_id"})
 
@@ -374,7 +477,12 @@ class TaskParams(Params):
 
     @model_validator(mode="before")
     @classmethod
-    def _unset_and_missing(cls, data: Any) -> Any:
+    def _current_shape(cls, data: Any) -> Any:
+        """The original tool's shapes converted (source/tasks/original_keys.py: the one place), then null
+        and missing keys as the type reads them."""
+        from .original_keys import current_shape
+
+        data = current_shape(cls, data)
         if not isinstance(data, dict):
             return data
         if cls.null_is_unset:
@@ -412,6 +520,27 @@ def accepted_names(model: type[Params]) -> list[str]:
     return names
 
 
+def flag_of(model: type, field: str) -> Optional[str]:
+    """The command-line flag of a field (looked up in nested params models too), with the item's number
+    for a list item: `input_image_paths_resolved[1]` -> `--input_images #2`. None without one."""
+    match = re.match(r"^(\w+)(?:\[(\d+)\])?$", field.strip())
+    if match is None or not (isinstance(model, type) and issubclass(model, Params)):
+        return None
+    name, index = match.group(1), match.group(2)
+    pending, seen = [model], set()
+    while pending:
+        current = pending.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        info = current.model_fields.get(name)
+        extra = info.json_schema_extra if info is not None else None
+        if isinstance(extra, dict) and isinstance(extra.get("flag"), str):
+            return extra["flag"] + (f" #{int(index) + 1}" if index is not None else "")
+        pending += [nested for other in current.model_fields if (nested := _nested_model(current, other))]
+    return None
+
+
 def _nested_model(model: type[Params], name: str) -> Optional[type[Params]]:
     info = model.model_fields.get(name)
     pending = [info.annotation] if info is not None else []
@@ -424,9 +553,9 @@ def _nested_model(model: type[Params], name: str) -> Optional[type[Params]]:
 
 
 def ignored_key_hint(model: type[Params], key: str) -> str:
-    """`key (did you mean <closest accepted name>?)`, or why the original tool's key is gone. A dotted
+    """`key (did you mean <closest accepted name>?)`, or why a legacy key is gone (original_keys.py). A dotted
     key ('orchestrator_details.x') is looked up in the nested model."""
-    from .original_keys import RETIRED_KEYS
+    from .original_keys import RETIRED_KEYS, dropped_value_reason
 
     head, _, rest = key.partition(".")
     nested = _nested_model(model, head) if rest else None
@@ -435,7 +564,12 @@ def ignored_key_hint(model: type[Params], key: str) -> str:
     leaf = key.rsplit(".", 1)[-1]
     if leaf in RETIRED_KEYS:
         return f"{key} ({RETIRED_KEYS[leaf]})"
-    match = difflib.get_close_matches(leaf, accepted_names(model), n=1, cutoff=0.6)
+    if dropped_value_reason(leaf):
+        return f"{key} ({dropped_value_reason(leaf)})"
+    names = accepted_names(model)
+    if leaf != key and leaf in names:  # a name of this task type, written at another level
+        return f"{key} (write {leaf} at the top level of params, not inside {key.rsplit('.', 1)[0]})"
+    match = difflib.get_close_matches(leaf, [name for name in names if name != leaf], n=1, cutoff=0.6)
     return f"{key} (did you mean {match[0]}?)" if match else f"{key} (no parameter of this task type is like it)"
 
 
@@ -478,7 +612,7 @@ def bounds_text(info: FieldInfo) -> str:
                 parts.append(f"{symbol} {bound}")
         if isinstance(item, LimitedBy):
             parts.append(item.text)
-    for inner in get_args(info.annotation):  # Optional[limited(...)]
+    for inner in get_args(info.annotation):  # Optional[Annotated[Int, LimitedBy(...)]]
         parts += [item.text for item in getattr(inner, "__metadata__", ()) if isinstance(item, LimitedBy)]
     return ", ".join(parts)
 

@@ -14,15 +14,15 @@ The arithmetic is source/engines/phases.py; this module checks what a row gives 
 """
 from __future__ import annotations
 
-from typing import Any, Optional, Union
+from typing import Annotated, Any, Optional, Union
 
 from pydantic import Field, field_validator, model_validator
 
 from ..engines.models import lookup_model
-from ..engines.phases import SOLVERS, PhaseError, PhasePlan, is_phased, strength_text
+from ..engines.phases import PhaseError, Solver, PhasePlan, is_phased, strength_text
 from ..errors import InvalidParams
 from ..errors import UserError
-from .params import GUIDANCE_MAX, Int, Number, Params, Text, aliases, choice
+from .params import GUIDANCE_MAX, Choice, Int, LoraPath, Number, Params, aliases
 
 DEFAULT_GUIDANCE = (3.0, 1.0, 1.0)
 
@@ -30,7 +30,7 @@ DEFAULT_GUIDANCE = (3.0, 1.0, 1.0)
 class PhaseLora(Params):
     """One LoRA of one phase."""
 
-    url: Text = Field(validation_alias=aliases("url", "path", "name"),
+    url: LoraPath = Field(validation_alias=aliases("url", "path", "name"),
                       description="the LoRA: a URL, a path, or a file name in the LoRA folder")
     multiplier: Union[float, tuple[float, ...]] = Field(
         1.0, validation_alias=aliases("multiplier", "strength"),
@@ -74,7 +74,7 @@ class PhaseConfig(Params):
     steps_per_phase: Optional[list[Int]] = Field(None, description="steps of each phase, each >= 1 "
                                                                   "(default 2 per phase); the run's steps are their sum")
     flow_shift: Number = Field(5.0, ge=0, le=GUIDANCE_MAX, description="flow-matching shift")
-    sample_solver: choice(*SOLVERS) = Field("euler", description="the solver the thresholds are computed for")
+    sample_solver: Annotated[Solver, Choice()] = Field("euler", description="the solver the thresholds are computed for")
     model_switch_phase: Optional[Int] = Field(None, ge=1, le=2, description="the last phase of the high-noise "
                                               "expert (default 1 with 2 phases, 2 with 3)")
     phases: list[PhaseSpec] = Field(default_factory=list, description="guidance and LoRAs of each phase")

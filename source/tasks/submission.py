@@ -3,7 +3,7 @@
 A workflow's `client.py` turns its subcommand's arguments into a `Submission` (checking them with the
 same params models the worker uses, raising `UserError` naming the flag); the program then opens the
 queue, enqueues the rows in one transaction, prints the run id and, with --wait, follows the run. So a
-workflow never opens the queue itself, and `source/cli/` is the only package that does terminal I/O.
+workflow's client never opens the queue itself and never prints: the terminal is `source/cli/`'s.
 """
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ class Submission:
     run_id: str
     summary: str              # one line for the person who queued it: "travel run X: 2 segment(s), 30 frames"
     notes: Sequence[str] = ()  # what was changed from what was asked ("--resolution 130x100 renders at 128x96 ...")
+    ignored: Sequence[str] = ()  # params keys of the root row its task type does not use, with hints
 
 
 def changed_note(flag: str, given: Any, used: Any, why: str) -> Optional[str]:

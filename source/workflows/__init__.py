@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 # The workflow packages, in the order their subcommands appear in steerable_motion.py --help.
-WORKFLOWS = ("travel", "perspective", "single", "utilities", "noop")
+WORKFLOWS = ("travel", "perspective", "single", "utilities", "join", "edit", "redo", "noop")
 
 
 @dataclass(frozen=True)

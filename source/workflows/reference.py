@@ -163,3 +163,32 @@ def _sentence(text: str) -> str:
 def _cell(text: str) -> str:
     """Text for a markdown table cell: pipes and angle brackets (`wan2gp:<model type>`) kept as text."""
     return str(text).replace("|", "\\|").replace("<", "\\<").replace("\n", " ")
+
+
+# ---- the limits table of docs/LIMITS.md ------------------------------------------------------------------
+
+LIMITS_START = "<!-- limits table: written by scripts/make_reference.py from source/config.py and the params models -->"
+LIMITS_END = "<!-- end of limits table -->"
+
+
+def limits_table(references: list[TaskReference]) -> str:
+    """Each size limit (a MAX_* setting): its key, default and meaning (source/config.py) and the
+    parameters it bounds (the fields whose range names it), between the markers of docs/LIMITS.md."""
+    from ..config import options
+
+    lines = [LIMITS_START, "", "| key | default | what it bounds | parameters (task type: field) |", "|---|---|---|---|"]
+    for option in options().values():
+        if not option.env.startswith("MAX_"):
+            continue
+        bounded = [f"`{ref.task_type}`: `{doc.name}`" for ref in references if not ref.internal
+                   for doc in ref.params if option.env in doc.range.split()]
+        default = int(option.default) if isinstance(option.default, float) and option.default.is_integer() \
+            else option.default
+        lines.append(f"| `{option.env}` | {default} | {_cell(option.help)} | {', '.join(bounded)} |")
+    return "\n".join(lines + ["", LIMITS_END])
+
+
+def with_limits_table(text: str, table: str) -> str:
+    """docs/LIMITS.md with its generated table replaced."""
+    start, end = text.index(LIMITS_START), text.index(LIMITS_END) + len(LIMITS_END)
+    return text[:start] + table + text[end:]

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Optional
 
 from ..config import Settings
+from ..queue.base import QueueReader
 from ..queue.model import Status
 from ..storage.outputs import safe_name
 
@@ -26,7 +27,7 @@ def runs_folder(settings: Settings) -> Path:
     return settings.work_path / "runs"
 
 
-def remove_if_ended(queue, settings: Settings, run_id: Optional[str], keep: bool = False) -> bool:
+def remove_if_ended(queue: QueueReader, settings: Settings, run_id: Optional[str], keep: bool = False) -> bool:
     """Remove the run's folder if it exists, is not kept, and every row of the run has ended."""
     if not run_id or keep or settings.debug:
         return False
@@ -42,7 +43,7 @@ def remove_if_ended(queue, settings: Settings, run_id: Optional[str], keep: bool
     return True
 
 
-def sweep_ended_runs(queue, settings: Settings) -> int:
+def sweep_ended_runs(queue: QueueReader, settings: Settings) -> int:
     """Remove the folders of runs that have ended; returns how many went. A folder whose run this
     queue does not know (another queue's, or a name changed by safe_name) is left alone."""
     folder = runs_folder(settings)

@@ -1,7 +1,7 @@
 """The Wan2GP engine: renders through a Wan2GP checkout (WAN2GP_PATH, else ./Wan2GP) in a long-lived
 helper process run by Wan2GP's own interpreter (WAN2GP_PYTHON, else the checkout's venv).
 
-    engine.py       one render, top to bottom (called by source/wgp_utils.py::generate_single_video)
+    engine.py       one render, top to bottom; `ENGINE`, registered as "wan2gp" (source/engines/registry.py)
     names.py        our model names -> Wan2GP model types
     frame_rule.py   Wan2GP's frame-count rule and what we ask for to get the frames wanted
     mapping.py      our arguments -> Wan2GP settings; input files; wgp_settings checks
@@ -18,11 +18,11 @@ from .helper import stop_helper
 from .options import WGP_FLAGS, check_wan2gp, find_wan2gp_checkout
 
 
-def render(**kwargs):
-    """One render on the Wan2GP engine (see engine.render); imported lazily: it pulls in PyAV."""
+def render(request, settings, progress_callback=None):
+    """One render of a RenderRequest on the Wan2GP engine (see engine.render); imported lazily: it pulls in PyAV."""
     from .engine import render as _render
 
-    return _render(**kwargs)
+    return _render(request, settings, progress_callback)
 
 
 __all__ = ["EngineUnavailable", "WGP_FLAGS", "check_wan2gp", "find_wan2gp_checkout", "render", "stop_helper"]

@@ -1,8 +1,9 @@
 """One render on the Wan2GP engine, top to bottom: find the helper, learn the model, build the settings,
 run the job with progress and cancel, check what Wan2GP wrote, deliver it at the path asked for.
 
-Called by source/wgp_utils.py::generate_single_video after it has picked the engine and snapped the
-frame count (4k+1) and the resolution (multiples of 16).
+`Wan2GPEngine` is the engine registered as "wan2gp" (source/engines/registry.py); the render bridge
+(source/wgp_utils.py::generate_single_video) hands it a RenderRequest whose frame count (4k+1) and
+resolution (multiples of 16) are already snapped.
 """
 from __future__ import annotations
 
@@ -17,14 +18,14 @@ from typing import Any, Callable, Optional
 from ...config import Settings
 from ...media.video_io import VideoWriter, count_frames, iter_frames, save_png, video_info
 from ..loras import ACCELERATOR_SETTINGS, accelerator_lora_file, lightning_lora_files, resolve_lora_file
-from ..phases import PhasePlan
+from ..request import RenderRequest
 from . import errors
 from .frame_rule import FrameGrid, FramePlan, plan_frames
 from .helper import HELPERS, HelperGone, Wan2GPHelper
 from .mapping import (InputWriter, ModelInfo, check_wgp_settings, conditioning_settings, multipliers_text,
                       unknown_model_message)
 from .names import resolve_model
-from .options import Wan2GPOptions, engine_options
+from .options import Wan2GPOptions, check_wan2gp, engine_options
 
 log = logging.getLogger("wan2gp")
 
@@ -32,12 +33,17 @@ VIDEO_SUFFIXES = (".mp4", ".mkv", ".webm", ".mov", ".avi")
 _model_info_cache: dict = {}   # (helper pid, model type) -> (ModelInfo, FrameGrid)
 
 
-def render(*, model: str, prompt: str, output_path: Path, negative_prompt: str, width: int, height: int,
-           frames: int, seed: int, steps: Optional[int], guidance_scale: Optional[float],
-           flow_shift: Optional[float], start_image=None, end_image=None, guide_video=None, mask_video=None,
-           reference_images=None, loras: Optional[dict] = None, accelerator: Optional[str] = None,
-           wgp_settings: Optional[dict] = None, progress_callback: Optional[Callable[[int, int], None]] = None,
-           settings: Settings, phases: Optional[PhasePlan] = None) -> Path:
+def render(request: RenderRequest, settings: Settings,
+           progress_callback: Optional[Callable[[int, int], None]] = None) -> Path:
+    """One render of `request` (frames and size already snapped by RenderRequest.build)."""
+    model, prompt, negative_prompt, seed = request.model, request.prompt, request.negative_prompt, request.seed
+    width, height, frames, output_path = request.width, request.height, request.frames, request.output_path
+    steps, guidance_scale, flow_shift = request.steps, request.guidance_scale, request.flow_shift
+    start_image, end_image, guide_video, mask_video = (request.start_image, request.end_image, request.guide_video,
+                                                       request.mask_video)
+    reference_images, loras, accelerator = list(request.reference_images) or None, request.loras, request.accelerator
+    wgp_settings = dict(request.wgp_settings) if request.wgp_settings else None
+    phases = request.phases
     options = engine_options(settings)
     uses_inputs = any(v is not None for v in (start_image, end_image, guide_video, mask_video)) or bool(
         reference_images)
@@ -180,7 +186,8 @@ def _run_job(helper: Wan2GPHelper, wan_settings: dict, progress_callback) -> dic
             raise answer.interrupted
         raise errors.cancelled("the Wan2GP job was cancelled")
     if not reply.get("ok"):
-        raise errors.render_failed(reply.get("error") or "the helper could not run the job")
+        raise errors.render_failed(reply.get("error") or "the helper could not run the job",
+                                   error_type=reply.get("error_type") or "")
     if not data.get("success"):
         problems = data.get("errors") or [{"message": "Wan2GP reported failure without a reason"}]
         first = problems[0]
@@ -257,3 +264,30 @@ def _strength(key, value):
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise errors.bad_input(f"LoRA strength for {key} must be a number, got {value!r}")
     return float(value)
+
+
+class Wan2GPEngine:
+    """The engine registered as "wan2gp": a Wan2GP checkout in a long-lived helper process."""
+
+    name = "wan2gp"
+
+    def check(self, settings: Settings) -> None:
+        """A checkout and its interpreter are where the settings say (EngineUnavailable naming what to set)."""
+        check_wan2gp(settings)
+
+    def serves(self, request: RenderRequest) -> Optional[str]:
+        """Wan2GP decides at render time (its model types and inputs are known to the helper)."""
+        return None
+
+    def load(self, request: RenderRequest, settings: Settings) -> Any:
+        """The running helper (started, or reused when its options are unchanged) and the model's facts."""
+        helper = _helper(engine_options(settings))
+        chosen = resolve_model(request.model, uses_images_or_guide=request.uses_inputs)
+        return _describe(helper, chosen.model_type, chosen.requested)
+
+    def render(self, request: RenderRequest, settings: Settings,
+               progress_callback: Optional[Callable[[int, int], None]] = None) -> Path:
+        return render(request, settings, progress_callback)
+
+
+ENGINE = Wan2GPEngine()

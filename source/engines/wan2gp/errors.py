@@ -5,7 +5,9 @@
   helper_failed    the helper process died, hung, or broke the protocol           -> TransientError
                    (retried with back-off; the next attempt starts a fresh helper)
   render_failed    Wan2GP ran and reported an error                                -> RuntimeError,
-                   or TransientError when it says it ran out of memory
+                   or TransientError when it ran out of memory: an exception the helper caught is
+                   told by its type's name (torch's OutOfMemoryError); a failure Wan2GP reports
+                   itself carries only a message (its GenerationError), so there the text decides
   cancelled        the row was cancelled or its lease lost while Wan2GP ran         -> TaskCancelled
   EngineUnavailable  this worker cannot run Wan2GP at all (no checkout, no interpreter, Wan2GP does not
                    import under that interpreter): a UserError whose message says what to set
@@ -34,9 +36,10 @@ def helper_failed(message: str) -> TransientError:
     return TransientError(one_line(message, 900))
 
 
-def render_failed(message: str) -> Exception:
+def render_failed(message: str, error_type: str = "") -> Exception:
+    """`error_type`: the name of the exception's type when the helper caught one."""
     text = one_line(message, 900)
-    if "out of memory" in text.lower():
+    if error_type == "OutOfMemoryError" or (not error_type and "out of memory" in text.lower()):
         return TransientError(f"Wan2GP ran out of memory: {text}")
     return RuntimeError(f"Wan2GP: {text}")
 

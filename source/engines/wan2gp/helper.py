@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
+from ...errors import TransientError
 from ...log import task_logging
 from .errors import EngineUnavailable, helper_failed, one_line
 from .options import HelperSpec
@@ -46,7 +47,7 @@ _EOF = object()
 _DOING = {"render": "rendering", "describe": "reading the model list", "ping": "answering a ping"}
 
 
-class HelperGone(Exception):
+class HelperGone(TransientError):
     """Internal: the helper died or went silent; the message is the one-line reason."""
 
 
@@ -225,7 +226,7 @@ class Wan2GPHelper:
                 if time.monotonic() - last_heard > self.timeout_s:
                     self.kill()
                     self._dead_reason = f"was silent for {self.timeout_s:.0f} s while {what}; killed"
-                    raise HelperGone(f"Wan2GP helper {self._dead_reason} (WAN2GP_HELPER_TIMEOUT)")
+                    raise HelperGone(f"Wan2GP helper {self._dead_reason} (WAN2GP_HELPER_TIMEOUT)") from None
                 continue
             if message is _EOF:
                 raise HelperGone(self._death_reason(f"while {what}"))

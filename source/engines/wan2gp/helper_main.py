@@ -27,7 +27,7 @@ text. Messages are JSON objects, one per line, UTF-8.
     {"type": "event", "id": 2, "kind": "progress", "phase": "inference", "step": 3, "total": 20, ...}
     {"type": "event", "id": 2, "kind": "status" | "info" | "stream", "text": "...", "stream": "stdout"}
     {"type": "reply", "id": 1, "ok": true, "data": {...}}         the answer to a request
-    {"type": "reply", "id": 2, "ok": false, "error": "...", "stage": "validation"}
+    {"type": "reply", "id": 2, "ok": false, "error": "...", "stage": "validation", "error_type": "..."}
 
 Every Wan2GP event is forwarded as it happens, so the worker can tell a busy helper from a hung one by
 silence alone (WAN2GP_HELPER_TIMEOUT). If the worker goes away (the channel closes), the helper exits.
@@ -171,13 +171,14 @@ class Helper:
                     self.fail(request_id, f"unknown op {op!r}", "protocol")
             except Exception as exc:  # a failure answers the request; the helper stays up
                 self.channel.log(traceback.format_exc(), "debug")
-                self.fail(request_id, f"{type(exc).__name__}: {exc}", "runtime")
+                self.fail(request_id, f"{type(exc).__name__}: {exc}", "runtime", error_type=type(exc).__name__)
 
     def reply(self, request_id, data: dict) -> None:
         self.channel.send({"type": "reply", "id": request_id, "ok": True, "data": data})
 
-    def fail(self, request_id, error: str, stage: str) -> None:
-        self.channel.send({"type": "reply", "id": request_id, "ok": False, "error": error, "stage": stage})
+    def fail(self, request_id, error: str, stage: str, error_type: str = "") -> None:
+        self.channel.send({"type": "reply", "id": request_id, "ok": False, "error": error, "stage": stage,
+                           "error_type": error_type})
 
     # ---- describe ----------------------------------------------------------------------------------
     def describe(self, model_type: str) -> dict:

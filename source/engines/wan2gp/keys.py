@@ -10,7 +10,7 @@ MANAGED_KEYS = {
     "loras_multipliers": "additional_loras", "output_filename": "the output path",
 }
 
-# Wan2GP (v12.60) settings a task may give at the top level of its params, as the original tool allowed;
+# Wan2GP (v12.60) settings a task may give at the top level of its params (legacy rows do);
 # the `wgp` handler moves them into wgp_settings. Any other Wan2GP setting goes in wgp_settings itself.
 NATIVE_KEYS = frozenset({
     "video_prompt_type", "image_prompt_type", "audio_prompt_type", "model_mode", "sample_solver",

@@ -54,7 +54,7 @@ class ModelInfo:
 
 
 def unknown_model_message(model_type: str, requested: str, known: list[str]) -> str:
-    close = difflib.get_close_matches(model_type, known, n=3, cutoff=0.6)
+    close = difflib.get_close_matches(model_type, [name for name in known if name != model_type], n=3, cutoff=0.6)
     hint = f"; did you mean {', '.join(close)}?" if close else ""
     listed, shown = [], 0
     for name in known:
@@ -82,7 +82,7 @@ def check_wgp_settings(wgp_settings: Optional[dict], info: ModelInfo) -> dict:
         if key in MANAGED_KEYS:
             raise bad_input(f"wgp_settings.{key}: set it with the task's own {MANAGED_KEYS[key]!r} instead")
         if info.settings_keys and key not in info.settings_keys:
-            close = difflib.get_close_matches(key, sorted(info.settings_keys), n=1)
+            close = difflib.get_close_matches(key, sorted(info.settings_keys - {key}), n=1)
             hint = f" (did you mean {close[0]}?)" if close else ""
             raise bad_input(f"wgp_settings.{key}: not a setting of Wan2GP model {info.model_type}{hint}")
     return dict(wgp_settings)

@@ -21,9 +21,6 @@ from typing import Any, Optional
 from ...config import Settings
 from .errors import EngineUnavailable, bad_input
 
-DEFAULT_HELPER_TIMEOUT_S = 900.0
-
-
 @dataclass(frozen=True)
 class WgpFlag:
     name: str                       # Settings field (and flag --wgp-..., env WGP_...)
@@ -66,7 +63,7 @@ class HelperSpec:
 class Wan2GPOptions:
     spec: HelperSpec
     settings: Settings                             # for the LoRA folder and the accelerator LoRAs
-    timeout_s: float = DEFAULT_HELPER_TIMEOUT_S    # longest silence while the helper starts or renders
+    timeout_s: float                               # longest silence while the helper starts or renders
     work_dir: Path = Path("wan2gp-work")           # <WORK_DIR>/wan2gp: the helper's outputs, render inputs
     debug: bool = False
 

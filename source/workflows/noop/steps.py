@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import time
 
+from ...errors import InvalidParams
+from ...storage.roots import write_problem, writable_path
 from ...tasks.context import Done, TaskContext
 from .params import NoopParams
 
@@ -19,8 +21,11 @@ def handle_noop(ctx: TaskContext) -> Done:
     # a fenced write before the side effect: a worker that lost the row stops here
     ctx.report_progress(1.0, "done")
     if params.marker_file:
+        problem = write_problem(ctx.settings, params.marker_file)  # the params check, once more at the write
+        if problem:
+            raise InvalidParams(f"marker_file {problem}", field="marker_file")
         # O_APPEND writes of one short line are atomic: one line per execution, even across processes.
-        with open(params.marker_file, "a", encoding="utf-8") as fh:
+        with open(writable_path(ctx.settings, params.marker_file), "a", encoding="utf-8") as fh:
             fh.write(f"{ctx.task.id} {ctx.claim.worker_id} {ctx.claim.attempt}\n")
     output = params.output
     if output is not None:

@@ -11,6 +11,9 @@ The orchestrator checks its input at once and fans out four rows, each waiting f
   4. different_perspective_final   the render's last frame                      -> {run_id}_final.png
 
 Row 4 is the awaited row: its PNG becomes the orchestrator's output.
+
+Files: `params.py`, `plan.py` (the four rows and their ids), `steps.py`, `client.py`
+(`steerable_motion.py different_perspective`).
 """
 from .. import TaskType, Workflow
 

@@ -7,20 +7,20 @@ A key given as null counts as not given.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Annotated, Any, Literal, Optional, get_args
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from ...config import Settings
-from ...engines.models import lookup_model
+from ...engines.models import lookup_model, model_names
 from ...errors import InvalidParams
-from ...media.easing import EASINGS
-from ...media.frames import WAN_FPS, snap_frames, snap_resolution
-from ...tasks.original_keys import fold_lora_keys
+from ...media.easing import Easing
+from ...media.frames import DEFAULT_RESOLUTION, WAN_FPS, snap_frames, snap_resolution
 from ...tasks.params import (SEED_MAX, Flag, Int, LoraStrength, ModelFrameRate, ModelName, RenderResolution,
-                             TaskParams, Text, choice, flag, limited, location, settings_of)
+                             TaskParams, Text, Choice, flag, LimitedBy, Location, LoraPath, WritePath, settings_of)
 
-PERSPECTIVE_TYPES = ("pose", "depth")
+PerspectiveType = Literal["pose", "depth"]
+PERSPECTIVE_TYPES: tuple[str, ...] = get_args(PerspectiveType)
 
 
 def still_model_for(model_name: str) -> str:
@@ -53,29 +53,30 @@ class _Common(TaskParams):
     null_is_unset = True
     missing_as_null = True
 
-    input_image_path: location("an image") = Field(..., json_schema_extra=flag("--input_image"),
+    input_image_path: Annotated[str, Location("an image")] = Field(..., json_schema_extra=flag("--input_image", exists=True),
                                                    description="the character's image: a path or http(s) URL")
     prompt: Text = Field(..., json_schema_extra=flag("--prompt"),
                          description="what the new view or pose should show")
     negative_prompt: Text = Field("", json_schema_extra=flag("--negative_prompt"), description="what to avoid")
     model_name: ModelName = Field("vace_14B", json_schema_extra=flag("--model_name"),
-                                  description="the VACE model of the render")
+                                  description=f"the VACE model of the render ({model_names('vace')}); the still "
+                                              "uses the text-to-video model of the same size")
     seed: Int = Field(0, ge=-1, le=SEED_MAX, json_schema_extra=flag("--seed"),
                       description="random seed of both renders")
-    steps: Optional[limited(Int, "max_steps")] = Field(None, ge=1, json_schema_extra=flag("--steps"),
+    steps: Optional[Annotated[Int, LimitedBy("max_steps")]] = Field(None, ge=1, json_schema_extra=flag("--steps"),
                                  description="denoising steps (default: the model's)")
-    perspective_type: choice(*PERSPECTIVE_TYPES) = Field(
+    perspective_type: Annotated[PerspectiveType, Choice()] = Field(
         "pose", json_schema_extra=flag("--perspective_type"), description="pose (MediaPipe skeletons) or depth (needs DEPTH_MODEL_PATH)")
-    easing: choice(*EASINGS) = Field("ease_in_out", description="timing of the pose's move over the clip")
+    easing: Annotated[Easing, Choice()] = Field("ease_in_out", description="timing of the pose's move over the clip")
     skip_cleanup: Flag = Field(False, json_schema_extra=flag("--skip_cleanup"),
                                description="keep the run's work folder")
     use_causvid_lora: Flag = Field(False, json_schema_extra=flag("--use_causvid_lora"),
                                    description="CausVid LoRA for both renders (9 steps, guidance 1.0, flow shift 1.0)")
-    additional_loras: dict[Text, LoraStrength] = Field(
+    additional_loras: dict[LoraPath, LoraStrength] = Field(
         default_factory=dict, description="LoRAs for both renders {path_or_url: strength} (also from the original "
                                           "tool's lora_name(s), activated_loras + loras_multipliers, "
                                           "apply_reward_lora)")
-    output_dir: Optional[Text] = Field(None, json_schema_extra=flag("--output_dir"),
+    output_dir: Optional[WritePath] = Field(None, json_schema_extra=flag("--output_dir", folder=True),
                                        description="absolute folder for the final PNG (default: the worker's "
                                                    "output folder)")
 
@@ -85,10 +86,6 @@ class _Common(TaskParams):
     def keeps_work_folder(self) -> bool:
         return self.skip_cleanup
 
-    @model_validator(mode="before")
-    @classmethod
-    def _original_lora_keys(cls, data: Any) -> Any:
-        return fold_lora_keys(data)
 
     @model_validator(mode="after")
     def _phases_fit(self):
@@ -111,9 +108,9 @@ class PerspectiveParams(_Common):
 
     still_model_name: Optional[ModelName] = Field(
         None, description="the text-to-video model of the still (default: the one of the render model's size)")
-    resolution: RenderResolution = Field("832x480", json_schema_extra=flag("--resolution"),
+    resolution: RenderResolution = Field(DEFAULT_RESOLUTION, json_schema_extra=flag("--resolution"),
                                          description='"WxH", floored to multiples of 16')
-    output_video_frames: limited(Int, "max_frames") = Field(81, ge=5, json_schema_extra=flag("--output_video_frames"),
+    output_video_frames: Annotated[Int, LimitedBy("max_frames")] = Field(81, ge=5, json_schema_extra=flag("--output_video_frames"),
                                      description="length of the guided clip, snapped to 4k+1; "
                                                  "more frames give the pose more room to move")
     run_id: Optional[Text] = Field(None, json_schema_extra=flag("--run_id"),
@@ -151,7 +148,7 @@ class StepParams(_Common):
     run_id: Text = Field(..., description="the run: names the work folder and the final PNG")
     still_model_name: ModelName = Field(..., description="the text-to-video model of the still")
     resolution: RenderResolution = Field(..., description='"WxH", multiples of 16')
-    frames: limited(Int, "max_frames") = Field(..., ge=1, description="frames of the guide and the render (4k+1)")
+    frames: Annotated[Int, LimitedBy("max_frames")] = Field(..., ge=1, description="frames of the guide and the render (4k+1)")
     step_task_ids: dict[str, Text] = Field(..., description="task type of each step -> its row id")
 
 

@@ -3,7 +3,9 @@
 Intermediates live in the run's work folder, which the worker removes once the run has ended (unless
 debug or `skip_cleanup`). When the still shows nobody (random-weight test models paint noise; a prompt may ask
 for no person), the guide keeps the input pose on every frame (a static skeleton) and says so in the
-log and in `poses.json`; the render then keeps the pose and follows the prompt and the reference.
+log, in `poses.json` and on its row (a progress message starting "warning:", which stays after the row
+completes, and which `status`, `--wait` and the dashboard show); the render then keeps the pose and follows
+the prompt and the reference.
 """
 from __future__ import annotations
 
@@ -17,18 +19,12 @@ from ...media.frames import snap_resolution
 from ...media.images import load_image, load_pil
 from ...media.pose import NoPersonFound, Pose, detect_pose, pose_guide_frames, render_skeleton
 from ...media.vace import keep_mask
-from ...queue.model import NewTask
 from ...storage.downloads import is_url
-from ...storage.outputs import check_output_folder, safe_name
+from ...storage.outputs import output_folder, safe_name
 from ...tasks.context import Done, FanOut, TaskContext
-from ...tasks.ids import child_task_id
-from . import STEP_FINAL, STEP_GUIDE, STEP_RENDER, STEP_STILL, STEPS
+from . import STEP_GUIDE, STEP_RENDER, STEP_STILL
 from .params import PerspectiveParams, StepParams, depth_model_folder
-
-
-def step_task_id(orchestrator_id: str, run_id: str, step: str) -> str:
-    """The id of one step's row (the same orchestrator and run always give the same ids)."""
-    return child_task_id(orchestrator_id, run_id, step.rsplit("_", 1)[-1])
+from .plan import step_rows, step_task_ids
 
 
 # ---- the orchestrator -----------------------------------------------------------------------------------
@@ -44,18 +40,13 @@ def handle_orchestrator(ctx: TaskContext) -> FanOut:
                     field="input_image_path")
 
     run_id = params.run_id or task.run_id or task.id
-    ids = {step: step_task_id(task.id, run_id, step) for step in STEPS}
+    ids = step_task_ids(task.id, run_id)
     image_ref = params.input_image_path if is_url(params.input_image_path) else str(source.resolve())
     step_params = params.for_steps(run_id, image_ref, ids, ctx.settings).to_json()
-    children, previous = [], None
-    for step in STEPS:
-        children.append(NewTask(task_type=step, params=dict(step_params), id=ids[step],
-                                dependant_on=[previous] if previous else [], run_id=run_id,
-                                project_id=task.project_id, parent_task_id=task.id, priority=task.priority))
-        previous = ids[step]
+    children, awaited = step_rows(task, run_id, ids, step_params)
     ctx.log.info("different perspective %s: %d rows, %s frames at %s", run_id, len(children),
                  step_params["frames"], step_params["resolution"])
-    return FanOut(children=children, awaited_task_id=ids[STEP_FINAL])
+    return FanOut(children=children, awaited_task_id=awaited)
 
 
 def example_step() -> dict:
@@ -63,7 +54,7 @@ def example_step() -> dict:
     from .params import EXAMPLE
 
     params = PerspectiveParams.parse(EXAMPLE)
-    ids = {step: step_task_id("the-orchestrator-row-id", params.run_id, step) for step in STEPS}
+    ids = step_task_ids("the-orchestrator-row-id", params.run_id)
     return params.for_steps(params.run_id, params.input_image_path, ids).to_json()
 
 
@@ -94,12 +85,14 @@ def _render_kwargs(params: StepParams) -> dict:
 
 def handle_still(ctx: TaskContext) -> Done:
     """Step 1: one frame of the prompt with a text-to-video model."""
+    from ...engines.request import RenderRequest
     from ...wgp_utils import generate_single_video
 
     params: StepParams = ctx.params
-    path = generate_single_video(model=params.still_model_name, output_path=ctx.run_dir(params.run_id) / "still.png",
-                                 frames=1, progress_callback=ctx.step_progress("still"), settings=ctx.settings,
-                                 **_render_kwargs(params))
+    request = RenderRequest.build(model=params.still_model_name,
+                                  output_path=ctx.run_dir(params.run_id) / "still.png", frames=1,
+                                  **_render_kwargs(params))
+    path = generate_single_video(request, progress_callback=ctx.step_progress("still"), settings=ctx.settings)
     return Done(str(path))
 
 
@@ -112,6 +105,10 @@ def target_pose(input_pose: Pose, still: np.ndarray) -> tuple[Pose, bool]:
         return detect_pose(still), False
     except NoPersonFound:
         return input_pose, True
+
+
+NO_PERSON_WARNING = ("warning: no person found in the generated still; the guide keeps the input pose on every "
+                     "frame, so the render keeps the pose")
 
 
 def handle_guide(ctx: TaskContext) -> Done:
@@ -138,23 +135,24 @@ def handle_guide(ctx: TaskContext) -> Done:
         note = {"perspective_type": "pose", "target_pose_fallback": fell_back,
                 "input_pose": start.to_json(), "target_pose": end.to_json()}
     (run_dir / "poses.json").write_text(json.dumps(note, indent=1), encoding="utf-8")
-    ctx.report_progress(0.5, "guide frames ready")
+    ctx.report_progress(0.5, NO_PERSON_WARNING if note.get("target_pose_fallback") else "guide frames ready")
     return Done(str(video_io.write_video(frames, run_dir / "guide.mp4")))
 
 
 def handle_render(ctx: TaskContext) -> Done:
     """Step 3: VACE with the guide, a keep-the-first-frame mask, and the input image as reference."""
+    from ...engines.request import RenderRequest
     from ...wgp_utils import generate_single_video
 
     params: StepParams = ctx.params
     size = snap_resolution(params.resolution)
     reference = load_pil(ctx.local_file("input_image_path", params.input_image_path), size,
                          what="input_image_path")
-    path = generate_single_video(model=params.model_name, output_path=ctx.run_dir(params.run_id) / "render.mp4",
-                                 frames=params.frames, guide_video=str(_step_output(ctx, STEP_GUIDE)),
-                                 mask_video=keep_mask(params.frames, [0], size), reference_images=[reference],
-                                 progress_callback=ctx.step_progress("render"), settings=ctx.settings,
-                                 **_render_kwargs(params))
+    request = RenderRequest.build(model=params.model_name, output_path=ctx.run_dir(params.run_id) / "render.mp4",
+                                  frames=params.frames, guide_video=str(_step_output(ctx, STEP_GUIDE)),
+                                  mask_video=keep_mask(params.frames, [0], size), reference_images=[reference],
+                                  **_render_kwargs(params))
+    path = generate_single_video(request, progress_callback=ctx.step_progress("render"), settings=ctx.settings)
     return Done(str(path))
 
 
@@ -163,5 +161,5 @@ def handle_final(ctx: TaskContext) -> Done:
     folder, as it does for every run that has ended)."""
     params: StepParams = ctx.params
     frame = video_io.read_frame(_step_output(ctx, STEP_RENDER), -1)
-    folder = check_output_folder(params.output_dir, "output_dir") if params.output_dir else ctx.output_dir
+    folder = output_folder(ctx.settings, params.output_dir, "output_dir") if params.output_dir else ctx.output_dir
     return Done(str(video_io.save_png(frame, folder / f"{safe_name(params.run_id)}_final.png")))

@@ -1,5 +1,9 @@
 """single: one generation through the render bridge, as a video (`wgp`, `standard_wgp_task`) or one
-frame as a PNG (`single_image`)."""
+frame as a PNG (`single_image`).
+
+Files: `params.py`, `steps.py`. No `plan.py`: one render, whose frame count and resolution the render
+bridge snaps (source/wgp_utils.py). No `client.py`: rows are queued with `add_task.py --type wgp`.
+"""
 from .. import TaskType, Workflow
 
 WORKFLOW = Workflow(

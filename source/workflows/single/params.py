@@ -18,10 +18,10 @@ from pydantic import BeforeValidator, Field, field_validator, model_validator
 from ...engines.models import model_names
 from ...engines.wan2gp.keys import NATIVE_KEYS
 from ...errors import InvalidParams
-from ...tasks.original_keys import fold_lora_keys
+from ...media.frames import DEFAULT_RESOLUTION
 from ...tasks.phase_params import PhaseConfig, check_phases
 from ...tasks.params import GUIDANCE_MAX, SEED_MAX, Flag, Int, LoraStrength, ModelName, Number, RenderResolution, \
-    TaskParams, Text, aliases, limited, location
+    TaskParams, Text, aliases, LimitedBy, Location, LoraPath, ReadPath, WritePath
 
 
 def _path_list(value: Any) -> list[str]:
@@ -35,22 +35,23 @@ def _path_list(value: Any) -> list[str]:
 
 
 # One path or URL, or a list of them.
-Paths = Annotated[list[str], BeforeValidator(_path_list)]
+Paths = Annotated[list[ReadPath], BeforeValidator(_path_list)]
 
 
 class WgpParams(TaskParams):
     null_is_unset = True
     missing_as_null = True
 
-    model: ModelName = Field(..., validation_alias=aliases("model", "model_name"),
-                             description=f"the model: {model_names()}")
+    model: ModelName = Field("t2v", validation_alias=aliases("model", "model_name"),
+                             description=f"the model (default t2v, as rows of the original tool had it): "
+                                         f"{model_names()}")
     prompt: Text = Field("", description="what to render")
     negative_prompt: Text = Field("", description="what to avoid")
-    resolution: RenderResolution = Field("832x480", description='"WxH" or [W, H]; floored to multiples of 16')
-    frames: limited(Int, "max_frames") = Field(81, ge=1, validation_alias=aliases("frames", "video_length"),
+    resolution: RenderResolution = Field(DEFAULT_RESOLUTION, description='"WxH" or [W, H]; floored to multiples of 16')
+    frames: Annotated[Int, LimitedBy("max_frames")] = Field(81, ge=1, validation_alias=aliases("frames", "video_length"),
                         description="frame count, snapped to 4k+1 (single_image renders one frame)")
     seed: Int = Field(0, ge=-1, le=SEED_MAX, description="random seed; -1 picks one at random")
-    steps: Optional[limited(Int, "max_steps")] = Field(
+    steps: Optional[Annotated[Int, LimitedBy("max_steps")]] = Field(
         None, ge=1, validation_alias=aliases("steps", "num_inference_steps"),
         description="denoising steps (default: the model's)")
     guidance_scale: Optional[Number] = Field(None, ge=0, le=GUIDANCE_MAX,
@@ -60,10 +61,10 @@ class WgpParams(TaskParams):
     image_start_paths: Paths = Field([], description="start image (a path/URL or a list; the first is used)")
     image_end_paths: Paths = Field([], description="end image (a path/URL or a list; the first is used)")
     image_refs_paths: Paths = Field([], description="reference images (VACE models)")
-    video_guide_path: location(optional=True) = Field(None, description="guide video (VACE models)")
-    video_mask_path: location(optional=True) = Field(None, description="mask video: white = generate, "
+    video_guide_path: Annotated[Optional[str], Location(optional=True)] = Field(None, description="guide video (VACE models)")
+    video_mask_path: Annotated[Optional[str], Location(optional=True)] = Field(None, description="mask video: white = generate, "
                                                                        "black = keep (VACE models)")
-    additional_loras: dict[str, LoraStrength] = Field({}, description="LoRAs to apply: {path_or_url: strength} (also "
+    additional_loras: dict[LoraPath, LoraStrength] = Field({}, description="LoRAs to apply: {path_or_url: strength} (also "
                                                                "from the original tool's lora_name(s), "
                                                                "activated_loras + loras_multipliers, "
                                                                "apply_reward_lora)")
@@ -77,19 +78,14 @@ class WgpParams(TaskParams):
     phase_config: Optional[PhaseConfig] = Field(
         None, description="two-expert models (Wan 2.2 A14B): 2 or 3 denoising phases with steps, guidance and "
                           "LoRAs each (docs/ENGINES.md, Phases); sets steps, guidance and flow shift")
-    output_dir: Optional[Text] = Field(None, description="folder for the artefact: relative to the worker's output "
+    output_dir: Optional[WritePath] = Field(None, description="folder for the artefact: relative to the worker's output "
                                                          "folder, or an absolute folder inside it")
-    output_sub_dir: Optional[Text] = Field(None, description="a sub-folder (of output_dir, else of the worker's "
+    output_sub_dir: Optional[WritePath] = Field(None, description="a sub-folder (of output_dir, else of the worker's "
                                                              "output folder) for the artefact")
     wgp_settings: Optional[dict[str, Any]] = Field(
         None, description="engine wan2gp: Wan2GP-only settings {name: value}, checked against the model "
                           "(Wan2GP-native keys given at the top level of params join them)")
 
-    @model_validator(mode="before")
-    @classmethod
-    def _original_lora_keys(cls, data: Any) -> Any:
-        """lora_name(s), activated_loras + loras_multipliers, apply_reward_lora -> additional_loras."""
-        return fold_lora_keys(data)
 
     @model_validator(mode="before")
     @classmethod
@@ -136,8 +132,8 @@ class WgpParams(TaskParams):
 
 
 # A first-last-frame video between two samples (relative paths are read from the database file's folder).
-EXAMPLE = {"model": "flf2v_720p", "prompt": "the sun rises over green hills", "resolution": "832x480",
+EXAMPLE = {"model": "flf2v_720p", "prompt": "the sun rises over green hills", "resolution": DEFAULT_RESOLUTION,
            "frames": 81, "seed": 7, "image_start_paths": "samples/anchor_0.png",
            "image_end_paths": "samples/anchor_1.png"}
-EXAMPLE_IMAGE = {"model": "t2v_1.3B", "prompt": "a lighthouse on a cliff at dusk", "resolution": "832x480",
+EXAMPLE_IMAGE = {"model": "t2v_1.3B", "prompt": "a lighthouse on a cliff at dusk", "resolution": DEFAULT_RESOLUTION,
                  "seed": 3}

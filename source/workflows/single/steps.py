@@ -24,6 +24,7 @@ def handle_single_image(ctx: TaskContext) -> Done:
 
 
 def _render(ctx: TaskContext, single_frame: bool) -> Path:
+    from ...engines.request import RenderRequest
     from ...wgp_utils import generate_single_video
 
     params: WgpParams = ctx.params
@@ -44,16 +45,17 @@ def _render(ctx: TaskContext, single_frame: bool) -> Path:
     def on_step(step: int, total: int) -> None:
         ctx.report_progress(step / total, f"denoising step {step}/{total}")  # raises TaskCancelled
 
-    path = generate_single_video(
+    request = RenderRequest.build(
         model=params.model, prompt=params.prompt, negative_prompt=params.negative_prompt, output_path=output,
         resolution=params.resolution, frames=1 if single_frame else params.frames, seed=seed, steps=params.steps,
         guidance_scale=params.guidance_scale, flow_shift=params.flow_shift, start_image=start, end_image=end,
         guide_video=guide, mask_video=mask, reference_images=refs or None,
         loras=all_loras(params.additional_loras, params.phase_config),
         use_causvid_lora=params.use_causvid_lora, use_lighti2x_lora=params.use_lighti2x_lora,
-        use_lightning_lora=params.use_lightning_lora, wgp_settings=params.wgp_settings, progress_callback=on_step, settings=ctx.settings,
+        use_lightning_lora=params.use_lightning_lora, wgp_settings=params.wgp_settings,
         phases=params.phase_config.plan() if params.phase_config is not None else None,
     )
+    path = generate_single_video(request, progress_callback=on_step, settings=ctx.settings)
     return path.resolve()
 
 

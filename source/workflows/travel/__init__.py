@@ -2,6 +2,9 @@
 
 travel_orchestrator (queued by `steerable_motion.py travel_between_images`) fans out one
 travel_segment row per leg and a travel_stitch row that joins them (docs/TRAVEL.md).
+
+Files: `params.py`, `plan.py` (segment lengths, overlaps, the stitch plan), `steps.py`, `client.py`
+(`steerable_motion.py travel_between_images`).
 """
 from .. import TaskType, Workflow
 

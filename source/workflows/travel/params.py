@@ -15,20 +15,18 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Annotated, Any, Callable, ClassVar, Optional
+from typing import Annotated, Any, Callable, ClassVar, Literal, Optional, get_args
 
 from pydantic import BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from ...engines.models import lookup_model, model_names
 from ...errors import InvalidParams
-from ...media.easing import EASINGS, fade_weights
-from ...media.frames import WAN_FPS, snap_resolution
-from ...engines.wan2gp.keys import NATIVE_KEYS
-from ...tasks.original_keys import ORIGINAL_STAGE_KEYS, fold_lora_keys
+from ...media.easing import Easing, fade_weights
+from ...media.frames import DEFAULT_RESOLUTION, WAN_FPS, snap_resolution
+from ...tasks.original_keys import ORIGINAL_STAGE_KEYS
 from ...tasks.phase_params import PhaseConfig, check_phases
 from ...tasks.params import GUIDANCE_MAX, SEED_MAX, Flag, Int, LoraStrength, ModelFrameRate, Number, Params, \
-    TaskParams, Text, accepted_names, aliases, check_limit, check_resolution, choice, flag, from_command_line, limited, \
-    settings_of
+    RESOLUTION_LIMITS, ReadPath, TaskParams, Text, WritePath, LoraPath, aliases, check_limit, check_resolution, Choice, flag, LimitedBy, settings_of
 from .plan import PlanError, TravelPlan, check_plan, expand_list, frame_overlap_list, segment_count, \
     segment_frames_list
 
@@ -56,7 +54,7 @@ class FadeParams(Params):
 
     low_point: Number = Field(0.0, ge=0, le=1, description="the anchor's weight at the far end of the fade")
     high_point: Number = Field(1.0, ge=0, le=1, description="the anchor's weight next to the anchor")
-    curve_type: choice(*EASINGS) = Field("ease_in_out", description="the easing curve between the two")
+    curve_type: Annotated[Easing, Choice()] = Field("ease_in_out", description="the easing curve between the two")
     duration_factor: Number = Field(0.0, ge=0, le=1,
                                     description="share of the generated frames the fade spans (0: no fade)")
 
@@ -70,26 +68,20 @@ Fade = Annotated[FadeParams, BeforeValidator(_json_text)]
 
 
 # ---- structure guidance ------------------------------------------------------------------------------
-STRUCTURE_TREATMENTS = ("adjust", "clip")
-# the original tool's uni3c-only keys of a structure_guidance object, at the values that leave it off
-_UNI3C_DEFAULTS = {"step_window": [0, 1], "frame_policy": "fit", "zero_empty_frames": True, "keep_on_gpu": False}
-# keys the original tool's orchestrator or app wrote beside the guidance (computed here, or for its UI only)
-_STRUCTURE_RECORD_KEYS = ("_guidance_video_url", "_frame_offset", "structure_guidance_video_url",
-                          "structure_guidance_frame_offset", "structure_original_video_url",
-                          "structure_trimmed_video_url", "structure_motion_video_url", "structure_motion_frame_offset")
-
+StructureTreatment = Literal["adjust", "clip"]
+STRUCTURE_TREATMENTS = get_args(StructureTreatment)
 
 class StructureVideo(Params):
     """One structure video placed on the run's timeline (the final video's frames, docs/TRAVEL.md)."""
 
     error_class: ClassVar[type[InvalidParams]] = PlanError
 
-    path: Text = Field(validation_alias=aliases("path", "url", "video_path"),
+    path: ReadPath = Field(validation_alias=aliases("path", "url", "video_path"),
                        description="the reference video: a path or an http(s) URL")
     start_frame: Int = Field(0, ge=0, description="first timeline frame it guides")
     end_frame: Optional[Int] = Field(None, ge=1, description="timeline frame after the last it guides "
                                                              "(exclusive; default: the run's end)")
-    treatment: Optional[choice(*STRUCTURE_TREATMENTS)] = Field(
+    treatment: Optional[Annotated[StructureTreatment, Choice()]] = Field(
         None, description="adjust (stretch its range over its frames) or clip (play at its own speed, looping); "
                           "default: the guidance's")
     source_start_frame: Int = Field(0, ge=0, description="first frame of the video used")
@@ -100,85 +92,21 @@ class StructureVideo(Params):
 class StructureGuidance(Params):
     """Structure guidance: reference videos whose motion (flow), edges (canny), depth or frames (raw) drive
     each segment's frames that no anchor or overlap pins. The original tool's legacy `structure_video_*`
-    keys and its `structure_guidance` object both become this (`fold_structure_keys`)."""
+    keys and its `structure_guidance` object both become this (source/tasks/original_keys.py
+    `fold_structure_keys`)."""
 
     error_class: ClassVar[type[InvalidParams]] = PlanError
 
     videos: list[StructureVideo] = Field(min_length=1, description="the videos, each on its timeline range")
-    preprocessing: choice("flow", "canny", "depth", "raw") = Field(
+    preprocessing: Annotated[Literal["flow", "canny", "depth", "raw"], Choice()] = Field(
         "flow", description="flow (OpenCV Farneback optical flow on a colour wheel), canny (OpenCV edges), depth "
                             "(needs DEPTH_MODEL_PATH) or raw (the frames as given)")
     strength: Number = Field(1.0, ge=0, le=10, description="flow: scales the motion before colouring")
-    treatment: choice(*STRUCTURE_TREATMENTS) = Field("adjust", description="default treatment of the videos")
+    treatment: Annotated[StructureTreatment, Choice()] = Field("adjust", description="default treatment of the videos")
     canny_intensity: Number = Field(1.0, ge=0, le=10, description="canny: multiplies the edge map")
     depth_contrast: Number = Field(1.0, ge=0, le=10, description="depth: contrast around mid-grey")
-    target: choice("vace") = Field("vace", description="vace: the guide frames of each segment (Uni3C is not "
+    target: Annotated[Literal["vace"], Choice()] = Field("vace", description="vace: the guide frames of each segment (Uni3C is not "
                                                        "supported)")
-
-
-def fold_structure_keys(data: dict) -> dict:
-    """The original tool's structure keys -> `structure_guidance` (a StructureGuidance): the legacy
-    `structure_video_path` (one video over the whole run), `structure_videos` (several placed), their
-    `structure_video_treatment` / `structure_type` / `structure_video_type` / `structure_video_motion_strength` /
-    `structure_canny_intensity` / `structure_depth_contrast`, and the later `structure_guidance` object."""
-    legacy = ("structure_video_path", "structure_videos", "structure_video_treatment", "structure_type",
-              "structure_video_type", "structure_video_motion_strength", "structure_canny_intensity",
-              "structure_depth_contrast")
-    data = dict(data)
-    for key in _STRUCTURE_RECORD_KEYS:
-        data.pop(key, None)
-    given = {key: data.pop(key) for key in legacy if key in data}
-    guidance = _json_text(data.get("structure_guidance")) if data.get("structure_guidance") not in (None, "") else None
-    if guidance is not None and not isinstance(guidance, dict):
-        raise PlanError("structure_guidance must be a JSON object", field="structure_guidance")
-    if not given and guidance is None:
-        data.pop("structure_guidance", None)
-        return data
-    merged: dict = dict(guidance or {})
-    for key in _STRUCTURE_RECORD_KEYS:
-        merged.pop(key, None)
-    for key, default in _UNI3C_DEFAULTS.items():
-        if key in merged and merged.pop(key) != default:
-            raise PlanError(f"structure_guidance.{key} is a Uni3C setting; Uni3C is not supported (use target "
-                            f"vace)", field=f"structure_guidance.{key}")
-    kind = given.get("structure_type", given.get("structure_video_type"))
-    if kind is not None:
-        merged.setdefault("preprocessing", kind)
-    if merged.get("preprocessing") == "none":
-        merged["preprocessing"] = "raw"
-    if merged.get("preprocessing") == "uni3c" or merged.get("target") == "uni3c":
-        raise PlanError("structure guidance 'uni3c' (a Uni3C ControlNet) is not supported; use flow, canny, depth "
-                        "or raw, which guide VACE's frames", field="structure_guidance")
-    for old, new in (("structure_video_treatment", "treatment"), ("structure_video_motion_strength", "strength"),
-                     ("structure_canny_intensity", "canny_intensity"), ("structure_depth_contrast", "depth_contrast")):
-        if old in given:
-            merged.setdefault(new, given[old])
-    videos = list(merged.get("videos") or [])
-    if given.get("structure_videos"):
-        videos += list(given["structure_videos"])
-    if given.get("structure_video_path"):
-        videos.append({"path": given["structure_video_path"]})
-    types = set()
-    for i, video in enumerate(videos):
-        if isinstance(video, dict):  # per-video type and strength: all videos share the guidance's
-            video = dict(video)
-            for key, into in (("structure_type", "preprocessing"), ("motion_strength", "strength")):
-                if key in video:
-                    value = video.pop(key)
-                    value = "raw" if value == "none" else value
-                    if into == "preprocessing":
-                        types.add(value)
-                    merged.setdefault(into, value)
-                    if merged[into] != value:
-                        raise PlanError(f"structure video {i}: {key} {value!r} differs from the guidance's "
-                                        f"{merged[into]!r}; every video of a run shares one", field="structure_guidance")
-            videos[i] = video
-    if "uni3c" in types:
-        raise PlanError("structure guidance 'uni3c' (a Uni3C ControlNet) is not supported; use flow, canny, depth "
-                        "or raw", field="structure_guidance")
-    merged["videos"] = videos
-    data["structure_guidance"] = merged
-    return data
 
 
 StructureGuidanceField = Annotated[Optional[StructureGuidance], BeforeValidator(_json_text)]
@@ -195,32 +123,32 @@ class TravelSettings(Params):
 
     run_id: Optional[Text] = Field(None, json_schema_extra=flag("--run_id"),
                                    description="the run's name (default: the orchestrator row's run_id or id)")
-    input_image_paths_resolved: list[Text] = Field(
-        json_schema_extra=flag("--input_images"),
+    input_image_paths_resolved: list[ReadPath] = Field(
+        json_schema_extra=flag("--input_images", metavar="IMAGE", path=True),
         description="anchor images in order (paths or http(s) URLs): N images make N-1 segments; one image "
                     "makes one segment that starts at it and whose end is not anchored")
-    continue_from_video_resolved_path: Optional[Text] = Field(
-        None, json_schema_extra=flag("--continue_from_video"),
+    continue_from_video_resolved_path: Optional[ReadPath] = Field(
+        None, json_schema_extra=flag("--continue_from_video", metavar="VIDEO", path=True),
         description="a video to continue (path or URL): its last frames start segment 0")
-    base_prompts_expanded: list[Text] = Field(json_schema_extra=flag("--base_prompts"),
+    base_prompts_expanded: list[Text] = Field([""], validate_default=True,
+                                              json_schema_extra=flag("--base_prompts", metavar="PROMPT"),
                                               description="prompt per segment (one value: used for all)")
     negative_prompts_expanded: list[Text] = Field(
-        [""], validate_default=True, json_schema_extra=flag("--negative_prompts"),
+        [""], validate_default=True, json_schema_extra=flag("--negative_prompts", metavar="PROMPT"),
         description="negative prompt per segment (one value: used for all)")
-    parsed_resolution_wh: tuple[int, int] = Field(
-        "832x480", validate_default=True, json_schema_extra=flag("--resolution"),
-        description="'WxH' or [W, H], floored to multiples of 16 (at least 16x16); default 832x480, as "
-                    "steerable_motion.py's")
+    parsed_resolution_wh: Annotated[tuple[int, int], *RESOLUTION_LIMITS] = Field(
+        DEFAULT_RESOLUTION, validate_default=True, json_schema_extra=flag("--resolution"),
+        description="'WxH' or [W, H], floored to multiples of 16 (at least 16x16)")
     model_name: Text = Field("vace_14B", json_schema_extra=flag("--model_name"),
-                             description=f"a VACE model: {model_names('vace')} (default vace_14B)")
+                             description=f"a VACE model: {model_names('vace')}")
     seed_base: Int = Field(0, ge=-1, le=SEED_MAX, json_schema_extra=flag("--seed"),
                            description="segment i renders with seed_base + i")
     fps_helpers: ModelFrameRate = Field(WAN_FPS, description=f"frame rate of guides, masks and outputs: {WAN_FPS}, the "
                                                   f"model's (nothing is resampled)")
-    fade_in_params_json_str: Fade = Field(default_factory=FadeParams, json_schema_extra=flag("--fade_in_params"),
+    fade_in_params_json_str: Fade = Field(default_factory=FadeParams, json_schema_extra=flag("--fade_in_params", metavar="JSON"),
                                           description="the end anchor fading in over the generated frames")
     fade_out_params_json_str: Fade = Field(default_factory=FadeParams,
-                                           json_schema_extra=flag("--fade_out_params"),
+                                           json_schema_extra=flag("--fade_out_params", metavar="JSON"),
                                            description="the start anchor fading out over the generated frames")
     apply_causvid: Flag = Field(False, validation_alias=aliases("apply_causvid", "use_causvid_lora"),
                                 json_schema_extra=flag("--use_causvid_lora"),
@@ -232,41 +160,42 @@ class TravelSettings(Params):
                                   json_schema_extra=flag("--use_lightning_lora"),
                                   description="Wan 2.2 A14B (a wan2gp: VACE model for travel): Lightning's HIGH/LOW "
                                               "LoRAs on their experts (2 + 2 steps, guidance 1.0, flow shift 5.0)")
-    additional_loras: dict[Text, LoraStrength] = Field(default_factory=dict, json_schema_extra=flag("--loras"),
+    additional_loras: dict[LoraPath, LoraStrength] = Field(default_factory=dict, json_schema_extra=flag("--loras", metavar="PATH=STRENGTH",
+                                                                                        exists=True),
                                                  description="extra LoRAs {path_or_url: strength} (also from the "
                                                              "original tool's lora_name(s), activated_loras + "
                                                              "loras_multipliers, apply_reward_lora)")
     colour_match_videos: Flag = Field(False, json_schema_extra=flag("--colour_match_videos"),
                                       description="match each segment's colours to its anchors (LAB mean/std)")
     after_first_post_generation_saturation: Optional[Number] = Field(
-        None, ge=0, le=10, json_schema_extra=flag("--after_first_post_generation_saturation"),
+        None, ge=0, le=10, json_schema_extra=flag("--after_first_post_generation_saturation", metavar="S"),
         description="saturation of segments after the first (1 keeps)")
     after_first_post_generation_brightness: Optional[Number] = Field(
-        None, ge=-1, le=1, json_schema_extra=flag("--after_first_post_generation_brightness"),
+        None, ge=-1, le=1, json_schema_extra=flag("--after_first_post_generation_brightness", metavar="B"),
         description="brightness of segments after the first (0 keeps; -0.1 is 10% darker)")
     subsequent_starting_strength_adjustment: Number = Field(
-        0.0, ge=-1, le=1, json_schema_extra=flag("--subsequent_starting_strength_adjustment"),
+        0.0, ge=-1, le=1, json_schema_extra=flag("--subsequent_starting_strength_adjustment", metavar="S"),
         description="carried overlap frames: contrast about mid-grey (0 keeps, -0.2 weaker)")
     desaturate_subsequent_starting_frames: Number = Field(
-        0.0, ge=0, le=1, json_schema_extra=flag("--desaturate_subsequent_starting_frames"),
+        0.0, ge=0, le=1, json_schema_extra=flag("--desaturate_subsequent_starting_frames", metavar="D"),
         description="carried overlap frames: desaturation (0 keeps, 1 greyscale)")
     adjust_brightness_subsequent_starting_frames: Number = Field(
-        0.0, ge=-1, le=1, json_schema_extra=flag("--adjust_brightness_subsequent_starting_frames"),
+        0.0, ge=-1, le=1, json_schema_extra=flag("--adjust_brightness_subsequent_starting_frames", metavar="B"),
         description="carried overlap frames: brightness (0 keeps)")
     crossfade_sharp_amt: Number = Field(0.3, ge=0, le=5, json_schema_extra=flag("--crossfade_sharp_amt"),
                                         description="sharpening of cross-faded frames (0: off)")
-    upscale_factor: Optional[limited(Number, "max_upscale_factor")] = Field(
+    upscale_factor: Optional[Annotated[Number, LimitedBy("max_upscale_factor")]] = Field(
         None, gt=0, json_schema_extra=flag("--upscale_factor"),
                                              description="upscale the final video by this factor (Lanczos)")
     debug_mode_enabled: Flag = Field(False, json_schema_extra=flag("--debug"),
                                      description="keep the run's work folder (guides, masks, raw renders)")
     skip_cleanup_enabled: Flag = Field(False, json_schema_extra=flag("--skip_cleanup"),
                                        description="keep the run's work folder")
-    output_dir: Optional[Text] = Field(None, validation_alias=aliases("output_dir", "main_output_dir_for_run"),
-                                       json_schema_extra=flag("--output_dir"),
+    output_dir: Optional[WritePath] = Field(None, validation_alias=aliases("output_dir", "main_output_dir_for_run"),
+                                       json_schema_extra=flag("--output_dir", folder=True),
                                        description="absolute folder for the run's videos (default: the "
                                                    "worker's output folder)")
-    steps: Optional[limited(Int, "max_steps")] = Field(
+    steps: Optional[Annotated[Int, LimitedBy("max_steps")]] = Field(
         None, ge=1, validation_alias=aliases("steps", "num_inference_steps"), json_schema_extra=flag("--steps"),
         description="denoising steps (default: the model's)")
     guidance_scale: Optional[Number] = Field(None, ge=0, le=GUIDANCE_MAX, json_schema_extra=flag("--guidance_scale"),
@@ -297,33 +226,6 @@ class TravelSettings(Params):
     def _null_is_not_given(cls, data: Any) -> Any:
         if isinstance(data, dict):
             return {key: value for key, value in data.items() if value is not None}
-        return data
-
-    @model_validator(mode="before")
-    @classmethod
-    def _original_keys(cls, data: Any) -> Any:
-        """The original tool's keys that are more than a new name (source/tasks/original_keys.py)."""
-        if not isinstance(data, dict):
-            return data
-        data = fold_structure_keys(fold_lora_keys(data))
-        if data.get("keep_bridging_images"):
-            raise PlanError("keep_bridging_images belongs to join_clips runs (the frames bridging two clips); a "
-                            "travel run keeps its anchors by construction: remove the key",
-                            field="keep_bridging_images")
-        data.pop("keep_bridging_images", None)  # false: what travel does anyway
-        refs = data.pop("vace_image_refs_to_prepare_by_headless", None)
-        if refs:
-            raise PlanError("vace_image_refs_to_prepare_by_headless: reference images are not used by travel "
-                            "segments (each is guided by its anchors); remove the key",
-                            field="vace_image_refs_to_prepare_by_headless")
-        if data.get("upscale_factor") in (0, 1):  # the original tool's "0.0 or 1.0 to disable"
-            data = {key: value for key, value in data.items() if key != "upscale_factor"}
-        native = {key: data[key] for key in ("cfg_star_switch", "cfg_zero_step") if key in data}
-        if native:
-            data = {key: value for key, value in data.items() if key not in native}
-            if native.get("cfg_star_switch", 0) != 0:  # off (0, and the step -1) is every engine's default
-                given = data.get("wgp_settings") if isinstance(data.get("wgp_settings"), dict) else {}
-                data["wgp_settings"] = {**native, **given}
         return data
 
     @property
@@ -423,41 +325,18 @@ class OrchestratorDetails(TravelSettings):
 
     num_new_segments_to_generate: Optional[Int] = Field(
         None, ge=1, description="the segment count, when the writer states it (checked against the images)")
-    segment_frames_expanded: list[limited(Int, "max_frames")] = Field(
-        json_schema_extra=flag("--segment_frames"),
+    segment_frames_expanded: list[Annotated[Int, LimitedBy("max_frames")]] = Field(
+        [81], validate_default=True, json_schema_extra=flag("--segment_frames", metavar="N", unit="frames"),
         description="frames per segment, each >= 1 and <= MAX_FRAMES, snapped to 4k+1 (one value: used for "
                     "all); together <= MAX_RUN_FRAMES")
     frame_overlap_expanded: list[Int] = Field(
-        [0], validate_default=True, json_schema_extra=flag("--frame_overlap"),
+        [16], validate_default=True, json_schema_extra=flag("--frame_overlap", metavar="N", unit="frames"),
         description="frames shared at each join of consecutive clips, each >= 0, made even and at most one "
-                    "less than either clip (one value: used for all joins; one per join; in a row also the "
-                    "original tool's one per segment; 0 concatenates)")
+                    "less than either clip (one value: used for all joins; one per join; or one per segment, "
+                    "whose last value has no join after it and is recorded as not used; 0 concatenates)")
     independent_segments: Flag = Field(False, json_schema_extra=flag("--independent_segments"),
                                        description="anchor each segment only on its own two images so all "
                                                    "render at once (no chain)")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _override(cls, data: Any) -> Any:
-        """The original tool's params_json_str_override (steerable_motion.py --params_json_str): JSON of
-        settings applied over the details. Keys of the details join them, Wan2GP settings join
-        wgp_settings; others stay aside as `params_json_str_override.<key>` and are reported."""
-        if not isinstance(data, dict) or data.get("params_json_str_override") in (None, ""):
-            return data
-        data = dict(data)
-        override = _json_text(data.pop("params_json_str_override"))
-        if not isinstance(override, dict):
-            raise PlanError("params_json_str_override must be a JSON object of settings",
-                            field="params_json_str_override")
-        known = set(accepted_names(cls))
-        for key, value in override.items():
-            if key in known and key not in ("segment_frames_expanded", "parsed_resolution_wh"):
-                data[key] = value
-            elif key in NATIVE_KEYS:
-                data["wgp_settings"] = {**(data.get("wgp_settings") or {}), key: value}
-            else:
-                data[f"params_json_str_override.{key}"] = value
-        return data
 
     @field_validator("num_new_segments_to_generate")
     @classmethod
@@ -487,7 +366,7 @@ class OrchestratorDetails(TravelSettings):
         if count is None:
             return values
         continuing = info.data.get("continue_from_video_resolved_path") is not None
-        return frame_overlap_list(values, count, continuing, per_segment=not from_command_line(info))
+        return frame_overlap_list(values, count, continuing)
 
     @model_validator(mode="after")
     def _run_frames(self, info: ValidationInfo) -> "OrchestratorDetails":
@@ -557,7 +436,7 @@ class TravelOrchestratorParams(TaskParams):
         if not isinstance(value, (dict, OrchestratorDetails)):
             raise PlanError(f"orchestrator_details must be a JSON object, got {type(value).__name__}",
                             field="orchestrator_details")
-        return OrchestratorDetails.parse(value, settings_of(info), command_line=from_command_line(info))
+        return OrchestratorDetails.parse(value, settings_of(info))
 
     @model_validator(mode="after")
     def _plan_fits(self) -> "TravelOrchestratorParams":
@@ -617,7 +496,7 @@ class TravelSegmentParams(_StageParams):
     seed: Int = Field(ge=-1, le=SEED_MAX + 10 ** 6, description="the seed it renders with (seed_base + segment_index)")
     model: Text = Field(description="the run's model_name, for the worker: it prefers rows of the model it "
                                     "has loaded")
-    structure_guide: Optional[Text] = Field(None, description="the run's structure guide (a path or URL the "
+    structure_guide: Optional[ReadPath] = Field(None, description="the run's structure guide (a path or URL the "
                                                               "orchestrator wrote), when it has structure guidance")
 
     @model_validator(mode="after")
@@ -632,17 +511,6 @@ class TravelStitchParams(_StageParams):
 
 
 # ---- checks that need the files ---------------------------------------------------------------------------
-
-def check_output_dir(path: str) -> Path:
-    """The folder the user chose for the run's videos (`TravelSettings.output_dir`, absolute): it must
-    exist and be writable where this runs."""
-    folder = Path(path)
-    if not folder.is_dir():
-        raise PlanError(f"output_dir is not an existing folder: {path}", field="output_dir")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise PlanError(f"output_dir is not writable: {path}", field="output_dir")
-    return folder
-
 
 def check_input_files(settings: TravelSettings, fetch: Optional[Callable[[str, str], Path]] = None, *,
                       count_video_frames: bool = True) -> Optional[int]:

@@ -8,8 +8,8 @@ length is known only once it is fetched) has its plan computed by the orchestrat
 
 - N anchor images give N-1 segments (one for a single image; N after a continued video).
 - Per-segment lists with one value repeat to the segment count; any other length must equal it.
-- Overlaps are one per join: one value repeats; a row may also give the original tool's one value per
-  segment (without a continued video the last has no join after it).
+- Overlaps are one per join: one value repeats (one per segment, the original tool's shape, is read as
+  one per join by source/tasks/original_keys.py: the last segment's value is reported as not used).
 - Segment length L_i = (L_i // 4) * 4 + 1 (Wan renders 4k+1 frames).
 - A join is where one clip hands over to the next (the continued video is clip 0 when there is one):
   O_j = even(min(O_j, L_before - 1, L_after - 1)), even(x) = x rounded down to an even number, so asking
@@ -79,13 +79,13 @@ def join_count(segments: int, continue_from_video: bool) -> int:
     return segments if continue_from_video else segments - 1
 
 
-def frame_overlap_list(values: Any, segments: int, continue_from_video: bool, per_segment: bool = True) -> list[int]:
-    """`frame_overlap_expanded` as one overlap per join (each >= 0). One value repeats. `per_segment`:
-    a row may give the original tool's one value per segment, the value of the segment a join leaves
-    (without a continued video the last segment's has no join; with one, segments and joins match)."""
+def frame_overlap_list(values: Any, segments: int, continue_from_video: bool) -> list[int]:
+    """`frame_overlap_expanded` as one overlap per join (each >= 0). One value repeats. (One value per
+    segment, the original tool's shape, is read as one per join before this, by
+    source/tasks/original_keys.py, which keeps the last segment's value aside as not used.)"""
     joins = join_count(segments, continue_from_video)
     values = values if isinstance(values, (list, tuple)) else [values]
-    accepted = {1, joins} | ({segments} if per_segment else set())
+    accepted = {1, joins}
     if len(values) not in accepted:
         clips = f"{segments} segment(s)" + (" and the continued video" if continue_from_video else "")
         if joins == 0:
@@ -97,7 +97,7 @@ def frame_overlap_list(values: Any, segments: int, continue_from_video: bool, pe
         raise PlanError(f"frame_overlap_expanded has {len(values)} values; give {wanted}",
                         field="frame_overlap_expanded")
     values = _integers("frame_overlap_expanded", values, len(values), 0, "a non-negative integer")
-    return values * joins if len(values) == 1 else values[:joins]
+    return values * joins if len(values) == 1 else values
 
 
 # ---- the rules -------------------------------------------------------------------------------------------
@@ -288,7 +288,7 @@ def check_plan(plan: TravelPlan, *, num_images: int, segment_frames: Sequence[in
     count = segment_count(num_images, continuing)
     if plan.num_segments != count:
         refuse("segment_lengths", f"has {plan.num_segments} values for {count} segments")
-    for i, (length, wanted) in enumerate(zip(plan.segment_lengths, segment_frames)):
+    for i, (length, wanted) in enumerate(zip(plan.segment_lengths, segment_frames, strict=False)):
         if length != snap_frames(wanted):
             refuse(f"segment_lengths[{i}]", f"is {length}; segment_frames_expanded[{i}] = {wanted} "
                                             f"renders {snap_frames(wanted)} frames")

@@ -9,7 +9,6 @@ with the run id in their names.
 """
 from __future__ import annotations
 
-import shutil
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Mapping, Optional, Sequence
@@ -25,13 +24,13 @@ from ...media.stitch import stitch_clips
 from ...media.vace import keep_mask
 from ...media.video_io import VideoWriter, count_frames, iter_frames, last_frames, video_info
 from ...queue.model import NewTask
-from ...storage.outputs import safe_name
+from ...storage.outputs import output_folder as row_output_folder, safe_name
 from ...tasks.context import Done, FanOut, TaskContext
 from ...tasks.ids import child_task_id
 from ...tasks.phase_params import all_loras
 from . import SEGMENT, STITCH
 from .params import (FadeParams, OrchestratorDetails, TravelOrchestratorParams, TravelSegmentParams,
-                     TravelSettings, TravelStitchParams, check_input_files, check_output_dir)
+                     TravelSettings, TravelStitchParams, check_input_files)
 from .plan import SegmentPlan, TravelPlan, build_plan
 
 
@@ -52,7 +51,7 @@ def _errors_named(label: str) -> Iterator[None]:
 def output_folder(ctx: TaskContext, travel: TravelSettings) -> Path:
     """The run's output folder: the one the user chose (checked where this stage runs), else the
     worker's."""
-    return check_output_dir(travel.output_dir) if travel.output_dir else ctx.output_dir
+    return row_output_folder(ctx.settings, travel.output_dir, "output_dir") if travel.output_dir else ctx.output_dir
 
 
 # ---- orchestrator -----------------------------------------------------------------------------------
@@ -132,9 +131,12 @@ def example_stitch() -> dict:
 
 # ---- segment ----------------------------------------------------------------------------------------
 
+DEFAULT_FADE = FadeParams()   # the fade of a segment_guide call that names none (a model, never changed)
+
+
 def segment_guide(seg: SegmentPlan, size: tuple[int, int], anchors: Mapping[int, np.ndarray],
-                  carried: Sequence[np.ndarray] = (), *, fade_out: FadeParams = FadeParams(),
-                  fade_in: FadeParams = FadeParams()) -> list[np.ndarray]:
+                  carried: Sequence[np.ndarray] = (), *, fade_out: FadeParams = DEFAULT_FADE,
+                  fade_in: FadeParams = DEFAULT_FADE) -> list[np.ndarray]:
     """One segment's guide frames: each frame holds what the plan says (`seg.frame_roles`).
 
     anchors: image index -> frame at `size`; carried: the previous clip's last `seg.carry_in` frames
@@ -158,6 +160,9 @@ def segment_guide(seg: SegmentPlan, size: tuple[int, int], anchors: Mapping[int,
 def segment_mask(seg: SegmentPlan, size: tuple[int, int]) -> list[np.ndarray]:
     """One segment's mask: black (keep) on the kept frames, white (generate) elsewhere."""
     return keep_mask(seg.length, seg.kept_frames, size)
+
+
+INTERMEDIATE_PRESET = "veryfast"  # x264 preset of the segment files the stitch reads (the final keeps its own)
 
 
 def handle_segment(ctx: TaskContext) -> Done:
@@ -184,6 +189,7 @@ def _carried_frames(ctx: TaskContext, params: TravelSegmentParams, seg: SegmentP
 
 
 def render_segment(ctx: TaskContext, params: TravelSegmentParams) -> Path:
+    from ...engines.request import RenderRequest
     from ...wgp_utils import generate_single_video
 
     travel, index = params.travel, params.segment_index
@@ -215,13 +221,15 @@ def render_segment(ctx: TaskContext, params: TravelSegmentParams) -> Path:
         composite = ctx.local_file("structure_guide", params.structure_guide, dest=run_dir / "inputs")
         guide = paste_structure(guide, composite, params.plan, index)
     mask = segment_mask(seg, size)
-    # Written for inspection (--debug keeps them); the bridge gets the exact frames in memory.
-    write_frames(guide, work / "guide.mp4", fps=WAN_FPS)
-    write_frames(mask, work / "mask.mp4", fps=WAN_FPS)
+    # Written for inspection with --debug only; the bridge gets the exact frames in memory (an engine
+    # that reads files, Wan2GP, writes its own).
+    if ctx.debug:
+        write_frames(guide, work / "guide.mp4", fps=WAN_FPS)
+        write_frames(mask, work / "mask.mp4", fps=WAN_FPS)
     del carried
 
-    raw = work / "raw.mp4"
-    generate_single_video(
+    raw = work / f"raw.{ctx.attempt_tag}.mp4"    # this attempt's own; published below only while it holds the row
+    request = RenderRequest.build(
         model=travel.model_name, prompt=travel.segment_prompt(index),
         negative_prompt=travel.negative_prompts_expanded[index], output_path=raw,
         resolution=f"{size[0]}x{size[1]}", frames=seg.length, seed=params.seed, steps=travel.steps,
@@ -230,8 +238,9 @@ def render_segment(ctx: TaskContext, params: TravelSegmentParams) -> Path:
         phases=travel.phase_config.plan() if travel.phase_config is not None else None,
         use_causvid_lora=travel.apply_causvid, use_lightning_lora=travel.apply_lightning,
         use_lighti2x_lora=travel.apply_lighti2x, wgp_settings=travel.wgp_settings,
-        progress_callback=ctx.step_progress(f"{label} rendering", 0.05, 0.9), settings=ctx.settings,
     )
+    generate_single_video(request, progress_callback=ctx.step_progress(f"{label} rendering", 0.05, 0.9),
+                          settings=ctx.settings)
     del guide, mask
     ctx.report_progress(0.92, f"{label}: finishing")
 
@@ -245,15 +254,19 @@ def render_segment(ctx: TaskContext, params: TravelSegmentParams) -> Path:
         frames = iter_frames(raw)
         if colour_match:
             frames = colour_match_frames(frames, seg.length, anchors.get(seg.from_anchor), anchors.get(seg.end_anchor))
-        with VideoWriter(final, fps=WAN_FPS, title=video_info(raw)["title"]) as writer:
+        adjusted = work / f"adjusted.{ctx.attempt_tag}.mp4"
+        # an intermediate (the stitch re-encodes it): a fast preset, same quality target
+        with VideoWriter(adjusted, fps=WAN_FPS, title=video_info(raw)["title"], preset=INTERMEDIATE_PRESET) as writer:
             for frame in frames:
+                ctx.check_cancelled()  # per frame: a cancel stops the encode within a frame's time
                 writer.write(adjust_colour(frame, saturation, brightness))
-    else:
-        shutil.move(str(raw), str(final))
+        raw.unlink(missing_ok=True)
+        raw = adjusted
     # The mp4 header's count (exact for files our writer made) saves a full decode; 0 means unknown.
-    produced = video_info(final)["frames"] or count_frames(final)
+    produced = video_info(raw)["frames"] or count_frames(raw)
     if produced != seg.length:
         raise RuntimeError(f"rendered {produced} frames, the plan says {seg.length}")
+    ctx.publish_file(raw, final)
     if travel.show_input_images:
         _write_banner(final, [as_pil([np.asarray(anchors[a])])[0] for a in sorted(anchors)],
                       final_dir / f"{safe_name(params.run_id)}_seg{index:02d}_inputs.mp4")
@@ -291,5 +304,6 @@ def handle_stitch(ctx: TaskContext) -> Done:
         final = output_folder(ctx, travel) / f"{safe_name(params.run_id)}_final.mp4"
         stitch_clips(clips, plan.overlaps, final, expected_lengths=plan.clip_lengths, clip_names=names,
                      size=travel.parsed_resolution_wh, sharp_amount=travel.crossfade_sharp_amt,
-                     upscale_factor=travel.upscale_factor, fps=WAN_FPS, progress=on_clip)
+                     upscale_factor=travel.upscale_factor, fps=WAN_FPS, progress=on_clip,
+                     check_cancelled=ctx.check_cancelled)
     return Done(str(final))

@@ -82,7 +82,7 @@ def place_videos(configs: Sequence[dict], total: int) -> list[Placement]:
                             f"{source_start}", field="structure_guidance")
         placed.append(Placement(i, start, end, source_start, None if source_end is None else int(source_end)))
     placed.sort(key=lambda p: p.start)
-    for before, after in zip(placed, placed[1:]):
+    for before, after in zip(placed, placed[1:], strict=False):
         if after.start < before.end:
             raise PlanError(f"structure videos {before.index} and {after.index} share timeline frames "
                             f"{after.start}..{min(before.end, after.end) - 1}", field="structure_guidance")

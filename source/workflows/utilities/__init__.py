@@ -1,5 +1,9 @@
 """utilities: small single-step tasks on images and videos (pose skeleton, one frame of a video,
-in-between frames, upscale)."""
+in-between frames, upscale).
+
+Files: `params.py`, `steps.py`. No `plan.py`: each task is one call of a media tool, whose arithmetic
+lives with it in source/media/. No `client.py`: rows are queued with `add_task.py --type <task type>`.
+"""
 from .. import TaskType, Workflow
 
 WORKFLOW = Workflow(

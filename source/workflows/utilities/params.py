@@ -6,16 +6,16 @@ must be Complete by the time the task runs); where both are allowed, the path wi
 from __future__ import annotations
 
 import math
-from typing import Any, Optional
+from typing import Annotated, Any, Optional
 
 from pydantic import Field, field_validator, model_validator
 
 from ...errors import InvalidParams
 from ...media.frames import WAN_FPS
-from ...media.interpolate import METHODS
-from ...tasks.params import Int, Resolution, TaskParams, Text, choice, limited, location
+from ...media.interpolate import METHODS, Method
+from ...tasks.params import Int, Resolution, TaskParams, Text, Choice, LimitedBy, Location
 
-OptionalPath = location(optional=True)
+OptionalPath = Annotated[Optional[str], Location(optional=True)]
 
 
 def _give_one_of(params: TaskParams, *fields: str) -> None:
@@ -48,11 +48,11 @@ class ExtractFrameParams(TaskParams):
 class InterpolateParams(TaskParams):
     missing_as_null = True
 
-    input_image_path1: location() = Field(..., description="the first image (path or URL)")
-    input_image_path2: location() = Field(..., description="the last image (path or URL)")
-    frames: limited(Int, "max_frames") = Field(..., ge=2, description="frames in the clip, both images included")
+    input_image_path1: Annotated[str, Location()] = Field(..., description="the first image (path or URL)")
+    input_image_path2: Annotated[str, Location()] = Field(..., description="the last image (path or URL)")
+    frames: Annotated[Int, LimitedBy("max_frames")] = Field(..., ge=2, description="frames in the clip, both images included")
     resolution: Resolution = Field(..., description='"WxH" of the clip; sides floored to even numbers')
-    method: choice(*METHODS) = Field("flow", description="flow (optical-flow warping) or blend (a cross-fade)")
+    method: Annotated[Method, Choice()] = Field("flow", description="flow (optical-flow warping) or blend (a cross-fade)")
     fps: Int = Field(WAN_FPS, ge=1, le=240, description="frame rate of the mp4")
 
     @field_validator("method", mode="before")
@@ -71,7 +71,7 @@ class UpscaleParams(TaskParams):
     input_image_task_id: Optional[Text] = Field(None, description="or: the row whose output is the image")
     input_video_path: OptionalPath = Field(None, description="or: a video (path or URL)")
     input_video_task_id: Optional[Text] = Field(None, description="or: the row whose output is the video")
-    upscale_factor: limited(float, "max_upscale_factor") = Field(
+    upscale_factor: Annotated[float, LimitedBy("max_upscale_factor")] = Field(
         ..., description="scale of each side (> 0); sides rounded to even numbers")
 
     @field_validator("upscale_factor", mode="before")

@@ -6,7 +6,7 @@
 
 -- name: enqueue
 -- Insert a batch of rows in one transaction; returns their ids (an id that exists already is refused).
-SELECT wq_enqueue_v2(p_tasks => %(tasks)s::jsonb);
+SELECT wq_enqueue_v3(p_tasks => %(tasks)s::jsonb);
 
 -- name: get
 -- One row (none if absent).
@@ -19,6 +19,14 @@ SELECT * FROM wq_list_run_v1(p_run_id => %(run_id)s::text);
 -- name: cancel
 -- Cancel a row that has not ended, what it fanned out and its dependants; returns how many rows changed.
 SELECT wq_cancel_v1(p_task_id => %(task_id)s::text, p_reason => %(reason)s::text);
+
+-- name: retry
+-- Put back a Failed/Cancelled row (attempts reset) and every Failed/Cancelled row that ended through it.
+SELECT wq_retry_v1(p_task_id => %(task_id)s::text, p_note => %(note)s::text);
+
+-- name: requeue_expired
+-- A row In Progress past its lease is Queued again now; returns 1, or 0 when it is not such a row.
+SELECT wq_requeue_expired_v1(p_task_id => %(task_id)s::text, p_note => %(note)s::text);
 
 -- name: claim
 -- Take the best eligible row under a lease (priority desc, then age; the loaded model first among equals).
@@ -112,9 +120,24 @@ SELECT * FROM wq_fleet_overview_v1(p_within_seconds => %(within_seconds)s::float
 SELECT * FROM wq_list_roots_v1(p_status => %(status)s::text, p_limit => %(limit)s::integer,
                                p_offset => %(offset)s::integer);
 
+-- name: list_roots_filtered
+-- One page of root rows, newest first, filtered by status, type, project, age and a search text.
+SELECT * FROM wq_list_roots_v2(p_status => %(status)s::text, p_task_type => %(task_type)s::text,
+                               p_project_id => %(project_id)s::text,
+                               p_since_seconds => %(since_seconds)s::float8, p_search => %(search)s::text,
+                               p_limit => %(limit)s::integer, p_offset => %(offset)s::integer);
+
 -- name: run_counts
 -- The fanned-out rows of some runs by status: count, summed progress, last finish.
 SELECT * FROM wq_run_counts_v1(p_run_ids => %(run_ids)s::text[]);
+
+-- name: event_counts
+-- Counters of what happened to rows (completed, failed, cancelled, retried, lease_expired, operator_retried).
+SELECT * FROM wq_event_counts_v1();
+
+-- name: duration_counts
+-- The completed rows' run times by task type and bucket (counted as rows complete; they never go down).
+SELECT * FROM wq_duration_counts_v1();
 
 -- name: task_durations
 -- Complete rows' run times by task type, counted under each bound, plus the total count and sum.
@@ -124,3 +147,8 @@ SELECT * FROM wq_task_durations_v1(p_bounds => %(bounds)s::float8[]);
 -- The params keys the row's task type does not use (a JSON list), for an attempt this worker still owns.
 SELECT wq_record_ignored_keys_v1(p_task_id => %(task_id)s::text, p_worker_id => %(worker_id)s::text,
                                  p_attempt => %(attempt)s::integer, p_keys => %(keys)s::jsonb);
+
+-- name: record_thumbnail
+-- params.thumbnail_url (the output's poster) for an attempt this worker still owns, just before it completes.
+SELECT wq_record_thumbnail_v1(p_task_id => %(task_id)s::text, p_worker_id => %(worker_id)s::text,
+                              p_attempt => %(attempt)s::integer, p_thumbnail_url => %(thumbnail_url)s::text);

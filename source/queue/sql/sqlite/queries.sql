@@ -123,6 +123,51 @@ UPDATE tasks SET status = 'Cancelled', error_message = :reason, lease_expires_at
                  finished_at = :now, updated_at = :now
 WHERE id = :task_id AND status IN ('Queued', 'In Progress');
 
+-- name: retry_reach
+-- The rows a retry of :task_id puts back: the row when it ended Failed/Cancelled, and every Failed or
+-- Cancelled row reached from it through dependants, awaiting orchestrators and fanned-out rows
+-- (sql/postgres/180_operator_actions.sql says why).
+WITH RECURSIVE reach(id) AS (
+    SELECT id FROM tasks WHERE id = :task_id AND status IN ('Failed', 'Cancelled')
+    UNION
+    SELECT t.id FROM reach AS r JOIN task_dependencies AS d ON d.depends_on = r.id
+    JOIN tasks AS t ON t.id = d.task_id WHERE t.status IN ('Failed', 'Cancelled')
+    UNION
+    SELECT t.id FROM reach AS r JOIN tasks AS t ON t.awaiting_task_id = r.id
+    WHERE t.status IN ('Failed', 'Cancelled')
+    UNION
+    SELECT t.id FROM reach AS r JOIN tasks AS t ON t.parent_task_id = r.id
+    WHERE t.status IN ('Failed', 'Cancelled'))
+SELECT id FROM reach;
+
+-- name: retry_awaiting
+-- Retried orchestrators that had fanned out wait again for the same row (first, so the summaries of
+-- their children's changes land on them).
+UPDATE tasks SET status = 'In Progress', worker_id = NULL, lease_expires_at = NULL, finished_at = NULL,
+                 progress_message = :note, updated_at = :now
+WHERE id IN (SELECT value FROM json_each(:ids)) AND awaiting_task_id IS NOT NULL
+  AND status IN ('Failed', 'Cancelled');
+
+-- name: retry_queued
+-- Every other retried row: Queued, attempts reset; its last error stays (history).
+UPDATE tasks SET status = 'Queued', attempts = 0, worker_id = NULL, lease_expires_at = NULL,
+                 scheduled_at = NULL, started_at = NULL, finished_at = NULL, progress = NULL,
+                 progress_message = :note, updated_at = :now
+WHERE id IN (SELECT value FROM json_each(:ids)) AND awaiting_task_id IS NULL
+  AND status IN ('Failed', 'Cancelled');
+
+-- name: requeue_expired
+-- A row In Progress past its lease is Queued again now (the attempt counts, as a sweep would count it).
+UPDATE tasks SET status = 'Queued', worker_id = NULL, lease_expires_at = NULL, scheduled_at = NULL,
+                 started_at = NULL, progress = NULL, progress_message = :note,
+                 error_message = 'worker ' || coalesce(worker_id, '?') || ' was lost (lease expired)',
+                 updated_at = :now
+WHERE id = :task_id AND status = 'In Progress' AND awaiting_task_id IS NULL AND lease_expires_at < :now;
+
+-- name: cancelled_count
+-- How many rows have been cancelled so far (the event counter), to tell how many one cancel reached.
+SELECT coalesce(sum(n), 0) FROM wq_task_events WHERE event = 'cancelled';
+
 -- name: insert
 -- Insert one row; an existing id is left as it is (idempotent fan-out).
 INSERT INTO tasks (id, task_type, params, dependant_on, run_id, project_id, parent_task_id, priority,
@@ -171,12 +216,12 @@ INSERT INTO wq_workers (worker_id, host, pid, gpu_name, gpu_memory_total_mb, gpu
                         model, version, task_types, lease_seconds, state, current_task_id, tasks_run,
                         started_at, last_seen_at)
 VALUES (:worker_id, :host, :pid, :gpu_name, :gpu_memory_total_mb, :gpu_memory_used_mb, :engine, :model,
-        :version, :task_types, :lease_seconds, 'idle', NULL, 0, :now, :now)
+        :version, :task_types, :lease_seconds, coalesce(:state, 'idle'), NULL, 0, :now, :now)
 ON CONFLICT (worker_id) DO UPDATE SET
     host = excluded.host, pid = excluded.pid, gpu_name = excluded.gpu_name,
     gpu_memory_total_mb = excluded.gpu_memory_total_mb, engine = excluded.engine,
     version = excluded.version, task_types = excluded.task_types, lease_seconds = excluded.lease_seconds,
-    state = 'idle', last_seen_at = excluded.last_seen_at;
+    state = excluded.state, last_seen_at = excluded.last_seen_at;
 
 -- name: forget_workers
 -- Registry rows last seen before :before (long stopped or gone) are dropped.
@@ -216,6 +261,21 @@ WHERE parent_task_id IS NULL AND (:status IS NULL OR status = :status)
 ORDER BY created_at DESC, rowid DESC
 LIMIT :limit OFFSET :offset;
 
+-- name: list_roots_filtered
+-- One page of root rows, newest first, filtered: status, task type, project, created since :since, and
+-- :search (a row id or run id of the run, or text in the root's params such as its prompt, any case).
+SELECT * FROM tasks INDEXED BY tasks_roots
+WHERE parent_task_id IS NULL
+  AND (:status IS NULL OR status = :status)
+  AND (:task_type IS NULL OR task_type = :task_type)
+  AND (:project_id IS NULL OR project_id = :project_id)
+  AND (:since IS NULL OR created_at >= :since)
+  AND (:search IS NULL OR id = :search OR run_id = :search
+       OR run_id = (SELECT s.run_id FROM tasks AS s WHERE s.id = :search)
+       OR instr(lower(params), lower(:search)) > 0)
+ORDER BY created_at DESC, rowid DESC
+LIMIT :limit OFFSET :offset;
+
 -- name: run_counts
 -- The fanned-out rows of the runs in the JSON list :run_ids, by status: how many, their progress summed,
 -- the last finish.
@@ -225,10 +285,18 @@ FROM tasks
 WHERE run_id IN (SELECT value FROM json_each(:run_ids)) AND parent_task_id IS NOT NULL
 GROUP BY run_id, status;
 
+-- name: event_counts
+-- Counters of what happened to rows (sql/sqlite/181_task_events.sql), by event and task type.
+SELECT event, task_type, n FROM wq_task_events ORDER BY event, task_type;
+
+-- name: duration_counts
+-- The completed rows' run times by task type and bucket (181_task_events.sql; they never go down).
+SELECT task_type, le, n, seconds FROM wq_task_durations ORDER BY task_type, le;
+
 -- name: task_durations
 -- Complete rows' run times (finished_at - started_at) by task type: for each bound of the JSON list
 -- :bounds how many took at most that long, and (bound NULL) how many in all and their seconds summed.
-WITH done AS (
+WITH done AS MATERIALIZED (
     SELECT task_type, (julianday(finished_at) - julianday(started_at)) * 86400.0 AS seconds
     FROM tasks WHERE status = 'Complete' AND started_at IS NOT NULL AND finished_at IS NOT NULL)
 SELECT done.task_type, bound.value AS le, sum(done.seconds <= bound.value) AS rows, NULL AS seconds
@@ -242,3 +310,9 @@ SELECT task_type, NULL, count(*), sum(seconds) FROM done GROUP BY task_type;
 -- worker still owns.
 UPDATE tasks SET ignored_keys = :keys
 WHERE id = :task_id AND worker_id = :worker_id AND attempts = :attempt AND status = 'In Progress';
+
+-- name: record_thumbnail
+-- params.thumbnail_url (the output's poster) for an attempt this worker still owns, just before it completes.
+UPDATE tasks SET params = json_set(coalesce(params, '{}'), '$.thumbnail_url', :thumbnail_url)
+WHERE id = :task_id AND worker_id = :worker_id AND attempts = :attempt AND status = 'In Progress'
+  AND awaiting_task_id IS NULL;
