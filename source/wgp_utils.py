@@ -7,7 +7,8 @@ A workflow hands it a `RenderRequest` (source/engines/request.py): frozen, with 
 snapped to 4k+1 and the resolution to multiples of 16. The keyword form builds that request from the
 same names (`RenderRequest.build`: model, prompt, output_path, negative_prompt, resolution, frames, seed,
 steps, guidance_scale, flow_shift, start_image, end_image, guide_video, mask_video, reference_images,
-loras, use_causvid_lora, use_lighti2x_lora, engine, wgp_settings), so every handler can call it either way.
+loras, use_causvid_lora, use_lighti2x_lora, use_lightning_lora, phases, engine, wgp_settings), so every
+handler can call it either way.
 `settings` is the worker's `Settings` object, given by the caller: the bridge never reads settings itself.
 
 What it does, in order: pick the engine by name (source/engines/choice.py: the request's engine > the
@@ -26,8 +27,10 @@ transient), EngineUnavailable (wan2gp). Each belongs to the error family of sour
 
 The engines: diffusers and tiny (source/engines/local.py: given value > model default for steps /
 guidance / flow shift; the accelerator LoRAs set them: causvid 9 / 1.0 / 1.0, lighti2x 5 / 1.0 / 5.0;
-tiny defaults to 4 steps), preview (source/engines/preview.py: no model, the known frames morphed into
-each other), wan2gp (source/engines/wan2gp/: a helper process; Wan2GP supplies its own model defaults,
+lightning: two phases of 2 steps, guidance 1.0, shift 5.0, euler, its HIGH file "1;0" and LOW file "0;1";
+tiny defaults to 4 steps; two-expert models (Wan 2.2 A14B) take `phases` and LoRA strengths per phase, and
+the tiny engine stands in with a two-expert tiny model for them), preview (source/engines/preview.py: no
+model, the known frames morphed into each other), wan2gp (source/engines/wan2gp/: a helper process; Wan2GP supplies its own model defaults,
 and `wgp_settings` reach it; other engines ignore them with a warning).
 """
 from __future__ import annotations

@@ -74,9 +74,16 @@ def test_a_built_request_is_passed_as_is_and_an_engine_may_refuse_it(recording, 
 def test_requests_are_checked_when_built():
     with pytest.raises(UserError, match="a .png output holds one frame; 9 frames were asked for"):
         RenderRequest.build(model="tiny", prompt="", output_path="x.png", frames=9)
-    with pytest.raises(UserError, match="cannot both be set"):
+    with pytest.raises(UserError, match="use_causvid_lora, use_lighti2x_lora and use_lightning_lora: set one at most"):
         RenderRequest.build(model="tiny", prompt="", output_path="x.mp4", use_causvid_lora=True,
                             use_lighti2x_lora=True)
+    # phases and per-phase strengths: two-expert models only; Lightning brings its own phases
+    with pytest.raises(UserError, match="need a two-expert model"):
+        RenderRequest.build(model="t2v_1.3B", prompt="", output_path="x.mp4", loras={"a.safetensors": "1;0"})
+    lightning = RenderRequest.build(model="t2v_2_2", prompt="", output_path="x.mp4", use_lightning_lora=True,
+                                    loras={"a.safetensors": "1;0"})
+    assert lightning.accelerator == "lightning" and lightning.phases.steps_per_phase == (2, 2)
+    assert dict(lightning.loras) == {"a.safetensors": (1.0, 0.0)}
 
 
 def test_every_engine_name_is_registered_and_follows_the_protocol():

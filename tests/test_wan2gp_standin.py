@@ -283,3 +283,44 @@ def test_a_helper_that_dies_while_starting_is_transient(tmp_path):
     with pytest.raises(TransientError, match="Wan2GP helper was killed by SIGKILL .* while starting"):
         render(dying, tmp_path)
     assert HELPERS.current() is None
+
+
+def test_phases_and_phased_strengths_in_wan2gp_syntax(settings, work, tmp_path):
+    """LATER.md's worked example as Wan2GP receives it; Lightning's HIGH/LOW files on their experts."""
+    from source.engines.loras import LIGHTNING_FILES
+    from source.workflows.registry import parse_params
+    from source.tasks.phase_params import all_loras
+
+    lora_dir = work / "loras"
+    lora_dir.mkdir(exist_ok=True)
+    files = {name: tmp_path / f"{name}.safetensors" for name in ("HIGH", "LOW", "X")}
+    for path in files.values():
+        path.write_bytes(b"x")
+    config = {"steps_per_phase": [3, 3], "flow_shift": 5.0, "sample_solver": "euler", "model_switch_phase": 1,
+              "phases": [{"guidance_scale": 1.0, "loras": [{"url": str(files["HIGH"]), "multiplier": 1.2},
+                                                          {"url": str(files["X"]), "multiplier": 0.5}]},
+                         {"guidance_scale": 1.0, "loras": [{"url": str(files["LOW"]), "multiplier": 1.0},
+                                                          {"url": str(files["X"]), "multiplier": 0.5}]}]}
+    params = parse_params("wgp", {"model": "t2v_2_2", "prompt": "a boat", "phase_config": config})
+    render(settings, tmp_path, model="t2v_2_2", loras=all_loras(params.additional_loras, params.phase_config),
+           phases=params.phase_config.plan())
+    sent = received(work)
+    assert sent["activated_loras"] == [str(files[k].resolve()) for k in ("HIGH", "X", "LOW")]
+    assert sent["loras_multipliers"] == "1.2;0 0.5;0.5 0;1"
+    assert {k: sent[k] for k in ("num_inference_steps", "guidance_phases", "guidance_scale", "guidance2_scale",
+                                 "switch_threshold", "model_switch_phase", "sample_solver", "flow_shift")} == {
+        "num_inference_steps": 6, "guidance_phases": 2, "guidance_scale": 1.0, "guidance2_scale": 1.0,
+        "switch_threshold": 826.1, "model_switch_phase": 1, "sample_solver": "euler", "flow_shift": 5.0}
+
+    for expert in ("HIGH", "LOW"):
+        (lora_dir / LIGHTNING_FILES[("t2v", expert)][0]).write_bytes(b"x")
+    render(settings, tmp_path, model="t2v_2_2", steps=30, use_lightning_lora=True)
+    sent = received(work)
+    assert sent["activated_loras"] == [str(lora_dir / LIGHTNING_FILES[("t2v", e)][0]) for e in ("HIGH", "LOW")]
+    assert sent["loras_multipliers"] == "1;0 0;1"
+    assert (sent["num_inference_steps"], sent["guidance_scale"], sent["guidance2_scale"], sent["flow_shift"],
+            sent["switch_threshold"]) == (4, 1.0, 1.0, 5.0, 812.056)
+    with pytest.raises(UserError, match="need a two-expert model"):
+        render(settings, tmp_path, model="t2v_1.3B", use_lightning_lora=True)
+    with pytest.raises(UserError, match="wgp_settings.switch_threshold: the phases set it"):
+        render(settings, tmp_path, model="t2v_2_2", use_lightning_lora=True, wgp_settings={"switch_threshold": 900})

@@ -17,7 +17,7 @@ from ..media.frames import WAN_FPS
 from ..media.video_io import save_png, write_video
 from . import diffusers_engine
 from .inputs import as_image, guide_and_mask
-from .loras import ACCELERATOR_SETTINGS, accelerator_lora_file, apply_loras, resolve_lora_file
+from .loras import ACCELERATOR_SETTINGS, accelerator_lora_file, apply_loras, lightning_lora_files, resolve_lora_file
 from .models import MODELS, lookup_model, tiny_kind_for
 from .request import RenderRequest
 from .residency import RESIDENT
@@ -54,6 +54,8 @@ class LocalEngine:
         if tiny:
             kind = tiny_kind_for(spec.kind, has_guide=_has_guide(request), has_start=request.start_image is not None,
                                  has_end=request.end_image is not None)
+            if spec.size == "A14B":  # a two-expert tiny model stands in for Wan 2.2 A14B
+                kind = "i2v_a14b" if kind in ("i2v", "flf2v") else "t2v_a14b"
             return spec, kind, True, ensure_tiny_model(kind, settings)
         return spec, spec.kind, False, locate_weights(spec, settings)
 
@@ -69,13 +71,16 @@ class LocalEngine:
 
     def render(self, request: RenderRequest, settings: Settings, progress_callback: Any = None) -> Path:
         spec, kind, tiny, location = self._model(request, settings)
-        # given value > model default; the accelerator LoRA's settings override both
+        # given value > model default; the accelerator LoRA's settings, or the phases, override both
         steps = request.steps if request.steps is not None else (MODELS["tiny"].steps if tiny else spec.steps)
         guidance = spec.guidance_scale if request.guidance_scale is None else request.guidance_scale
         shift = spec.flow_shift if request.flow_shift is None else request.flow_shift
-        if request.accelerator:
-            steps, guidance, shift = (ACCELERATOR_SETTINGS[request.accelerator][k]
-                                      for k in ("steps", "guidance_scale", "flow_shift"))
+        phases = request.phases
+        flag = request.accelerator if request.accelerator in ACCELERATOR_SETTINGS else None
+        if flag:
+            steps, guidance, shift = (ACCELERATOR_SETTINGS[flag][k] for k in ("steps", "guidance_scale", "flow_shift"))
+        if phases is not None:
+            steps, guidance, shift = phases.total_steps, phases.guidance[0], phases.flow_shift
         if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
             raise UserError(f"steps must be a positive integer, got {steps!r}")
 
@@ -83,7 +88,7 @@ class LocalEngine:
         call = diffusers_engine.RenderCall(
             prompt=request.prompt, negative_prompt=request.negative_prompt, width=request.width,
             height=request.height, frames=request.frames, steps=steps, guidance_scale=float(guidance),
-            flow_shift=float(shift), seed=int(request.seed),
+            flow_shift=float(shift), seed=int(request.seed), phases=phases,
             start_image=as_image(request.start_image, size, "start image") if request.start_image is not None else None,
             end_image=as_image(request.end_image, size, "end image") if request.end_image is not None else None,
         )
@@ -97,11 +102,12 @@ class LocalEngine:
         # LoRA files fetched before the model is touched, so a dead URL costs no load
         folder = settings.lora_path
         lora_files = [(resolve_lora_file(str(key), folder), _strength(key, value)) for key, value in request.loras.items()]
-        if request.accelerator:
-            lora_files.append((accelerator_lora_file(request.accelerator, spec.size, settings,
-                                                     tiny_kind=kind if tiny else None), 1.0))
+        if flag:
+            lora_files.append((accelerator_lora_file(flag, spec.size, settings, tiny_kind=kind if tiny else None), 1.0))
+        if request.accelerator == "lightning":
+            lora_files += list(lightning_lora_files(kind, settings, tiny_kind=kind if tiny else None).items())
         pipe = self._load(spec, kind, tiny, location, settings)
-        apply_loras(pipe, RESIDENT.adapters, lora_files)
+        call.adapters = apply_loras(pipe, RESIDENT.adapters, lora_files)
         video = diffusers_engine.run(pipe, call, kind, progress_callback)
         if request.writes_png:
             return save_png(video[0], request.output_path)
@@ -127,7 +133,10 @@ def _inputs_problem(name: str, kind: str, *, has_guide: bool, has_start: bool, h
     return None
 
 
-def _strength(key: Any, value: Any) -> float:
+def _strength(key: Any, value: Any) -> Any:
+    """A number, or one per phase (a tuple, as RenderRequest.build read it)."""
+    if isinstance(value, tuple):
+        return value
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise UserError(f"LoRA strength for {key} must be a number, got {value!r}")
     return float(value)

@@ -5,7 +5,8 @@ A render's inputs become a VACE guide and mask as for any engine (start/end imag
 and mask); the frames the mask keeps stay as they are, and the frames a model would invent are filled
 by optical-flow morphs between the kept frames around them (source/media/interpolate.py `morph_gaps`).
 Frames with a kept frame on one side only show the guide there (a pose or depth guide) or repeat the
-nearest kept frame. Where it shows a pose or depth guide and a reference image is given (a character
+nearest kept frame; frames between two kept ones whose guide holds a picture (a travel's structure guide)
+show it half over the morph. Where it shows a pose or depth guide and a reference image is given (a character
 to re-pose), the preview draws the guide over the reference, dimmed: who, in which pose.
 A render with nothing to keep (text only) is a grey card that says it is a preview and shows the prompt.
 
@@ -51,6 +52,10 @@ def render(guide: Sequence, mask: Optional[Sequence], *, prompt: str = "", refer
     log.info("PREVIEW (no model): %d frames, %d kept, the others filled by morphs between them", len(frames),
              sum(kept))
     video = morph_gaps(frames, kept, progress=progress_callback)
+    # frames to invent between two kept ones whose guide holds a picture (a structure guide: flow, edges,
+    # depth): the guide shows over the morph, as a model would follow it
+    video = [blend_guide(out, frame) if out is not frame and not keep and not is_flat_grey(frame) else out
+             for frame, keep, out in zip(frames, kept, video, strict=False)]
     if reference is not None:
         under = np.asarray(reference.convert("RGB"), dtype=np.float32) * REFERENCE_DIM
         # the frames morph_gaps left showing the guide (a picture on one side of the kept frames only)
@@ -74,6 +79,12 @@ def _shared_arrays(guide: Sequence) -> list[np.ndarray]:
 
 
 REFERENCE_DIM = 0.55      # how bright the reference shows under a guide
+GUIDE_OVER_MORPH = 0.5    # how strongly a structure guide shows over the morph between kept frames
+
+
+def blend_guide(morph: np.ndarray, guide_frame: np.ndarray) -> np.ndarray:
+    mixed = (1.0 - GUIDE_OVER_MORPH) * morph.astype(np.float32) + GUIDE_OVER_MORPH * guide_frame.astype(np.float32)
+    return np.clip(mixed.round(), 0, 255).astype(np.uint8)
 GUIDE_INK = 40            # a guide pixel brighter than this (any channel) is drawn over the reference
 
 

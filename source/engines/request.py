@@ -1,7 +1,7 @@
 """What a workflow hands to the render bridge: one frozen, pre-snapped `RenderRequest`.
 
 `RenderRequest.build(...)` takes the values as a handler has them (a resolution as "WxH" or [W, H], any
-frame count, the two LoRA switches) and snaps them once: frames to 4k+1 and the sides to multiples of
+frame count, the accelerator LoRA switches, LoRA strengths as written) and snaps them once: frames to 4k+1 and the sides to multiples of
 16 (source/media/frames.py). An engine reads the request and never snaps again; the Wan2GP engine may
 render more frames than asked for (its own frame rule) and keeps the first `frames`.
 """
@@ -14,8 +14,11 @@ from typing import Any, Mapping, Optional
 
 from ..errors import UserError
 from ..media.frames import DEFAULT_RESOLUTION, snap_frames, snap_resolution
+from .loras import lightning_phases
+from .models import lookup_model
+from .phases import PhaseError, PhasePlan, is_phased, parse_strength
 
-ACCELERATORS = ("causvid", "lighti2x")
+ACCELERATORS = ("causvid", "lighti2x", "lightning")
 
 
 @dataclass(frozen=True)
@@ -23,8 +26,11 @@ class RenderRequest:
     """One render: every value checked and snapped.
 
     start_image / end_image: a PIL image, an array or a path; guide_video / mask_video: a list of frames
-    or a video path; reference_images: VACE reference images. loras: {path_or_url: strength}.
-    accelerator: "causvid" or "lighti2x" (their LoRA and its steps / guidance / flow shift) or None.
+    or a video path; reference_images: VACE reference images. loras: {path_or_url: strength}, a strength
+    a number or one per phase (a tuple; `(1.0, 0.0)`: high-noise phase only).
+    accelerator: "causvid" or "lighti2x" (their LoRA and its steps / guidance / flow shift), "lightning"
+    (Wan 2.2 A14B: its HIGH/LOW LoRAs; `phases` are then Lightning's) or None.
+    phases: two-expert models only (source/engines/phases.py): steps, guidance, solver and shift per phase.
     engine: the engine a task asks for (None: the worker's). wgp_settings: Wan2GP-only settings.
     """
 
@@ -44,8 +50,9 @@ class RenderRequest:
     guide_video: Any = None
     mask_video: Any = None
     reference_images: tuple = ()
-    loras: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    loras: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     accelerator: Optional[str] = None
+    phases: Optional[PhasePlan] = None
     engine: Optional[str] = None
     wgp_settings: Optional[Mapping[str, Any]] = None
 
@@ -68,9 +75,10 @@ class RenderRequest:
               resolution: Any = DEFAULT_RESOLUTION, frames: int = 81, seed: int = 0, steps: Optional[int] = None,
               guidance_scale: Optional[float] = None, flow_shift: Optional[float] = None, start_image: Any = None,
               end_image: Any = None, guide_video: Any = None, mask_video: Any = None, reference_images: Any = None,
-              loras: Optional[Mapping[str, float]] = None, use_causvid_lora: bool = False,
+              loras: Optional[Mapping[str, Any]] = None, use_causvid_lora: bool = False,
               use_lighti2x_lora: bool = False, engine: Optional[str] = None,
-              wgp_settings: Optional[Mapping[str, Any]] = None) -> "RenderRequest":
+              wgp_settings: Optional[Mapping[str, Any]] = None, phases: Optional[PhasePlan] = None,
+              use_lightning_lora: bool = False) -> "RenderRequest":
         """The request from a handler's values, snapped once; UserError naming what is wrong."""
         try:
             width, height = snap_resolution(resolution)
@@ -83,13 +91,44 @@ class RenderRequest:
         output_path = Path(output_path)
         if output_path.suffix.lower() == ".png" and frames != 1:
             raise UserError(f"a .png output holds one frame; {frames} frames were asked for")
-        if use_causvid_lora and use_lighti2x_lora:
-            raise UserError("use_causvid_lora and use_lighti2x_lora cannot both be set")
-        accelerator = "causvid" if use_causvid_lora else "lighti2x" if use_lighti2x_lora else None
+        if sum(map(bool, (use_causvid_lora, use_lighti2x_lora, use_lightning_lora))) > 1:
+            raise UserError("use_causvid_lora, use_lighti2x_lora and use_lightning_lora: set one at most")
+        accelerator = ("causvid" if use_causvid_lora else "lighti2x" if use_lighti2x_lora else
+                       "lightning" if use_lightning_lora else None)
+        if use_lightning_lora:
+            if phases is not None:
+                raise UserError("use_lightning_lora sets the phases itself; drop phase_config or the flag")
+            phases = lightning_phases()
+        elif phases is not None and accelerator:
+            raise UserError("phases set steps, guidance and shift themselves; drop the accelerator LoRA flag")
+        loras = {key: _strength(key, value) for key, value in (loras or {}).items()}
+        if phases is not None or any(is_phased(v) for v in loras.values()):
+            _check_two_experts(model)
         return cls(model=model, prompt=str(prompt or ""), output_path=output_path, width=width, height=height,
                    frames=frames, negative_prompt=str(negative_prompt or ""), seed=seed, steps=steps,
                    guidance_scale=guidance_scale, flow_shift=flow_shift, start_image=start_image,
                    end_image=end_image, guide_video=guide_video, mask_video=mask_video,
                    reference_images=tuple(reference_images or ()), loras=MappingProxyType(dict(loras or {})),
-                   accelerator=accelerator, engine=engine,
+                   accelerator=accelerator, phases=phases, engine=engine,
                    wgp_settings=MappingProxyType(dict(wgp_settings)) if wgp_settings else None)
+
+
+def _check_two_experts(model: str) -> None:
+    """Phases and per-phase strengths need a two-expert model (a `wan2gp:` model: Wan2GP decides)."""
+    try:
+        spec = lookup_model(model)
+    except UserError:
+        return
+    if spec.kind != "wan2gp" and spec.size != "A14B":
+        raise UserError(f"phases, per-phase LoRA strengths and Lightning need a two-expert model (Wan 2.2 A14B: "
+                        f"t2v_2_2, i2v_2_2); {spec.name} has one")
+
+
+def _strength(key: Any, value: Any) -> Any:
+    """A LoRA's strength: a number, or one per phase (a tuple; "a;b" and lists are read as such)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str, list, tuple)):
+        raise UserError(f"LoRA strength for {key} must be a number, got {value!r}")
+    try:
+        return parse_strength(value, f"LoRA strength for {key}")
+    except PhaseError as exc:
+        raise UserError(str(exc)) from None

@@ -1,6 +1,6 @@
 """Tiny random-weight Wan pipelines in the real diffusers format, for CPU smoke runs and tests.
 
-Each kind (t2v, i2v, flf2v, vace) is built from a fixed torch seed, saved with `save_pretrained` into a
+Each kind (t2v, i2v, flf2v, vace; t2v_a14b and i2v_a14b with two experts) is built from a fixed torch seed, saved with `save_pretrained` into a
 cache folder on first use, and always loaded back with `from_pretrained`, so the same loading code serves
 tiny and real models. The folder is built under a temporary name and renamed into place, so workers
 starting at the same time never see (or leave) a half-written model.
@@ -17,7 +17,10 @@ from pathlib import Path
 
 from ..config import Settings
 
-TINY_KINDS = ("t2v", "i2v", "flf2v", "vace")
+TINY_KINDS = ("t2v", "i2v", "flf2v", "vace", "t2v_a14b", "i2v_a14b")
+# Two-expert kinds (Wan 2.2 A14B): a high-noise `transformer` and a low-noise `transformer_2` of the same
+# shape (different weights), switching at BOUNDARY_RATIO of the timesteps as Wan 2.2 T2V does.
+TINY_BOUNDARY_RATIO = 0.875
 TINY_FORMAT_VERSION = "v2"  # bump when the tiny configs change, so stale caches are not reused
 TINY_SEED = 20241120
 
@@ -81,6 +84,16 @@ def build_tiny_pipeline(kind: str):
             transformer = WanTransformer3DModel(**_TRANSFORMER)
             pipe = WanPipeline(tokenizer=tokenizer, text_encoder=text_encoder, transformer=transformer,
                                vae=vae, scheduler=scheduler)
+        elif kind == "t2v_a14b":
+            pipe = WanPipeline(tokenizer=tokenizer, text_encoder=text_encoder,
+                               transformer=WanTransformer3DModel(**_TRANSFORMER),
+                               transformer_2=WanTransformer3DModel(**_TRANSFORMER), vae=vae, scheduler=scheduler,
+                               boundary_ratio=TINY_BOUNDARY_RATIO)
+        elif kind == "i2v_a14b":  # as Wan 2.2 I2V: the image enters as latents only, no image encoder
+            experts = [WanTransformer3DModel(**{**_TRANSFORMER, "in_channels": 36}) for _ in range(2)]
+            pipe = WanImageToVideoPipeline(tokenizer=tokenizer, text_encoder=text_encoder, transformer=experts[0],
+                                           transformer_2=experts[1], vae=vae, scheduler=scheduler,
+                                           boundary_ratio=TINY_BOUNDARY_RATIO)
         elif kind == "vace":
             transformer = WanVACETransformer3DModel(**{**_TRANSFORMER, "num_layers": 3},
                                                     vace_layers=[0, 2], vace_in_channels=96)

@@ -81,3 +81,17 @@ def as_pil(frames: Sequence[np.ndarray]) -> list[Image.Image]:
             cache[key] = Image.fromarray(frame)
         out.append(cache[key])
     return out
+
+
+def banner_frame(frame: np.ndarray, images: Sequence[Image.Image]) -> np.ndarray:
+    """`frame` (H x W x 3) with `images` side by side in a row of the same height above it (each fitted
+    whole into its share of the width, on black): 2H x W x 3."""
+    height, width = frame.shape[:2]
+    row = Image.new("RGB", (width, height))
+    count = max(len(images), 1)
+    cell = width // count
+    for i, image in enumerate(images):
+        fitted = image.convert("RGB").copy()
+        fitted.thumbnail((cell, height), Image.LANCZOS)
+        row.paste(fitted, (i * cell + (cell - fitted.width) // 2, (height - fitted.height) // 2))
+    return np.concatenate([np.asarray(row, dtype=np.uint8), frame[:, :, :3]], axis=0)

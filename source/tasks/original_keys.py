@@ -7,13 +7,14 @@ wrote, a row add_task.py or steerable_motion.py is about to write, a row the wor
 
 - LoRA keys: `lora_name` / `lora_names` (file stems in the LoRA folder, strength 1.0), `activated_loras`
   with `loras_multipliers` (Wan2GP's lists: names and one strength each, a list or a space- or
-  comma-separated string), `apply_reward_lora` (the reward LoRA the original tool applied at 0.5), all
+  comma-separated string; a strength `a;b[;c]` is one per phase, source/engines/phases.py), `apply_reward_lora` (the reward LoRA the original tool applied at 0.5), all
   folded into `additional_loras` {path_or_url: strength} (`fold_lora_keys`);
 - keys whose meaning is gone, with the reason a user reads next to the ignored key (`RETIRED_KEYS`);
 - a travel run's `orchestrator_details` (`travel_details`): the reference images key refused, an
   `upscale_factor` of 0 or 1 (no upscale) left out, `cfg_star_switch` / `cfg_zero_step` moved into
   `wgp_settings` when switched on, `params_json_str_override` applied, and one `frame_overlap_expanded`
-  value per segment read as one per join.
+  value per segment read as one per join; the legacy structure-video keys folded into
+  `structure_guidance` (`fold_structure_keys`); `keep_bridging_images` (a join_clips key) refused when true.
 
 A conversion never drops a value silently: what is not used stays in the params under a key of its own
 (`frame_overlap_expanded[2]`, `params_json_str_override.frames`), so it is reported as an ignored key
@@ -80,13 +81,22 @@ def _names(value: Any, key: str) -> list[str]:
     raise InvalidParams(f"{key} must be a list of names or a string of them, got {value!r}", field=key)
 
 
-def _strength(text: str, key: str) -> float:
+def _strength(text: str, key: str):
+    """One LoRA's strength: a number, or one per phase ('1;0', for two-expert models)."""
+    from ..engines.phases import PhaseError, parse_strength
+
     try:
-        return float(text)
-    except ValueError:
-        raise InvalidParams(f"{key}: strength {text!r} is not a number (per-phase strengths like '1;0.5' are "
-                            "not supported: give one number per LoRA, or use additional_loras "
-                            "{file: strength})", field=key) from None
+        return parse_strength(text, f"{key}: strength")
+    except PhaseError as exc:
+        raise InvalidParams(str(exc), field=key) from None
+
+
+def _multipliers(value: Any, key: str) -> list:
+    """Wan2GP's loras_multipliers: one strength per LoRA, separated by spaces (or commas when no strength
+    is phased); a strength with ';' is per phase, and a comma beside one is a per-step schedule: refused."""
+    if isinstance(value, str) and ";" in value:
+        return [_strength(token, key) for token in value.split()]
+    return [_strength(s, key) for s in _names(value, key)]
 
 
 def _lora_file(name: str) -> str:
@@ -106,8 +116,9 @@ def fold_lora_keys(data: Any, field: str = "additional_loras") -> Any:
     for name in _names(data.pop("lora_name", None), "lora_name") + _names(data.pop("lora_names", None), "lora_names"):
         loras[_lora_file(name)] = 1.0
     names = _names(data.pop("activated_loras", None), "activated_loras")
-    strengths = [_strength(s, "loras_multipliers") for s in _names(data.pop("loras_multipliers", None), "loras_multipliers")]
-    if len(strengths) > len(names):
+    strengths = _multipliers(data.pop("loras_multipliers", None), "loras_multipliers")
+    phased = any(isinstance(s, tuple) for s in strengths)
+    if len(strengths) > len(names) or (phased and len(strengths) != len(names)):
         raise InvalidParams(f"loras_multipliers has {len(strengths)} strengths for {len(names)} activated_loras",
                             field="loras_multipliers")
     for i, name in enumerate(names):
@@ -147,13 +158,94 @@ def current_shape(model: Any, data: Any) -> Any:
     return data
 
 
+# legacy uni3c-only keys of a structure_guidance object, at the values that leave it off
+_UNI3C_DEFAULTS = {"step_window": [0, 1], "frame_policy": "fit", "zero_empty_frames": True, "keep_on_gpu": False}
+# keys legacy orchestrator or app wrote beside the guidance (computed here, or for its UI only)
+_STRUCTURE_RECORD_KEYS = ("_guidance_video_url", "_frame_offset", "structure_guidance_video_url",
+                          "structure_guidance_frame_offset", "structure_original_video_url",
+                          "structure_trimmed_video_url", "structure_motion_video_url", "structure_motion_frame_offset")
+
+
+def fold_structure_keys(data: dict, error: Any = InvalidParams) -> dict:
+    """The original tool's structure keys -> `structure_guidance` (source/workflows/travel/params.py `StructureGuidance`): the legacy
+    `structure_video_path` (one video over the whole run), `structure_videos` (several placed), their
+    `structure_video_treatment` / `structure_type` / `structure_video_type` / `structure_video_motion_strength` /
+    `structure_canny_intensity` / `structure_depth_contrast`, and the later `structure_guidance` object."""
+    legacy = ("structure_video_path", "structure_videos", "structure_video_treatment", "structure_type",
+              "structure_video_type", "structure_video_motion_strength", "structure_canny_intensity",
+              "structure_depth_contrast")
+    data = dict(data)
+    for key in _STRUCTURE_RECORD_KEYS:
+        data.pop(key, None)
+    given = {key: data.pop(key) for key in legacy if key in data}
+    guidance = data.get("structure_guidance") if data.get("structure_guidance") not in (None, "") else None
+    if isinstance(guidance, str):
+        try:
+            guidance = json.loads(guidance)
+        except json.JSONDecodeError as exc:
+            raise error(f"structure_guidance is not valid JSON: {exc.msg}", field="structure_guidance") from None
+    if guidance is not None and not isinstance(guidance, dict):
+        raise error("structure_guidance must be a JSON object", field="structure_guidance")
+    if not given and guidance is None:
+        data.pop("structure_guidance", None)
+        return data
+    merged: dict = dict(guidance or {})
+    for key in _STRUCTURE_RECORD_KEYS:
+        merged.pop(key, None)
+    for key, default in _UNI3C_DEFAULTS.items():
+        if key in merged and merged.pop(key) != default:
+            raise error(f"structure_guidance.{key} is a Uni3C setting; Uni3C is not supported (use target "
+                            f"vace)", field=f"structure_guidance.{key}")
+    kind = given.get("structure_type", given.get("structure_video_type"))
+    if kind is not None:
+        merged.setdefault("preprocessing", kind)
+    if merged.get("preprocessing") == "none":
+        merged["preprocessing"] = "raw"
+    if merged.get("preprocessing") == "uni3c" or merged.get("target") == "uni3c":
+        raise error("structure guidance 'uni3c' (a Uni3C ControlNet) is not supported; use flow, canny, depth "
+                        "or raw, which guide VACE's frames", field="structure_guidance")
+    for old, new in (("structure_video_treatment", "treatment"), ("structure_video_motion_strength", "strength"),
+                     ("structure_canny_intensity", "canny_intensity"), ("structure_depth_contrast", "depth_contrast")):
+        if old in given:
+            merged.setdefault(new, given[old])
+    videos = list(merged.get("videos") or [])
+    if given.get("structure_videos"):
+        videos += list(given["structure_videos"])
+    if given.get("structure_video_path"):
+        videos.append({"path": given["structure_video_path"]})
+    types = set()
+    for i, video in enumerate(videos):
+        if isinstance(video, dict):  # per-video type and strength: all videos share the guidance's
+            video = dict(video)
+            for key, into in (("structure_type", "preprocessing"), ("motion_strength", "strength")):
+                if key in video:
+                    value = video.pop(key)
+                    value = "raw" if value == "none" else value
+                    if into == "preprocessing":
+                        types.add(value)
+                    merged.setdefault(into, value)
+                    if merged[into] != value:
+                        raise error(f"structure video {i}: {key} {value!r} differs from the guidance's "
+                                        f"{merged[into]!r}; every video of a run shares one", field="structure_guidance")
+            videos[i] = video
+    if "uni3c" in types:
+        raise error("structure guidance 'uni3c' (a Uni3C ControlNet) is not supported; use flow, canny, depth "
+                        "or raw", field="structure_guidance")
+    merged["videos"] = videos
+    data["structure_guidance"] = merged
+    return data
+
+
 def travel_details(data: dict, model: Any) -> dict:
     """A travel run's `orchestrator_details` in the current shape (`model`: its params model)."""
     from ..engines.wan2gp.keys import NATIVE_KEYS
-    from .params import accepted_names
 
     error = getattr(model, "error_class", InvalidParams)
-    data = fold_lora_keys(data)
+    data = fold_structure_keys(fold_lora_keys(data), error)
+    if data.get("keep_bridging_images"):
+        raise error("keep_bridging_images belongs to join_clips runs (the frames bridging two clips); a "
+                    "travel run keeps its anchors by construction: remove the key", field="keep_bridging_images")
+    data = {key: value for key, value in data.items() if key != "keep_bridging_images"}  # false: travel's way
     if data.get("vace_image_refs_to_prepare_by_headless"):
         raise error("vace_image_refs_to_prepare_by_headless: reference images are not used by travel "
                     "segments (each is guided by its anchors); remove the key",
@@ -168,10 +260,21 @@ def travel_details(data: dict, model: Any) -> dict:
             given = data.get("wgp_settings")
             data["wgp_settings"] = {**native, **(given if isinstance(given, dict) else {})}
     if data.get("params_json_str_override") not in (None, ""):
-        data = _override(data, set(accepted_names(model)), NATIVE_KEYS, error)
+        data = _override(data, _accepted_names(model), NATIVE_KEYS, error)
     elif "params_json_str_override" in data:
         data = {key: value for key, value in data.items() if key != "params_json_str_override"}
     return _overlaps_per_join(data)
+
+
+def _accepted_names(model: Any) -> set:
+    """The keys `model` reads: its fields and their other spellings (as tasks/params.py `accepted_names`,
+    written here so this module does not import params.py, which imports it)."""
+    names = set()
+    for name, info in model.model_fields.items():
+        names.add(name)
+        alias = info.validation_alias
+        names.update(c for c in getattr(alias, "choices", ()) if isinstance(c, str))
+    return names
 
 
 def _override(data: dict, known: set, native_keys: Any, error: Any) -> dict:

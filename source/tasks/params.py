@@ -21,7 +21,7 @@ import difflib
 import math
 import re
 from dataclasses import dataclass
-from typing import Annotated, Any, ClassVar, Literal, Optional, get_args, get_origin
+from typing import Annotated, Any, ClassVar, Literal, Optional, Union, get_args, get_origin
 
 import annotated_types
 from pydantic import AfterValidator, AliasChoices, BaseModel, BeforeValidator, ConfigDict, GetCoreSchemaHandler, \
@@ -154,8 +154,25 @@ Text = Annotated[str, BeforeValidator(_as_text)]
 SEED_MAX = 2 ** 63 - 1
 # Classifier-free guidance and flow shift: the models use single digits; beyond this is a typo.
 GUIDANCE_MAX = 100
-# A LoRA's strength: the models use about -2..2; beyond this is a typo.
-LoraStrength = Annotated[float, BeforeValidator(_as_number), annotated_types.Ge(-10), annotated_types.Le(10)]
+# A LoRA's strength: the models use about -2..2; beyond this is a typo. A two-expert model (Wan 2.2 A14B)
+# also takes one per phase, "a;b[;c]" or [a, b] (source/engines/phases.py): kept as a tuple.
+LORA_STRENGTH_MAX = 10
+
+
+def _lora_strength(value: Any) -> Any:
+    from ..engines.phases import PhaseError, parse_strength
+
+    try:
+        strength = parse_strength(value, "strength")
+    except PhaseError as exc:
+        raise ValueError(str(exc)) from None
+    for part in strength if isinstance(strength, tuple) else (strength,):
+        if not -LORA_STRENGTH_MAX <= part <= LORA_STRENGTH_MAX:
+            raise ValueError(f"must be between -{LORA_STRENGTH_MAX} and {LORA_STRENGTH_MAX}, got {value!r}")
+    return strength
+
+
+LoraStrength = Annotated[Union[float, tuple[float, ...]], BeforeValidator(_lora_strength)]
 
 
 class Choice:

@@ -17,7 +17,7 @@ from typing import Any, Callable, Optional
 
 from ...config import Settings
 from ...media.video_io import VideoWriter, count_frames, iter_frames, save_png, video_info
-from ..loras import ACCELERATOR_SETTINGS, accelerator_lora_file, resolve_lora_file
+from ..loras import ACCELERATOR_SETTINGS, accelerator_lora_file, lightning_lora_files, resolve_lora_file
 from ..request import RenderRequest
 from . import errors
 from .frame_rule import FrameGrid, FramePlan, plan_frames
@@ -43,6 +43,7 @@ def render(request: RenderRequest, settings: Settings,
                                                        request.mask_video)
     reference_images, loras, accelerator = list(request.reference_images) or None, request.loras, request.accelerator
     wgp_settings = dict(request.wgp_settings) if request.wgp_settings else None
+    phases = request.phases
     options = engine_options(settings)
     uses_inputs = any(v is not None for v in (start_image, end_image, guide_video, mask_video)) or bool(
         reference_images)
@@ -53,7 +54,12 @@ def render(request: RenderRequest, settings: Settings,
     for key, value in (loras or {}).items():
         files.append(str(resolve_lora_file(str(key), settings.lora_path)))
         strengths.append(_strength(key, value))
-    if accelerator:
+    if accelerator == "lightning":  # the bridge set its phases; its two files go on their experts
+        kind = "i2v" if "i2v" in chosen.model_type else "t2v"
+        for path, strength in lightning_lora_files(kind, settings).items():
+            files.append(str(path))
+            strengths.append(strength)
+    elif accelerator:
         steps, guidance_scale, flow_shift = (ACCELERATOR_SETTINGS[accelerator][k]
                                              for k in ("steps", "guidance_scale", "flow_shift"))
         files.append(str(accelerator_lora_file(accelerator, chosen.size or chosen.model_type, settings)))
@@ -83,6 +89,12 @@ def render(request: RenderRequest, settings: Settings,
             wan_settings["guidance_scale"] = float(guidance_scale)
         if flow_shift is not None:
             wan_settings["flow_shift"] = float(flow_shift)
+        if phases is not None:  # steps, guidance per phase, thresholds, solver, shift (source/engines/phases.py)
+            wan_settings.update(phases.wan2gp_settings())
+            clash = sorted(set(extra) & set(wan_settings))
+            if clash:
+                raise errors.bad_input(f"wgp_settings.{clash[0]}: the phases set it (phase_config or Lightning); "
+                                       f"give it in phase_config instead")
         wan_settings.update(conditioning_settings(
             info, writer, keep=plan.keep, render=plan.render, start_image=start_image, end_image=end_image,
             guide_video=guide_video, mask_video=mask_video, reference_images=reference_images, log=log))
@@ -245,7 +257,10 @@ def _current_task_id() -> Optional[str]:
     return None if task_id == "-" else task_id
 
 
-def _strength(key, value) -> float:
+def _strength(key, value):
+    """A number, or one per phase (a tuple; Wan2GP's `a;b`)."""
+    if isinstance(value, tuple) and all(isinstance(v, (int, float, tuple)) for v in value):
+        return value
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise errors.bad_input(f"LoRA strength for {key} must be a number, got {value!r}")
     return float(value)

@@ -11,7 +11,9 @@
                         (PNG files) with video_prompt_type "V" + "A" (mask) + "I" (references); for
                         VACE the guide and mask are padded to the rendered length (frame_rule.py)
     loras {file: strength} + causvid / lighti2x -> activated_loras (absolute paths) + loras_multipliers
-                        ("1.0 0.5"); the flags also set steps / guidance / flow shift
+                        ("1.0 0.5"; a strength per phase "1;0"); the flags also set steps / guidance / flow shift
+    phases            -> num_inference_steps, guidance_phases, guidance{,2,3}_scale, switch_threshold{,2},
+                        model_switch_phase, sample_solver, flow_shift (source/engines/phases.py)
     wgp_settings      -> any other Wan2GP setting, checked against what the model accepts
 
 Inputs arrive as PIL images, arrays or file paths; lists are written to files in a folder of their own
@@ -183,6 +185,9 @@ def _array(frame):
     return np.asarray(frame.convert("RGB") if hasattr(frame, "convert") else frame, dtype=np.uint8)
 
 
-def multipliers_text(strengths: list[float]) -> str:
-    """Wan2GP's loras_multipliers: one value per LoRA, separated by spaces."""
-    return " ".join(f"{float(s):g}" for s in strengths)
+def multipliers_text(strengths: list) -> str:
+    """Wan2GP's loras_multipliers: one value per LoRA, separated by spaces; a strength per phase is
+    written `a;b[;c]` (a phase's per-step values joined by commas)."""
+    from ..phases import strength_text
+
+    return " ".join(strength_text(s) for s in strengths)

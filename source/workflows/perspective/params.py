@@ -87,6 +87,14 @@ class _Common(TaskParams):
         return self.skip_cleanup
 
 
+    @model_validator(mode="after")
+    def _phases_fit(self):
+        from ...tasks.phase_params import check_phases
+
+        check_phases(model=self.model_name, loras=self.additional_loras, phase_config=None, steps=self.steps,
+                     accelerated=self.use_causvid_lora, model_field="model_name")
+        return self
+
     @field_validator("output_dir")
     @classmethod
     def _absolute(cls, path: Optional[str]) -> Optional[str]:

@@ -19,6 +19,7 @@ from ...engines.models import model_names
 from ...engines.wan2gp.keys import NATIVE_KEYS
 from ...errors import InvalidParams
 from ...media.frames import DEFAULT_RESOLUTION
+from ...tasks.phase_params import PhaseConfig, check_phases
 from ...tasks.params import GUIDANCE_MAX, SEED_MAX, Flag, Int, LoraStrength, ModelName, Number, RenderResolution, \
     TaskParams, Text, aliases, LimitedBy, Location, LoraPath, ReadPath, WritePath
 
@@ -71,6 +72,12 @@ class WgpParams(TaskParams):
                                                       "flow shift 1.0)")
     use_lighti2x_lora: Flag = Field(False, description="apply the lightx2v LoRA (steps 5, guidance 1.0, "
                                                        "flow shift 5.0)")
+    use_lightning_lora: Flag = Field(False, description="Wan 2.2 A14B: apply the Lightning LoRAs, HIGH on the "
+                                                        "high-noise expert and LOW on the low-noise one (2 + 2 steps, "
+                                                        "guidance 1.0, flow shift 5.0, euler)")
+    phase_config: Optional[PhaseConfig] = Field(
+        None, description="two-expert models (Wan 2.2 A14B): 2 or 3 denoising phases with steps, guidance and "
+                          "LoRAs each (docs/ENGINES.md, Phases); sets steps, guidance and flow shift")
     output_dir: Optional[WritePath] = Field(None, description="folder for the artefact: relative to the worker's output "
                                                          "folder, or an absolute folder inside it")
     output_sub_dir: Optional[WritePath] = Field(None, description="a sub-folder (of output_dir, else of the worker's "
@@ -95,6 +102,13 @@ class WgpParams(TaskParams):
         rest = {key: value for key, value in data.items() if key not in native}
         return {**rest, "wgp_settings": {**native, **(given or {})}}
 
+    @model_validator(mode="after")
+    def _phases_fit(self) -> "WgpParams":
+        check_phases(model=self.model, loras=self.additional_loras, phase_config=self.phase_config,
+                     steps=self.steps, guidance_scale=self.guidance_scale, flow_shift=self.flow_shift,
+                     accelerated=self.use_causvid_lora or self.use_lighti2x_lora, lightning=self.use_lightning_lora)
+        return self
+
     @field_validator("additional_loras", mode="before")
     @classmethod
     def _loras(cls, value: Any) -> dict:
@@ -103,10 +117,17 @@ class WgpParams(TaskParams):
         if not isinstance(value, dict):
             raise InvalidParams("additional_loras must be an object {path_or_url: strength}",
                                 field="additional_loras")
+        from ...engines.phases import PhaseError, parse_strength
+
         for key, strength in value.items():
-            if isinstance(strength, bool) or not isinstance(strength, (int, float)):
-                raise InvalidParams(f"additional_loras: strength for {key} must be a number, got {strength!r}",
-                                    field="additional_loras")
+            try:
+                if isinstance(strength, bool) or not isinstance(strength, (int, float, str, list, tuple)):
+                    raise PhaseError("not a strength")
+                parse_strength(strength)
+            except PhaseError as exc:
+                detail = f" ({exc})" if "commas" in str(exc) else ""
+                raise InvalidParams(f"additional_loras: strength for {key} must be a number or 'a;b' (one per "
+                                    f"phase), got {strength!r}{detail}", field="additional_loras") from None
         return value
 
 

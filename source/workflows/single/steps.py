@@ -11,6 +11,7 @@ from typing import Optional
 
 from ...storage.outputs import folder_inside_outputs, safe_name
 from ...tasks.context import Done, TaskContext
+from ...tasks.phase_params import all_loras
 from .params import WgpParams
 
 
@@ -48,9 +49,11 @@ def _render(ctx: TaskContext, single_frame: bool) -> Path:
         model=params.model, prompt=params.prompt, negative_prompt=params.negative_prompt, output_path=output,
         resolution=params.resolution, frames=1 if single_frame else params.frames, seed=seed, steps=params.steps,
         guidance_scale=params.guidance_scale, flow_shift=params.flow_shift, start_image=start, end_image=end,
-        guide_video=guide, mask_video=mask, reference_images=refs or None, loras=params.additional_loras,
+        guide_video=guide, mask_video=mask, reference_images=refs or None,
+        loras=all_loras(params.additional_loras, params.phase_config),
         use_causvid_lora=params.use_causvid_lora, use_lighti2x_lora=params.use_lighti2x_lora,
-        wgp_settings=params.wgp_settings,
+        use_lightning_lora=params.use_lightning_lora, wgp_settings=params.wgp_settings,
+        phases=params.phase_config.plan() if params.phase_config is not None else None,
     )
     path = generate_single_video(request, progress_callback=on_step, settings=ctx.settings)
     return path.resolve()

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Annotated, Any, Callable, ClassVar, Optional
+from typing import Annotated, Any, Callable, ClassVar, Literal, Optional, get_args
 
 from pydantic import BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
@@ -24,6 +24,7 @@ from ...errors import InvalidParams
 from ...media.easing import Easing, fade_weights
 from ...media.frames import DEFAULT_RESOLUTION, WAN_FPS, snap_resolution
 from ...tasks.original_keys import ORIGINAL_STAGE_KEYS
+from ...tasks.phase_params import PhaseConfig, check_phases
 from ...tasks.params import GUIDANCE_MAX, SEED_MAX, Flag, Int, LoraStrength, ModelFrameRate, Number, Params, \
     RESOLUTION_LIMITS, ReadPath, TaskParams, Text, WritePath, LoraPath, aliases, check_limit, check_resolution, Choice, flag, LimitedBy, settings_of
 from .plan import PlanError, TravelPlan, check_plan, expand_list, frame_overlap_list, segment_count, \
@@ -64,6 +65,51 @@ class FadeParams(Params):
 
 
 Fade = Annotated[FadeParams, BeforeValidator(_json_text)]
+
+
+# ---- structure guidance ------------------------------------------------------------------------------
+StructureTreatment = Literal["adjust", "clip"]
+STRUCTURE_TREATMENTS = get_args(StructureTreatment)
+
+class StructureVideo(Params):
+    """One structure video placed on the run's timeline (the final video's frames, docs/TRAVEL.md)."""
+
+    error_class: ClassVar[type[InvalidParams]] = PlanError
+
+    path: ReadPath = Field(validation_alias=aliases("path", "url", "video_path"),
+                       description="the reference video: a path or an http(s) URL")
+    start_frame: Int = Field(0, ge=0, description="first timeline frame it guides")
+    end_frame: Optional[Int] = Field(None, ge=1, description="timeline frame after the last it guides "
+                                                             "(exclusive; default: the run's end)")
+    treatment: Optional[Annotated[StructureTreatment, Choice()]] = Field(
+        None, description="adjust (stretch its range over its frames) or clip (play at its own speed, looping); "
+                          "default: the guidance's")
+    source_start_frame: Int = Field(0, ge=0, description="first frame of the video used")
+    source_end_frame: Optional[Int] = Field(None, ge=1, description="frame of the video after the last used "
+                                                                    "(default: its end)")
+
+
+class StructureGuidance(Params):
+    """Structure guidance: reference videos whose motion (flow), edges (canny), depth or frames (raw) drive
+    each segment's frames that no anchor or overlap pins. The original tool's legacy `structure_video_*`
+    keys and its `structure_guidance` object both become this (source/tasks/original_keys.py
+    `fold_structure_keys`)."""
+
+    error_class: ClassVar[type[InvalidParams]] = PlanError
+
+    videos: list[StructureVideo] = Field(min_length=1, description="the videos, each on its timeline range")
+    preprocessing: Annotated[Literal["flow", "canny", "depth", "raw"], Choice()] = Field(
+        "flow", description="flow (OpenCV Farneback optical flow on a colour wheel), canny (OpenCV edges), depth "
+                            "(needs DEPTH_MODEL_PATH) or raw (the frames as given)")
+    strength: Number = Field(1.0, ge=0, le=10, description="flow: scales the motion before colouring")
+    treatment: Annotated[StructureTreatment, Choice()] = Field("adjust", description="default treatment of the videos")
+    canny_intensity: Number = Field(1.0, ge=0, le=10, description="canny: multiplies the edge map")
+    depth_contrast: Number = Field(1.0, ge=0, le=10, description="depth: contrast around mid-grey")
+    target: Annotated[Literal["vace"], Choice()] = Field("vace", description="vace: the guide frames of each segment (Uni3C is not "
+                                                       "supported)")
+
+
+StructureGuidanceField = Annotated[Optional[StructureGuidance], BeforeValidator(_json_text)]
 
 
 class TravelSettings(Params):
@@ -110,6 +156,10 @@ class TravelSettings(Params):
     apply_lighti2x: Flag = Field(False, validation_alias=aliases("apply_lighti2x", "use_lighti2x_lora"),
                                  json_schema_extra=flag("--use_lighti2x_lora"),
                                  description="LightX2V LoRA (5 steps, guidance 1.0, flow shift 5.0)")
+    apply_lightning: Flag = Field(False, validation_alias=aliases("apply_lightning", "use_lightning_lora"),
+                                  json_schema_extra=flag("--use_lightning_lora"),
+                                  description="Wan 2.2 A14B (a wan2gp: VACE model for travel): Lightning's HIGH/LOW "
+                                              "LoRAs on their experts (2 + 2 steps, guidance 1.0, flow shift 5.0)")
     additional_loras: dict[LoraPath, LoraStrength] = Field(default_factory=dict, json_schema_extra=flag("--loras", metavar="PATH=STRENGTH",
                                                                                         exists=True),
                                                  description="extra LoRAs {path_or_url: strength} (also from the "
@@ -155,6 +205,21 @@ class TravelSettings(Params):
     wgp_settings: Optional[dict[str, Any]] = Field(
         None, description="engine wan2gp: Wan2GP-only settings for every segment (the original tool's "
                           "cfg_star_switch and cfg_zero_step land here); other engines ignore them with a warning")
+    phase_config: Optional[PhaseConfig] = Field(
+        None, description="two-expert models (Wan 2.2 A14B; for travel a wan2gp: VACE model): 2 or 3 denoising "
+                          "phases with steps, guidance and LoRAs each, for every segment (docs/ENGINES.md, Phases)")
+    structure_guidance: StructureGuidanceField = Field(
+        None, description="reference videos that guide the frames no anchor or overlap pins: flow, canny, depth or "
+                          "raw, placed on the run's timeline (docs/TRAVEL.md, Structure guidance); the original "
+                          "tool's structure_video_path, structure_videos, structure_type, "
+                          "structure_video_treatment, structure_video_motion_strength, ... become it")
+    text_before_prompts: Text = Field("", json_schema_extra=flag("--text_before_prompts"),
+                                      description="text put before every segment's prompt, with one space")
+    text_after_prompts: Text = Field("", json_schema_extra=flag("--text_after_prompts"),
+                                     description="text put after every segment's prompt, with one space")
+    show_input_images: Flag = Field(False, json_schema_extra=flag("--show_input_images"),
+                                    description="draw each segment's anchor images as a banner above its video "
+                                                "(the videos double in height)")
 
     @model_validator(mode="before")
     @classmethod
@@ -166,6 +231,20 @@ class TravelSettings(Params):
     @property
     def keeps_work_folder(self) -> bool:
         return self.debug_mode_enabled or self.skip_cleanup_enabled
+
+    def segment_prompt(self, index: int) -> str:
+        """Segment `index`'s prompt with text_before_prompts / text_after_prompts around it (one space)."""
+        parts = [self.text_before_prompts.strip(), self.base_prompts_expanded[index].strip(),
+                 self.text_after_prompts.strip()]
+        return " ".join(part for part in parts if part)
+
+    @model_validator(mode="after")
+    def _phases_fit(self) -> "TravelSettings":
+        check_phases(model=self.model_name, loras=self.additional_loras, phase_config=self.phase_config,
+                     steps=self.steps, guidance_scale=self.guidance_scale, flow_shift=self.flow_shift,
+                     accelerated=self.apply_causvid or self.apply_lighti2x, lightning=self.apply_lightning,
+                     model_field="model_name")
+        return self
 
     @property
     def num_segments(self) -> int:
@@ -296,6 +375,18 @@ class OrchestratorDetails(TravelSettings):
                     shown=f"total {total}")
         return self
 
+    @model_validator(mode="after")
+    def _structure_fits(self) -> "OrchestratorDetails":
+        """Structure videos on the timeline (known here unless a continued video's length is still unread)."""
+        if self.structure_guidance is not None and self.continue_from_video_resolved_path is None:
+            from .plan import build_plan
+            from .structure_plan import place_videos, timeline_total
+
+            plan = build_plan(len(self.input_image_paths_resolved), self.segment_frames_expanded,
+                              self.frame_overlap_expanded, None, self.independent_segments)
+            place_videos([v.model_dump() for v in self.structure_guidance.videos], timeline_total(plan))
+        return self
+
     def settings(self) -> TravelSettings:
         """The part every stage reads (what the segment and stitch rows carry), as validated here."""
         return TravelSettings.model_construct(**{name: getattr(self, name) for name in TravelSettings.model_fields})
@@ -405,6 +496,8 @@ class TravelSegmentParams(_StageParams):
     seed: Int = Field(ge=-1, le=SEED_MAX + 10 ** 6, description="the seed it renders with (seed_base + segment_index)")
     model: Text = Field(description="the run's model_name, for the worker: it prefers rows of the model it "
                                     "has loaded")
+    structure_guide: Optional[ReadPath] = Field(None, description="the run's structure guide (a path or URL the "
+                                                              "orchestrator wrote), when it has structure guidance")
 
     @model_validator(mode="after")
     def _index_in_plan(self):

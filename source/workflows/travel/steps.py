@@ -19,7 +19,7 @@ from ...errors import TaskCancelled
 from ...media.colour import adjust_colour, colour_match_frames
 from ...media.frames import WAN_FPS
 from ...media.guides import build_guide_frames, write_frames
-from ...media.images import as_pil, fit_frame, load_image
+from ...media.images import as_pil, banner_frame, fit_frame, load_image
 from ...media.stitch import stitch_clips
 from ...media.vace import keep_mask
 from ...media.video_io import VideoWriter, count_frames, iter_frames, last_frames, video_info
@@ -27,6 +27,7 @@ from ...queue.model import NewTask
 from ...storage.outputs import output_folder as row_output_folder, safe_name
 from ...tasks.context import Done, FanOut, TaskContext
 from ...tasks.ids import child_task_id
+from ...tasks.phase_params import all_loras
 from . import SEGMENT, STITCH
 from .params import (FadeParams, OrchestratorDetails, TravelOrchestratorParams, TravelSegmentParams,
                      TravelSettings, TravelStitchParams, check_input_files)
@@ -70,15 +71,25 @@ def handle_orchestrator(ctx: TaskContext) -> FanOut:
     plan = params.plan or build_plan(len(details.input_image_paths_resolved), details.segment_frames_expanded,
                                      details.frame_overlap_expanded, video_frames, details.independent_segments)
 
+    structure_guide = None
+    if details.structure_guidance is not None:
+        from .structure import build_composite, composite_name, publish_composite
+
+        ctx.report_progress(0.3, "building the structure guide")
+        composite = build_composite(ctx, details.structure_guidance, plan, details.parsed_resolution_wh,
+                                    ctx.run_dir(run_id) / composite_name(run_id), inputs)
+        structure_guide = publish_composite(ctx, composite)
     children = fan_out_rows(ctx.task.id, run_id, details, plan, project_id=ctx.task.project_id,
-                            priority=ctx.task.priority)
+                            priority=ctx.task.priority, structure_guide=structure_guide)
     ctx.log.info("travel run %s: %d segments, %d final frames", run_id, plan.num_segments, plan.final_frames)
     return FanOut(children=children, awaited_task_id=children[-1].id)
 
 
 def fan_out_rows(orchestrator_id: str, run_id: str, details: OrchestratorDetails, plan: TravelPlan,
-                 project_id: Optional[str] = None, priority: int = 0) -> list[NewTask]:
-    """The segment rows and the stitch row (last). Pure: same inputs, same rows and ids."""
+                 project_id: Optional[str] = None, priority: int = 0,
+                 structure_guide: Optional[str] = None) -> list[NewTask]:
+    """The segment rows and the stitch row (last). Pure: same inputs, same rows and ids.
+    `structure_guide`: where the run's structure guide is (each segment row carries it)."""
     segment_ids = [child_task_id(orchestrator_id, run_id, "segment", i) for i in range(plan.num_segments)]
     stitch_id = child_task_id(orchestrator_id, run_id, "stitch")
     common = {"run_id": run_id, "travel": details.settings().to_json(), "plan": plan.to_json(),
@@ -90,7 +101,8 @@ def fan_out_rows(orchestrator_id: str, run_id: str, details: OrchestratorDetails
             parent_task_id=orchestrator_id, priority=priority,
             dependant_on=[segment_ids[seg.index - 1]] if seg.depends_on_previous else [],
             params={**common, "segment_index": seg.index, "seed": details.seed_base + seg.index,
-                    "model": details.model_name},
+                    "model": details.model_name,
+                    **({"structure_guide": structure_guide} if structure_guide else {})},
         ))
     rows.append(NewTask(
         task_type=STITCH, id=stitch_id, run_id=run_id, project_id=project_id, parent_task_id=orchestrator_id,
@@ -203,6 +215,11 @@ def render_segment(ctx: TaskContext, params: TravelSegmentParams) -> Path:
                for frame in _carried_frames(ctx, params, seg, work)]
     guide = segment_guide(seg, size, anchors, carried, fade_out=travel.fade_out_params_json_str,
                           fade_in=travel.fade_in_params_json_str)
+    if params.structure_guide:  # the run's structure guide fills the frames nothing pins
+        from .structure import paste_structure
+
+        composite = ctx.local_file("structure_guide", params.structure_guide, dest=run_dir / "inputs")
+        guide = paste_structure(guide, composite, params.plan, index)
     mask = segment_mask(seg, size)
     # Written for inspection with --debug only; the bridge gets the exact frames in memory (an engine
     # that reads files, Wan2GP, writes its own).
@@ -213,11 +230,13 @@ def render_segment(ctx: TaskContext, params: TravelSegmentParams) -> Path:
 
     raw = work / f"raw.{ctx.attempt_tag}.mp4"    # this attempt's own; published below only while it holds the row
     request = RenderRequest.build(
-        model=travel.model_name, prompt=travel.base_prompts_expanded[index],
+        model=travel.model_name, prompt=travel.segment_prompt(index),
         negative_prompt=travel.negative_prompts_expanded[index], output_path=raw,
         resolution=f"{size[0]}x{size[1]}", frames=seg.length, seed=params.seed, steps=travel.steps,
         guidance_scale=travel.guidance_scale, flow_shift=travel.flow_shift, guide_video=as_pil(guide),
-        mask_video=as_pil(mask), loras=travel.additional_loras or None, use_causvid_lora=travel.apply_causvid,
+        mask_video=as_pil(mask), loras=all_loras(travel.additional_loras, travel.phase_config) or None,
+        phases=travel.phase_config.plan() if travel.phase_config is not None else None,
+        use_causvid_lora=travel.apply_causvid, use_lightning_lora=travel.apply_lightning,
         use_lighti2x_lora=travel.apply_lighti2x, wgp_settings=travel.wgp_settings,
     )
     generate_single_video(request, progress_callback=ctx.step_progress(f"{label} rendering", 0.05, 0.9),
@@ -248,7 +267,19 @@ def render_segment(ctx: TaskContext, params: TravelSegmentParams) -> Path:
     if produced != seg.length:
         raise RuntimeError(f"rendered {produced} frames, the plan says {seg.length}")
     ctx.publish_file(raw, final)
+    if travel.show_input_images:
+        _write_banner(final, [as_pil([np.asarray(anchors[a])])[0] for a in sorted(anchors)],
+                      final_dir / f"{safe_name(params.run_id)}_seg{index:02d}_inputs.mp4")
     return final
+
+
+def _write_banner(video: Path, images: list, target: Path) -> Path:
+    """`video` with `images` (the segment's anchors, in order) as a banner above it: a second file, so the
+    segment itself still chains and stitches at the run's size."""
+    with VideoWriter(target, fps=WAN_FPS) as writer:
+        for frame in iter_frames(video):
+            writer.write(banner_frame(frame, images))
+    return target
 
 
 # ---- stitch -----------------------------------------------------------------------------------------
