@@ -75,8 +75,9 @@ def check_video(settings: Settings, queue: QueueSetup) -> Optional[str]:
     """Only when a served handler uses PyAV (it was imported by check_handlers)."""
     if "av" not in sys.modules:
         return None
-    from .media.video_io import read_frames, write_video
     import numpy as np
+
+    from .media.video_io import read_frames, write_video
 
     frames = [np.full((64, 64, 3), 16 * i, dtype=np.uint8) for i in range(8)]
     try:

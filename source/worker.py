@@ -43,15 +43,24 @@ from pathlib import Path
 from typing import Optional
 
 from .config import Settings
-from .errors import EXIT_BROKEN, TaskCancelled, TransientError, describe, explain_environment_error, \
-    is_broken_environment, is_machine_fault, is_transient, is_user_error
+from .errors import (
+    EXIT_BROKEN,
+    TaskCancelled,
+    TransientError,
+    describe,
+    explain_environment_error,
+    is_broken_environment,
+    is_machine_fault,
+    is_transient,
+    is_user_error,
+)
 from .log import task_logging
+from .media.posters import write_poster
 from .memory import release_memory
 from .queue.base import TaskQueue
 from .queue.model import Claim, Task
 from .queue.reconnecting import ReconnectingQueue, StoppedWaiting
 from .retry import TASK_RETRY
-from .media.posters import write_poster
 from .storage.outputs import publish_output, safe_name
 from .tasks.context import Done, FanOut, TaskContext
 from .workflows import workdirs

@@ -10,8 +10,15 @@ from ..queue.model import DEFAULT_MAX_ATTEMPTS, PARAMS_TOO_DEEP, InvalidTask, Ne
 from ..storage.outputs import readable_location
 from ..tasks.params import ignored_key_hint
 from ..workflows.registry import known_task_types, params_model, parse_params
-from .common import CliError, OneLineArgumentParser, add_queue_arguments, die, named_by_flag, open_queue_or_exit, \
-    settings_from_args
+from .common import (
+    CliError,
+    OneLineArgumentParser,
+    add_queue_arguments,
+    die,
+    named_by_flag,
+    open_queue_or_exit,
+    settings_from_args,
+)
 
 # The row's columns given by flags, for messages about them.
 COLUMN_FLAGS = {"id": "--id", "priority": "--priority", "max_attempts": "--max-attempts", "run_id": "--run-id",

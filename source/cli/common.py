@@ -9,9 +9,9 @@ from typing import NoReturn, Optional
 
 from ..config import DB_TYPES, Settings, resolve_settings, scrub_secrets
 from ..config import options as config_options
+from ..errors import UserError
 from ..queue.base import TaskQueue
 from ..queue.factory import open_migrated_queue
-from ..errors import UserError
 from ..queue.model import InvalidTask
 from ..tasks.command_line import BothSpellingsParser
 

@@ -20,8 +20,7 @@ from ..queue.fleet import RunFilter, RunSummary
 from ..queue.model import Status, Task
 from ..queue.rows import utc_now
 from .add_task_cli import ignored_key_hints, resolve_location
-from .common import add_queue_arguments, die, open_queue_or_exit, script_command, settings_from_args, \
-    worker_command
+from .common import add_queue_arguments, die, open_queue_or_exit, script_command, settings_from_args, worker_command
 from .launch import EXIT_INTERRUPTED
 
 NO_WORKER_HINT_S = 5.0   # --wait: after this long with nothing of the run claimed, say how to start a worker

@@ -10,9 +10,9 @@ flags and --wait to each, queues the rows in one transaction, prints the run id 
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
 import sys
 import textwrap
+from dataclasses import replace
 from typing import Optional
 
 from ..errors import UserError
@@ -20,11 +20,25 @@ from ..queue.model import InvalidTask
 from ..storage.outputs import readable_location
 from ..tasks.original_flags import add_alias, add_retired
 from ..workflows.registry import client_registrars
-from .common import (CliError, OneLineArgumentParser, add_queue_arguments, die, named_by_flag, open_queue_or_exit,
-                     settings_from_args)
+from .common import (
+    CliError,
+    OneLineArgumentParser,
+    add_queue_arguments,
+    die,
+    named_by_flag,
+    open_queue_or_exit,
+    settings_from_args,
+)
 from .fleet_cli import register_dashboard, register_workers
-from .runs import (register_cancel, register_retry, register_runs, register_status, register_wait, wait_for_run,
-                   worker_hint_for)
+from .runs import (
+    register_cancel,
+    register_retry,
+    register_runs,
+    register_status,
+    register_wait,
+    wait_for_run,
+    worker_hint_for,
+)
 
 # The row's columns given by the subcommands' flags, for messages about them.
 COLUMN_FLAGS = {"priority": "--priority", "run_id": "--run_id", "project_id": "--project_id"}

@@ -13,8 +13,17 @@ from ..engines.wan2gp.options import WGP_FLAG_NAMES, WGP_FLAGS
 from ..log import setup_logging
 from ..retry import Backoff, retrying
 from ..tasks.original_flags import add_retired
-from .common import (CliError, OneLineArgumentParser, QUEUE_FLAG_NAMES, add_queue_arguments, add_setting_argument, die,
-                     open_migrated_queue, open_queue_or_exit, settings_from_args)
+from .common import (
+    QUEUE_FLAG_NAMES,
+    CliError,
+    OneLineArgumentParser,
+    add_queue_arguments,
+    add_setting_argument,
+    die,
+    open_migrated_queue,
+    open_queue_or_exit,
+    settings_from_args,
+)
 
 WORKER_FLAG_NAMES = QUEUE_FLAG_NAMES + (
     "poll_interval", "worker_id", "task_types", "lease_seconds", "engine", "offload", "compile",
@@ -168,9 +177,9 @@ def main(argv: Optional[list[str]] = None) -> int:
         settings = settings_from_args(args, WORKER_FLAG_NAMES)
     except CliError as exc:
         die(str(exc))
+    from ..errors import EXIT_BROKEN
     from ..fleet import WorkerPresence
     from ..queue.model import SchemaTooNew
-    from ..errors import EXIT_BROKEN
     from ..worker import Worker, make_worker_id
 
     worker_id = make_worker_id(settings.worker_id)

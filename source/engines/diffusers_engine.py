@@ -59,7 +59,6 @@ class RenderCall:
 def load_pipeline(location: Path, kind: str, options: RuntimeOptions):
     """A pipeline of `kind` from a diffusers-format folder, placed on its device."""
     import diffusers
-
     import torch
 
     cls = getattr(diffusers, PIPELINE_CLASSES[kind])

@@ -68,8 +68,15 @@ def ensure_tiny_model(kind: str, settings: Settings) -> Path:
 def build_tiny_pipeline(kind: str):
     """A random-weight pipeline of `kind`, built deterministically, in memory (eval mode)."""
     import torch
-    from diffusers import (AutoencoderKLWan, UniPCMultistepScheduler, WanImageToVideoPipeline, WanPipeline,
-                           WanTransformer3DModel, WanVACEPipeline, WanVACETransformer3DModel)
+    from diffusers import (
+        AutoencoderKLWan,
+        UniPCMultistepScheduler,
+        WanImageToVideoPipeline,
+        WanPipeline,
+        WanTransformer3DModel,
+        WanVACEPipeline,
+        WanVACETransformer3DModel,
+    )
 
     _check_kind(kind)
     with torch.random.fork_rng(devices=[]):

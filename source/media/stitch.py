@@ -17,12 +17,12 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 from PIL import Image, ImageFilter
 
+from ..errors import StitchError
 from .easing import crossfade_weights
 from .frames import WAN_FPS
 from .images import fit_frame
 from .upscale import upscale_frame
 from .video_io import VideoWriter, iter_frames, video_info
-from ..errors import StitchError
 
 
 @dataclass(frozen=True)

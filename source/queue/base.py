@@ -25,8 +25,17 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Optional, Protocol, Sequence
 
-from .fleet import (DurationBucket, EventCount, FleetOverview, RunFilter, RunSummary, StatusCount, WorkerBeat,
-                    WorkerInfo, WorkerRecord)
+from .fleet import (
+    DurationBucket,
+    EventCount,
+    FleetOverview,
+    RunFilter,
+    RunSummary,
+    StatusCount,
+    WorkerBeat,
+    WorkerInfo,
+    WorkerRecord,
+)
 from .model import Claim, NewTask, Task
 
 

@@ -11,8 +11,19 @@ from typing import Any, Optional, Sequence
 
 from .base import Migration, TaskQueue
 from .connector import Connector
-from .fleet import (DurationBucket, EventCount, FleetOverview, RunFilter, RunSummary, StatusCount, WorkerBeat,
-                    WorkerInfo, WorkerRecord, cumulative_durations, run_summaries)
+from .fleet import (
+    DurationBucket,
+    EventCount,
+    FleetOverview,
+    RunFilter,
+    RunSummary,
+    StatusCount,
+    WorkerBeat,
+    WorkerInfo,
+    WorkerRecord,
+    cumulative_durations,
+    run_summaries,
+)
 from .model import Claim, NewTask, Task
 from .rows import task_from_row, tasks_json
 

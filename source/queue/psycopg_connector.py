@@ -28,8 +28,14 @@ from .connections import ThreadConnections
 from .connector import ChangeCounterPoller, Connector
 from .model import DatabaseUnavailable, InvalidTask, SchemaTooNew
 from .rows import loads_json
-from .sqlfiles import CREATE_POSTGRES_MIGRATIONS_TABLE, SEED_BEFORE_MIGRATIONS, latest_version, migration_files, \
-    newer_schema_message, postgres_calls
+from .sqlfiles import (
+    CREATE_POSTGRES_MIGRATIONS_TABLE,
+    SEED_BEFORE_MIGRATIONS,
+    latest_version,
+    migration_files,
+    newer_schema_message,
+    postgres_calls,
+)
 
 log = logging.getLogger(__name__)
 

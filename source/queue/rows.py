@@ -9,8 +9,16 @@ import json
 from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping, Optional, Sequence
 
-from .model import COLUMNS, DEFAULT_MAX_ATTEMPTS, PARAMS_TOO_DEEP, InvalidTask, NewTask, Task, UnreadableParams, \
-    normalise_dependencies
+from .model import (
+    COLUMNS,
+    DEFAULT_MAX_ATTEMPTS,
+    PARAMS_TOO_DEEP,
+    InvalidTask,
+    NewTask,
+    Task,
+    UnreadableParams,
+    normalise_dependencies,
+)
 
 
 def utc_now() -> datetime:

@@ -25,8 +25,19 @@ from typing import Iterator, Optional, Sequence
 
 from .base import Migration, TaskQueue
 from .connections import ThreadConnections
-from .fleet import (DurationBucket, EventCount, FleetOverview, RunFilter, RunSummary, StatusCount, WorkerBeat,
-                    WorkerInfo, WorkerRecord, cumulative_durations, run_summaries)
+from .fleet import (
+    DurationBucket,
+    EventCount,
+    FleetOverview,
+    RunFilter,
+    RunSummary,
+    StatusCount,
+    WorkerBeat,
+    WorkerInfo,
+    WorkerRecord,
+    cumulative_durations,
+    run_summaries,
+)
 from .model import Claim, DatabaseUnavailable, InvalidTask, NewTask, QueueError, SchemaTooNew, Task
 from .rows import after, parse_params, parse_timestamp, task_from_row, to_db_text, utc_now
 from .seed_upgrade import SeedTable, has_table

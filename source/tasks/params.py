@@ -24,8 +24,17 @@ from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal, Optional, Union, get_args, get_origin
 
 import annotated_types
-from pydantic import AfterValidator, AliasChoices, BaseModel, BeforeValidator, ConfigDict, GetCoreSchemaHandler, \
-    ValidationError, ValidationInfo, model_validator
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    GetCoreSchemaHandler,
+    ValidationError,
+    ValidationInfo,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 from pydantic_core import CoreSchema, core_schema
 

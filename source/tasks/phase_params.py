@@ -19,9 +19,8 @@ from typing import Annotated, Any, Optional, Union
 from pydantic import Field, field_validator, model_validator
 
 from ..engines.models import lookup_model
-from ..engines.phases import PhaseError, Solver, PhasePlan, is_phased, strength_text
-from ..errors import InvalidParams
-from ..errors import UserError
+from ..engines.phases import PhaseError, PhasePlan, Solver, is_phased, strength_text
+from ..errors import InvalidParams, UserError
 from .params import GUIDANCE_MAX, Choice, Int, LoraPath, Number, Params, aliases
 
 DEFAULT_GUIDANCE = (3.0, 1.0, 1.0)

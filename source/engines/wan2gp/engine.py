@@ -22,8 +22,14 @@ from ..request import RenderRequest
 from . import errors
 from .frame_rule import FrameGrid, FramePlan, plan_frames
 from .helper import HELPERS, HelperGone, Wan2GPHelper
-from .mapping import (InputWriter, ModelInfo, check_wgp_settings, conditioning_settings, multipliers_text,
-                      unknown_model_message)
+from .mapping import (
+    InputWriter,
+    ModelInfo,
+    check_wgp_settings,
+    conditioning_settings,
+    multipliers_text,
+    unknown_model_message,
+)
 from .names import resolve_model
 from .options import Wan2GPOptions, check_wan2gp, engine_options
 

@@ -26,11 +26,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-from ...media.video_io import VideoWriter, save_png
 from ...media.vace import MASK_GENERATE, grey_frame
+from ...media.video_io import VideoWriter, save_png
 from ..inputs import as_image, as_video, guide_and_mask
 from .errors import bad_input
 from .keys import MANAGED_KEYS
+
 
 @dataclass(frozen=True)
 class ModelInfo:

@@ -21,6 +21,7 @@ from typing import Any, Optional
 from ...config import Settings
 from .errors import EngineUnavailable, bad_input
 
+
 @dataclass(frozen=True)
 class WgpFlag:
     name: str                       # Settings field (and flag --wgp-..., env WGP_...)

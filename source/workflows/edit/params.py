@@ -11,8 +11,24 @@ from typing import Annotated, Any, ClassVar, Optional
 from pydantic import ConfigDict, Field, model_validator
 
 from ...errors import InvalidParams
-from ...tasks.params import GUIDANCE_MAX, SEED_MAX, Flag, Int, LoraStrength, Number, Params, Resolution, \
-    TaskParams, Text, flag, LimitedBy, Location, LoraPath, ReadPath, WritePath
+from ...tasks.params import (
+    GUIDANCE_MAX,
+    SEED_MAX,
+    Flag,
+    Int,
+    LimitedBy,
+    Location,
+    LoraPath,
+    LoraStrength,
+    Number,
+    Params,
+    ReadPath,
+    Resolution,
+    TaskParams,
+    Text,
+    WritePath,
+    flag,
+)
 from ..join.params import DEFAULT_MODEL, WAN2GP_PASS_THROUGH, _collect_pass_through
 from .plan import InpaintPlan, check_portions, portion_bounds
 

@@ -12,8 +12,6 @@ import shutil
 from pathlib import Path
 from typing import Optional
 
-
-
 from ...engines.choice import choose_engine
 from ...media.frames import snap_resolution
 from ...media.guides import write_frames

@@ -13,8 +13,24 @@ from typing import Annotated, Any, ClassVar, Optional
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from ...errors import InvalidParams
-from ...tasks.params import GUIDANCE_MAX, SEED_MAX, Flag, Int, LoraStrength, Number, Params, Resolution, \
-    TaskParams, Text, flag, LimitedBy, Location, LoraPath, ReadPath, WritePath
+from ...tasks.params import (
+    GUIDANCE_MAX,
+    SEED_MAX,
+    Flag,
+    Int,
+    LimitedBy,
+    Location,
+    LoraPath,
+    LoraStrength,
+    Number,
+    Params,
+    ReadPath,
+    Resolution,
+    TaskParams,
+    Text,
+    WritePath,
+    flag,
+)
 
 DEFAULT_MODEL = "wan_2_2_vace_lightning_baseline_2_2_2"
 DEFAULT_FPS = 16

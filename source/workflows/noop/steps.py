@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 
 from ...errors import InvalidParams
-from ...storage.roots import write_problem, writable_path
+from ...storage.roots import writable_path, write_problem
 from ...tasks.context import Done, TaskContext
 from .params import NoopParams
 

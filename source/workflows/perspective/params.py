@@ -16,8 +16,24 @@ from ...engines.models import lookup_model, model_names
 from ...errors import InvalidParams
 from ...media.easing import Easing
 from ...media.frames import DEFAULT_RESOLUTION, WAN_FPS, snap_frames, snap_resolution
-from ...tasks.params import (SEED_MAX, Flag, Int, LoraStrength, ModelFrameRate, ModelName, RenderResolution,
-                             TaskParams, Text, Choice, flag, LimitedBy, Location, LoraPath, WritePath, settings_of)
+from ...tasks.params import (
+    SEED_MAX,
+    Choice,
+    Flag,
+    Int,
+    LimitedBy,
+    Location,
+    LoraPath,
+    LoraStrength,
+    ModelFrameRate,
+    ModelName,
+    RenderResolution,
+    TaskParams,
+    Text,
+    WritePath,
+    flag,
+    settings_of,
+)
 
 PerspectiveType = Literal["pose", "depth"]
 PERSPECTIVE_TYPES: tuple[str, ...] = get_args(PerspectiveType)

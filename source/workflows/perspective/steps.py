@@ -26,7 +26,6 @@ from . import STEP_GUIDE, STEP_RENDER, STEP_STILL
 from .params import PerspectiveParams, StepParams, depth_model_folder
 from .plan import step_rows, step_task_ids
 
-
 # ---- the orchestrator -----------------------------------------------------------------------------------
 
 def handle_orchestrator(ctx: TaskContext) -> FanOut:

@@ -6,7 +6,20 @@ from typing import Annotated, Any, ClassVar, Optional
 from pydantic import ConfigDict, Field, model_validator
 
 from ...errors import InvalidParams
-from ...tasks.params import GUIDANCE_MAX, SEED_MAX, Flag, Int, Number, Params, TaskParams, Text, aliases, flag, LimitedBy, ReadPath
+from ...tasks.params import (
+    GUIDANCE_MAX,
+    SEED_MAX,
+    Flag,
+    Int,
+    LimitedBy,
+    Number,
+    Params,
+    ReadPath,
+    TaskParams,
+    Text,
+    aliases,
+    flag,
+)
 
 
 class IndividualInputs(Params):

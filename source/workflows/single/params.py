@@ -19,9 +19,25 @@ from ...engines.models import model_names
 from ...engines.wan2gp.keys import NATIVE_KEYS
 from ...errors import InvalidParams
 from ...media.frames import DEFAULT_RESOLUTION
+from ...tasks.params import (
+    GUIDANCE_MAX,
+    SEED_MAX,
+    Flag,
+    Int,
+    LimitedBy,
+    Location,
+    LoraPath,
+    LoraStrength,
+    ModelName,
+    Number,
+    ReadPath,
+    RenderResolution,
+    TaskParams,
+    Text,
+    WritePath,
+    aliases,
+)
 from ...tasks.phase_params import PhaseConfig, check_phases
-from ...tasks.params import GUIDANCE_MAX, SEED_MAX, Flag, Int, LoraStrength, ModelName, Number, RenderResolution, \
-    TaskParams, Text, aliases, LimitedBy, Location, LoraPath, ReadPath, WritePath
 
 
 def _path_list(value: Any) -> list[str]:

@@ -24,13 +24,31 @@ from ...errors import InvalidParams
 from ...media.easing import Easing, fade_weights
 from ...media.frames import DEFAULT_RESOLUTION, WAN_FPS, snap_resolution
 from ...tasks.original_keys import ORIGINAL_STAGE_KEYS
+from ...tasks.params import (
+    GUIDANCE_MAX,
+    RESOLUTION_LIMITS,
+    SEED_MAX,
+    Choice,
+    Flag,
+    Int,
+    LimitedBy,
+    LoraPath,
+    LoraStrength,
+    ModelFrameRate,
+    Number,
+    Params,
+    ReadPath,
+    TaskParams,
+    Text,
+    WritePath,
+    aliases,
+    check_limit,
+    check_resolution,
+    flag,
+    settings_of,
+)
 from ...tasks.phase_params import PhaseConfig, check_phases
-from ...tasks.params import GUIDANCE_MAX, SEED_MAX, Flag, Int, LoraStrength, ModelFrameRate, Number, Params, \
-    RESOLUTION_LIMITS, ReadPath, TaskParams, Text, WritePath, LoraPath, aliases, check_limit, check_resolution, Choice, flag, LimitedBy, settings_of
-from .plan import PlanError, TravelPlan, check_plan, expand_list, frame_overlap_list, segment_count, \
-    segment_frames_list
-
-
+from .plan import PlanError, TravelPlan, check_plan, expand_list, frame_overlap_list, segment_count, segment_frames_list
 
 
 def _json_text(value: Any) -> Any:

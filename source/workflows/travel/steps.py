@@ -24,13 +24,21 @@ from ...media.stitch import stitch_clips
 from ...media.vace import keep_mask
 from ...media.video_io import VideoWriter, count_frames, iter_frames, last_frames, video_info
 from ...queue.model import NewTask
-from ...storage.outputs import output_folder as row_output_folder, safe_name
+from ...storage.outputs import output_folder as row_output_folder
+from ...storage.outputs import safe_name
 from ...tasks.context import Done, FanOut, TaskContext
 from ...tasks.ids import child_task_id
 from ...tasks.phase_params import all_loras
 from . import SEGMENT, STITCH
-from .params import (FadeParams, OrchestratorDetails, TravelOrchestratorParams, TravelSegmentParams,
-                     TravelSettings, TravelStitchParams, check_input_files)
+from .params import (
+    FadeParams,
+    OrchestratorDetails,
+    TravelOrchestratorParams,
+    TravelSegmentParams,
+    TravelSettings,
+    TravelStitchParams,
+    check_input_files,
+)
 from .plan import SegmentPlan, TravelPlan, build_plan
 
 

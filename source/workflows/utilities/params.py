@@ -13,7 +13,7 @@ from pydantic import Field, field_validator, model_validator
 from ...errors import InvalidParams
 from ...media.frames import WAN_FPS
 from ...media.interpolate import METHODS, Method
-from ...tasks.params import Int, Resolution, TaskParams, Text, Choice, LimitedBy, Location
+from ...tasks.params import Choice, Int, LimitedBy, Location, Resolution, TaskParams, Text
 
 OptionalPath = Annotated[Optional[str], Location(optional=True)]
 
