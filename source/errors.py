@@ -179,7 +179,7 @@ def kind_of(exc: BaseException) -> Kind:
     """The kind of `exc`, by its type alone."""
     if isinstance(exc, TaskCancelled):
         return Kind.CANCELLED
-    if isinstance(exc, ImportError) or is_machine_fault(exc):
+    if is_machine_fault(exc):
         return Kind.MACHINE_FAULT
     if isinstance(exc, (TransientError, ConnectionError, TimeoutError) + _torch_out_of_memory()):
         return Kind.TRANSIENT
@@ -194,14 +194,14 @@ def is_transient(exc: BaseException) -> bool:
 
 
 def is_machine_fault(exc: BaseException) -> bool:
-    """MachineFault, or an OSError with one of MACHINE_FAULT_ERRNOS, raised or behind the exception raised
+    """MachineFault (BrokenEnvironment among them), an ImportError, or an OSError with one of MACHINE_FAULT_ERRNOS, raised or behind the exception raised
     (its __cause__ / __context__ chain: a library may wrap the disk's error in its own)."""
     seen = set()
     current: Optional[BaseException] = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(current, MachineFault) or (isinstance(current, OSError)
-                                                 and current.errno in MACHINE_FAULT_ERRNOS):
+        if isinstance(current, (MachineFault, ImportError)) or (isinstance(current, OSError)
+                                                                and current.errno in MACHINE_FAULT_ERRNOS):
             return True
         current = current.__cause__ or current.__context__
     return False

@@ -403,6 +403,13 @@ class Worker:
         if isinstance(error, TaskCancelled) or ctx.lost.is_set():
             log.info("stopped: the row was cancelled or taken over")
             return False
+        if is_broken_environment(error):
+            log.error("this worker cannot run %s: %s; the row goes back to the queue and the worker stops",
+                      task.task_type, explain_environment_error(error))
+            self.queue.release(claim)
+            self.exit_code = EXIT_BROKEN
+            self.stop_requested.set()
+            return True
         if is_machine_fault(error) or (isinstance(error, OSError) and _folders_gone(self._folders_before)):
             self.machine_fault = describe(error, max_lines=1)
             self._fault_since = time.monotonic()
@@ -410,13 +417,6 @@ class Worker:
             log.error("machine fault: %s; %s; this worker claims nothing until its self-check passes",
                       self.machine_fault, "the row goes back to the queue (attempt not counted)" if given_back
                       else "the row is no longer ours")
-            return True
-        if is_broken_environment(error):
-            log.error("this worker cannot run %s: %s; the row goes back to the queue and the worker stops",
-                      task.task_type, explain_environment_error(error))
-            self.queue.release(claim)
-            self.exit_code = EXIT_BROKEN
-            self.stop_requested.set()
             return True
         message = describe(error)
         transient = is_transient(error)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from source.errors import InvalidParams, TaskCancelled, TransientError
+from source.errors import InvalidParams, TaskCancelled, TransientError, UserError
 from source.media.video_io import count_frames, video_info
 from source.queue.model import Status, Task
 from source.tasks.context import Done
@@ -93,7 +93,7 @@ def test_cancel_stops_render_and_leaves_no_file(tiny_settings, tmp_path):
 
 
 @pytest.mark.parametrize("params,match", [
-    ({"prompt": "x"}, "model is required"),
+    ({"model": "", "prompt": "x"}, "model is required"),
     ({"model": "wan_9000"}, "unknown model 'wan_9000'; known models: t2v, "),
     ({"model": "tiny", "resolution": "wide"}, "resolution"),
     ({"model": "tiny", "frames": -2}, "frames must be >= 1"),
@@ -115,12 +115,14 @@ def test_bad_params_name_the_field(tiny_settings, tmp_path, params, match):
     assert list((tmp_path / "out").iterdir()) == []
 
 
-def test_unreachable_lora_url_is_a_clear_transient_error(tiny_settings, tmp_path):
-    url = closed_port_url("detail.safetensors")
+def test_unreachable_lora_url_is_one_line_naming_it_and_not_retried_as_a_row(tiny_settings, tmp_path):
+    url = closed_port_url("detail.safetensors")   # a refused connection: tried once more, then the row fails
     ctx, _ = make_ctx(tmp_path, tiny_settings, {"model": "tiny", "frames": 5, "steps": 1, "resolution": "64x64",
                                                 "additional_loras": {url: 1.0}})
-    with pytest.raises(TransientError, match="LoRA could not be fetched.*detail.safetensors.*did not answer"):
+    with pytest.raises(UserError, match=r"LoRA could not be fetched: download failed: http://127\.0\.0\.1:\d+/"
+                                        r"detail\.safetensors: connection refused") as caught:
         run(ctx)
+    assert not isinstance(caught.value, TransientError) and "\n" not in str(caught.value)
 
 
 def test_missing_weights_message(tiny_settings, tmp_path, monkeypatch):

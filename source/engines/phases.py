@@ -21,6 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Optional, Sequence, Union, get_args
 
+from ..errors import UserError
+
 Solver = Literal["euler", "unipc", "dpm++", "dpm++_sde"]
 SOLVERS: tuple[str, ...] = get_args(Solver)
 MAX_PHASES = 3
@@ -29,7 +31,7 @@ MAX_PHASES = 3
 PhaseStrength = Union[float, tuple[float, ...]]
 
 
-class PhaseError(ValueError):
+class PhaseError(UserError):
     """Phases or phased strengths that cannot work; the message is one line for the user."""
 
 
