@@ -66,8 +66,8 @@ from .tasks.context import Done, FanOut, TaskContext
 from .workflows import workdirs
 from .workflows.registry import get_handler, parse_params
 
-# the last progress message of a row made on the preview engine
-PREVIEW_DONE = "done on the preview engine (no model: morphs between the known frames)"
+# what the last progress message of a row made on the preview engine ends with
+PREVIEW_NOTE = " (preview engine: no model)"
 log = logging.getLogger("worker")
 
 PROGRESS_MIN_INTERVAL_S = 0.5      # progress writes are throttled to this
@@ -238,8 +238,10 @@ class Worker:
         ctx = TaskContext(task=claim.task, claim=claim, params=None, settings=self.settings, queue=self.queue)
         last_write = [0.0]
         held: list = []  # the last report the throttle held back
+        said = [""]      # the handler's last word, written or held
 
         def report(progress: float, message: str) -> None:
+            said[0] = message
             now = time.monotonic()
             if progress < 1.0 and now - last_write[0] < PROGRESS_MIN_INTERVAL_S:
                 held[:] = [(progress, message)]
@@ -262,6 +264,7 @@ class Worker:
                 report(*held[0])
 
         report.flush = flush
+        report.last = lambda: said[0]
         ctx.progress_sink = report
         ctx.claim_check = lambda: self._claim_confirmed(claim)
         return ctx
@@ -390,7 +393,8 @@ class Worker:
             location = outcome.result.output_location if isinstance(outcome.result, Done) else None
             if location is not None and self.settings.engine == "preview":
                 # the row (and the run, whose root shows its last child's message) keeps saying so
-                self.queue.set_progress(claim, 1.0, PREVIEW_DONE)
+                last = getattr(ctx.progress_sink, "last", lambda: "")()
+                self.queue.set_progress(claim, 1.0, f"{last}{PREVIEW_NOTE}"[-200:] if last else "done" + PREVIEW_NOTE)
             if self.queue.complete(claim, location):
                 if location is None:
                     log.info("complete in %.2f s (no output)", seconds)

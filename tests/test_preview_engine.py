@@ -23,6 +23,7 @@ from source.media.vace import grey_frame
 from source.media.video_io import read_frames, video_info
 from source.queue.model import Status
 from source.wgp_utils import generate_single_video
+from source.worker import PREVIEW_NOTE
 from tests.helpers.workers import ROOT, make_backend
 
 SAMPLES = ROOT / "samples"
@@ -178,8 +179,10 @@ def test_a_travel_preview_shows_each_anchor_at_the_frame_the_plan_puts_it(sqlite
     rows = backend.queue().list_run("preview_run")
     segments = sorted((row for row in rows if row.task_type == "travel_segment"),
                       key=lambda row: row.params["segment_index"])
-    # each row keeps its handler's last word (a report the throttle held back is written at the end)
-    assert [row.progress_message for row in segments] == ["segment 1/2: finishing", "segment 2/2: finishing"]
+    # each row keeps its handler's last word (a report the throttle held back is written at the end),
+    # and says it was a preview
+    assert [row.progress_message for row in segments] == ["segment 1/2: finishing" + PREVIEW_NOTE,
+                                                           "segment 2/2: finishing" + PREVIEW_NOTE]
     root = next(row for row in rows if row.parent_task_id is None)
     assert root.status == Status.COMPLETE and root.worker_id is None
     assert not (backend.tmp / "outputs" / "_work" / "runs" / "preview_run").exists()
