@@ -16,7 +16,8 @@ from source.queue.postgres_backend import PostgresQueue
 from source.queue.sqlfiles import FunctionCall, NamedQuery, migration_files, postgres_calls
 
 # Functions of the migrations that no call names: triggers' helpers and the migration's own tool.
-INTERNAL_FUNCTIONS = {"wq_insert_tasks_v1", "wq_parse_dependencies_v1", "wq_reach_v1", "wq_secure_queue_v1"}
+INTERNAL_FUNCTIONS = {"wq_insert_tasks_v1", "wq_parse_dependencies_v1", "wq_reach_v1", "wq_secure_queue_v1",
+                      "wq_retry_reach_v1"}
 # The original tool's functions kept for its apps (100_seed_compat.sql); the queue itself never calls them.
 ORIGINAL_TOOL_FUNCTIONS = {"func_initialize_tasks_table", "func_add_task", "func_get_completed_travel_segments"}
 

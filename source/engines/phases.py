@@ -189,7 +189,11 @@ def parse_strength(value, where: str = "strength") -> Union[float, tuple[float, 
     if isinstance(value, bool):
         raise PhaseError(f"{where} must be a number or 'a;b[;c]' (one per phase), got {value!r}")
     if isinstance(value, (int, float)):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:
+            raise PhaseError(f"{where} must be a finite number, got an integer of {len(str(abs(value)))} "
+                             "digits") from None
     if isinstance(value, (list, tuple)):
         parts = list(value)
     elif isinstance(value, str):

@@ -171,6 +171,8 @@ LORA_STRENGTH_MAX = 10
 def _lora_strength(value: Any) -> Any:
     from ..engines.phases import PhaseError, parse_strength
 
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = _as_number(value)   # a number too large for a float is the usual one line
     try:
         strength = parse_strength(value, "strength")
     except PhaseError as exc:

@@ -139,7 +139,8 @@ class WgpParams(TaskParams):
             try:
                 if isinstance(strength, bool) or not isinstance(strength, (int, float, str, list, tuple)):
                     raise PhaseError("not a strength")
-                parse_strength(strength)
+                if not isinstance(strength, (int, float)):   # numbers: the field's own check (LoraStrength)
+                    parse_strength(strength)
             except PhaseError as exc:
                 detail = f" ({exc})" if "commas" in str(exc) else ""
                 raise InvalidParams(f"additional_loras: strength for {key} must be a number or 'a;b' (one per "
