@@ -32,11 +32,31 @@ PATH_FIELDS = {
     "travel_orchestrator": {"orchestrator_details.input_image_paths_resolved": "read",
                             "orchestrator_details.continue_from_video_resolved_path": "read",
                             "orchestrator_details.additional_loras": "lora",
-                            "orchestrator_details.output_dir": "write"},
+                            "orchestrator_details.output_dir": "write",
+                            # inside a list: test_a_structure_video_outside_the_roots_is_refused
+                            "orchestrator_details.structure_guidance.videos.path": "listed"},
+    "join_clips_orchestrator": {"orchestrator_details.additional_loras": "lora",
+                                "orchestrator_details.output_dir": "write"},
+    "join_clips_segment": {"additional_loras": "lora", "starting_video_path": "read", "ending_video_path": "read",
+                           "output_dir": "write",
+                           # accepted from legacy rows and never used (docs/JOINING.md): nothing is written there
+                           "join_output_dir": "unused", "current_run_base_output_dir": "unused"},
+    "edit_video_orchestrator": {"orchestrator_details.additional_loras": "lora",
+                                "orchestrator_details.source_video_url": "read",
+                                "orchestrator_details.output_dir": "write"},
+    "edit_video_splice": {"source_video_url": "read", "output_dir": "write"},
+    "inpaint_frames": {"additional_loras": "lora", "video_path": "read", "output_dir": "write"},
+    "individual_travel_segment": {"individual_segment_params.input_image_paths_resolved": "read",
+                                  "individual_segment_params.start_image_url": "read",
+                                  "individual_segment_params.end_image_url": "read",
+                                  "individual_segment_params.additional_loras": "lora",
+                                  "input_image_paths_resolved": "read"},
+    "travel_redo": {},
 }
 SAME_MODEL_AS = {"standard_wgp_task": "wgp", "single_image": "wgp",
                  **{t: "different_perspective_orchestrator" for t in known_task_types() if t.startswith("different_")},
-                 "travel_segment": "travel_orchestrator", "travel_stitch": "travel_orchestrator"}
+                 "travel_segment": "travel_orchestrator", "travel_stitch": "travel_orchestrator",
+                 "join_clips": "join_clips_orchestrator"}
 PATHISH = ("path", "dir", "file", "lora")
 
 
@@ -93,7 +113,8 @@ def _outside_values(kind: str, field: str, tmp_path: Path) -> list:
     return [outside, escape] if kind != "write" or field.endswith("marker_file") else [outside]
 
 
-CASES = [(task_type, field, kind) for task_type, fields in PATH_FIELDS.items() for field, kind in fields.items()]
+CASES = [(task_type, field, kind) for task_type, fields in PATH_FIELDS.items() for field, kind in fields.items()
+         if kind not in ("unused", "listed")]
 
 
 @pytest.mark.parametrize("task_type,field,kind", CASES, ids=[f"{t}:{f}" for t, f, _ in CASES])
@@ -101,6 +122,8 @@ def test_a_path_outside_the_roots_is_refused_naming_the_field(task_type, field, 
     base = example_params(task_type) or {}
     if task_type == "extract_frame":
         base = {}
+    if kind == "write":   # the examples read files anywhere (/videos/...): only the written path is tested
+        settings = Settings(**{**settings.__dict__, "input_dirs": "/"})
     for value in _outside_values(kind, field, tmp_path):
         params = _with(base, field, value)
         with pytest.raises(InvalidParams) as refused:
@@ -108,6 +131,15 @@ def test_a_path_outside_the_roots_is_refused_naming_the_field(task_type, field, 
         message = str(refused.value)
         assert "\n" not in message
         assert field.split(".")[-1] in message and ("output folders" in message or "input folders" in message), message
+
+
+def test_a_structure_video_outside_the_roots_is_refused(settings, tmp_path):
+    base = example_params("travel_orchestrator")
+    for path in (str(tmp_path / "elsewhere" / "motion.mp4"), "/etc/hostname"):
+        params = _with(base, "orchestrator_details.structure_guidance", {"videos": [{"path": path}]})
+        with pytest.raises(InvalidParams, match=r"structure_guidance\.videos\[0\]\.path must be an http\(s\) "
+                                                r"URL or a file inside the input folders"):
+            parse_params("travel_orchestrator", params, settings)
 
 
 def test_paths_inside_the_roots_and_urls_are_accepted(settings, tmp_path):

@@ -12,6 +12,7 @@ from ...tasks.params import (
     Flag,
     Int,
     LimitedBy,
+    LoraPath,
     Number,
     Params,
     ReadPath,
@@ -28,13 +29,13 @@ class IndividualInputs(Params):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     start_image_url: Optional[ReadPath] = Field(None, description="the leg's start image")
-    end_image_url: Optional[Text] = Field(None, description="the leg's end image")
-    input_image_paths_resolved: Optional[list[Text]] = Field(None, description="[start, end] images")
+    end_image_url: Optional[ReadPath] = Field(None, description="the leg's end image")
+    input_image_paths_resolved: Optional[list[ReadPath]] = Field(None, description="[start, end] images")
     num_frames: Optional[Annotated[Int, LimitedBy("max_frames")]] = Field(None, ge=1, description="the leg's frames (4n+1)")
     base_prompt: Optional[Text] = Field(None, description="the leg's prompt")
     negative_prompt: Optional[Text] = Field(None, description="the leg's negative prompt")
     seed_to_use: Optional[Int] = Field(None, ge=-1, le=SEED_MAX, description="the leg's seed")
-    additional_loras: Optional[dict[str, Any]] = Field(None, description="extra LoRAs {path_or_url: strength}")
+    additional_loras: Optional[dict[LoraPath, Any]] = Field(None, description="extra LoRAs {path_or_url: strength}")
     phase_config: Optional[dict[str, Any]] = Field(None, description="Wan 2.2 phases (engine wan2gp only)")
 
 
@@ -58,7 +59,7 @@ class IndividualSegmentParams(TaskParams):
     negative_prompt: Optional[Text] = Field(None, description="the leg's negative prompt")
     seed_to_use: Optional[Int] = Field(None, ge=-1, le=SEED_MAX, description="the leg's seed (default 12345; 0 "
                                                                              "is a seed like any other)")
-    input_image_paths_resolved: Optional[list[Text]] = Field(None, description="[start, end] images")
+    input_image_paths_resolved: Optional[list[ReadPath]] = Field(None, description="[start, end] images")
     num_inference_steps: Optional[Annotated[Int, LimitedBy("max_steps")]] = Field(None, ge=1, description="denoising steps")
     guidance_scale: Optional[Number] = Field(None, ge=0, le=GUIDANCE_MAX, description="guidance")
     flow_shift: Optional[Number] = Field(None, ge=0, le=GUIDANCE_MAX, description="flow shift")
