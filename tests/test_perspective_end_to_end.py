@@ -15,7 +15,7 @@ from source.media import video_io
 from source.media.images import load_image
 from source.queue.model import NewTask, Status
 from source.workflows.perspective import STEP_FINAL, STEPS
-from source.workflows.perspective.steps import step_task_id
+from source.workflows.perspective.plan import step_task_id
 from tests.helpers.perspective import astronaut, astronaut_png
 
 
