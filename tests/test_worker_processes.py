@@ -279,7 +279,8 @@ def test_a_stale_worker_resumed_past_its_lease_publishes_nothing(tmp_path):
         assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)  # not replaced
         assert video_io.count_frames(seg_file) == 17
         assert sorted(p.name for p in outputs.iterdir() if p.is_file()) == \
-            sorted([f"{run_id}_seg00.mp4", f"{run_id}_final.mp4"])
+            sorted([f"{run_id}_seg00.mp4", f"{run_id}_final.mp4",     # and their posters (params.thumbnail_url)
+                    f"{run_id}_seg00_poster.jpg", f"{run_id}_final_poster.jpg"])
         assert "complete in" not in stale.log_path.read_text()  # the late attempt finished nothing
         print(stale.log_path.read_text()[-1500:])
         stale.terminate()
