@@ -68,6 +68,7 @@ from .workflows.registry import get_handler, parse_params
 
 # what the last progress message of a row made on the preview engine ends with
 PREVIEW_NOTE = " (preview engine: no model)"
+PROGRESS_MESSAGE_MAX = 200   # characters of a progress message written to the row
 log = logging.getLogger("worker")
 
 PROGRESS_MIN_INTERVAL_S = 0.5      # progress writes are throttled to this
@@ -249,7 +250,7 @@ class Worker:
             held.clear()
             last_write[0] = now
             try:
-                owned = self.queue.set_progress(claim, max(0.0, min(1.0, float(progress))), message[:200])
+                owned = self.queue.set_progress(claim, max(0.0, min(1.0, float(progress))), message[:PROGRESS_MESSAGE_MAX])
             except Exception as exc:  # progress is best-effort: a database blip must not fail the task
                 log.warning("progress not recorded: %s", exc)
                 return
@@ -394,7 +395,9 @@ class Worker:
             if location is not None and self.settings.engine == "preview":
                 # the row (and the run, whose root shows its last child's message) keeps saying so
                 last = getattr(ctx.progress_sink, "last", lambda: "")()
-                self.queue.set_progress(claim, 1.0, f"{last}{PREVIEW_NOTE}"[-200:] if last else "done" + PREVIEW_NOTE)
+                # the handler's words are shortened, never the start of them ("warning: ..." stays one)
+                said = last[:PROGRESS_MESSAGE_MAX - len(PREVIEW_NOTE)] if last else "done"
+                self.queue.set_progress(claim, 1.0, said + PREVIEW_NOTE)
             if self.queue.complete(claim, location):
                 if location is None:
                     log.info("complete in %.2f s (no output)", seconds)
